@@ -1,0 +1,142 @@
+"""Wire the agent together: settings, probes, scheduler, spool, stream and
+its own small HTTP server for /metrics and /healthz."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Sequence
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from agent import settings as settings_mod
+from agent.metrics import AgentMetrics
+from agent.probes import ProbeContext
+from agent.probes.http import new_session
+from agent.runner import ProbeRunner
+from agent.scheduler import Scheduler
+from agent.spool import Spool
+from agent.stream import StreamClient
+from common import logs
+from common.runtime import install_loop, split_hostport
+from common.config import ConfigError
+from common.errors import FatalError
+from common.wire import check_from_proto
+from vantage.v1 import vantage_pb2 as pb
+
+log = structlog.get_logger("agent")
+
+
+class Agent:
+    """One agent process."""
+
+    def __init__(self, settings: settings_mod.Settings) -> None:
+        self.settings = settings
+        self.metrics = AgentMetrics()
+        self.spool = Spool(settings.spool_limit)
+        self.ctx = ProbeContext(agent_id=settings.agent_id, region=settings.region)
+        self.stream = StreamClient(settings, self.spool, self.apply_config, self.metrics)
+        self.scheduler = Scheduler(ProbeRunner(self.ctx, self.collect, self.metrics), time.time)
+
+    def collect(self, result: pb.Result) -> None:
+        """Spool a finished result."""
+        before = self.spool.dropped
+        self.spool.add(result)
+        if self.spool.dropped > before:
+            self.metrics.dropped.inc(self.spool.dropped - before)
+        self.stream.notify()
+
+    def apply_config(self, config: pb.Config) -> None:
+        """Schedule the checks for this region; skip any that do not validate."""
+        checks = []
+        for message in config.checks:
+            try:
+                check = check_from_proto(message)
+            except ConfigError as exc:
+                log.error("config.check_rejected", error=str(exc))
+                continue
+            if self.settings.region in check.regions:
+                checks.append(check)
+        self.scheduler.apply(checks)
+        self.metrics.checks.set(len(checks))
+        self.metrics.config_version.clear()
+        self.metrics.config_version.labels(config.version).set(1)
+        log.info("config.applied", version=config.version, checks=len(checks))
+
+    async def health(self, _request: web.Request) -> web.Response:
+        """/healthz: alive, and whether the collector stream is up."""
+        body = {
+            "status": "ok",
+            "agent": self.settings.agent_id,
+            "region": self.settings.region,
+            "collector_connected": self.stream.connected,
+            "checks": len(self.scheduler.entries),
+            "spooled_results": len(self.spool),
+        }
+        return web.json_response(body)
+
+    async def metrics_page(self, _request: web.Request) -> web.Response:
+        """/metrics in the Prometheus text format."""
+        self.metrics.spooled.set(len(self.spool))
+        body = generate_latest(self.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def run(self) -> int:
+        """Run until SIGINT/SIGTERM (0) or a fatal stream error (2)."""
+        runner = await self._start_http()
+        self.ctx.session = new_session()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        stream = asyncio.create_task(self.stream.run_forever())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({stream, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        code = self._exit_code(stream)
+        stopper.cancel()
+        stream.cancel()
+        self.scheduler.stop()
+        await self.ctx.session.close()
+        await runner.cleanup()
+        log.info("agent.stopped", code=code)
+        return code
+
+    @staticmethod
+    def _exit_code(stream: asyncio.Task[None]) -> int:
+        if not stream.done() or stream.cancelled():
+            return 0
+        error = stream.exception()
+        if isinstance(error, FatalError):
+            log.error("stream.fatal", error=str(error))
+            return 2
+        if error is not None:
+            log.error("stream.crashed", error=repr(error))
+            return 1
+        return 0
+
+    async def _start_http(self) -> web.AppRunner:
+        app = web.Application()
+        app.router.add_get("/healthz", self.health)
+        app.router.add_get("/metrics", self.metrics_page)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        host, port = split_hostport(self.settings.http_listen)
+        await web.TCPSite(runner, host, port).start()
+        log.info(
+            "agent.started", agent=self.settings.agent_id, region=self.settings.region,
+            collector=self.settings.collector, http=self.settings.http_listen,
+        )
+        return runner
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `vantage-agent`."""
+    settings = settings_mod.load(argv)
+    logs.setup("agent", settings.log_level)
+    logs.redact(settings.token)
+    structlog.contextvars.bind_contextvars(agent=settings.agent_id, region=settings.region)
+    install_loop()
+    return asyncio.run(Agent(settings).run())

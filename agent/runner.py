@@ -1,0 +1,74 @@
+"""Run one probe: enforce the timeout, log one canonical line, spool it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import structlog
+
+from agent.metrics import AgentMetrics
+from agent.probes import PROBES, ProbeContext
+from agent.probes.base import fail, new_result
+from common.config import CheckBase
+from common.reasons import FailureReason
+from vantage.v1 import vantage_pb2 as pb
+
+log = structlog.get_logger("agent.probe")
+
+_GRACE = 0.5
+"""Extra seconds past the check timeout before the runner cancels a probe
+that did not enforce its own timeout."""
+
+
+async def run_probe(check: CheckBase, ctx: ProbeContext, retry: bool = False) -> pb.Result:
+    """Run `check` once with the probe its type maps to. Never raises."""
+    probe = PROBES[check.type]
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(check.timeout + _GRACE):
+            result = await probe(check, ctx)
+    except TimeoutError:
+        result = fail(new_result(check, ctx), FailureReason.TIMEOUT, f"timed out after {check.timeout:g}s")
+        result.duration_seconds = time.perf_counter() - started
+    except Exception as exc:  # noqa: BLE001  # a probe bug must not kill the scheduler
+        log.exception("probe.crashed", check=check.name)
+        result = fail(new_result(check, ctx), FailureReason.INTERNAL, f"{type(exc).__name__}: {exc}")
+    result.retry = retry
+    return result
+
+
+def log_result(result: pb.Result) -> None:
+    """The one canonical log line per probe."""
+    log.info(
+        "probe.completed",
+        check=result.check,
+        type=result.check_type,
+        success=result.success,
+        reason=FailureReason.from_proto(result.reason).value,
+        message=result.message or None,
+        duration_ms=round(result.duration_seconds * 1000, 2),
+        status=result.http.status_code if result.HasField("http") else None,
+        request_id=result.request_id or None,
+        release=result.release or None,
+        retry=result.retry or None,
+    )
+
+
+class ProbeRunner:
+    """Glue between the scheduler and the spool, with metrics."""
+
+    def __init__(
+        self, ctx: ProbeContext, sink: Callable[[pb.Result], None], metrics: AgentMetrics
+    ) -> None:
+        self.ctx = ctx
+        self.sink = sink
+        self.metrics = metrics
+
+    async def __call__(self, check: CheckBase, retry: bool) -> bool:
+        result = await run_probe(check, self.ctx, retry)
+        log_result(result)
+        self.metrics.probes.labels(check.type, "success" if result.success else "failure").inc()
+        self.sink(result)
+        return result.success

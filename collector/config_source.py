@@ -1,0 +1,56 @@
+"""The collector's config file: loaded at start, reloaded on SIGHUP or when
+the file changes. An invalid new file is logged and the old config stays in
+force, so a typo never stops monitoring."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+from common.config import Config, ConfigError, load_config
+
+log = structlog.get_logger("collector.config")
+
+
+class ConfigSource:
+    """Holds the config in force and tells subscribers when it changes."""
+
+    def __init__(self, path: Path, on_change: Callable[[Config], None]) -> None:
+        self.path = path
+        self.on_change = on_change
+        self.config = load_config(path)
+        self._digest = self._file_digest()
+
+    def _file_digest(self) -> str:
+        try:
+            return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except OSError:
+            return ""
+
+    def reload(self, reason: str) -> bool:
+        """Load the file again; keep the old config when the new one is bad."""
+        self._digest = self._file_digest()
+        try:
+            config = load_config(self.path)
+        except ConfigError as exc:
+            log.error("config.reload_failed", reason=reason, errors=exc.problems,
+                      kept_version=self.config.version)
+            return False
+        if config.version == self.config.version:
+            log.info("config.unchanged", reason=reason, version=config.version)
+            return True
+        self.config = config
+        log.info("config.reloaded", reason=reason, version=config.version, checks=len(config.checks))
+        self.on_change(config)
+        return True
+
+    async def watch(self, every: float = 1.0) -> None:
+        """Poll the file's content; works with editors and k8s ConfigMap swaps."""
+        while True:
+            await asyncio.sleep(every)
+            if self._file_digest() not in (self._digest, ""):
+                self.reload("file changed")

@@ -1,0 +1,155 @@
+"""Wire the collector together and run it until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import structlog
+from aiohttp import web
+
+from collector.api import Api
+from collector.config_source import ConfigSource
+from collector.metrics import CollectorMetrics
+from collector.model import Sample
+from collector.server import CollectorService, Ingest
+from collector.stats.series import Stats
+from common import logs
+from common.config import Config, ConfigError
+from common.runtime import install_loop, split_hostport
+from vantage.v1 import vantage_pb2_grpc as pb_grpc
+
+log = structlog.get_logger("collector")
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "examples" / "checks.yaml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Collector settings from flags and their VANTAGE_* twins."""
+
+    config: Path
+    grpc_listen: str
+    http_listen: str
+    state_dir: Path
+    tokens: tuple[str, ...]
+    log_level: str
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Settings:
+    """The collector's command line."""
+    env = os.environ.get
+    p = argparse.ArgumentParser(
+        prog="vantage-collector",
+        description="Ingest probe results from Vantage agents; serve metrics, state and alerts.",
+        epilog="Agent tokens come from VANTAGE_AGENT_TOKENS (comma-separated).",
+    )
+    p.add_argument("--config", default=env("VANTAGE_CONFIG", str(DEFAULT_CONFIG)),
+                   help="checks YAML file [VANTAGE_CONFIG] (default: the bundled example)")
+    p.add_argument("--grpc-listen", default=env("VANTAGE_GRPC_LISTEN", "127.0.0.1:9790"),
+                   help="agent gRPC address [VANTAGE_GRPC_LISTEN]")
+    p.add_argument("--http-listen", default=env("VANTAGE_HTTP_LISTEN", "127.0.0.1:9791"),
+                   help="/metrics, /healthz, /readyz and API address [VANTAGE_HTTP_LISTEN]")
+    p.add_argument("--state-dir", default=env("VANTAGE_STATE_DIR", ".state/collector"),
+                   help="where state is kept [VANTAGE_STATE_DIR]")
+    p.add_argument("--log-level", default=env("VANTAGE_LOG_LEVEL", "info"),
+                   help="debug, info, warning, error [VANTAGE_LOG_LEVEL]")
+    args = p.parse_args(argv)
+    tokens = tuple(t.strip() for t in env("VANTAGE_AGENT_TOKENS", "").split(",") if t.strip())
+    if not tokens:
+        p.error("no agent tokens: set VANTAGE_AGENT_TOKENS=token1,token2")
+    for flag in ("grpc_listen", "http_listen"):
+        try:
+            split_hostport(getattr(args, flag))
+        except ValueError as exc:
+            p.error(f"--{flag.replace('_', '-')}: {exc}")
+    return Settings(Path(args.config), args.grpc_listen, args.http_listen,
+                    Path(args.state_dir), tokens, args.log_level)
+
+
+class Collector:
+    """One collector process: gRPC for agents, HTTP for everyone else."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stats = Stats()
+        self.metrics = CollectorMetrics(self.stats)
+        self.source = ConfigSource(settings.config, self._config_changed)
+        self.service = CollectorService(
+            lambda: self.source.config, lambda: list(settings.tokens),
+            Ingest(self.on_samples), self.metrics,
+        )
+        self.serving = False
+        self.metrics.config_info.labels(self.source.config.version).set(1)
+
+    def on_samples(self, samples: list[Sample], now: float) -> None:
+        """Deduplicated samples from an agent."""
+        self.stats.ingest(samples, now)
+
+    def _config_changed(self, config: Config) -> None:
+        self.stats.forget(c.name for c in config.checks)
+        self.metrics.config_info.clear()
+        self.metrics.config_info.labels(config.version).set(1)
+        self.service.broadcast(config)
+
+    def reload(self, reason: str) -> None:
+        """Reload the config file, counting the outcome."""
+        ok = self.source.reload(reason)
+        self.metrics.config_reloads.labels("success" if ok else "failure").inc()
+
+    async def run(self) -> int:
+        """Serve until a stop signal."""
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        server = grpc.aio.server()
+        pb_grpc.add_CollectorServicer_to_server(self.service, server)
+        if server.add_insecure_port(self.settings.grpc_listen) == 0:
+            log.error("collector.grpc_bind_failed", address=self.settings.grpc_listen)
+            return 1
+        await server.start()
+        api = Api(lambda: self.source.config, self.stats, self.metrics.registry, lambda: self.serving)
+        runner = web.AppRunner(api.app(), access_log=None)
+        await runner.setup()
+        host, port = split_hostport(self.settings.http_listen)
+        await web.TCPSite(runner, host, port).start()
+        self.serving = True
+        log.info("collector.started", grpc=self.settings.grpc_listen,
+                 http=self.settings.http_listen, config=str(self.settings.config),
+                 version=self.source.config.version, checks=len(self.source.config.checks))
+        await self._until_stopped()
+        self.serving = False
+        await server.stop(grace=1.0)
+        await runner.cleanup()
+        log.info("collector.stopped")
+        return 0
+
+    async def _until_stopped(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload, "SIGHUP")
+        watcher = asyncio.create_task(self.source.watch())
+        await stop.wait()
+        watcher.cancel()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `vantage-collector`."""
+    settings = parse_args(argv)
+    logs.setup("collector", settings.log_level)
+    for token in settings.tokens:
+        logs.redact(token)
+    try:
+        collector = Collector(settings)
+    except ConfigError as exc:
+        log.error("config.invalid", errors=exc.problems)
+        return 2
+    install_loop()
+    return asyncio.run(collector.run())

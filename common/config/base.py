@@ -1,0 +1,104 @@
+"""Base pieces of the config model: durations, the common check fields, and
+the error type."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from common.durations import format_duration, parse_duration
+
+WIRE = "wire"
+"""Validation context flag: values come from the proto Struct, where
+durations are already float seconds."""
+
+
+class ConfigError(Exception):
+    """A config file is invalid. `problems` holds one line per mistake."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _duration(value: Any, info: ValidationInfo) -> float:
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if info.context and info.context.get(WIRE):
+            return float(value)
+        raise ValueError(f"bad duration {value!r}: add a unit, e.g. {value}s")
+    raise ValueError(f"bad duration {value!r}: write a number with ms, s, m or h, e.g. 30s")
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+"""A duration: `30s` in YAML, float seconds in code."""
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class Model(BaseModel):
+    """Frozen, and strict about unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Defaults(Model):
+    """Values every check inherits unless it sets its own."""
+
+    interval: Duration = 60.0
+    timeout: Duration = 10.0
+    regions: tuple[str, ...] = ("eu-west", "us-east", "ap-south")
+    retry_after: Duration = 10.0
+    failure_threshold: int = Field(default=2, ge=1)
+    success_threshold: int = Field(default=2, ge=1)
+    quorum: int | Literal["majority", "all"] = "majority"
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_below_interval(cls, timeout: float, info: ValidationInfo) -> float:
+        interval = info.data.get("interval")
+        if interval is not None and timeout >= interval:
+            raise ValueError(
+                f"timeout {format_duration(timeout)} must be shorter than "
+                f"interval {format_duration(interval)}"
+            )
+        return timeout
+
+
+COMMON_FIELDS = frozenset(Defaults.model_fields) | {"name", "type"}
+"""Fields every check has; the proto carries them as typed fields."""
+
+
+class CheckBase(Defaults):
+    """Fields shared by every check type. Subclasses add `type` and settings."""
+
+    name: str
+    type: str
+
+    @model_validator(mode="after")
+    def _check_common(self) -> CheckBase:
+        if not _NAME.match(self.name):
+            raise ValueError(
+                f"name {self.name!r}: use letters, digits, '.', '_' or '-', at most 63 characters"
+            )
+        if not self.regions:
+            raise ValueError("regions: list at least one region")
+        if isinstance(self.quorum, int) and self.quorum < 1:
+            raise ValueError(f"quorum {self.quorum}: must be at least 1, 'majority' or 'all'")
+        return self
+
+    def spec(self) -> dict[str, Any]:
+        """The type-specific settings as JSON-able data, for the wire."""
+        return self.model_dump(mode="json", exclude=set(COMMON_FIELDS), exclude_none=True)

@@ -1,0 +1,212 @@
+"""Load and validate a checks YAML file.
+
+Defaults are applied first, then every check is validated on its own, so one
+run reports every mistake, each as `FILE:LINE: check 'NAME': field 'F': why`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import ValidationError
+
+from common.config.base import WIRE, CheckBase, ConfigError, Defaults, Model
+from common.config.registry import CHECK_TYPES
+
+Path_ = tuple[str | int, ...]
+_ROOT_KEYS = ("defaults", "checks")
+_M = TypeVar("_M", bound=Model)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config: the checks, and a version that changes with them."""
+
+    checks: tuple[CheckBase, ...]
+    defaults: Defaults
+    version: str
+    source: str
+
+    def for_region(self, region: str) -> tuple[CheckBase, ...]:
+        """The checks an agent in `region` runs."""
+        return tuple(c for c in self.checks if region in c.regions)
+
+    def check(self, name: str) -> CheckBase | None:
+        """The check called `name`, if any."""
+        return next((c for c in self.checks if c.name == name), None)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate `path`. Raises ConfigError naming file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    """Validate YAML `text`; `source` names it in error messages."""
+    name = Path(source).name
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark else name
+        raise ConfigError([f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
+    lines = _line_map(node) if node is not None else {}
+    problems = _Problems(name, lines)
+    config = _build(data, problems)
+    if problems.items:
+        raise ConfigError(problems.items)
+    assert config is not None
+    return config
+
+
+class _Problems:
+    """Collects user-facing error lines, each located in the file."""
+
+    def __init__(self, source: str, lines: Mapping[Path_, int]) -> None:
+        self.source = source
+        self.lines = lines
+        self.items: list[str] = []
+
+    def add(self, path: Path_, message: str, check: str | None = None) -> None:
+        where = f"{self.source}:{self.line(path)}" if self.line(path) else self.source
+        who = f" check {check!r}:" if check else ""
+        self.items.append(f"{where}:{who} {message}")
+
+    def line(self, path: Path_) -> int | None:
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return None
+
+
+def _build(data: Any, problems: _Problems) -> Config | None:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.add((), "the top level must be a mapping with 'checks:'")
+        return None
+    for key in data:
+        if key not in _ROOT_KEYS:
+            problems.add((key,), _unknown_key(key, _ROOT_KEYS))
+    raw_defaults = data.get("defaults") or {}
+    defaults = _validate(Defaults, raw_defaults, ("defaults",), problems, None)
+    checks = _checks(data.get("checks"), raw_defaults if defaults else {}, problems)
+    if defaults is None:
+        return None
+    digest = hashlib.sha256(repr([c.model_dump(mode="json") for c in checks]).encode())
+    return Config(tuple(checks), defaults, digest.hexdigest()[:12], problems.source)
+
+
+def _checks(raw: Any, defaults: Mapping[str, Any], problems: _Problems) -> list[CheckBase]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.add(("checks",), "'checks' must be a list")
+        return []
+    seen: dict[str, int | None] = {}
+    out: list[CheckBase] = []
+    for index, item in enumerate(raw):
+        path: Path_ = ("checks", index)
+        name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(name, str) and name in seen:
+            first = seen[name]
+            problems.add(path + ("name",), f"duplicate name, first defined on line {first}", name)
+            continue
+        if isinstance(name, str):
+            seen[name] = problems.line(path)
+        check = _one_check(item, defaults, path, problems)
+        if check is not None:
+            out.append(check)
+    return out
+
+
+def _one_check(
+    item: Any, defaults: Mapping[str, Any], path: Path_, problems: _Problems
+) -> CheckBase | None:
+    if not isinstance(item, dict):
+        problems.add(path, "each check must be a mapping with name and type")
+        return None
+    name = item.get("name")
+    label = str(name) if name is not None else f"#{path[-1]}"
+    kind = item.get("type")
+    model = CHECK_TYPES.get(str(kind))
+    if model is None:
+        choices = ", ".join(sorted(CHECK_TYPES))
+        problems.add(path + ("type",), f"field 'type': {kind!r} is not one of {choices}", label)
+        return None
+    merged = with_defaults(item, defaults)
+    return _validate(model, merged, path, problems, label)
+
+
+def with_defaults(item: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The check mapping with the file's `defaults:` filled in where unset.
+
+    Labels merge key by key; the model's own defaults fill the rest.
+    """
+    merged = {**defaults, **item}
+    labels = {**(defaults.get("labels") or {}), **(item.get("labels") or {})}
+    if labels:
+        merged["labels"] = labels
+    return merged
+
+
+def _validate(
+    model: type[_M], data: Any, path: Path_, problems: _Problems, check: str | None
+) -> _M | None:
+    try:
+        return model.model_validate(data, context={WIRE: False})
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            problems.add(path + loc, _message(model, loc, error), check)
+        return None
+
+
+def _message(model: type[Model], loc: Path_, error: Any) -> str:
+    field = ".".join(str(p) for p in loc)
+    if error["type"] == "extra_forbidden":
+        return _unknown_key(str(loc[-1]), _known_keys(model, loc[:-1]))
+    text = str(error["msg"]).removeprefix("Value error, ")
+    return f"field '{field}': {text}" if field else text
+
+
+def _known_keys(model: type[Model], loc: Path_) -> Iterable[str]:
+    current: Any = model
+    for part in loc:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            break
+        current = field.annotation
+    return getattr(current, "model_fields", {}).keys()
+
+
+def _unknown_key(key: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown key {key!r}{hint}"
+
+
+def _line_map(node: yaml.Node, path: Path_ = ()) -> dict[Path_, int]:
+    """Map each key path to the 1-based line where it is written."""
+    lines: dict[Path_, int] = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = path + (key.value,)
+            lines.update(_line_map(value, child))
+            lines[child] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, value in enumerate(node.value):
+            lines.update(_line_map(value, path + (index,)))
+    return lines

@@ -1,0 +1,21 @@
+"""The one place that lists check types. Adding a type means one model
+module and one line here (and one probe module plus one line in
+agent/probes/__init__.py)."""
+
+from __future__ import annotations
+
+from common.config.base import CheckBase
+from common.config.dns import DnsCheck
+from common.config.email_auth import EmailAuthCheck
+from common.config.http import HttpCheck
+from common.config.tls import TlsCheck
+
+CHECK_TYPES: dict[str, type[CheckBase]] = {
+    "http": HttpCheck,
+    "tls": TlsCheck,
+    "dns": DnsCheck,
+    "email_auth": EmailAuthCheck,
+}
+
+AnyCheck = CheckBase
+"""Any validated check; narrow with isinstance against the type's model."""

@@ -1,0 +1,72 @@
+"""The `tls` check type: a handshake against `host:port`, with certificate
+and protocol expectations."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from common.config.base import CheckBase, Model
+from common.config.dns import split_host_port, validate_dns_name
+
+TLS_VERSIONS: tuple[str, ...] = ("TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3")
+TlsVersion = Literal["TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3"]
+
+
+def _host(host: str, what: str) -> str:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return validate_dns_name(host, what)
+    return host
+
+
+class TlsExpect(Model):
+    """What a good handshake looks like."""
+
+    min_days_valid: float = Field(default=14, ge=0)
+    min_version: TlsVersion = "TLS1.2"
+
+    @field_validator("min_version", mode="before")
+    @classmethod
+    def _version(cls, value: object) -> str:
+        # Accept the spellings people paste from openssl output.
+        text = str(value).upper().replace("V", "").replace(" ", "")
+        text = {"TLS1": "TLS1.0"}.get(text, text)
+        if text not in TLS_VERSIONS:
+            raise ValueError(f"bad min_version {value!r}: use one of {', '.join(TLS_VERSIONS)}")
+        return text
+
+
+class TlsCheck(CheckBase):
+    """A TLS handshake that verifies chain, hostname, expiry and version."""
+
+    type: Literal["tls"] = "tls"
+    target: str
+    server_name: str | None = None
+    ca_file: str | None = None
+    expect: TlsExpect = TlsExpect()
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        host, _ = split_host_port(value, 443)
+        _host(host, "target host")
+        return value
+
+    @field_validator("server_name")
+    @classmethod
+    def _server_name(cls, value: str | None) -> str | None:
+        return None if value is None else _host(value, "server_name")
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and port to connect to (port 443 when not written)."""
+        return split_host_port(self.target, 443)
+
+    @property
+    def sni(self) -> str:
+        """The name sent as SNI and checked against the certificate."""
+        return self.server_name or self.address[0]

@@ -1,0 +1,56 @@
+"""The closed set of failure reasons a probe can report.
+
+A probe never raises for a failed target: it maps library exceptions to one
+of these values in a single function and returns it inside the result.
+The members mirror the proto enum `vantage.v1.FailureReason`; a test keeps
+the two in step.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from vantage.v1 import vantage_pb2 as pb
+
+_PREFIX = "FAILURE_REASON_"
+
+
+class FailureReason(StrEnum):
+    """Why a probe failed. `NONE` is success."""
+
+    NONE = "none"
+    DNS_NXDOMAIN = "dns_nxdomain"
+    DNS_TIMEOUT = "dns_timeout"
+    DNS_ERROR = "dns_error"
+    CONNECT_REFUSED = "connect_refused"
+    CONNECT_TIMEOUT = "connect_timeout"
+    CONNECT_ERROR = "connect_error"
+    TLS_HANDSHAKE = "tls_handshake"
+    TLS_VERIFY = "tls_verify"
+    TLS_HOSTNAME = "tls_hostname"
+    TLS_EXPIRED = "tls_expired"
+    TLS_EXPIRING = "tls_expiring"
+    TLS_VERSION = "tls_version"
+    HTTP_STATUS = "http_status"
+    HTTP_PROTOCOL = "http_protocol"
+    REDIRECT_LOOP = "redirect_loop"
+    ASSERTION = "assertion"
+    TIMEOUT = "timeout"
+    CONFIG = "config"
+    INTERNAL = "internal"
+
+    def to_proto(self) -> pb.FailureReason.ValueType:
+        """The proto enum value for this reason."""
+        if self is FailureReason.NONE:
+            return pb.FAILURE_REASON_UNSPECIFIED
+        return pb.FailureReason.Value(_PREFIX + self.name)
+
+    @classmethod
+    def from_proto(cls, value: int) -> FailureReason:
+        """The reason for a proto enum value; unknown values map to INTERNAL."""
+        if value == pb.FAILURE_REASON_UNSPECIFIED:
+            return cls.NONE
+        try:
+            return cls[pb.FailureReason.Name(value).removeprefix(_PREFIX)]  # type: ignore[arg-type]
+        except (KeyError, ValueError):
+            return cls.INTERNAL

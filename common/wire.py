@@ -1,0 +1,54 @@
+"""Convert check models to and from the proto `Check` message.
+
+Common fields travel as typed proto fields; the type-specific settings as a
+Struct that the agent validates again with the same model.
+"""
+
+from __future__ import annotations
+
+from google.protobuf import json_format, struct_pb2
+
+from common.config import CHECK_TYPES, CheckBase, ConfigError
+from common.config.base import WIRE
+from vantage.v1 import vantage_pb2 as pb
+
+
+def check_to_proto(check: CheckBase) -> pb.Check:
+    """The wire form of a validated check."""
+    spec = struct_pb2.Struct()
+    spec.update(check.spec())
+    return pb.Check(
+        name=check.name,
+        type=check.type,
+        interval_seconds=check.interval,
+        timeout_seconds=check.timeout,
+        regions=list(check.regions),
+        labels=dict(check.labels),
+        retry_after_seconds=check.retry_after,
+        spec=spec,
+    )
+
+
+def check_from_proto(message: pb.Check) -> CheckBase:
+    """Validate a received check with the same model the collector used.
+
+    Raises ConfigError when the agent does not know the type (an older agent
+    talking to a newer collector) or the settings do not validate.
+    """
+    model = CHECK_TYPES.get(message.type)
+    if model is None:
+        raise ConfigError([f"check {message.name!r}: type {message.type!r} unknown to this agent"])
+    data = json_format.MessageToDict(message.spec)
+    data.update(
+        name=message.name,
+        type=message.type,
+        interval=message.interval_seconds,
+        timeout=message.timeout_seconds,
+        regions=list(message.regions),
+        labels=dict(message.labels),
+        retry_after=message.retry_after_seconds,
+    )
+    try:
+        return model.model_validate(data, context={WIRE: True})
+    except ValueError as exc:
+        raise ConfigError([f"check {message.name!r}: {exc}"]) from exc

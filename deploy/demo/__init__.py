@@ -1,0 +1,1 @@
+"""A tiny target for `make run` and the tests."""
