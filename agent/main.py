@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from vantage.v1 import vantage_pb2 as pb
 
 from agent import settings as settings_mod
 from agent.metrics import AgentMetrics
@@ -21,11 +22,10 @@ from agent.scheduler import Scheduler
 from agent.spool import Spool
 from agent.stream import StreamClient
 from common import logs
-from common.runtime import install_loop, split_hostport
 from common.config import ConfigError
 from common.errors import FatalError
+from common.runtime import install_loop, split_hostport
 from common.wire import check_from_proto
-from vantage.v1 import vantage_pb2 as pb
 
 log = structlog.get_logger("agent")
 
@@ -126,8 +126,11 @@ class Agent:
         host, port = split_hostport(self.settings.http_listen)
         await web.TCPSite(runner, host, port).start()
         log.info(
-            "agent.started", agent=self.settings.agent_id, region=self.settings.region,
-            collector=self.settings.collector, http=self.settings.http_listen,
+            "agent.started",
+            agent=self.settings.agent_id,
+            region=self.settings.region,
+            collector=self.settings.collector,
+            http=self.settings.http_listen,
         )
         return runner
 

@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable
 
 import structlog
+from vantage.v1 import vantage_pb2 as pb
 
 from agent.metrics import AgentMetrics
 from agent.probes import PROBES, ProbeContext
 from agent.probes.base import fail, new_result
 from common.config import CheckBase
 from common.reasons import FailureReason
-from vantage.v1 import vantage_pb2 as pb
 
 log = structlog.get_logger("agent.probe")
 
@@ -30,11 +30,15 @@ async def run_probe(check: CheckBase, ctx: ProbeContext, retry: bool = False) ->
         async with asyncio.timeout(check.timeout + _GRACE):
             result = await probe(check, ctx)
     except TimeoutError:
-        result = fail(new_result(check, ctx), FailureReason.TIMEOUT, f"timed out after {check.timeout:g}s")
+        result = fail(
+            new_result(check, ctx), FailureReason.TIMEOUT, f"timed out after {check.timeout:g}s"
+        )
         result.duration_seconds = time.perf_counter() - started
-    except Exception as exc:  # noqa: BLE001  # a probe bug must not kill the scheduler
+    except Exception as exc:  # a probe bug must not kill the scheduler
         log.exception("probe.crashed", check=check.name)
-        result = fail(new_result(check, ctx), FailureReason.INTERNAL, f"{type(exc).__name__}: {exc}")
+        result = fail(
+            new_result(check, ctx), FailureReason.INTERNAL, f"{type(exc).__name__}: {exc}"
+        )
     result.retry = retry
     return result
 

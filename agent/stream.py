@@ -10,6 +10,7 @@ in the spool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -21,14 +22,14 @@ from tenacity import (
     retry_if_exception_type,
     wait_exponential_jitter,
 )
+from vantage.v1 import vantage_pb2 as pb
+from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 from agent.metrics import AgentMetrics
 from agent.settings import Settings
 from agent.spool import Spool
 from common import __version__
 from common.errors import FatalError, TransientError
-from vantage.v1 import vantage_pb2 as pb
-from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 log = structlog.get_logger("agent.stream")
 
@@ -110,7 +111,9 @@ class StreamClient:
     async def _hello(self, call: Any) -> None:
         s = self.settings
         hello = pb.Hello(
-            agent_id=s.agent_id, region=s.region, version=__version__,
+            agent_id=s.agent_id,
+            region=s.region,
+            version=__version__,
             config_version=self.config_version,
         )
         await call.write(pb.AgentMessage(hello=hello))
@@ -127,10 +130,8 @@ class StreamClient:
             reader.cancel()
 
     async def _flush_once(self, call: Any) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wakeup.wait(), self.settings.flush_interval)
-        except TimeoutError:
-            pass
         self.wakeup.clear()
         while len(self.spool.in_flight) < _MAX_IN_FLIGHT:
             batch = self.spool.next_batch(self.settings.batch_size)
@@ -152,6 +153,9 @@ class StreamClient:
 
     def _set_connected(self, up: bool) -> None:
         if up != self.connected:
-            log.info("stream.connected" if up else "stream.disconnected", collector=self.settings.collector)
+            log.info(
+                "stream.connected" if up else "stream.disconnected",
+                collector=self.settings.collector,
+            )
         self.connected = up
         self.metrics.connected.set(1 if up else 0)

@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from collector.model import Sample
-from collector.stats.series import ALL, WINDOWS, Series, Stats
+from collector.stats.series import ALL, Series, Stats
 from common.config import CheckBase, Config
 from common.durations import format_duration
 from common.logs import scrub

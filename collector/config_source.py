@@ -37,14 +37,20 @@ class ConfigSource:
         try:
             config = load_config(self.path)
         except ConfigError as exc:
-            log.error("config.reload_failed", reason=reason, errors=exc.problems,
-                      kept_version=self.config.version)
+            log.error(
+                "config.reload_failed",
+                reason=reason,
+                errors=exc.problems,
+                kept_version=self.config.version,
+            )
             return False
         if config.version == self.config.version:
             log.info("config.unchanged", reason=reason, version=config.version)
             return True
         self.config = config
-        log.info("config.reloaded", reason=reason, version=config.version, checks=len(config.checks))
+        log.info(
+            "config.reloaded", reason=reason, version=config.version, checks=len(config.checks)
+        )
         self.on_change(config)
         return True
 

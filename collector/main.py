@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import os
 import signal
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import grpc
 import structlog
 from aiohttp import web
+from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 from collector.api import Api
 from collector.config_source import ConfigSource
@@ -24,7 +24,6 @@ from collector.stats.series import Stats
 from common import logs
 from common.config import Config, ConfigError
 from common.runtime import install_loop, split_hostport
-from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 log = structlog.get_logger("collector")
 
@@ -51,16 +50,31 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         description="Ingest probe results from Vantage agents; serve metrics, state and alerts.",
         epilog="Agent tokens come from VANTAGE_AGENT_TOKENS (comma-separated).",
     )
-    p.add_argument("--config", default=env("VANTAGE_CONFIG", str(DEFAULT_CONFIG)),
-                   help="checks YAML file [VANTAGE_CONFIG] (default: the bundled example)")
-    p.add_argument("--grpc-listen", default=env("VANTAGE_GRPC_LISTEN", "127.0.0.1:9790"),
-                   help="agent gRPC address [VANTAGE_GRPC_LISTEN]")
-    p.add_argument("--http-listen", default=env("VANTAGE_HTTP_LISTEN", "127.0.0.1:9791"),
-                   help="/metrics, /healthz, /readyz and API address [VANTAGE_HTTP_LISTEN]")
-    p.add_argument("--state-dir", default=env("VANTAGE_STATE_DIR", ".state/collector"),
-                   help="where state is kept [VANTAGE_STATE_DIR]")
-    p.add_argument("--log-level", default=env("VANTAGE_LOG_LEVEL", "info"),
-                   help="debug, info, warning, error [VANTAGE_LOG_LEVEL]")
+    p.add_argument(
+        "--config",
+        default=env("VANTAGE_CONFIG", str(DEFAULT_CONFIG)),
+        help="checks YAML file [VANTAGE_CONFIG] (default: the bundled example)",
+    )
+    p.add_argument(
+        "--grpc-listen",
+        default=env("VANTAGE_GRPC_LISTEN", "127.0.0.1:9790"),
+        help="agent gRPC address [VANTAGE_GRPC_LISTEN]",
+    )
+    p.add_argument(
+        "--http-listen",
+        default=env("VANTAGE_HTTP_LISTEN", "127.0.0.1:9791"),
+        help="/metrics, /healthz, /readyz and API address [VANTAGE_HTTP_LISTEN]",
+    )
+    p.add_argument(
+        "--state-dir",
+        default=env("VANTAGE_STATE_DIR", ".state/collector"),
+        help="where state is kept [VANTAGE_STATE_DIR]",
+    )
+    p.add_argument(
+        "--log-level",
+        default=env("VANTAGE_LOG_LEVEL", "info"),
+        help="debug, info, warning, error [VANTAGE_LOG_LEVEL]",
+    )
     args = p.parse_args(argv)
     tokens = tuple(t.strip() for t in env("VANTAGE_AGENT_TOKENS", "").split(",") if t.strip())
     if not tokens:
@@ -70,8 +84,14 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
             split_hostport(getattr(args, flag))
         except ValueError as exc:
             p.error(f"--{flag.replace('_', '-')}: {exc}")
-    return Settings(Path(args.config), args.grpc_listen, args.http_listen,
-                    Path(args.state_dir), tokens, args.log_level)
+    return Settings(
+        Path(args.config),
+        args.grpc_listen,
+        args.http_listen,
+        Path(args.state_dir),
+        tokens,
+        args.log_level,
+    )
 
 
 class Collector:
@@ -83,8 +103,10 @@ class Collector:
         self.metrics = CollectorMetrics(self.stats)
         self.source = ConfigSource(settings.config, self._config_changed)
         self.service = CollectorService(
-            lambda: self.source.config, lambda: list(settings.tokens),
-            Ingest(self.on_samples), self.metrics,
+            lambda: self.source.config,
+            lambda: list(settings.tokens),
+            Ingest(self.on_samples),
+            self.metrics,
         )
         self.serving = False
         self.metrics.config_info.labels(self.source.config.version).set(1)
@@ -113,15 +135,22 @@ class Collector:
             log.error("collector.grpc_bind_failed", address=self.settings.grpc_listen)
             return 1
         await server.start()
-        api = Api(lambda: self.source.config, self.stats, self.metrics.registry, lambda: self.serving)
+        api = Api(
+            lambda: self.source.config, self.stats, self.metrics.registry, lambda: self.serving
+        )
         runner = web.AppRunner(api.app(), access_log=None)
         await runner.setup()
         host, port = split_hostport(self.settings.http_listen)
         await web.TCPSite(runner, host, port).start()
         self.serving = True
-        log.info("collector.started", grpc=self.settings.grpc_listen,
-                 http=self.settings.http_listen, config=str(self.settings.config),
-                 version=self.source.config.version, checks=len(self.source.config.checks))
+        log.info(
+            "collector.started",
+            grpc=self.settings.grpc_listen,
+            http=self.settings.http_listen,
+            config=str(self.settings.config),
+            version=self.source.config.version,
+            checks=len(self.source.config.checks),
+        )
         await self._until_stopped()
         self.serving = False
         await server.stop(grace=1.0)

@@ -31,23 +31,32 @@ class CollectorMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.agent_connected = Gauge(
-            "vantage_agent_connected", "1 while an agent's stream is open.", ["agent", "region"],
+            "vantage_agent_connected",
+            "1 while an agent's stream is open.",
+            ["agent", "region"],
             registry=r,
         )
         self.ingest_results = Counter(
-            "vantage_ingest_results_total", "Results received from agents, by status.",
-            ["status"], registry=r,
+            "vantage_ingest_results_total",
+            "Results received from agents, by status.",
+            ["status"],
+            registry=r,
         )
         self.ingest_batches = Counter(
-            "vantage_ingest_batches_total", "Result batches received, by status.", ["status"],
+            "vantage_ingest_batches_total",
+            "Result batches received, by status.",
+            ["status"],
             registry=r,
         )
         self.auth_failures = Counter(
-            "vantage_agent_auth_failures_total", "Streams refused for a bad or missing token.",
+            "vantage_agent_auth_failures_total",
+            "Streams refused for a bad or missing token.",
             registry=r,
         )
         self.config_reloads = Counter(
-            "vantage_config_reloads_total", "Config reload attempts, by outcome.", ["outcome"],
+            "vantage_config_reloads_total",
+            "Config reload attempts, by outcome.",
+            ["outcome"],
             registry=r,
         )
         self.config_info = Gauge(
@@ -129,7 +138,8 @@ def _histogram(regional: list[tuple[Key, Series]]) -> Metric:
 
 def _outcome_counter(regional: list[tuple[Key, Series]]) -> Iterator[Metric]:
     family = CounterMetricFamily(
-        "vantage_probe_results", "Probe results by outcome (success or failure reason).",
+        "vantage_probe_results",
+        "Probe results by outcome (success or failure reason).",
         labels=["check", "region", "outcome"],
     )
     for (check, region), series in regional:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from common.reasons import FailureReason
 from vantage.v1 import vantage_pb2 as pb
+
+from common.reasons import FailureReason
 
 
 @dataclass(frozen=True, slots=True)

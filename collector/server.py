@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 
 import grpc
 import structlog
+from vantage.v1 import vantage_pb2 as pb
+from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 from collector.metrics import CollectorMetrics
 from collector.model import Sample, from_proto
 from common.config import Config
 from common.wire import check_to_proto
-from vantage.v1 import vantage_pb2 as pb
-from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 log = structlog.get_logger("collector.grpc")
 
@@ -92,7 +92,7 @@ class CollectorService(pb_grpc.CollectorServicer):
         for agent in self.agents.values():
             agent.outbox.put_nowait(config_message(config, agent.region))
 
-    async def Connect(  # noqa: N802  # gRPC method name
+    async def Connect(  # gRPC method name
         self,
         request_iterator: AsyncIterator[pb.AgentMessage],
         context: grpc.aio.ServicerContext[pb.AgentMessage, pb.CollectorMessage],
@@ -114,7 +114,9 @@ class CollectorService(pb_grpc.CollectorServicer):
             self._unregister(agent)
 
     async def _hello(
-        self, requests: AsyncIterator[pb.AgentMessage], context: grpc.aio.ServicerContext  # type: ignore[type-arg]
+        self,
+        requests: AsyncIterator[pb.AgentMessage],
+        context: grpc.aio.ServicerContext,  # type: ignore[type-arg]
     ) -> AgentConn:
         first = await anext(requests, None)
         if first is None or first.WhichOneof("msg") != "hello":
@@ -147,7 +149,9 @@ class CollectorService(pb_grpc.CollectorServicer):
             old.outbox.put_nowait(None)  # a newer stream from the same agent wins
         self.agents[agent.agent_id] = agent
         self.metrics.agent_connected.labels(agent.agent_id, agent.region).set(1)
-        log.info("agent.connected", agent=agent.agent_id, region=agent.region, version=agent.version)
+        log.info(
+            "agent.connected", agent=agent.agent_id, region=agent.region, version=agent.version
+        )
 
     def _unregister(self, agent: AgentConn) -> None:
         if self.agents.get(agent.agent_id) is agent:

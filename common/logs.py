@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -20,7 +21,7 @@ _SECRETS: set[str] = set()
 
 def redact(secret: str) -> None:
     """Never print `secret` in a log line from now on."""
-    if len(secret) >= 4:  # noqa: PLR2004  # shorter values would scrub ordinary words
+    if len(secret) >= 4:  # shorter values would scrub ordinary words
         _SECRETS.add(secret)
 
 
@@ -42,7 +43,9 @@ def _scrub_value(value: Any) -> Any:
     return value
 
 
-def _redact_processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact_processor(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     if not _SECRETS:
         return event
     return {k: _scrub_value(v) for k, v in event.items()}

@@ -7,10 +7,9 @@ Struct that the agent validates again with the same model.
 from __future__ import annotations
 
 from google.protobuf import json_format, struct_pb2
+from vantage.v1 import vantage_pb2 as pb
 
 from common.config import CHECK_TYPES, CheckBase, ConfigError
-from common.config.base import WIRE
-from vantage.v1 import vantage_pb2 as pb
 
 
 def check_to_proto(check: CheckBase) -> pb.Check:
@@ -49,6 +48,6 @@ def check_from_proto(message: pb.Check) -> CheckBase:
         retry_after=message.retry_after_seconds,
     )
     try:
-        return model.model_validate(data, context={WIRE: True})
+        return model.model_validate(data)
     except ValueError as exc:
         raise ConfigError([f"check {message.name!r}: {exc}"]) from exc

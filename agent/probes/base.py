@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from vantage.v1 import vantage_pb2 as pb
 
 from common.config import CheckBase
 from common.reasons import FailureReason
-from vantage.v1 import vantage_pb2 as pb
 
 
 @dataclass

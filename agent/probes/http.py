@@ -4,19 +4,19 @@ transfer) taken from aiohttp trace hooks."""
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
+import functools
 import os
 import ssl
 import time
 from typing import Any
 
 import aiohttp
+from vantage.v1 import vantage_pb2 as pb
 
 from agent.probes.base import ProbeContext, fail, new_result
 from common.config.http import HttpCheck
 from common.reasons import FailureReason
-from vantage.v1 import vantage_pb2 as pb
 
 _CHUNK = 64 * 1024
 
@@ -119,6 +119,17 @@ def request_headers(check: HttpCheck, result: pb.Result) -> dict[str, str]:
     }
 
 
+@functools.lru_cache(maxsize=64)
+def ssl_context(ca_file: str | None, verify: bool = True) -> ssl.SSLContext | bool:
+    """The TLS settings for a request: system store, a CA file, or no checks.
+
+    Cached: building a context and loading a CA bundle costs milliseconds.
+    """
+    if not verify:
+        return False
+    return ssl.create_default_context(cafile=ca_file) if ca_file else True
+
+
 async def probe(check: HttpCheck, ctx: ProbeContext) -> pb.Result:
     """Request `check.url` once and judge the answer."""
     result = new_result(check, ctx)
@@ -127,7 +138,7 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> pb.Result:
     started = time.perf_counter()
     try:
         await _exchange(check, ctx, result, clock)
-    except Exception as exc:  # noqa: BLE001  # every failure becomes data, see classify()
+    except Exception as exc:  # every failure becomes data, see classify()
         reason, message = classify(exc)
         fail(result, reason, message)
     finally:
@@ -149,6 +160,7 @@ async def _exchange(
         data=check.body,
         timeout=timeout,
         allow_redirects=False,
+        ssl=ssl_context(check.ca_file, not check.insecure_skip_verify),
     ) as resp:
         clock.mark("headers")
         size = await _read_capped(resp, check.max_body_bytes)

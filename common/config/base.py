@@ -18,9 +18,9 @@ from pydantic import (
 
 from common.durations import format_duration, parse_duration
 
-WIRE = "wire"
-"""Validation context flag: values come from the proto Struct, where
-durations are already float seconds."""
+FROM_YAML = "from_yaml"
+"""Validation context flag: values come from a user's file, where a duration
+must carry its unit. Code and the wire pass float seconds."""
 
 
 class ConfigError(Exception):
@@ -35,9 +35,9 @@ def _duration(value: Any, info: ValidationInfo) -> float:
     if isinstance(value, str):
         return parse_duration(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if info.context and info.context.get(WIRE):
-            return float(value)
-        raise ValueError(f"bad duration {value!r}: add a unit, e.g. {value}s")
+        if info.context and info.context.get(FROM_YAML):
+            raise ValueError(f"bad duration {value!r}: add a unit, e.g. {value}s")
+        return float(value)
     raise ValueError(f"bad duration {value!r}: write a number with ms, s, m or h, e.g. 30s")
 
 

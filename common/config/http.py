@@ -69,6 +69,8 @@ class HttpCheck(CheckBase):
     expect: HttpExpect = HttpExpect()
     max_body_bytes: int = Field(default=1 << 20, ge=0)
     release_header: str | None = None
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
 
     @field_validator("url")
     @classmethod

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import ValidationError
 
-from common.config.base import WIRE, CheckBase, ConfigError, Defaults, Model
+from common.config.base import FROM_YAML, CheckBase, ConfigError, Defaults, Model
 from common.config.registry import CHECK_TYPES
 
 Path_ = tuple[str | int, ...]
@@ -122,7 +122,7 @@ def _checks(raw: Any, defaults: Mapping[str, Any], problems: _Problems) -> list[
         name = item.get("name") if isinstance(item, dict) else None
         if isinstance(name, str) and name in seen:
             first = seen[name]
-            problems.add(path + ("name",), f"duplicate name, first defined on line {first}", name)
+            problems.add((*path, "name"), f"duplicate name, first defined on line {first}", name)
             continue
         if isinstance(name, str):
             seen[name] = problems.line(path)
@@ -144,7 +144,7 @@ def _one_check(
     model = CHECK_TYPES.get(str(kind))
     if model is None:
         choices = ", ".join(sorted(CHECK_TYPES))
-        problems.add(path + ("type",), f"field 'type': {kind!r} is not one of {choices}", label)
+        problems.add((*path, "type"), f"field 'type': {kind!r} is not one of {choices}", label)
         return None
     merged = with_defaults(item, defaults)
     return _validate(model, merged, path, problems, label)
@@ -166,7 +166,7 @@ def _validate(
     model: type[_M], data: Any, path: Path_, problems: _Problems, check: str | None
 ) -> _M | None:
     try:
-        return model.model_validate(data, context={WIRE: False})
+        return model.model_validate(data, context={FROM_YAML: True})
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(error["loc"])
@@ -203,10 +203,10 @@ def _line_map(node: yaml.Node, path: Path_ = ()) -> dict[Path_, int]:
     lines: dict[Path_, int] = {path: node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            child = path + (key.value,)
+            child = (*path, key.value)
             lines.update(_line_map(value, child))
             lines[child] = key.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, value in enumerate(node.value):
-            lines.update(_line_map(value, path + (index,)))
+            lines.update(_line_map(value, (*path, index)))
     return lines

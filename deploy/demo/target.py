@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -20,7 +21,9 @@ def make_app() -> web.Application:
     state = {"fail": False}
 
     @web.middleware
-    async def failing(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    async def failing(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         if state["fail"] and not request.path.startswith("/admin"):
             return web.Response(status=503, text="switched to fail\n")
         response = await handler(request)

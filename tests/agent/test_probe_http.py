@@ -1,0 +1,187 @@
+"""The HTTP probe against real servers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import trustme
+from aiohttp import web
+from vantage.v1 import vantage_pb2 as pb
+
+from agent.probes.base import ProbeContext
+from agent.probes.http import classify, new_session, probe
+from common.config.http import HttpCheck
+from common.reasons import FailureReason
+from tests.support.net import free_port
+
+seen_headers: list[dict[str, str]] = []
+
+
+def app() -> web.Application:
+    async def ok(request: web.Request) -> web.Response:
+        seen_headers.append(dict(request.headers))
+        return web.Response(text="hello", headers={"X-Release": "v1.4.2"})
+
+    async def big(_request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * 500_000)
+
+    async def slow(_request: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.Response(text="late")
+
+    async def broken(_request: web.Request) -> web.Response:
+        return web.Response(status=500)
+
+    a = web.Application()
+    a.router.add_get("/", ok)
+    a.router.add_get("/big", big)
+    a.router.add_get("/slow", slow)
+    a.router.add_get("/broken", broken)
+    return a
+
+
+async def serve(ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app(), access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context).start()
+    return runner, port
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[str]:
+    runner, port = await serve()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def ctx() -> AsyncIterator[ProbeContext]:
+    c = ProbeContext("agent-1", "eu-west", new_session())
+    yield c
+    assert c.session is not None
+    await c.session.close()
+
+
+def check(url: str, **kw: object) -> HttpCheck:
+    return HttpCheck(name="home", url=url, interval=60, timeout=1, **kw)  # type: ignore[arg-type]
+
+
+async def test_success_records_phases_status_release_and_ids(
+    target: str, ctx: ProbeContext
+) -> None:
+    seen_headers.clear()
+    r = await probe(check(target + "/", release_header="X-Release"), ctx)
+    assert r.success, r.message
+    assert r.reason == pb.FAILURE_REASON_UNSPECIFIED
+    assert r.http.status_code == 200 and r.http.body_bytes == 5
+    assert r.release == "v1.4.2"
+    assert set(r.phase_seconds) == {"connect", "tls", "processing", "transfer"}
+    assert r.phase_seconds["tls"] == 0.0
+    assert 0 < sum(r.phase_seconds.values()) <= r.duration_seconds
+    sent = seen_headers[-1]
+    assert sent["X-Request-ID"] == r.request_id and re.fullmatch(r"[0-9a-f]{32}", r.request_id)
+    assert re.fullmatch(rf"00-{r.request_id}-[0-9a-f]{{16}}-01", sent["traceparent"])
+
+
+async def test_each_probe_opens_a_fresh_connection(target: str, ctx: ProbeContext) -> None:
+    seen_headers.clear()
+    await probe(check(target + "/"), ctx)
+    await probe(check(target + "/"), ctx)
+    assert all(h.get("Connection") == "close" for h in seen_headers)
+
+
+async def test_unexpected_status_fails_with_http_status(target: str, ctx: ProbeContext) -> None:
+    r = await probe(check(target + "/broken"), ctx)
+    assert not r.success
+    assert r.reason == pb.FAILURE_REASON_HTTP_STATUS
+    assert r.message == "status 500, want ('2xx',)"
+
+
+async def test_expected_status_list(target: str, ctx: ProbeContext) -> None:
+    r = await probe(check(target + "/broken", expect={"status": [500]}), ctx)
+    assert r.success
+
+
+async def test_body_read_is_capped(target: str, ctx: ProbeContext) -> None:
+    r = await probe(check(target + "/big", max_body_bytes=1000), ctx)
+    assert r.success and r.http.body_bytes == 1000
+
+
+async def test_refused_connection(ctx: ProbeContext) -> None:
+    r = await probe(check(f"http://127.0.0.1:{free_port()}/"), ctx)
+    assert r.reason == pb.FAILURE_REASON_CONNECT_REFUSED
+    assert "127.0.0.1" in r.message
+
+
+async def test_timeout(target: str, ctx: ProbeContext) -> None:
+    r = await probe(check(target + "/slow"), ctx)
+    assert r.reason == pb.FAILURE_REASON_TIMEOUT
+    assert 0.9 < r.duration_seconds < 1.9
+
+
+async def test_https_verifies_against_ca_file_and_records_tls_phase(
+    ctx: ProbeContext, tmp_path: Path
+) -> None:
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    runner, port = await serve(server_ctx)
+    url = f"https://127.0.0.1:{port}/"
+    try:
+        untrusted = await probe(check(url), ctx)
+        trusted = await probe(check(url, ca_file=str(ca_file)), ctx)
+        skipped = await probe(check(url, insecure_skip_verify=True), ctx)
+    finally:
+        await runner.cleanup()
+    assert untrusted.reason == pb.FAILURE_REASON_TLS_VERIFY
+    assert "certificate verify failed" in untrusted.message
+    assert trusted.success, trusted.message
+    assert trusted.phase_seconds["tls"] > 0
+    assert skipped.success
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (
+            aiohttp.ClientConnectorError(
+                aiohttp.client_reqrep.ConnectionKey("h", 80, False, True, None, None, None),
+                ConnectionRefusedError(111, "refused"),
+            ),
+            FailureReason.CONNECT_REFUSED,
+        ),
+        (
+            aiohttp.ClientConnectorDNSError(
+                aiohttp.client_reqrep.ConnectionKey(
+                    "nope.invalid", 80, False, True, None, None, None
+                ),
+                OSError(socket.EAI_NONAME, "Name or service not known"),
+            ),
+            FailureReason.DNS_NXDOMAIN,
+        ),
+        (
+            aiohttp.ClientConnectorDNSError(
+                aiohttp.client_reqrep.ConnectionKey("h", 80, False, True, None, None, None),
+                OSError(socket.EAI_AGAIN, "Temporary failure"),
+            ),
+            FailureReason.DNS_TIMEOUT,
+        ),
+        (TimeoutError(), FailureReason.TIMEOUT),
+        (aiohttp.TooManyRedirects(None, ()), FailureReason.REDIRECT_LOOP),  # type: ignore[arg-type]
+        (aiohttp.ServerDisconnectedError(), FailureReason.HTTP_PROTOCOL),
+        (ValueError("bug"), FailureReason.INTERNAL),
+    ],
+    ids=["refused", "nxdomain", "dns-timeout", "timeout", "redirects", "disconnected", "internal"],
+)
+def test_classify_maps_library_errors(exc: BaseException, reason: FailureReason) -> None:
+    assert classify(exc)[0] is reason

@@ -1,0 +1,47 @@
+"""Per (check, region) and per-check statistics from batches of samples."""
+
+from __future__ import annotations
+
+import pytest
+
+from collector.model import Sample
+from collector.stats.series import ALL, HISTOGRAM_BOUNDS, Stats
+from common.reasons import FailureReason
+
+
+def sample(check: str, region: str, at: float, duration: float, ok: bool = True) -> Sample:
+    reason = FailureReason.NONE if ok else FailureReason.CONNECT_REFUSED
+    return Sample(check, "http", region, f"agent-{region}", at, duration, ok, reason)
+
+
+def test_regions_and_all_get_their_own_windows() -> None:
+    stats = Stats()
+    batch = [sample("home", "eu", 100 + i, 0.1) for i in range(10)]
+    batch += [sample("home", "us", 100 + i, 0.3) for i in range(10)]
+    batch += [sample("home", "us", 111, 0.0, ok=False)]
+    assert stats.ingest(batch, now=120) == 21
+    eu, us, both = (stats.series["home", r].windows["5m"] for r in ("eu", "us", ALL))
+    assert eu.p95(120) == pytest.approx(0.1, rel=0.01)
+    assert us.p95(120) == pytest.approx(0.3, rel=0.01)
+    assert both.p95(120) == pytest.approx(0.3, rel=0.01)
+    assert us.error_ratio(120) == pytest.approx(1 / 11)
+    assert both.error_ratio(120) == pytest.approx(1 / 21)
+    assert stats.regions("home") == ["eu", "us"]
+
+
+def test_last_result_outcomes_and_histogram() -> None:
+    stats = Stats()
+    stats.ingest([sample("home", "eu", 200, 0.02), sample("home", "eu", 100, 7.0, ok=False)], 300)
+    series = stats.series["home", "eu"]
+    assert series.last is not None and series.last.started_at == 200  # newest, not last received
+    assert series.outcomes == {"success": 1, "connect_refused": 1}
+    assert series.histogram[HISTOGRAM_BOUNDS.index(0.025)] == 1
+    assert series.histogram[HISTOGRAM_BOUNDS.index(10.0)] == 1
+    assert series.duration_sum == pytest.approx(7.02)
+
+
+def test_forget_drops_removed_checks() -> None:
+    stats = Stats()
+    stats.ingest([sample("old", "eu", 1, 0.1), sample("new", "eu", 1, 0.1)], 2)
+    stats.forget(["new"])
+    assert {c for c, _ in stats.series} == {"new"}

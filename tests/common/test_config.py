@@ -1,0 +1,245 @@
+"""The config validation table: each bad file maps to its exact message."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from common.config import CHECK_TYPES, ConfigError, parse_config
+from common.config.http import HttpCheck
+from common.durations import format_duration, parse_duration
+
+GOOD = """\
+defaults: {interval: 60s, timeout: 10s, regions: [eu-west, us-east, ap-south]}
+checks:
+  - name: home
+    type: http
+    url: http://127.0.0.1:8080/
+    expect: {status: [200]}
+    labels: {service: portal, severity: critical}
+  - name: api-health
+    type: http
+    url: http://127.0.0.1:8080/healthz
+    interval: 30s
+"""
+
+
+def test_issue_example_parses_with_defaults_applied() -> None:
+    config = parse_config(GOOD, "checks.yaml")
+    home, api = config.checks
+    assert isinstance(home, HttpCheck)
+    assert (home.interval, home.timeout, home.regions) == (
+        60.0,
+        10.0,
+        ("eu-west", "us-east", "ap-south"),
+    )
+    assert home.expect.status_ok(200) and not home.expect.status_ok(201)
+    assert home.labels == {"service": "portal", "severity": "critical"}
+    assert api.interval == 30.0
+    assert config.for_region("eu-west") == config.checks
+
+
+def test_version_changes_with_content_only() -> None:
+    a = parse_config(GOOD, "a.yaml")
+    b = parse_config(GOOD + "\n# a comment\n", "b.yaml")
+    c = parse_config(GOOD.replace("30s", "20s"), "a.yaml")
+    assert a.version == b.version != c.version
+
+
+def _one(body: str) -> str:
+    return "checks:\n" + textwrap.indent(textwrap.dedent(body), "  ")
+
+
+BAD = [
+    (
+        "unknown-key",
+        _one("""\
+        - name: home
+          type: http
+          url: http://x/
+          expct: {status: [200]}
+        """),
+        ["checks.yaml:5: check 'home': unknown key 'expct' (did you mean 'expect'?)"],
+    ),
+    (
+        "unknown-nested-key",
+        _one("""\
+        - name: home
+          type: http
+          url: http://x/
+          expect: {statu: [200]}
+        """),
+        ["checks.yaml:5: check 'home': unknown key 'statu' (did you mean 'status'?)"],
+    ),
+    (
+        "bad-duration",
+        _one("""\
+        - name: home
+          type: http
+          url: http://x/
+          interval: 5x
+        """),
+        [
+            "checks.yaml:5: check 'home': field 'interval': bad duration '5x': "
+            "write a number with ms, s, m or h, e.g. 30s"
+        ],
+    ),
+    (
+        "duration-without-unit",
+        _one("""\
+        - name: home
+          type: http
+          url: http://x/
+          timeout: 5
+        """),
+        ["checks.yaml:5: check 'home': field 'timeout': bad duration 5: add a unit, e.g. 5s"],
+    ),
+    (
+        "timeout-not-below-interval",
+        _one("""\
+        - name: portal-login
+          type: http
+          url: http://x/
+          interval: 60s
+          timeout: 90s
+        """),
+        [
+            "checks.yaml:6: check 'portal-login': field 'timeout': "
+            "timeout 90s must be shorter than interval 60s"
+        ],
+    ),
+    (
+        "duplicate-name",
+        _one("""\
+        - name: home
+          type: http
+          url: http://x/
+        - name: home
+          type: http
+          url: http://y/
+        """),
+        ["checks.yaml:5: check 'home': duplicate name, first defined on line 2"],
+    ),
+    (
+        "bad-url-scheme",
+        _one("""\
+        - name: home
+          type: http
+          url: ftp://x/
+        """),
+        [
+            "checks.yaml:4: check 'home': field 'url': bad URL 'ftp://x/': "
+            "the scheme must be http or https"
+        ],
+    ),
+    (
+        "bad-url-port",
+        _one("""\
+        - name: home
+          type: http
+          url: http://x:99999/
+        """),
+        ["checks.yaml:4: check 'home': field 'url': bad URL 'http://x:99999/': bad port"],
+    ),
+    (
+        "missing-url",
+        _one("""\
+        - name: home
+          type: http
+        """),
+        ["checks.yaml:2: check 'home': field 'url': Field required"],
+    ),
+    (
+        "unknown-type",
+        _one("""\
+        - name: home
+          type: gopher
+        """),
+        [
+            "checks.yaml:3: check 'home': field 'type': 'gopher' is not one of "
+            + ", ".join(sorted(CHECK_TYPES))
+        ],
+    ),
+    (
+        "bad-status",
+        _one("""\
+        - name: home
+          type: http
+          url: http://x/
+          expect: {status: [200, 7xx]}
+        """),
+        [
+            "checks.yaml:5: check 'home': field 'expect.status': bad status '7xx': "
+            "use a code from 100 to 599 or a range like 2xx"
+        ],
+    ),
+    (
+        "unknown-root-key",
+        "chekcs: []\n",
+        ["checks.yaml:1: unknown key 'chekcs' (did you mean 'checks'?)"],
+    ),
+    (
+        "bad-default",
+        "defaults: {interval: soon}\n",
+        [
+            "checks.yaml:1: field 'interval': bad duration 'soon': write a number with ms, s, m or h, e.g. 30s"
+        ],
+    ),
+    (
+        "not-yaml",
+        "checks: [\n",
+        ["checks.yaml:2: not valid YAML: expected the node content, but found '<stream end>'"],
+    ),
+    (
+        "two-mistakes-both-reported",
+        _one("""\
+        - name: a
+          type: http
+          url: nope
+        - name: b
+          type: http
+          url: http://x/
+          interval: 1x
+        """),
+        [
+            "checks.yaml:4: check 'a': field 'url': bad URL 'nope': the scheme must be http or https",
+            "checks.yaml:8: check 'b': field 'interval': bad duration '1x': "
+            "write a number with ms, s, m or h, e.g. 30s",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [(t, e) for _, t, e in BAD], ids=[i for i, _, _ in BAD]
+)
+def test_bad_config_message(text: str, expected: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "checks.yaml")
+    problems = info.value.problems
+    assert len(problems) == len(expected), problems
+    for got, want in zip(problems, expected, strict=True):
+        assert got == want
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("500ms", 0.5), ("30s", 30.0), ("2m", 120.0), ("1h", 3600.0), ("1.5s", 1.5)],
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5", "5x", "-1s", "1 d", "s"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="bad duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0.5, "500ms"), (60, "60s"), (90, "90s"), (600, "10m"), (3600, "1h"), (1.5, "1.5s")],
+)
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text

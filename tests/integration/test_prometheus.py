@@ -1,0 +1,44 @@
+"""A real Prometheus (Debian's package) scrapes the collector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_fleet import write_config
+from tests.support.net import wait_for
+from tests.support.procs import Procs
+from tests.support.prom import query, start_prometheus
+
+pytestmark = pytest.mark.integration
+
+
+def test_promql_returns_p95_and_probe_success_per_region(
+    procs: Procs, demo_target: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "checks.yaml", demo_target)
+    _, grpc_port, http_port = procs.collector(config)
+    procs.agent(grpc_port, "eu-west")
+    procs.agent(grpc_port, "us-east")
+    prometheus = start_prometheus(procs, [f"127.0.0.1:{http_port}"], tmp_path)
+
+    p95 = 'vantage_check_latency_p95_seconds{check="home",region="all",window="5m"}'
+    # The first sample shows up ~6 s after /-/ready: poll, never sleep a fixed time.
+    result = wait_for(lambda: query(prometheus, p95), 45, "p95 in Prometheus", every=0.5)
+    value = float(result[0]["value"][1])
+    assert 0 < value < 1.0
+
+    up = wait_for(
+        lambda: len(r := query(prometheus, 'probe_success{check="home"} == 1')) == 2 and r,
+        30,
+        "probe_success for both regions",
+        every=0.5,
+    )
+    assert {r["metric"]["region"] for r in up} == {"eu-west", "us-east"}
+    quantile = query(
+        prometheus,
+        "histogram_quantile(0.95, sum by (le) "
+        '(vantage_probe_duration_seconds_bucket{check="home"}))',
+    )
+    assert 0 < float(quantile[0]["value"][1]) <= 1.0

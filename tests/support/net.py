@@ -1,0 +1,51 @@
+"""Loopback helpers: free ports and readiness polling."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
+    """Status and body of a GET (errors return their status too)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # loopback only
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def get_json(url: str) -> Any:
+    """GET and decode JSON, raising on a non-200 answer."""
+    status, body = http_get(url)
+    assert status == 200, f"{url}: {status} {body[:200]}"
+    return json.loads(body)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
+    """Poll until `predicate()` is truthy; fail naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (OSError, AssertionError, KeyError, ValueError) as exc:
+            last_error = exc
+        time.sleep(every)
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what} (last error: {last_error})"
+    )

@@ -1,0 +1,47 @@
+"""Start Debian's Prometheus and Alertmanager in the foreground for a test."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from tests.support.binaries import require_binary
+from tests.support.net import free_port, http_get, wait_for
+from tests.support.procs import Procs
+
+
+def start_prometheus(procs: Procs, scrape_targets: list[str], tmp: Path) -> str:
+    """Prometheus scraping `scrape_targets` every second; returns its base URL."""
+    binary = require_binary("prometheus", "prometheus")
+    targets = ", ".join(f"'{t}'" for t in scrape_targets)
+    config = tmp / "prometheus.yml"
+    config.write_text(f"""\
+global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+scrape_configs:
+  - job_name: vantage
+    static_configs: [{{targets: [{targets}]}}]
+""")
+    port = free_port()
+    procs.start(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: http_get(f"{url}/-/ready")[0] == 200, 20, "prometheus /-/ready")
+    return url
+
+
+def query(prometheus: str, promql: str) -> list[dict[str, Any]]:
+    """Instant query; returns the result vector."""
+    status, body = http_get(f"{prometheus}/api/v1/query?query={urllib.parse.quote(promql)}")
+    assert status == 200, body
+    data = json.loads(body)
+    assert data["status"] == "success", data
+    return list(data["data"]["result"])
