@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from vantage.v1 import vantage_pb2 as pb
 
 from agent import settings as settings_mod
 from agent.metrics import AgentMetrics
@@ -26,6 +25,7 @@ from common.config import ConfigError
 from common.errors import FatalError
 from common.runtime import install_loop, split_hostport
 from common.wire import check_from_proto
+from vantage.v1 import vantage_pb2 as pb
 
 log = structlog.get_logger("agent")
 
@@ -37,7 +37,7 @@ class Agent:
         self.settings = settings
         self.metrics = AgentMetrics()
         self.spool = Spool(settings.spool_limit)
-        self.ctx = ProbeContext(agent_id=settings.agent_id, region=settings.region)
+        self.ctx = ProbeContext(settings.agent_id, settings.region, session_factory=new_session)
         self.stream = StreamClient(settings, self.spool, self.apply_config, self.metrics)
         self.scheduler = Scheduler(ProbeRunner(self.ctx, self.collect, self.metrics), time.time)
 
@@ -87,7 +87,6 @@ class Agent:
     async def run(self) -> int:
         """Run until SIGINT/SIGTERM (0) or a fatal stream error (2)."""
         runner = await self._start_http()
-        self.ctx.session = new_session()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -99,7 +98,7 @@ class Agent:
         stopper.cancel()
         stream.cancel()
         self.scheduler.stop()
-        await self.ctx.session.close()
+        await self.ctx.close()
         await runner.cleanup()
         log.info("agent.stopped", code=code)
         return code

@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable
 
 import structlog
-from vantage.v1 import vantage_pb2 as pb
 
 from agent.metrics import AgentMetrics
 from agent.probes import PROBES, ProbeContext
 from agent.probes.base import fail, new_result
 from common.config import CheckBase
 from common.reasons import FailureReason
+from vantage.v1 import vantage_pb2 as pb
 
 log = structlog.get_logger("agent.probe")
 

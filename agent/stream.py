@@ -22,14 +22,14 @@ from tenacity import (
     retry_if_exception_type,
     wait_exponential_jitter,
 )
-from vantage.v1 import vantage_pb2 as pb
-from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 from agent.metrics import AgentMetrics
 from agent.settings import Settings
 from agent.spool import Spool
 from common import __version__
 from common.errors import FatalError, TransientError
+from vantage.v1 import vantage_pb2 as pb
+from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 log = structlog.get_logger("agent.stream")
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import grpc
 import structlog
 from aiohttp import web
-from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 from collector.api import Api
 from collector.config_source import ConfigSource
@@ -24,6 +23,7 @@ from collector.stats.series import Stats
 from common import logs
 from common.config import Config, ConfigError
 from common.runtime import install_loop, split_hostport
+from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 log = structlog.get_logger("collector")
 

@@ -115,7 +115,7 @@ def _add_details(
     phases: GaugeMetricFamily,
     expiry: GaugeMetricFamily,
 ) -> None:
-    if last.check_type in ("http", "http_flow"):
+    if last.check_type == "http":
         status.add_metric(key, float(last.status_code))
         for phase, seconds in last.phases.items():
             phases.add_metric([*key, phase], seconds)

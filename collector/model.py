@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vantage.v1 import vantage_pb2 as pb
-
 from common.reasons import FailureReason
+from vantage.v1 import vantage_pb2 as pb
 
 
 @dataclass(frozen=True, slots=True)

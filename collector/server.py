@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 
 import grpc
 import structlog
-from vantage.v1 import vantage_pb2 as pb
-from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 from collector.metrics import CollectorMetrics
 from collector.model import Sample, from_proto
 from common.config import Config
 from common.wire import check_to_proto
+from vantage.v1 import vantage_pb2 as pb
+from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 log = structlog.get_logger("collector.grpc")
 

@@ -7,9 +7,9 @@ Struct that the agent validates again with the same model.
 from __future__ import annotations
 
 from google.protobuf import json_format, struct_pb2
-from vantage.v1 import vantage_pb2 as pb
 
 from common.config import CHECK_TYPES, CheckBase, ConfigError
+from vantage.v1 import vantage_pb2 as pb
 
 
 def check_to_proto(check: CheckBase) -> pb.Check:

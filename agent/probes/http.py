@@ -1,24 +1,41 @@
-"""The `http` probe: one request, a fresh connection each time, with
-blackbox_exporter's phase timings (resolve, connect, tls, processing,
-transfer) taken from aiohttp trace hooks."""
+"""The `http` probe: one request and its redirects, a fresh connection each
+time, with blackbox_exporter's phase timings (resolve, connect, tls,
+processing, transfer) taken from aiohttp trace hooks.
+
+`fetch()` is shared with `http_flow` steps; library exceptions become
+failure reasons in `classify()` and nowhere else.
+"""
 
 from __future__ import annotations
 
 import contextvars
 import functools
 import os
+import socket
 import ssl
 import time
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 import aiohttp
+
+from agent.probes import tls as tls_probe
+from agent.probes.base import ProbeContext, fail, new_result
+from agent.probes.http_expect import Answer, Finding, Hop, judge
+from agent.probes.template import Expander, MissingValue
+from common.config.http import HttpCheck, HttpRequest
+from common.logs import scrub
+from common.reasons import FailureReason
 from vantage.v1 import vantage_pb2 as pb
 
-from agent.probes.base import ProbeContext, fail, new_result
-from common.config.http import HttpCheck
-from common.reasons import FailureReason
-
 _CHUNK = 64 * 1024
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6, "any": socket.AF_UNSPEC}
+
+
+class RedirectLoop(Exception):
+    """The redirects went round in a circle or past `redirects.max`."""
 
 
 class PhaseClock:
@@ -62,7 +79,7 @@ def _marker(name: str) -> Any:
 
 
 def trace_config() -> aiohttp.TraceConfig:
-    """Trace hooks that feed the current probe's PhaseClock."""
+    """Trace hooks that feed the current request's PhaseClock."""
     trace = aiohttp.TraceConfig()
     trace.on_dns_resolvehost_start.append(_marker("dns_start"))
     trace.on_dns_resolvehost_end.append(_marker("dns_end"))
@@ -92,31 +109,18 @@ class PhaseConnector(aiohttp.TCPConnector):
         return await super()._wrap_create_connection(timed_factory, *rest, **kwargs)
 
 
-def new_session(limit: int = 0) -> aiohttp.ClientSession:
-    """A session whose every request opens a fresh connection and lookup.
-
-    One shared connector with `force_close` is 20-40% cheaper than a new
-    session per probe, and still times connect and TLS for real.
-    """
-    connector = PhaseConnector(force_close=True, use_dns_cache=False, limit=limit)
+def new_session(
+    family: int = socket.AF_UNSPEC, cookie_jar: aiohttp.abc.AbstractCookieJar | None = None
+) -> aiohttp.ClientSession:
+    """A session whose every request opens a fresh connection and lookup."""
+    connector = PhaseConnector(
+        force_close=True, use_dns_cache=False, limit=0, family=socket.AddressFamily(family)
+    )
     return aiohttp.ClientSession(
         connector=connector,
         trace_configs=[trace_config()],
-        auto_decompress=True,
-        cookie_jar=aiohttp.DummyCookieJar(),
+        cookie_jar=aiohttp.DummyCookieJar() if cookie_jar is None else cookie_jar,
     )
-
-
-def request_headers(check: HttpCheck, result: pb.Result) -> dict[str, str]:
-    """The check's headers plus X-Request-ID and a W3C traceparent."""
-    trace_id = os.urandom(16).hex()
-    result.request_id = trace_id
-    return {
-        **check.headers,
-        "X-Request-ID": trace_id,
-        "traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01",
-        "User-Agent": "vantage-agent/0.1",
-    }
 
 
 @functools.lru_cache(maxsize=64)
@@ -130,67 +134,200 @@ def ssl_context(ca_file: str | None, verify: bool = True) -> ssl.SSLContext | bo
     return ssl.create_default_context(cafile=ca_file) if ca_file else True
 
 
-async def probe(check: HttpCheck, ctx: ProbeContext) -> pb.Result:
-    """Request `check.url` once and judge the answer."""
-    result = new_result(check, ctx)
-    clock = PhaseClock(tls=check.url.startswith("https:"))
-    token = _CLOCK.set(clock)
+@dataclass(frozen=True)
+class Prepared:
+    """A request with every template resolved, ready to send."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    data: str | None
+    json: Any
+    auth: aiohttp.BasicAuth | None
+    spec: HttpRequest
+
+
+def prepare(spec: HttpRequest, expander: Expander) -> Prepared:
+    """Resolve `${env:...}` and `${var}` in the request. MissingValue if unset."""
+    headers = {k: expander.text(v) for k, v in spec.headers.items()}
+    if spec.bearer_token is not None:
+        headers["Authorization"] = f"Bearer {expander.text(spec.bearer_token)}"
+    auth = None
+    if spec.basic_auth is not None:
+        auth = aiohttp.BasicAuth(
+            expander.text(spec.basic_auth.username), expander.text(spec.basic_auth.password)
+        )
+    body = expander.text(spec.body) if spec.body is not None else None
+    return Prepared(
+        spec.method,
+        expander.text(spec.url),
+        headers,
+        body,
+        expander.value(spec.json_body),
+        auth,
+        spec,
+    )
+
+
+def trace_headers() -> tuple[str, dict[str, str]]:
+    """A fresh request id, and X-Request-ID and traceparent headers carrying it."""
+    trace_id = os.urandom(16).hex()
+    return trace_id, {
+        "X-Request-ID": trace_id,
+        "traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01",
+        "User-Agent": "vantage-agent/0.1",
+    }
+
+
+@dataclass
+class Fetched:
+    """What `fetch` learnt beyond the Answer."""
+
+    answer: Answer
+    phases: dict[str, float]
+    tls: tls_probe.Peer | None
+    request_id: str
+    http_version: str
+    body_bytes: int
+
+
+async def fetch(
+    session: aiohttp.ClientSession, req: Prepared, budget: float, tls: ssl.SSLContext | bool
+) -> Fetched:
+    """Send `req`, following redirects as configured. Raises on transport errors."""
+    request_id, ids = trace_headers()
     started = time.perf_counter()
-    try:
-        await _exchange(check, ctx, result, clock)
-    except Exception as exc:  # every failure becomes data, see classify()
-        reason, message = classify(exc)
-        fail(result, reason, message)
-    finally:
-        _CLOCK.reset(token)
-        result.duration_seconds = time.perf_counter() - started
+    phases: dict[str, float] = {}
+    chain: list[Hop] = []
+    method, url, visited = req.method, req.url, {req.url}
+    deadline = aiohttp.ClientTimeout(total=budget)
+    while True:
+        clock = PhaseClock(tls=url.startswith("https:"))
+        token = _CLOCK.set(clock)
+        try:
+            async with session.request(
+                method,
+                url,
+                headers={**req.headers, **ids},
+                data=req.data,
+                json=req.json,
+                auth=req.auth,
+                timeout=deadline,
+                allow_redirects=False,
+                ssl=tls,
+            ) as resp:
+                clock.mark("headers")
+                peer = _peer(resp)
+                body = await _read_capped(resp, req.spec.max_body_bytes)
+                clock.mark("done")
+        finally:
+            _CLOCK.reset(token)
         for name, seconds in clock.phases().items():
-            result.phase_seconds[name] = seconds
-    return result
+            phases[name] = phases.get(name, 0.0) + seconds
+        location = resp.headers.get("Location")
+        if resp.status not in _REDIRECTS or location is None:
+            break
+        chain.append(Hop(resp.status, url, location))
+        if not req.spec.redirects.follow:
+            break
+        url = urljoin(url, location)
+        if url in visited or len(chain) > req.spec.redirects.max:
+            raise RedirectLoop(_loop_message(chain, req.spec.redirects.max, url in visited))
+        visited.add(url)
+        if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
+            method = "GET"  # what browsers do; 307/308 keep the method
+    answer = Answer(resp.status, resp.headers, body, url, time.perf_counter() - started, chain)
+    version = f"{resp.version.major}.{resp.version.minor}" if resp.version else ""
+    return Fetched(answer, phases, peer, request_id, version, len(body))
 
 
-async def _exchange(
-    check: HttpCheck, ctx: ProbeContext, result: pb.Result, clock: PhaseClock
-) -> None:
-    timeout = aiohttp.ClientTimeout(total=check.timeout)
-    async with ctx.http().request(
-        check.method,
-        check.url,
-        headers=request_headers(check, result),
-        data=check.body,
-        timeout=timeout,
-        allow_redirects=False,
-        ssl=ssl_context(check.ca_file, not check.insecure_skip_verify),
-    ) as resp:
-        clock.mark("headers")
-        size = await _read_capped(resp, check.max_body_bytes)
-        clock.mark("done")
-    details = result.http
-    details.status_code = resp.status
-    details.final_url = str(resp.url)
-    details.body_bytes = size
-    details.http_version = f"{resp.version.major}.{resp.version.minor}" if resp.version else ""
-    if check.release_header:
-        result.release = resp.headers.get(check.release_header, "")[:64]
-    if not check.expect.status_ok(resp.status):
-        fail(result, FailureReason.HTTP_STATUS, f"status {resp.status}, want {check.expect.status}")
-    else:
-        result.success = True
+def _loop_message(chain: list[Hop], limit: int, looped: bool) -> str:
+    path = " -> ".join([chain[0].url, *(h.location for h in chain)])
+    return f"redirect loop: {path}" if looped else f"more than {limit} redirects: {path}"
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> int:
-    """Read at most `cap` bytes of the body; return the bytes read."""
+def _peer(resp: aiohttp.ClientResponse) -> tls_probe.Peer | None:
+    # The connection is released once a small body is read, so read the
+    # certificate now, from the handshake itself.
+    transport = resp.connection.transport if resp.connection else None
+    ssl_object = transport.get_extra_info("ssl_object") if transport else None
+    return tls_probe.read_peer(ssl_object) if ssl_object is not None else None
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """Read at most `cap` bytes of the body."""
+    chunks: list[bytes] = []
     size = 0
     while size < cap:
         chunk = await resp.content.read(min(_CHUNK, cap - size))
         if not chunk:
             break
+        chunks.append(chunk)
         size += len(chunk)
-    return size
+    return b"".join(chunks)
+
+
+def conclude(
+    findings: list[Finding], result: pb.Result, prefix: str = ""
+) -> tuple[FailureReason, str] | None:
+    """Record findings as assertions; the first failure's reason and message."""
+    for name, ok, message in findings:
+        text = "" if ok else scrub(message)[:300]
+        result.assertions.add(name=prefix + name, ok=ok, message=text)
+    failed = [(name, message) for name, ok, message in findings if not ok]
+    if not failed:
+        return None
+    name, message = failed[0]
+    reason = FailureReason.HTTP_STATUS if name == "http.status" else FailureReason.ASSERTION
+    more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
+    text = message if name == "http.status" else f"{name}: {message}"
+    return reason, text + more
+
+
+async def probe(check: HttpCheck, ctx: ProbeContext) -> pb.Result:
+    """Request `check.url` (and its redirects) once and judge the answer."""
+    result = new_result(check, ctx)
+    started = time.perf_counter()
+    try:
+        req = prepare(check, Expander(ctx.env))
+        tls = ssl_context(check.ca_file, not check.insecure_skip_verify)
+        fetched = await fetch(ctx.http(_FAMILIES[check.ip_version]), req, check.timeout, tls)
+        _record(result, fetched, check.release_header)
+        failure = conclude(judge(check.expect, check.redirects, fetched.answer), result)
+        if failure is None:
+            result.success = True
+        else:
+            fail(result, *failure)
+    except Exception as exc:  # noqa: BLE001  # every failure becomes data, see classify()
+        fail(result, *classify(exc))
+    result.duration_seconds = time.perf_counter() - started
+    return result
+
+
+def _record(result: pb.Result, fetched: Fetched, release_header: str | None) -> None:
+    answer = fetched.answer
+    result.request_id = fetched.request_id
+    for name, seconds in fetched.phases.items():
+        result.phase_seconds[name] = seconds
+    details = result.http
+    details.status_code = answer.status
+    details.final_url = answer.final_url
+    details.body_bytes = fetched.body_bytes
+    details.http_version = fetched.http_version
+    for hop in answer.chain:
+        details.redirects.add(status=hop.status, url=hop.url, location=hop.location)
+    if fetched.tls is not None:
+        tls_probe.record(details.tls, fetched.tls)
+    if release_header:
+        result.release = answer.headers.get(release_header, "")[:64]
 
 
 def classify(exc: BaseException) -> tuple[FailureReason, str]:
     """Map an aiohttp/ssl/OS exception to a failure reason and message."""
+    if isinstance(exc, MissingValue):
+        return FailureReason.CONFIG, str(exc)
+    if isinstance(exc, RedirectLoop):
+        return FailureReason.REDIRECT_LOOP, str(exc)
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return _cert_reason(exc.certificate_error), str(exc.certificate_error)
     if isinstance(exc, aiohttp.ClientConnectorSSLError | ssl.SSLError):
@@ -220,8 +357,6 @@ def _cert_reason(error: BaseException) -> FailureReason:
 
 
 def _dns_reason(error: OSError) -> FailureReason:
-    import socket  # noqa: PLC0415  # only on the failure path
-
     if error.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
         return FailureReason.DNS_NXDOMAIN
     if error.errno == socket.EAI_AGAIN:

@@ -8,10 +8,11 @@ and an Alertmanager cluster can deduplicate them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any
 
 
 class Severity(StrEnum):
@@ -51,6 +52,9 @@ class Alert:
     starts_at: float
     ends_at: float | None = None
     details: Mapping[str, object] = field(default_factory=dict)
+    repeat: bool = True
+    """False: notify once per firing, never again on the route's
+    repeat_interval (a certificate notice is not news every four hours)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
@@ -70,6 +74,32 @@ class Alert:
     def fingerprint(self) -> str:
         """See `fingerprint()`."""
         return fingerprint(self.labels)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form, for persisting alert state (`details` must be JSON-able)."""
+        return {
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "state": str(self.state),
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "details": dict(self.details),
+            "repeat": self.repeat,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Alert:
+        """Inverse of `to_dict`."""
+        ends_at = data.get("ends_at")
+        return cls(
+            labels={str(k): str(v) for k, v in data["labels"].items()},
+            annotations={str(k): str(v) for k, v in data["annotations"].items()},
+            state=AlertState(data["state"]),
+            starts_at=float(data["starts_at"]),
+            ends_at=None if ends_at is None else float(ends_at),
+            details=dict(data.get("details") or {}),
+            repeat=bool(data.get("repeat", True)),
+        )
 
 
 @dataclass(frozen=True)

@@ -101,4 +101,6 @@ class CheckBase(Defaults):
 
     def spec(self) -> dict[str, Any]:
         """The type-specific settings as JSON-able data, for the wire."""
-        return self.model_dump(mode="json", exclude=set(COMMON_FIELDS), exclude_none=True)
+        return self.model_dump(
+            mode="json", exclude=set(COMMON_FIELDS), exclude_unset=True, by_alias=True
+        )

@@ -61,7 +61,7 @@ class EmailAuthCheck(CheckBase):
     def _selectors(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for selector in value:
             if not _SELECTOR.match(selector):
-                raise ValueError(f"bad DKIM selector {selector!r}: use letters, digits, '-', '_', '.'")
+                raise ValueError(f"bad DKIM selector {selector!r}: use letters, digits, -, _, .")
         return value
 
     @field_validator("server")

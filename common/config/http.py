@@ -1,16 +1,20 @@
-"""The `http` check type."""
+"""The `http` check type: one request, its redirects, and what the answer
+must look like. `http_flow` steps reuse the request and expectation models."""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+import jmespath
+import jmespath.exceptions
+from pydantic import Field, field_validator, model_validator
 
-from common.config.base import CheckBase, Model
+from common.config.base import CheckBase, Duration, Model
 
 _STATUS_RANGE = re.compile(r"^([1-5])xx$")
+_TEMPLATE = re.compile(r"\$\{[^}]*\}")
 
 
 def status_matches(spec: str, status: int) -> bool:
@@ -29,8 +33,8 @@ def _status_spec(value: object) -> str:
 
 
 def validate_url(url: str) -> str:
-    """Reject URLs a probe could never request."""
-    parts = urlsplit(url)
+    """Reject URLs a probe could never request (templates are checked later)."""
+    parts = urlsplit(_TEMPLATE.sub("x", url))
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"bad URL {url!r}: the scheme must be http or https")
     if not parts.hostname:
@@ -42,10 +46,95 @@ def validate_url(url: str) -> str:
     return url
 
 
+def _regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+    return pattern
+
+
+class HeaderExpect(Model):
+    """One header: equal to a value, matching a regex, or absent."""
+
+    equals: str | None = None
+    regex: str | None = None
+    contains: str | None = None
+    absent: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"equals": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> HeaderExpect:
+        rules = [self.equals, self.regex, self.contains, self.absent or None]
+        if sum(r is not None for r in rules) != 1:
+            raise ValueError("give exactly one of equals, regex, contains or absent: true")
+        if self.regex is not None:
+            _regex(self.regex)
+        return self
+
+
+_COMPARISONS = ("equals", "not_equals", "gt", "ge", "lt", "le", "contains", "matches", "exists")
+
+
+class JsonExpect(Model):
+    """A JMESPath expression and what its value must be."""
+
+    path: str
+    equals: Any = None
+    not_equals: Any = None
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    contains: Any = None
+    matches: str | None = None
+    exists: bool | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, path: str) -> str:
+        try:
+            jmespath.compile(path)
+        except jmespath.exceptions.JMESPathError as exc:
+            raise ValueError(f"bad JSON path {path!r}: {exc}") from None
+        return path
+
+    @model_validator(mode="after")
+    def _one_comparison(self) -> JsonExpect:
+        given = [name for name in _COMPARISONS if name in self.model_fields_set]
+        if len(given) != 1:
+            raise ValueError(f"path {self.path!r}: give exactly one of {', '.join(_COMPARISONS)}")
+        if self.matches is not None:
+            _regex(self.matches)
+        return self
+
+    @property
+    def comparison(self) -> tuple[str, Any]:
+        """The one (operator, operand) this expectation sets."""
+        name = next(n for n in _COMPARISONS if n in self.model_fields_set)
+        return name, getattr(self, name)
+
+
+def _listify(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
 class HttpExpect(Model):
     """What a good HTTP answer looks like."""
 
     status: tuple[str, ...] = ("2xx",)
+    headers: dict[str, HeaderExpect] = Field(default_factory=dict)
+    body_contains: tuple[str, ...] = ()
+    body_not_contains: tuple[str, ...] = ()
+    body_regex: tuple[str, ...] = ()
+    json_: tuple[JsonExpect, ...] = Field(default=(), alias="json")
+    max_latency: Duration | None = None
+
+    model_config = Model.model_config | {"populate_by_name": True}
 
     @field_validator("status", mode="before")
     @classmethod
@@ -53,26 +142,85 @@ class HttpExpect(Model):
         items = value if isinstance(value, list | tuple) else [value]
         return tuple(_status_spec(item) for item in items)
 
+    @field_validator("body_contains", "body_not_contains", "body_regex", mode="before")
+    @classmethod
+    def _strings(cls, value: Any) -> Any:
+        return _listify(value)
+
+    @field_validator("body_regex")
+    @classmethod
+    def _regexes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_regex(v) for v in value)
+
     def status_ok(self, status: int) -> bool:
         """Whether `status` is one of the expected codes."""
         return any(status_matches(spec, status) for spec in self.status)
 
 
-class HttpCheck(CheckBase):
-    """An HTTP(S) request against one URL."""
+class ChainHop(Model):
+    """One expected redirect: its status and Location."""
 
-    type: Literal["http"] = "http"
+    status: int | None = None
+    location: str | None = None
+
+
+class Redirects(Model):
+    """How redirects are followed and what the chain must be."""
+
+    follow: bool = True
+    max: int = Field(default=10, ge=0, le=50)
+    expect_chain: tuple[ChainHop, ...] | None = None
+    expect_final_url: str | None = None
+
+
+class BasicAuth(Model):
+    """HTTP basic credentials; use `${env:NAME}` for the password."""
+
+    username: str
+    password: str
+
+
+class HttpRequest(Model):
+    """The request part shared by `http` checks and `http_flow` steps."""
+
     url: str
     method: str = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
+    json_body: Any = Field(default=None, alias="json")
+    basic_auth: BasicAuth | None = None
+    bearer_token: str | None = None
     expect: HttpExpect = HttpExpect()
+    redirects: Redirects = Redirects()
     max_body_bytes: int = Field(default=1 << 20, ge=0)
-    release_header: str | None = None
-    ca_file: str | None = None
-    insecure_skip_verify: bool = False
+
+    model_config = Model.model_config | {"populate_by_name": True}
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
         return validate_url(value)
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        method = value.upper()
+        if method not in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+            raise ValueError(f"bad method {value!r}")
+        return method
+
+    @model_validator(mode="after")
+    def _one_body(self) -> HttpRequest:
+        if self.body is not None and self.json_body is not None:
+            raise ValueError("give body or json, not both")
+        return self
+
+
+class HttpCheck(CheckBase, HttpRequest):
+    """An HTTP(S) request against one URL."""
+
+    type: Literal["http"] = "http"
+    release_header: str | None = None
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+    ip_version: Literal[4, 6, "any"] = "any"

@@ -55,20 +55,65 @@ def load_config(path: str | Path) -> Config:
 def parse_config(text: str, source: str = "<config>") -> Config:
     """Validate YAML `text`; `source` names it in error messages."""
     name = Path(source).name
+    duplicates: list[str] = []
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = _load(text, name, duplicates)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark else name
         raise ConfigError([f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
     lines = _line_map(node) if node is not None else {}
     problems = _Problems(name, lines)
+    problems.items.extend(duplicates)
     config = _build(data, problems)
     if problems.items:
         raise ConfigError(problems.items)
     assert config is not None
     return config
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A SafeLoader that reports duplicate keys instead of keeping the last.
+
+    One exception makes the documented `dns` example work as written: a
+    check of `type: dns` that says `name:` twice means the check's name
+    first and the name to look up (`query_name`) second.
+    """
+
+    source = ""
+    duplicates: list[str]
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping: dict[Any, Any] = {}
+        first_line: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            value = self.construct_object(value_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in mapping:
+                if key == "name" and _is_dns(node) and "query_name" not in mapping:
+                    mapping["query_name"] = value
+                    continue
+                self.duplicates.append(
+                    f"{self.source}:{line}: duplicate key {key!r}, first on line {first_line[key]}"
+                )
+                continue
+            mapping[key], first_line[key] = value, line
+        return mapping
+
+
+def _is_dns(node: yaml.MappingNode) -> bool:
+    return any(k.value == "type" and getattr(v, "value", None) == "dns" for k, v in node.value)
+
+
+def _load(text: str, source: str, duplicates: list[str]) -> Any:
+    loader = _StrictLoader(text)
+    loader.source, loader.duplicates = source, duplicates
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 class _Problems:

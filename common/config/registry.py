@@ -8,6 +8,7 @@ from common.config.base import CheckBase
 from common.config.dns import DnsCheck
 from common.config.email_auth import EmailAuthCheck
 from common.config.http import HttpCheck
+from common.config.http_flow import HttpFlowCheck
 from common.config.tls import TlsCheck
 
 CHECK_TYPES: dict[str, type[CheckBase]] = {
@@ -15,6 +16,7 @@ CHECK_TYPES: dict[str, type[CheckBase]] = {
     "tls": TlsCheck,
     "dns": DnsCheck,
     "email_auth": EmailAuthCheck,
+    "http_flow": HttpFlowCheck,
 }
 
 AnyCheck = CheckBase

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from vantage.v1 import vantage_pb2 as pb
-
 from agent.spool import Spool
+from vantage.v1 import vantage_pb2 as pb
 
 
 def result(i: int) -> pb.Result:

@@ -243,3 +243,22 @@ def test_parse_duration_rejects(text: str) -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_dns_example_with_two_name_keys_works_as_written() -> None:
+    config = parse_config(
+        _one("""\
+        - name: staging-gone
+          type: dns
+          name: staging.example.com
+          record: A
+          server: 1.1.1.1:53
+          expect: {rcode: NXDOMAIN}
+        """),
+        "checks.yaml",
+    )
+    check = config.checks[0]
+    assert (check.name, getattr(check, "query_name", None)) == (
+        "staging-gone",
+        "staging.example.com",
+    )

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from vantage.v1 import vantage_pb2 as pb
 
 from common.config import ConfigError
 from common.config.http import HttpCheck
 from common.reasons import FailureReason
 from common.wire import check_from_proto, check_to_proto
+from vantage.v1 import vantage_pb2 as pb
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = ("vantage_pb2.py", "vantage_pb2.pyi", "vantage_pb2_grpc.py", "vantage_pb2_grpc.pyi")
@@ -48,7 +48,7 @@ def test_generated_code_matches_the_proto(tmp_path: Path) -> None:
 
 
 def test_failure_reasons_match_the_proto_enum() -> None:
-    names = pb.FailureReason.keys()  # noqa: SIM118  # an EnumTypeWrapper, not a dict
+    names = pb.FailureReason.keys()  # an EnumTypeWrapper, not a dict
     proto_names = {n.removeprefix("FAILURE_REASON_") for n in names}
     ours = {r.name for r in FailureReason} - {"NONE"} | {"UNSPECIFIED"}
     assert proto_names == ours

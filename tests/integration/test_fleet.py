@@ -9,11 +9,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from vantage.v1 import vantage_pb2 as pb
-from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 from tests.support.net import get_json, http_get, wait_for
 from tests.support.procs import Procs
+from vantage.v1 import vantage_pb2 as pb
+from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,281 @@
+"""The `tls` probe: connect, handshake with SNI, verify, and judge the
+certificate's expiry and the negotiated protocol version.
+
+When the verifying handshake fails, a second handshake that verifies
+nothing reads the certificate anyway, so a failed result still says which
+certificate the server sent and, for a handshake refused over the protocol
+version, which version the server speaks. Library errors become failure
+reasons in `_reason` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import socket
+import ssl
+import time
+import warnings
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from agent.probes.base import ProbeContext, fail, new_result
+from common.config.tls import TlsCheck, TlsExpect
+from common.reasons import FailureReason
+from vantage.v1 import vantage_pb2 as pb
+
+_MIN_VERSION = {
+    "TLS1.0": ssl.TLSVersion.TLSv1,
+    "TLS1.1": ssl.TLSVersion.TLSv1_1,
+    "TLS1.2": ssl.TLSVersion.TLSv1_2,
+    "TLS1.3": ssl.TLSVersion.TLSv1_3,
+}
+# Names as SSLObject.version() reports them, oldest first.
+_VERSION_ORDER = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+_CONFIG_NAME = dict(zip(_VERSION_ORDER, _MIN_VERSION, strict=True))
+_VERIFY_REASONS = {
+    10: FailureReason.TLS_EXPIRED,  # X509_V_ERR_CERT_HAS_EXPIRED
+    62: FailureReason.TLS_HOSTNAME,  # X509_V_ERR_HOSTNAME_MISMATCH
+}
+# Checked in order: SSLError last, since ssl errors are OSErrors too.
+_BY_TYPE: tuple[tuple[type[OSError], FailureReason, str], ...] = (
+    (ConnectionRefusedError, FailureReason.CONNECT_REFUSED, "connect failed"),
+    (socket.gaierror, FailureReason.DNS_ERROR, "cannot resolve host"),
+    (ssl.SSLError, FailureReason.TLS_HANDSHAKE, "handshake failed"),
+)
+_DAY = 86400.0
+# Failures where the certificate or version may still be readable.
+_DIAGNOSABLE = frozenset(
+    {
+        FailureReason.TLS_VERIFY,
+        FailureReason.TLS_HOSTNAME,
+        FailureReason.TLS_EXPIRED,
+        FailureReason.TLS_HANDSHAKE,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Peer:
+    """What one handshake showed: protocol, cipher and the certificate chain
+    (leaf first)."""
+
+    version: str
+    cipher: str
+    chain: tuple[x509.Certificate, ...]
+
+
+def _allow_versions(context: ssl.SSLContext, min_version: str) -> None:
+    version = _MIN_VERSION[min_version]
+    if version >= ssl.TLSVersion.TLSv1_2:
+        context.minimum_version = version
+        return
+    # Reaching old servers is the point here, so Python's deprecation
+    # warning for TLS 1.0/1.1 is noise; OpenSSL 3 also refuses them above
+    # security level 0.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = version
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+
+
+@functools.lru_cache(maxsize=64)
+def _verifying_context(ca_file: str | None, mtime: float, min_version: str) -> ssl.SSLContext:
+    # Loading a CA store costs milliseconds, so contexts are shared; the
+    # file's mtime is part of the key so an edited ca_file is reloaded.
+    del mtime
+    context = ssl.create_default_context(cafile=ca_file)
+    _allow_versions(context, min_version)
+    return context
+
+
+@functools.cache
+def _diagnostic_context() -> ssl.SSLContext:
+    """Verifies nothing and allows every version: only for reading facts."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    _allow_versions(context, "TLS1.0")
+    return context
+
+
+def _context(check: TlsCheck) -> ssl.SSLContext:
+    """The verifying context; OSError or SSLError means a bad ca_file."""
+    mtime = os.stat(check.ca_file).st_mtime if check.ca_file else 0.0
+    return _verifying_context(check.ca_file, mtime, check.expect.min_version)
+
+
+def _chain_der(ssl_object: ssl.SSLObject) -> list[bytes]:
+    # Python 3.11 only exposes the leaf publicly. The C object behind it
+    # has the chain accessors that 3.13 makes public; prefer the verified
+    # chain, since servers may still send an expired cross-signed root
+    # that verification skips.
+    inner = getattr(ssl_object, "_sslobj", None)
+    for name in ("get_verified_chain", "get_unverified_chain"):
+        chain = getattr(inner, name, lambda: None)()
+        if chain:
+            return [ssl.PEM_cert_to_DER_cert(cert.public_bytes()) for cert in chain]
+    leaf = ssl_object.getpeercert(binary_form=True)
+    return [leaf] if leaf else []
+
+
+def read_peer(ssl_object: ssl.SSLObject) -> Peer:
+    """The facts of a finished handshake (the http probe reads them too)."""
+    cipher = ssl_object.cipher()
+    chain = tuple(cert for der in _chain_der(ssl_object) if (cert := _parse(der)))
+    return Peer(ssl_object.version() or "", cipher[0] if cipher else "", chain)
+
+
+def _parse(der: bytes) -> x509.Certificate | None:
+    # cryptography is stricter than OpenSSL; a certificate it cannot read
+    # costs us its facts, never the probe.
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None
+
+
+async def _handshake(
+    check: TlsCheck, context: ssl.SSLContext, phases: MutableMapping[str, float]
+) -> Peer:
+    """Connect and handshake; `phases` gets `connect` once connected and
+    `tls` once the handshake is done."""
+    host, port = check.address
+    started = time.monotonic()
+    _, writer = await asyncio.open_connection(host, port)
+    try:
+        phases["connect"] = time.monotonic() - started
+        await writer.start_tls(context, server_hostname=check.sni)
+        phases["tls"] = time.monotonic() - started - phases["connect"]
+        return read_peer(writer.get_extra_info("ssl_object"))
+    finally:
+        # A probe has nothing to say after the handshake; waiting for the
+        # peer's close_notify would only add latency.
+        writer.transport.abort()
+
+
+def _reason(exc: OSError, connected: bool) -> tuple[FailureReason, str]:
+    """The one place socket and ssl errors become failure reasons."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = _VERIFY_REASONS.get(exc.verify_code, FailureReason.TLS_VERIFY)
+        return reason, f"certificate verify failed: {exc.verify_message}"
+    if isinstance(exc, TimeoutError):
+        if connected:
+            return FailureReason.TIMEOUT, "TLS handshake timed out"
+        return FailureReason.CONNECT_TIMEOUT, "connect timed out"
+    detail = getattr(exc, "reason", None) or exc.strerror or str(exc) or type(exc).__name__
+    for kind, reason, what in _BY_TYPE:
+        if isinstance(exc, kind):
+            return reason, f"{what}: {detail}"
+    if connected:
+        return FailureReason.TLS_HANDSHAKE, f"handshake failed: {detail}"
+    return FailureReason.CONNECT_ERROR, f"connect failed: {detail}"
+
+
+def record(tls: pb.TlsDetails, peer: Peer) -> None:
+    """Copy handshake facts into a result's TlsDetails; the earliest
+    not_after of the chain is the one that matters."""
+    tls.version, tls.cipher = peer.version, peer.cipher
+    if not peer.chain:
+        return
+    leaf = peer.chain[0]
+    tls.not_after = min(cert.not_valid_after_utc for cert in peer.chain).timestamp()
+    tls.issuer = leaf.issuer.rfc4514_string()
+    tls.subject = leaf.subject.rfc4514_string()
+    tls.sans.extend(_sans(leaf))
+    tls.serial = format(leaf.serial_number, "x")
+    tls.sha256_fingerprint = leaf.fingerprint(hashes.SHA256()).hex()
+
+
+def _sans(cert: x509.Certificate) -> list[str]:
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    ips = [str(ip) for ip in names.get_values_for_type(x509.IPAddress)]
+    return names.get_values_for_type(x509.DNSName) + ips
+
+
+def _below(version: str, minimum: str) -> bool:
+    """Whether a negotiated version is older than the configured minimum."""
+    if version not in _VERSION_ORDER:
+        return False
+    return _VERSION_ORDER.index(version) < list(_MIN_VERSION).index(minimum)
+
+
+async def probe(check: TlsCheck, ctx: ProbeContext) -> pb.Result:
+    """Handshake with `check.target` and judge certificate and protocol."""
+    result = new_result(check, ctx)
+    started = time.monotonic()
+    try:
+        return await _probe(check, result)
+    finally:
+        result.duration_seconds = time.monotonic() - started
+
+
+async def _probe(check: TlsCheck, result: pb.Result) -> pb.Result:
+    try:
+        context = _context(check)
+    except OSError as exc:  # ssl.SSLError included: a file that is not PEM
+        # The file lives on the agent, so only the agent can find it bad.
+        why = getattr(exc, "strerror", None) or str(exc)
+        return fail(result, FailureReason.CONFIG, f"ca_file {check.ca_file}: {why}")
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(check.timeout):
+            peer = await _handshake(check, context, result.phase_seconds)
+    except OSError as exc:
+        remaining = check.timeout - (time.monotonic() - started)
+        return await _failed(check, result, exc, remaining)
+    record(result.tls, peer)
+    return _judge(result, check.expect, peer)
+
+
+async def _failed(check: TlsCheck, result: pb.Result, exc: OSError, remaining: float) -> pb.Result:
+    reason, message = _reason(exc, connected="connect" in result.phase_seconds)
+    diagnosable = reason in _DIAGNOSABLE and remaining > 0
+    peer = await _diagnose(check, remaining) if diagnosable else None
+    if peer is not None:
+        record(result.tls, peer)
+        # A handshake refused over the version shows up as a plain
+        # handshake failure; the lenient handshake tells which it was.
+        if reason is FailureReason.TLS_HANDSHAKE and _below(peer.version, check.expect.min_version):
+            reason, message = FailureReason.TLS_VERSION, _version_message(peer, check.expect)
+    return fail(result, reason, message)
+
+
+def _version_message(peer: Peer, expect: TlsExpect) -> str:
+    return f"server speaks {_CONFIG_NAME[peer.version]}, want {expect.min_version} or later"
+
+
+async def _diagnose(check: TlsCheck, seconds: float) -> Peer | None:
+    """The facts from a handshake that verifies nothing, if one succeeds."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await _handshake(check, _diagnostic_context(), {})
+    except OSError:
+        return None
+
+
+def _judge(result: pb.Result, expect: TlsExpect, peer: Peer) -> pb.Result:
+    if _below(peer.version, expect.min_version):
+        return fail(result, FailureReason.TLS_VERSION, _version_message(peer, expect))
+    if not peer.chain:
+        result.success = True
+        return result
+    days = (result.tls.not_after - time.time()) / _DAY
+    when = datetime.fromtimestamp(result.tls.not_after, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if days <= 0:
+        return fail(result, FailureReason.TLS_EXPIRED, f"a certificate expired on {when}")
+    if days < expect.min_days_valid:
+        message = (
+            f"a certificate expires in {days:.1f} days ({when}), want {expect.min_days_valid:g}"
+        )
+        return fail(result, FailureReason.TLS_EXPIRING, message)
+    result.success = True
+    return result

@@ -1,0 +1,110 @@
+"""`vantage`: validate a config, or run checks once as a deploy gate.
+
+    vantage validate checks.yaml
+    vantage smoke checks.yaml [--only NAME ...] [--junit out.xml] [--fail-fast]
+
+`smoke` runs the checks from this machine with the agent's own probe code,
+prints a table, writes JUnit XML (one testcase per check and per flow step),
+and exits 1 if any check failed, 2 if the config is invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent.probes.base import ProbeContext
+from agent.probes.http import new_session
+from agent.runner import run_probe
+from cli.junit import write_junit
+from cli.table import render_table
+from common import logs
+from common.config import CheckBase, Config, ConfigError, load_config
+from common.runtime import install_loop
+from vantage.v1 import vantage_pb2 as pb
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vantage", description="Vantage command line.")
+    sub = p.add_subparsers(dest="command", required=True)
+    validate = sub.add_parser("validate", help="check a config file without starting anything")
+    validate.add_argument("config", type=Path)
+    smoke = sub.add_parser("smoke", help="run checks once from here; exit 1 if any fails")
+    smoke.add_argument("config", type=Path)
+    smoke.add_argument("--only", nargs="+", metavar="NAME", help="run only these checks")
+    smoke.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
+    smoke.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
+    smoke.add_argument("--agent-id", default="smoke", help="agent id recorded in results")
+    return p
+
+
+def validate(path: Path) -> int:
+    """Print every problem in the file; 0 when there are none."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 2
+    print(f"{path}: {len(config.checks)} checks OK (version {config.version})")
+    return 0
+
+
+def select(config: Config, only: Sequence[str] | None) -> list[CheckBase]:
+    """The checks to run; ConfigError naming any unknown name."""
+    if not only:
+        return list(config.checks)
+    unknown = [n for n in only if config.check(n) is None]
+    if unknown:
+        raise ConfigError([f"{config.source}: no check named {n!r}" for n in unknown])
+    return [c for c in config.checks if c.name in only]
+
+
+async def run_checks(
+    checks: Sequence[CheckBase], fail_fast: bool, agent_id: str
+) -> list[pb.Result]:
+    """Run each check once, in file order."""
+    ctx = ProbeContext(agent_id, "smoke", env=os.environ, session_factory=new_session)
+    results: list[pb.Result] = []
+    try:
+        for check in checks:
+            result = await run_probe(check, ctx)
+            results.append(result)
+            if fail_fast and not result.success:
+                break
+    finally:
+        await ctx.close()
+    return results
+
+
+def smoke(args: argparse.Namespace) -> int:
+    """The deploy gate."""
+    try:
+        checks = select(load_config(args.config), args.only)
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 2
+    install_loop()
+    results = asyncio.run(run_checks(checks, args.fail_fast, args.agent_id))
+    print(render_table(results))
+    if args.junit:
+        write_junit(results, checks, args.junit)
+    failed = sum(not r.success for r in results)
+    skipped = len(checks) - len(results)
+    print(
+        f"\n{len(results) - failed} passed, {failed} failed"
+        + (f", {skipped} skipped" if skipped else "")
+    )
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `vantage`."""
+    args = _parser().parse_args(argv)
+    logs.setup("cli", os.environ.get("VANTAGE_LOG_LEVEL", "warning"))
+    if args.command == "validate":
+        return validate(args.config)
+    return smoke(args)

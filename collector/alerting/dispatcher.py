@@ -1,0 +1,245 @@
+"""The dispatcher: alert events in, grouped notifications out, on time.
+Pure: the async driver calls `push(alert, now)` for every alert event, then
+`flush(now)` whenever `next_deadline(now)` has come.
+
+Per group (one route, one set of group_by values):
+- the first notification goes `group_wait` after the first alert (0s for
+  critical alerts by default, so paging is never delayed);
+- later news (a new firing alert, or the resolve of a notified one) waits
+  until `group_interval` after the last notification, so thirty checks
+  failing together make one page and one follow-up, not thirty. Only news
+  more severe than anything already notified in the group skips the wait;
+- with no news, a group still firing is re-sent every `repeat_interval`
+  (alerts with `repeat=False`, certificate notices, do not trigger it);
+- a resolve goes out only for an alert that was notified firing: a blip
+  that fired and resolved inside group_wait makes no noise;
+- silenced and inhibited alerts are left out; if they still fire when the
+  mute ends, they are news then. The resolve of an alert already notified
+  goes out even when muted, so no receiver keeps an incident open forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector.alerting.config import AlertingConfig, Route
+from collector.alerting.inhibit import inhibited
+from collector.alerting.model import Alert, AlertState, Notification, Severity
+from collector.alerting.router import RouteMatch, Router, match
+from collector.alerting.silences import Silences
+
+STATE_VERSION = 1
+_RANK: dict[str, int] = {Severity.CRITICAL: 2, Severity.WARNING: 1}
+
+
+@dataclass
+class _Group:
+    route_id: str
+    key: str
+    labels: dict[str, str]
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    ready: dict[str, float] = field(default_factory=dict)
+    """When each alert's news may go out (first seen + group_wait)."""
+    notified: set[str] = field(default_factory=set)
+    """Fingerprints notified as firing and not yet as resolved."""
+    last_flush: float | None = None
+    last_sent: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "route_id": self.route_id,
+            "key": self.key,
+            "labels": self.labels,
+            "alerts": [a.to_dict() for a in self.alerts.values()],
+            "ready": self.ready,
+            "notified": sorted(self.notified),
+            "last_flush": self.last_flush,
+            "last_sent": self.last_sent,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> _Group:
+        alerts = [Alert.from_dict(a) for a in data["alerts"]]
+        return cls(
+            route_id=data["route_id"],
+            key=data["key"],
+            labels=dict(data["labels"]),
+            alerts={a.fingerprint: a for a in alerts},
+            ready={k: float(v) for k, v in data["ready"].items()},
+            notified=set(data["notified"]),
+            last_flush=data.get("last_flush"),
+            last_sent=data.get("last_sent"),
+        )
+
+
+class Dispatcher:
+    """Grouping, timing, dedup, inhibition and silences; see the module doc."""
+
+    def __init__(self, config: AlertingConfig, silences: Silences | None = None) -> None:
+        self.router = Router(config.route)
+        self.rules = config.inhibit_rules
+        self.silences = silences or Silences(config.windows)
+        """API silences and config windows; the API handler adds to it."""
+        self._groups: dict[tuple[str, str], _Group] = {}
+        self._firing: dict[str, Alert] = {}  # inhibition sources, by fingerprint
+
+    def push(self, alert: Alert, now: float) -> None:
+        """Take one alert event from the evaluator."""
+        fp = alert.fingerprint
+        if alert.state is AlertState.FIRING:
+            self._firing[fp] = alert
+        else:
+            self._firing.pop(fp, None)
+        for where in self.router.route(alert):
+            self._push_to(where, alert, fp, now)
+
+    def flush(self, now: float) -> list[Notification]:
+        """The notifications due at `now`; call at `next_deadline`."""
+        self.silences.prune(now)
+        out: list[Notification] = []
+        for group in list(self._groups.values()):
+            due = self._due(group, now)
+            if due is not None and due <= now:
+                out += self._send(group, now)
+        return out
+
+    def next_deadline(self, now: float) -> float | None:
+        """When `flush` next has work (may be in the past); None: idle."""
+        dues = [d for g in self._groups.values() if (d := self._due(g, now)) is not None]
+        alerts = [a for g in self._groups.values() for a in g.alerts.values()]
+        if any(a.state is AlertState.FIRING and self.muted(a, now) for a in alerts):
+            # a silence or window ending makes its still-firing alerts news
+            dues += [t for t in [self.silences.next_change(now)] if t is not None]
+        return min(dues, default=None)
+
+    def muted(self, alert: Alert, now: float) -> bool:
+        """Silenced, or inhibited by another firing alert."""
+        sources = (a.labels for a in self._firing.values())
+        return self.silences.is_silenced(alert.labels, now) or inhibited(
+            alert.labels, sources, self.rules
+        )
+
+    def reconfigure(self, config: AlertingConfig, now: float) -> None:
+        """Apply a new config. Groups whose route is gone or regrouped start
+        over under the new tree (their alerts are news there)."""
+        self.router = Router(config.route)
+        self.rules = config.inhibit_rules
+        self.silences.windows = config.windows
+        self._adopt(list(self._groups.values()), now)
+
+    def export_state(self) -> dict[str, Any]:
+        """Group state (alerts, last notification times), JSON-able, so a
+        restart neither pages again nor forgets to send the resolve."""
+        return {"version": STATE_VERSION, "groups": [g.to_dict() for g in self._groups.values()]}
+
+    def load_state(self, data: Mapping[str, Any], now: float) -> None:
+        """Restore `export_state` output under the current config."""
+        if data.get("version") != STATE_VERSION:
+            return
+        self._adopt([_Group.from_dict(g) for g in data["groups"]], now)
+
+    # --- internals ------------------------------------------------------
+
+    def _adopt(self, groups: Iterable[_Group], now: float) -> None:
+        self._groups = {}
+        orphans: list[Alert] = []
+        for group in groups:
+            route = self.router.find(group.route_id)
+            if route is None or any(
+                match(route, a.labels).group_key != group.key for a in group.alerts.values()
+            ):
+                orphans += group.alerts.values()
+            else:
+                self._groups[group.route_id, group.key] = group
+        self._firing = {
+            fp: a
+            for g in self._groups.values()
+            for fp, a in g.alerts.items()
+            if a.state is AlertState.FIRING
+        }
+        for alert in orphans:
+            if alert.state is AlertState.FIRING:
+                self.push(alert, now)
+
+    def _route(self, group: _Group) -> Route:
+        route = self.router.find(group.route_id)
+        assert route is not None  # _adopt drops groups of removed routes
+        return route
+
+    def _push_to(self, where: RouteMatch, alert: Alert, fp: str, now: float) -> None:
+        gid = (where.route_id, where.group_key)
+        group = self._groups.get(gid)
+        if alert.state is AlertState.RESOLVED and (group is None or fp not in group.notified):
+            if group is not None:  # never notified: drop it quietly
+                group.alerts.pop(fp, None)
+                group.ready.pop(fp, None)
+                self._drop_if_empty(group)
+            return
+        if group is None:
+            group = self._groups[gid] = _Group(
+                where.route_id, where.group_key, dict(where.group_labels)
+            )
+        if alert.state is AlertState.RESOLVED:
+            group.ready[fp] = now
+        elif fp not in group.alerts:
+            group.ready[fp] = now + self._route(group).wait_for(alert.severity)
+        group.alerts[fp] = alert
+
+    def _news(self, group: _Group, now: float) -> list[Alert]:
+        return [
+            a
+            for fp, a in group.alerts.items()
+            if a.state is AlertState.RESOLVED
+            or (fp not in group.notified and not self.muted(a, now))
+        ]
+
+    def _due(self, group: _Group, now: float) -> float | None:
+        route = self._route(group)
+        news = self._news(group, now)
+        if news:
+            due = min(group.ready[a.fingerprint] for a in news)
+            if group.last_flush is not None and not self._more_severe(group, news):
+                due = max(due, group.last_flush + route.group_interval)
+            return due
+        if group.last_sent is not None and self._repeatable(group, now):
+            return group.last_sent + route.repeat_interval
+        return None
+
+    def _more_severe(self, group: _Group, news: list[Alert]) -> bool:
+        """Whether news outranks everything the group already notified."""
+        notified = [_RANK.get(group.alerts[fp].severity, 0) for fp in group.notified]
+        fresh = [_RANK.get(a.severity, 0) for a in news if a.state is AlertState.FIRING]
+        return max(fresh, default=-1) > max(notified, default=-1)
+
+    def _repeatable(self, group: _Group, now: float) -> bool:
+        return any(
+            a.state is AlertState.FIRING and a.repeat and not self.muted(a, now)
+            for a in group.alerts.values()
+        )
+
+    def _send(self, group: _Group, now: float) -> list[Notification]:
+        alerts = sorted(
+            group.alerts.values(), key=lambda a: (a.state != AlertState.FIRING, a.fingerprint)
+        )
+        batch = tuple(a for a in alerts if a.state is AlertState.RESOLVED or not self.muted(a, now))
+        group.last_flush = now
+        for alert in batch:
+            fp = alert.fingerprint
+            if alert.state is AlertState.RESOLVED:
+                group.notified.discard(fp)
+                group.alerts.pop(fp)
+                group.ready.pop(fp, None)
+            else:
+                group.notified.add(fp)
+        self._drop_if_empty(group)
+        if not batch:
+            return []
+        group.last_sent = now
+        receivers = self._route(group).receivers
+        return [Notification(r, group.key, dict(group.labels), batch) for r in receivers]
+
+    def _drop_if_empty(self, group: _Group) -> None:
+        if not group.alerts:
+            self._groups.pop((group.route_id, group.key), None)

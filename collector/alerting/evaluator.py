@@ -1,0 +1,360 @@
+"""The evaluator: probe results in, alert events out. Pure: no I/O, no clock;
+every method takes `now` (unix seconds, the collector's clock).
+
+It emits an `Alert` only on a transition: firing once, resolved once. What
+it watches, per check (see `CheckPolicy`):
+
+- **Outage** (`CheckDown`): a quorum of the check's *live* regions is down
+  (`regions.py`: down after N consecutive failures, up after M successes).
+  A `dns` check whose regions fail on `assertion` or `dns_nxdomain` raises
+  `DnsMismatch` instead, and an `email_auth` check `EmailAuthFailing`: same
+  confirmation and quorum as an outage (one sick resolver must not page), but
+  named for what was found, with the failed assertions in the text.
+- **Stale region** (`AgentDown`, warning, one per agent and region): no result
+  for 2 x interval + grace. A stale region does not vote; when every region
+  of a check is stale the alert says the problem is ours, and no outage fires.
+- **SLO** (`LatencyHigh`, `ErrorRatioHigh`) over a sliding window (`slo.py`).
+  Failures that belong to an outage never count towards the error ratio.
+- **Certificate expiry** (`CertExpiring`, `certs.py`): one notice per serial.
+
+`tls_expiring` results count as successes here: the site still works, and
+`CertExpiring` is the one notice about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from collector.alerting import texts
+from collector.alerting.certs import CertEvent, CertTracker
+from collector.alerting.deploys import Deploys
+from collector.alerting.model import Alert, AlertState
+from collector.alerting.policy import CheckPolicy, Observation
+from collector.alerting.regions import Failure, Incident, RegionState, outage_holds
+from collector.alerting.slo import Sample, SloWindow, error_level, latency_level
+
+__all__ = ["CheckPolicy", "Evaluator", "Observation"]
+
+STATE_VERSION = 1
+"""Bumped when the shape of `export_state` changes; older state is ignored."""
+_NOT_FAILURES = frozenset({"tls_expiring"})
+_FINDING_REASONS = frozenset({"assertion", "dns_nxdomain"})
+_FINDING_ALERTS = {"dns": "DnsMismatch", "email_auth": "EmailAuthFailing"}
+
+
+@dataclass
+class _CheckState:
+    regions: dict[str, RegionState] = field(default_factory=dict)
+    incident: Incident | None = None
+    window: SloWindow = field(default_factory=SloWindow)
+    certs: CertTracker = field(default_factory=CertTracker)
+    host: str = ""
+
+    def stale(self, policy: CheckPolicy, now: float) -> set[str]:
+        return {r for r, s in self.regions.items() if s.is_stale(now, policy.stale_after)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "regions": {r: s.to_dict() for r, s in self.regions.items()},
+            "incident": None if self.incident is None else self.incident.to_dict(),
+            "window": self.window.to_list(),
+            "certs": self.certs.to_dict(),
+            "host": self.host,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> _CheckState:
+        incident = data.get("incident")
+        return cls(
+            regions={r: RegionState.from_dict(s) for r, s in data["regions"].items()},
+            incident=None if incident is None else Incident.from_dict(incident),
+            window=SloWindow.from_list(data.get("window", [])),
+            certs=CertTracker.from_dict(data.get("certs", {})),
+            host=data.get("host", ""),
+        )
+
+
+class Evaluator:
+    """Holds detection state for every check; see the module docstring."""
+
+    def __init__(
+        self, policies: Iterable[CheckPolicy] = (), *, now: float, deploys: Deploys | None = None
+    ) -> None:
+        self.deploys = deploys or Deploys()
+        """Deploy records; the API handler calls `deploys.record(...)`."""
+        self._policies: dict[str, CheckPolicy] = {}
+        self._checks: dict[str, _CheckState] = {}
+        self._active: dict[str, Alert] = {}
+        self.set_policies(policies, now)
+
+    def set_policies(self, policies: Iterable[CheckPolicy], now: float) -> list[Alert]:
+        """Apply a new config. Alerts of removed checks resolve."""
+        new = {p.name: p for p in policies}
+        alerts = [a for name in self._checks.keys() - new.keys() for a in self._forget(name, now)]
+        for policy in new.values():
+            state = self._checks.setdefault(policy.name, _CheckState())
+            state.regions = {
+                r: state.regions.get(r) or RegionState(since=now) for r in policy.regions
+            }
+        self._policies = new
+        return alerts
+
+    def observe(self, obs: Observation, now: float) -> list[Alert]:
+        """Take one result; return the alerts it fires or resolves."""
+        policy = self._policies.get(obs.check)
+        if policy is None or obs.region not in policy.regions:
+            return []  # a result for a check or region no longer configured
+        state = self._checks[policy.name]
+        self.deploys.observe_release(policy.service, obs.release, obs.at)
+        state.host = obs.host or state.host
+        return self._certs(policy, state, obs, now) + self._record(policy, state, obs, now)
+
+    def tick(self, now: float) -> list[Alert]:
+        """Time passes: stale regions, SLO windows, outages that quorum
+        changes open or close. Call every few seconds."""
+        alerts: list[Alert] = []
+        stale: dict[str, set[str]] = {}
+        for policy in self._policies.values():
+            state = self._checks[policy.name]
+            stale[policy.name] = state.stale(policy, now)
+            alerts += self._outage(policy, state, now, stale[policy.name])
+            alerts += self._slo(policy, state, now)
+        return alerts + self._agents(now, stale)
+
+    def active_alerts(self) -> list[Alert]:
+        """Every alert firing now."""
+        return list(self._active.values())
+
+    def incidents(self) -> list[dict[str, Any]]:
+        """Open incidents, as JSON-able dicts (see `Incident.to_dict`)."""
+        return [s.incident.to_dict() for s in self._checks.values() if s.incident is not None]
+
+    def export_state(self) -> dict[str, Any]:
+        """Everything needed to carry on after a restart, JSON-able."""
+        return {
+            "version": STATE_VERSION,
+            "checks": {name: state.to_dict() for name, state in self._checks.items()},
+            "active": {key: alert.to_dict() for key, alert in self._active.items()},
+            "deploys": self.deploys.to_dict(),
+        }
+
+    def load_state(self, data: Mapping[str, Any], now: float) -> list[Alert]:
+        """Restore `export_state` output after a restart, under the policies
+        already set. Silence is counted from `now`, so agents get time to
+        reconnect before they look stale. Returns resolves for alerts of
+        checks that are gone from the config."""
+        if data.get("version") != STATE_VERSION:
+            return []
+        self._checks = {n: _CheckState.from_dict(s) for n, s in data["checks"].items()}
+        self._active = {k: Alert.from_dict(a) for k, a in data["active"].items()}
+        self.deploys.load(data.get("deploys", {}))
+        for state in self._checks.values():
+            for region in state.regions.values():
+                region.since = now
+        return self.set_policies(list(self._policies.values()), now)
+
+    # --- results --------------------------------------------------------
+
+    def _record(
+        self, policy: CheckPolicy, state: _CheckState, obs: Observation, now: float
+    ) -> list[Alert]:
+        failure = None if obs.success or obs.reason in _NOT_FAILURES else _failure_of(obs)
+        region = state.regions[obs.region]
+        thresholds = (policy.failure_threshold, policy.success_threshold)
+        transition = region.record(failure, now, obs.agent_id, thresholds)
+        if failure is not None and state.incident is not None:
+            region.in_incident = True
+        excluded = failure is not None and region.in_incident
+        state.window.add(Sample(obs.at, obs.region, failure is None, obs.duration, excluded))
+        if transition is None:
+            return []
+        return self._outage(policy, state, now, state.stale(policy, now))
+
+    # --- outages --------------------------------------------------------
+
+    def _outage(
+        self, policy: CheckPolicy, state: _CheckState, now: float, stale: set[str]
+    ) -> list[Alert]:
+        holds = outage_holds(state.regions, stale, policy.quorum, state.incident is not None)
+        if holds and state.incident is None:
+            return self._open(policy, state, now, stale)
+        if holds is False and state.incident is not None:
+            return self._close(policy, state, now)
+        if state.incident is not None:  # regions that fail later join the record
+            for name, failure in _failing(state, stale).items():
+                state.incident.regions.setdefault(name, failure)
+        return []
+
+    def _open(
+        self, policy: CheckPolicy, state: _CheckState, now: float, stale: set[str]
+    ) -> list[Alert]:
+        failing = _failing(state, stale)
+        first = min(failing.values(), key=lambda f: f.at)
+        attribution = self.deploys.attribute(policy.service, first.at, first.release)
+        incident = Incident(
+            check=policy.name,
+            alertname=_outage_name(policy.check_type, failing.values()),
+            started_at=first.at,
+            confirmed_at=now,
+            regions=failing,
+            release=attribution.version,
+            attribution=attribution.text,
+        )
+        state.incident = incident
+        # The failures that confirmed the outage are part of it: take them
+        # out of the error ratio now, or they would page a second time.
+        for name, region in state.regions.items():
+            if region.first_failure is not None:
+                region.in_incident = True
+                state.window.exclude_since(name, region.first_failure.at)
+        return self._fire(
+            _key(incident.alertname, policy.name), texts.outage(policy, state.host, incident)
+        )
+
+    def _close(self, policy: CheckPolicy, state: _CheckState, now: float) -> list[Alert]:
+        incident = state.incident
+        assert incident is not None
+        incident.resolved_at = now
+        state.incident = None
+        key = _key(incident.alertname, policy.name)
+        return self._resolve(key, now, texts.recovered(policy, incident), incident.to_dict())
+
+    # --- stale agents ---------------------------------------------------
+
+    def _agents(self, now: float, stale: Mapping[str, set[str]]) -> list[Alert]:
+        silent: dict[tuple[str, str], list[str]] = {}
+        last_seen: dict[tuple[str, str], float | None] = {}
+        for check, names in sorted(stale.items()):
+            for name in sorted(names):
+                region = self._checks[check].regions[name]
+                who = (region.agent_id or "unknown", name)
+                silent.setdefault(who, []).append(check)
+                last_seen[who] = _latest(last_seen.get(who), region.last_seen)
+        blind = {c for c, names in stale.items() if names == set(self._policies[c].regions)}
+        alerts: list[Alert] = []
+        for (agent, where), checks in silent.items():
+            alert = texts.agent_down(
+                agent, where, checks=checks, blind=blind, last_seen=last_seen[agent, where], now=now
+            )
+            alerts += self._fire(_key("AgentDown", agent, where), alert)
+        wanted = {_key("AgentDown", *who) for who in silent}
+        for key in [k for k in self._active if k.startswith("AgentDown|") and k not in wanted]:
+            alerts += self._resolve(key, now, texts.agent_back(self._active[key]))
+        return alerts
+
+    # --- SLO ------------------------------------------------------------
+
+    def _slo(self, policy: CheckPolicy, state: _CheckState, now: float) -> list[Alert]:
+        state.window.prune(now, policy.slo.window)
+        stats = state.window.stats(now, policy.settle, policy.slo.min_samples)
+        alerts: list[Alert] = []
+        if stats.p95 is not None:  # too few results say nothing either way
+            level = latency_level(stats.p95, policy.slo)
+            alert = texts.latency(policy, state.host, stats, level, now)
+            alerts += self._set_level(_key("LatencyHigh", policy.name), alert, now)
+        if stats.error_ratio is not None:
+            level = error_level(stats.error_ratio, policy.slo)
+            alert = texts.error_ratio(policy, state.host, stats, level, now)
+            alerts += self._set_level(_key("ErrorRatioHigh", policy.name), alert, now)
+        return alerts
+
+    def _set_level(self, key: str, alert: Alert | None, now: float) -> list[Alert]:
+        """Fire `alert`, resolve the current one, or swap them when the
+        severity changed (severity is a label, so it is a new alert)."""
+        current = self._active.get(key)
+        if current is not None and alert is not None and current.severity == alert.severity:
+            return []
+        alerts = self._resolve(key, now, texts.level_changed(current, alert)) if current else []
+        return alerts + (self._fire(key, alert) if alert is not None else [])
+
+    # --- certificates ---------------------------------------------------
+
+    def _certs(
+        self, policy: CheckPolicy, state: _CheckState, obs: Observation, now: float
+    ) -> list[Alert]:
+        if obs.cert_serial is None or obs.cert_not_after is None:
+            return []
+        events = state.certs.observe(obs.cert_serial, obs.cert_not_after, now, policy.cert)
+        return [a for event in events for a in self._cert_event(policy, state, event, now)]
+
+    def _cert_event(
+        self, policy: CheckPolicy, state: _CheckState, event: CertEvent, now: float
+    ) -> list[Alert]:
+        prefix = _key("CertExpiring", policy.name, event.record.serial)
+        if event.firing and event.level is not None:
+            alert = texts.cert_expiring(policy, state.host, event.record, event.level, now)
+            return self._fire(_key(prefix, event.level), alert)
+        note = texts.cert_renewed(policy, event.record, event.renewed_by)
+        keys = [k for k in self._active if k.startswith(prefix + "|")]
+        return [a for k in keys for a in self._resolve(k, now, note)]
+
+    # --- emitting -------------------------------------------------------
+
+    def _fire(self, key: str, alert: Alert) -> list[Alert]:
+        if key in self._active:
+            return []  # already firing: transitions only
+        self._active[key] = alert
+        return [alert]
+
+    def _resolve(
+        self,
+        key: str,
+        now: float,
+        annotations: Mapping[str, str],
+        incident: Mapping[str, Any] | None = None,
+    ) -> list[Alert]:
+        alert = self._active.pop(key, None)
+        if alert is None:
+            return []
+        details = dict(alert.details) if incident is None else {"incident": dict(incident)}
+        notes = {**alert.annotations, **annotations}
+        resolved = replace(
+            alert, state=AlertState.RESOLVED, ends_at=now, annotations=notes, details=details
+        )
+        return [resolved]
+
+    def _forget(self, check: str, now: float) -> list[Alert]:
+        keys = [k for k, a in self._active.items() if a.labels.get("check") == check]
+        self._checks.pop(check, None)
+        note = {"resolution": "the check was removed from the config"}
+        return [a for k in keys for a in self._resolve(k, now, note)]
+
+
+def _key(*parts: str) -> str:
+    return "|".join(parts)
+
+
+def _latest(a: float | None, b: float | None) -> float | None:
+    return max((t for t in (a, b) if t is not None), default=None)
+
+
+def _failure_of(obs: Observation) -> Failure:
+    return Failure(
+        at=obs.at,
+        reason=obs.reason,
+        message=obs.message,
+        request_id=obs.request_id,
+        agent_id=obs.agent_id,
+        release=obs.release,
+        findings=obs.failed_assertions,
+    )
+
+
+def _failing(state: _CheckState, stale: set[str]) -> dict[str, Failure]:
+    """The live down regions and the first failure of each one's streak."""
+    return {
+        name: region.first_failure
+        for name, region in state.regions.items()
+        if region.down and region.first_failure is not None and name not in stale
+    }
+
+
+def _outage_name(check_type: str, failures: Iterable[Failure]) -> str:
+    """`DnsMismatch`/`EmailAuthFailing` when every failure is a finding about
+    the records; `CheckDown` when the check could not run (a dead resolver)."""
+    reasons = {f.reason for f in failures}
+    if check_type in _FINDING_ALERTS and reasons <= _FINDING_REASONS:
+        return _FINDING_ALERTS[check_type]
+    return "CheckDown"

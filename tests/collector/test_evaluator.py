@@ -1,0 +1,605 @@
+"""Evaluator tests: a series of results in, alert transitions out.
+
+Each case is a table row: the check's policy, a series of steps (results and
+ticks, each with its time), and the transitions expected as
+(time, alertname, state). Nothing sleeps: time is data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from collector.alerting.evaluator import CheckPolicy, Evaluator, Observation
+from collector.alerting.model import Alert, AlertState
+from collector.alerting.slo import SloPolicy, p95
+
+EU, US, AP = "eu-west", "us-east", "ap-south"
+REGIONS = (EU, US, AP)
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passes: the collector calls `tick`."""
+
+    at: float
+
+
+Step = Observation | Tick
+
+
+def policy(**overrides: Any) -> CheckPolicy:
+    """The `home` check of the issue: 60s interval, 3 regions, majority."""
+    base: dict[str, Any] = {
+        "name": "home",
+        "check_type": "http",
+        "interval": 60.0,
+        "regions": REGIONS,
+        "labels": {"severity": "critical", "service": "portal"},
+    }
+    return CheckPolicy(**(base | overrides))
+
+
+def result(at: float, region: str, ok: bool, **fields: Any) -> Observation:
+    """One result; failures default to a refused connection."""
+    base: dict[str, Any] = {
+        "check": "home",
+        "region": region,
+        "agent_id": f"agent-{region}",
+        "at": at,
+        "success": ok,
+        "reason": "none" if ok else "connect_refused",
+        "message": "" if ok else "connection refused",
+        "request_id": f"req-{region}-{at:g}",
+        "duration": 0.1,
+        "host": "www.example.com",
+    }
+    return Observation(**(base | fields))
+
+
+def fail(at: float, *regions: str, **fields: Any) -> list[Step]:
+    """A failing result from each region at `at`."""
+    return [result(at, r, False, **fields) for r in regions or REGIONS]
+
+
+def ok(at: float, *regions: str, **fields: Any) -> list[Step]:
+    """A successful result from each region at `at`."""
+    return [result(at, r, True, **fields) for r in regions or REGIONS]
+
+
+def every(start: float, stop: float, step: float, make: Any, *regions: str) -> list[Step]:
+    """`make(t, *regions)` for t in [start, stop) by step."""
+    out: list[Step] = []
+    t = start
+    while t < stop:
+        out += make(t, *regions)
+        t += step
+    return out
+
+
+def run(
+    series: list[Step], pol: CheckPolicy | None = None, evaluator: Evaluator | None = None
+) -> list[Alert]:
+    """Feed the series; return every alert event, in order."""
+    ev = evaluator or Evaluator([pol or policy()], now=0.0)
+    alerts: list[Alert] = []
+    for step in series:
+        if isinstance(step, Tick):
+            alerts += ev.tick(step.at)
+        else:
+            alerts += ev.observe(step, step.at)
+    return alerts
+
+
+def transitions(alerts: list[Alert]) -> list[tuple[float, str, str]]:
+    """(time, alertname, state): when it started or ended, what, which way."""
+    return [
+        (a.ends_at if a.ends_at is not None else a.starts_at, a.name, str(a.state)) for a in alerts
+    ]
+
+
+def when(alerts: list[Alert]) -> list[tuple[str, str]]:
+    """(alertname, state) only, for cases where the exact time is not the point."""
+    return [(a.name, str(a.state)) for a in alerts]
+
+
+# --- outage, hysteresis, quorum ---------------------------------------------
+
+OUTAGES = [
+    pytest.param(
+        policy(), [*fail(0), *fail(10)], [("CheckDown", "firing")], id="two-failures-one-page"
+    ),
+    pytest.param(
+        policy(),
+        [*fail(0), *fail(10), *fail(60), *fail(70), *ok(120), *ok(130), *ok(180)],
+        [("CheckDown", "firing"), ("CheckDown", "resolved")],
+        id="down-then-recovered-once",
+    ),
+    pytest.param(policy(), [*fail(0), *ok(10), *fail(60), *ok(70)], [], id="flapping-nothing"),
+    pytest.param(
+        policy(),
+        [*fail(0), *fail(10), *ok(60), *fail(120), *ok(180), *fail(240)],
+        [("CheckDown", "firing")],
+        id="one-success-mid-outage-does-not-resolve",
+    ),
+    pytest.param(
+        policy(), [*fail(0, EU), *fail(10, EU), *fail(60, EU)], [], id="one-sick-region-no-page"
+    ),
+    pytest.param(
+        policy(regions=(EU,), quorum=1),
+        [*fail(0), *fail(10)],
+        [("CheckDown", "firing")],
+        id="single-region-quorum-1",
+    ),
+    pytest.param(
+        policy(quorum="all"), [*fail(0, EU, US), *fail(10, EU, US)], [], id="quorum-all-needs-all"
+    ),
+    pytest.param(
+        policy(quorum=1),
+        [*fail(0, EU), *fail(10, EU)],
+        [("CheckDown", "firing")],
+        id="quorum-1-one-region-enough",
+    ),
+    pytest.param(
+        policy(failure_threshold=3),
+        [*fail(0), *fail(10)],
+        [],
+        id="failure-threshold-3-not-yet",
+    ),
+    pytest.param(
+        policy(),
+        [*ok(0), *fail(0, EU, US, reason="tls_expiring"), *fail(10, EU, US, reason="tls_expiring")],
+        [],
+        id="tls-expiring-is-not-down",
+    ),
+]
+
+
+@pytest.mark.parametrize(("pol", "series", "expected"), OUTAGES)
+def test_outage(pol: CheckPolicy, series: list[Step], expected: list[tuple[str, str]]) -> None:
+    assert when(run(series, pol)) == expected
+
+
+def test_outage_fires_at_the_confirming_result_and_resolves_on_recovery() -> None:
+    alerts = run([*fail(0), *fail(10), *ok(60), *ok(70)])
+    assert transitions(alerts) == [(0, "CheckDown", "firing"), (70, "CheckDown", "resolved")]
+    assert alerts[0].labels["severity"] == "critical"
+    assert alerts[0].fingerprint == alerts[1].fingerprint
+
+
+def test_outage_text_names_regions_reason_and_request_id() -> None:
+    series = [*fail(0, EU, US), *fail(10, EU, US), *ok(0, AP)]
+    [alert] = run(series)
+    notes = alert.annotations
+    assert notes["summary"] == "home down in eu-west, us-east: connect_refused (connection refused)"
+    assert notes["first_request_id"] == "req-eu-west-0"
+    assert notes["regions"] == "eu-west, us-east"
+    incident: Any = alert.details["incident"]
+    assert incident["regions"][US]["reason"] == "connect_refused"
+    assert incident["started_at"] == 0
+    assert alert.labels["service"] == "portal"
+    assert alert.labels["host"] == "www.example.com"
+
+
+def test_outage_with_mixed_causes_names_each() -> None:
+    series = [*fail(0, EU), *fail(10, EU), *fail(0, US, reason="timeout", message="read timed out")]
+    series += fail(10, US, reason="timeout", message="read timed out")
+    [alert] = run(series)
+    assert alert.annotations["summary"] == (
+        "home down in eu-west: connect_refused (connection refused); us-east: timeout (read timed out)"
+    )
+
+
+# --- stale regions -----------------------------------------------------------
+
+STALE = [
+    pytest.param(
+        # ap-south goes silent; with quorum `all`, the two live regions are all.
+        policy(quorum="all"),
+        [*ok(0), *ok(100, EU, US), Tick(200), *fail(200, EU, US), *fail(210, EU, US)],
+        [(200, "AgentDown", "firing"), (200, "CheckDown", "firing")],
+        id="quorum-with-one-stale-region",
+    ),
+    pytest.param(
+        # 4 regions, one silent: 2 of the 3 live ones are a majority.
+        policy(regions=(*REGIONS, "sa-east")),
+        [*ok(0, *REGIONS, "sa-east"), *ok(100), Tick(200), *fail(200, EU, US), *fail(210, EU, US)],
+        [(200, "AgentDown", "firing"), (200, "CheckDown", "firing")],
+        id="majority-of-live-regions",
+    ),
+    pytest.param(
+        policy(),
+        [*ok(0), *ok(100, EU, US), Tick(200), *fail(200, EU), *fail(210, EU), *ok(210, US)],
+        [(200, "AgentDown", "firing")],
+        id="stale-region-does-not-vote-down",
+    ),
+    pytest.param(
+        policy(),
+        [*ok(0), Tick(100), Tick(200), Tick(300)],
+        [(200, "AgentDown", "firing")] * 3,
+        id="all-regions-stale-no-checkdown",
+    ),
+    pytest.param(
+        policy(),
+        [*ok(0), *ok(100, EU, US), Tick(200), *ok(205, AP), Tick(210)],
+        [(200, "AgentDown", "firing"), (210, "AgentDown", "resolved")],
+        id="agent-back-resolves",
+    ),
+    pytest.param(
+        # Silence never ends an outage: the down regions go quiet, ap-south
+        # is fine, yet the incident stays open until they report recovery.
+        policy(),
+        [*fail(0), *fail(10), *ok(60, AP), *ok(120, AP), *ok(180, AP), Tick(200)],
+        [(0, "CheckDown", "firing"), (200, "AgentDown", "firing"), (200, "AgentDown", "firing")],
+        id="silence-does-not-resolve-an-outage",
+    ),
+]
+
+
+@pytest.mark.parametrize(("pol", "series", "expected"), STALE)
+def test_stale(
+    pol: CheckPolicy, series: list[Step], expected: list[tuple[float, str, str]]
+) -> None:
+    assert transitions(run(series, pol)) == expected
+
+
+def test_agent_down_names_agent_and_region_once_for_many_checks() -> None:
+    other = policy(name="api")
+    ev = Evaluator([policy(), other], now=0.0)
+    for check in ("home", "api"):
+        for region in REGIONS:
+            ev.observe(result(0, region, True, check=check), 0)
+            if region != AP:
+                ev.observe(result(150, region, True, check=check), 150)
+    [alert] = ev.tick(200)
+    assert dict(alert.labels) == {
+        "alertname": "AgentDown",
+        "agent": "agent-ap-south",
+        "region": AP,
+        "severity": "warning",
+    }
+    assert "api, home" in alert.annotations["description"]
+    assert "all_regions_stale" not in alert.annotations
+
+
+def test_all_regions_stale_says_the_problem_is_ours() -> None:
+    alerts = run([*ok(0), Tick(200)])
+    assert {a.labels["region"] for a in alerts} == set(REGIONS)
+    for alert in alerts:
+        assert alert.annotations["all_regions_stale"] == "home"
+        assert "the problem is ours, not the target's" in alert.annotations["description"]
+
+
+def test_never_seen_region_is_stale_after_the_limit_from_start() -> None:
+    alerts = run([*ok(0, EU, US), *ok(100, EU, US), Tick(150), Tick(151)])
+    assert [(a.labels["agent"], a.labels["region"]) for a in alerts] == [("unknown", AP)]
+
+
+# --- SLO ---------------------------------------------------------------------
+
+HEALTHY = every(0, 300, 60, ok)  # 15 results in 5 minutes
+
+
+def slow(seconds: float) -> Any:
+    """A result maker with a fixed duration."""
+    return lambda t, *r: ok(t, *r, duration=seconds)
+
+
+SLO = [
+    pytest.param(
+        [*every(0, 300, 60, slow(0.9)), Tick(300)],
+        [(300, "LatencyHigh", "firing")],
+        "critical",
+        id="slow-is-not-down",
+    ),
+    pytest.param(
+        [*every(0, 300, 60, slow(0.6)), Tick(300)],
+        [(300, "LatencyHigh", "firing")],
+        "warning",
+        id="p95-warning",
+    ),
+    pytest.param([*HEALTHY, Tick(300)], [], None, id="fast-no-alert"),
+    pytest.param(
+        [*every(0, 300, 60, slow(0.6)), Tick(300), *every(300, 600, 60, slow(0.9)), Tick(600)],
+        [
+            (300, "LatencyHigh", "firing"),
+            (600, "LatencyHigh", "resolved"),
+            (600, "LatencyHigh", "firing"),
+        ],
+        "critical",
+        id="warning-escalates-to-critical",
+    ),
+    pytest.param(
+        [*every(0, 300, 60, slow(0.9)), Tick(300), *every(300, 600, 60, ok), Tick(600)],
+        [(300, "LatencyHigh", "firing"), (600, "LatencyHigh", "resolved")],
+        None,
+        id="back-within-budget",
+    ),
+    pytest.param(
+        # one blip in eu-west, fine on retry: 1 of 16 results, over 1%
+        [*HEALTHY, *fail(250, EU), *ok(260, EU), Tick(300), Tick(360)],
+        [(360, "ErrorRatioHigh", "firing")],
+        "warning",
+        id="partial-failure-error-ratio-once-settled",
+    ),
+    pytest.param(
+        [
+            *HEALTHY,
+            *fail(300),
+            *fail(310),
+            Tick(320),
+            *fail(360),
+            *fail(370),
+            Tick(400),
+            *ok(420),
+            *ok(430),
+            Tick(440),
+            *every(480, 700, 60, ok),
+            Tick(500),
+            Tick(600),
+            Tick(700),
+        ],
+        [(300, "CheckDown", "firing"), (430, "CheckDown", "resolved")],
+        None,
+        id="outage-failures-never-count-as-error-ratio",
+    ),
+    pytest.param(
+        # eu-west goes down first (no quorum yet); us-east confirms 40s later.
+        [
+            *HEALTHY,
+            *fail(300, EU),
+            *fail(310, EU),
+            Tick(320),
+            *fail(340, US),
+            *fail(350, US),
+            *fail(360, EU, US),
+            *ok(360, AP),
+            Tick(400),
+            Tick(450),
+            Tick(500),
+        ],
+        [(300, "CheckDown", "firing")],
+        None,
+        id="staggered-outage-pages-once",
+    ),
+]
+
+
+@pytest.mark.parametrize(("series", "expected", "severity"), SLO)
+def test_slo(
+    series: list[Step], expected: list[tuple[float, str, str]], severity: str | None
+) -> None:
+    alerts = run(series)
+    assert transitions(alerts) == expected
+    if severity:
+        assert alerts[-1].labels["severity"] == severity
+
+
+def test_slo_text_names_the_figures() -> None:
+    [alert] = run([*every(0, 300, 60, slow(0.9)), Tick(300)])
+    assert alert.annotations["summary"] == "home p95 latency 900ms over 800ms in the last 5m"
+
+
+def test_too_few_results_say_nothing() -> None:
+    # 1 failure in 3 results is 33%, but 3 results are too few to judge
+    assert (
+        run([*fail(0, EU), *ok(0, US, AP), Tick(120)], policy(slo=SloPolicy(min_samples=5))) == []
+    )
+    assert when(
+        run([*fail(0, EU), *ok(0, US, AP), Tick(120)], policy(slo=SloPolicy(min_samples=3)))
+    ) == [("ErrorRatioHigh", "firing")]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([0.1], 0.1),
+        ([0.1, 0.2], 0.2),
+        ([float(i) for i in range(1, 21)], 19.0),
+        ([3.0, 1.0, 2.0], 3.0),
+    ],
+    ids=["one", "two", "twenty", "unsorted"],
+)
+def test_p95_is_exact_nearest_rank(values: list[float], expected: float) -> None:
+    assert p95(values) == expected
+
+
+# --- certificates --------------------------------------------------------------
+
+
+def cert(at: float, serial: str, days_left: float, region: str = EU) -> Observation:
+    """A result carrying certificate facts."""
+    return result(at, region, True, cert_serial=serial, cert_not_after=at + days_left * DAY)
+
+
+CERTS = [
+    pytest.param(
+        [cert(0, "A", 10), cert(DAY, "A", 9), cert(2 * DAY, "A", 8, US)],
+        [(0, "CertExpiring", "firing", "warning")],
+        id="one-notice-per-serial-not-daily",
+    ),
+    pytest.param(
+        [cert(0, "A", 10), cert(4 * DAY, "A", 6), cert(5 * DAY, "A", 5)],
+        [(0, "CertExpiring", "firing", "warning"), (4 * DAY, "CertExpiring", "firing", "critical")],
+        id="escalates-once-to-critical",
+    ),
+    pytest.param(
+        [cert(0, "A", 10), cert(60, "B", 90), cert(120, "A", 10, US), cert(DAY, "B", 89)],
+        [(0, "CertExpiring", "firing", "warning"), (60, "CertExpiring", "resolved", "warning")],
+        id="renewal-resolves-and-old-serial-stays-quiet",
+    ),
+    pytest.param(
+        [cert(0, "A", -2)], [(0, "CertExpiring", "firing", "critical")], id="expired-is-critical"
+    ),
+    pytest.param([cert(0, "A", 60), cert(DAY, "A", 59)], [], id="healthy-certificate-quiet"),
+    pytest.param(
+        [cert(0, "A", 10), cert(60, "B", 12)],
+        [
+            (0, "CertExpiring", "firing", "warning"),
+            (60, "CertExpiring", "resolved", "warning"),
+            (60, "CertExpiring", "firing", "warning"),
+        ],
+        id="renewed-but-new-one-expiring-too",
+    ),
+]
+
+
+@pytest.mark.parametrize(("series", "expected"), CERTS)
+def test_certificates(series: list[Step], expected: list[tuple[float, str, str, str]]) -> None:
+    alerts = run(series)
+    got = [(*t, a.labels["severity"]) for t, a in zip(transitions(alerts), alerts, strict=True)]
+    assert got == expected
+    assert all(not a.repeat for a in alerts)
+
+
+def test_certificate_renewal_resolve_says_renewed() -> None:
+    firing, resolved = run([cert(0, "A", 10), cert(60, "B", 90)])
+    assert firing.labels["serial"] == "A"
+    assert firing.annotations["summary"] == "home TLS certificate expires in 10 days (serial A)"
+    assert dict(resolved.labels) == dict(firing.labels)
+    assert resolved.annotations["resolution"] == "certificate renewed"
+    assert resolved.annotations["summary"].startswith("home TLS certificate renewed: serial B")
+
+
+# --- DNS and email-auth findings --------------------------------------------------
+
+FINDINGS = [
+    pytest.param(
+        "dns",
+        {"reason": "dns_nxdomain", "message": "NXDOMAIN for www.example.com"},
+        "DnsMismatch",
+        "home DNS answers wrong in eu-west, us-east: dns_nxdomain (NXDOMAIN for www.example.com)",
+        id="dns-nxdomain",
+    ),
+    pytest.param(
+        "dns",
+        {"reason": "assertion", "failed_assertions": ("A: expected 192.0.2.1, got 198.51.100.7",)},
+        "DnsMismatch",
+        "home DNS answers wrong in eu-west, us-east: "
+        "assertion (A: expected 192.0.2.1, got 198.51.100.7)",
+        id="dns-wrong-answer",
+    ),
+    pytest.param(
+        "dns",
+        {"reason": "dns_timeout", "message": "no answer from 192.0.2.53"},
+        "CheckDown",
+        "home down in eu-west, us-east: dns_timeout (no answer from 192.0.2.53)",
+        id="dns-server-dead-is-checkdown",
+    ),
+    pytest.param(
+        "email_auth",
+        {"reason": "assertion", "failed_assertions": ("DMARC: no record at _dmarc.example.com",)},
+        "EmailAuthFailing",
+        "home email authentication failing in eu-west, us-east: "
+        "assertion (DMARC: no record at _dmarc.example.com)",
+        id="email-auth",
+    ),
+]
+
+
+@pytest.mark.parametrize(("check_type", "failure", "alertname", "summary"), FINDINGS)
+def test_findings(check_type: str, failure: dict[str, Any], alertname: str, summary: str) -> None:
+    [alert] = run([*fail(0, **failure), *fail(10, **failure)], policy(check_type=check_type))
+    assert alert.name == alertname
+    assert alert.annotations["summary"] == summary
+    if alertname == "DnsMismatch":
+        assert alert.labels["reason"] == failure["reason"]
+
+
+# --- release attribution ----------------------------------------------------------
+
+RELEASES = [
+    pytest.param(
+        [("api", "v1.4.2", -220)],
+        [],
+        "home down in eu-west, us-east: connect_refused (connection refused); "
+        "started 3m after deploy portal v1.4.2",
+        "v1.4.2",
+        id="deploy-3m-before",
+    ),
+    pytest.param(
+        [("api", "v1.4.1", -7200)],
+        [],
+        "home down in eu-west, us-east: connect_refused (connection refused)",
+        "v1.4.1",
+        id="old-deploy-not-blamed",
+    ),
+    pytest.param(
+        [],
+        [*ok(-400, release="v1"), *ok(-100, release="v2")],
+        "home down in eu-west, us-east: connect_refused (connection refused); "
+        "started 1m after deploy portal v2",
+        "v2",
+        id="release-header-change-is-a-deploy",
+    ),
+    pytest.param(
+        [],
+        [*ok(-100, release="v1")],
+        "home down in eu-west, us-east: connect_refused (connection refused)",
+        "v1",
+        id="first-header-value-is-no-deploy",
+    ),
+]
+
+
+@pytest.mark.parametrize(("deploys", "before", "summary", "release"), RELEASES)
+def test_release_attribution(
+    deploys: list[tuple[str, str, float]], before: list[Step], summary: str, release: str
+) -> None:
+    ev = Evaluator([policy()], now=-500.0)
+    for source, version, at in deploys:
+        ev.deploys.record("portal", version, at, source)
+    alerts = run([*before, *fail(-40), *fail(-30)], evaluator=ev)
+    [alert] = [a for a in alerts if a.name == "CheckDown"]
+    assert alert.annotations["summary"] == summary
+    assert alert.annotations["release"] == release
+    if "started" not in summary:
+        assert f"Release portal {release}." in alert.annotations["description"]
+
+
+# --- config changes and restarts -----------------------------------------------------
+
+
+def test_removed_check_resolves_its_alerts() -> None:
+    ev = Evaluator([policy()], now=0.0)
+    run([*fail(0), *fail(10)], evaluator=ev)
+    [resolved] = ev.set_policies([], now=20.0)
+    assert (resolved.name, resolved.state) == ("CheckDown", AlertState.RESOLVED)
+    assert ev.active_alerts() == []
+
+
+def restart(ev: Evaluator, now: float) -> Evaluator:
+    """What the collector does: persist as JSON, start afresh, restore."""
+    saved = json.loads(json.dumps(ev.export_state()))
+    fresh = Evaluator([policy()], now=now)
+    assert fresh.load_state(saved, now) == []
+    return fresh
+
+
+def test_restart_mid_incident_neither_pages_again_nor_forgets() -> None:
+    ev = Evaluator([policy()], now=0.0)
+    assert when(run([*fail(0), *fail(10)], evaluator=ev)) == [("CheckDown", "firing")]
+    ev = restart(ev, now=600.0)  # the collector was down for ten minutes
+    assert ev.incidents()[0]["regions"].keys() == {EU, US, AP}
+    again = run([Tick(601), *fail(610), *fail(620), Tick(700), *ok(730), *ok(740)], evaluator=ev)
+    assert transitions(again) == [(740, "CheckDown", "resolved")]
+    assert again[0].annotations["first_request_id"] == "req-eu-west-0"
+
+
+def test_restart_keeps_error_ratio_exclusions_and_cert_notices() -> None:
+    ev = Evaluator([policy()], now=0.0)
+    run([*HEALTHY, *fail(300), *fail(310), cert(310, "A", 10)], evaluator=ev)
+    ev = restart(ev, now=320.0)
+    series = [*fail(360), *ok(420), *ok(430), cert(430, "A", 10), Tick(440)]
+    series += [*ok(480), Tick(500), *ok(540), *ok(600), Tick(650)]
+    assert transitions(run(series, evaluator=ev)) == [(430, "CheckDown", "resolved")]
+
+
+def test_stale_state_from_another_version_is_ignored() -> None:
+    ev = Evaluator([policy()], now=0.0)
+    assert ev.load_state({"version": 0}, now=1.0) == []
+    assert ev.export_state()["version"] == 1
