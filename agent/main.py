@@ -22,6 +22,7 @@ from agent.spool import Spool
 from agent.stream import StreamClient
 from common import logs
 from common.config import ConfigError
+from common.config.loader import insecure
 from common.errors import FatalError
 from common.runtime import install_loop, split_hostport
 from common.wire import check_from_proto
@@ -60,6 +61,12 @@ class Agent:
                 continue
             if self.settings.region in check.regions:
                 checks.append(check)
+                if insecure(check):
+                    log.warning(
+                        "config.insecure_check",
+                        check=check.name,
+                        warning="insecure_skip_verify is on: certificates are not verified",
+                    )
         self.scheduler.apply(checks)
         self.metrics.checks.set(len(checks))
         self.metrics.config_version.clear()

@@ -49,6 +49,8 @@ def validate(path: Path) -> int:
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{path}: {len(config.checks)} checks OK (version {config.version})")
     return 0
 
@@ -83,10 +85,13 @@ async def run_checks(
 def smoke(args: argparse.Namespace) -> int:
     """The deploy gate."""
     try:
-        checks = select(load_config(args.config), args.only)
+        config = load_config(args.config)
+        checks = select(config, args.only)
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     install_loop()
     results = asyncio.run(run_checks(checks, args.fail_fast, args.agent_id))
     print(render_table(results))

@@ -24,6 +24,7 @@ class ConfigSource:
         self.on_change = on_change
         self.config = load_config(path)
         self._digest = self._file_digest()
+        _warn(self.config)
 
     def _file_digest(self) -> str:
         try:
@@ -60,3 +61,8 @@ class ConfigSource:
             await asyncio.sleep(every)
             if self._file_digest() not in (self._digest, ""):
                 self.reload("file changed")
+
+
+def _warn(config: Config) -> None:
+    for warning in config.warnings:
+        log.warning("config.warning", warning=warning)

@@ -77,6 +77,7 @@ class StatsExposition(Collector):
         now = self.clock()
         regional = [(k, s) for k, s in self.stats.series.items() if k[1] != ALL]
         yield from _last_result_families(regional)
+        yield from _tls_dns_families(regional, now)
         yield _histogram(regional)
         yield from _outcome_counter(regional)
         yield from _window_families(self.stats.series.items(), now)
@@ -121,6 +122,28 @@ def _add_details(
             phases.add_metric([*key, phase], seconds)
     if last.tls_not_after:
         expiry.add_metric(key, last.tls_not_after)
+
+
+def _tls_dns_families(regional: list[tuple[Key, Series]], now: float) -> Iterator[Metric]:
+    labels = ["check", "region"]
+    days = _gauge(
+        "vantage_tls_cert_expiry_days", "Days until the earliest certificate expires.", labels
+    )
+    version = _gauge(
+        "probe_tls_version_info", "TLS version of the last probe.", [*labels, "version"]
+    )
+    lookup = _gauge("probe_dns_lookup_time_seconds", "DNS lookup time of the last probe.", labels)
+    for (check, region), series in regional:
+        last = series.last
+        if last is None:
+            continue
+        if last.tls_not_after:
+            days.add_metric([check, region], (last.tls_not_after - now) / 86400)
+        if last.tls_version:
+            version.add_metric([check, region, last.tls_version], 1.0)
+        if last.check_type == "dns" and "resolve" in last.phases:
+            lookup.add_metric([check, region], last.phases["resolve"])
+    yield from (days, version, lookup)
 
 
 def _histogram(regional: list[tuple[Key, Series]]) -> Metric:

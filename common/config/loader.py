@@ -32,6 +32,7 @@ class Config:
     defaults: Defaults
     version: str
     source: str
+    warnings: tuple[str, ...] = ()
 
     def for_region(self, region: str) -> tuple[CheckBase, ...]:
         """The checks an agent in `region` runs."""
@@ -123,6 +124,7 @@ class _Problems:
         self.source = source
         self.lines = lines
         self.items: list[str] = []
+        self.check_lines: dict[str, int | None] = {}
 
     def add(self, path: Path_, message: str, check: str | None = None) -> None:
         where = f"{self.source}:{self.line(path)}" if self.line(path) else self.source
@@ -151,7 +153,24 @@ def _build(data: Any, problems: _Problems) -> Config | None:
     if defaults is None:
         return None
     digest = hashlib.sha256(repr([c.model_dump(mode="json") for c in checks]).encode())
-    return Config(tuple(checks), defaults, digest.hexdigest()[:12], problems.source)
+    warnings = tuple(_warnings(checks, problems))
+    return Config(tuple(checks), defaults, digest.hexdigest()[:12], problems.source, warnings)
+
+
+def insecure(check: CheckBase) -> bool:
+    """Whether a check turns certificate verification off."""
+    return bool(getattr(check, "insecure_skip_verify", False))
+
+
+def _warnings(checks: list[CheckBase], problems: _Problems) -> Iterable[str]:
+    lines = {name: line for name, line in problems.check_lines.items()}
+    for check in checks:
+        if insecure(check):
+            where = f"{problems.source}:{lines.get(check.name, '?')}"
+            yield (
+                f"{where}: check {check.name!r}: insecure_skip_verify is on: "
+                "TLS certificates are not verified"
+            )
 
 
 def _checks(raw: Any, defaults: Mapping[str, Any], problems: _Problems) -> list[CheckBase]:
@@ -170,7 +189,7 @@ def _checks(raw: Any, defaults: Mapping[str, Any], problems: _Problems) -> list[
             problems.add((*path, "name"), f"duplicate name, first defined on line {first}", name)
             continue
         if isinstance(name, str):
-            seen[name] = problems.line(path)
+            seen[name] = problems.check_lines[name] = problems.line(path)
         check = _one_check(item, defaults, path, problems)
         if check is not None:
             out.append(check)

@@ -67,11 +67,17 @@ def portal_app() -> web.Application:
 
 
 def main() -> None:
-    """Run the portal on its own: `python -m tests.agent.portal 127.0.0.1:PORT`."""
+    """Run the portal on its own: `python -m tests.agent.portal HOST:PORT [CERT KEY]`."""
+    import ssl  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
     host, _, port = sys.argv[1].rpartition(":")
-    web.run_app(portal_app(), host=host, port=int(port), print=None, access_log=None)
+    context = None
+    if len(sys.argv) > 3:  # noqa: PLR2004
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(sys.argv[2], sys.argv[3])
+    web.run_app(portal_app(), host=host, port=int(port), print=None, access_log=None,
+                ssl_context=context)
 
 
 if __name__ == "__main__":

@@ -262,3 +262,21 @@ def test_dns_example_with_two_name_keys_works_as_written() -> None:
         "staging-gone",
         "staging.example.com",
     )
+
+
+def test_insecure_skip_verify_is_a_warning_naming_the_line() -> None:
+    config = parse_config(
+        _one("""\
+        - name: ok
+          type: http
+          url: https://x/
+        - name: lax
+          type: http
+          url: https://x/
+          insecure_skip_verify: true
+        """),
+        "checks.yaml",
+    )
+    assert config.warnings == (
+        "checks.yaml:5: check 'lax': insecure_skip_verify is on: TLS certificates are not verified",
+    )
