@@ -22,6 +22,7 @@ from agent.probes.http import new_session
 from agent.runner import run_probe
 from cli.junit import write_junit
 from cli.table import render_table
+from collector.config_source import load_collector_config
 from common import logs
 from common.config import CheckBase, Config, ConfigError, load_config
 from common.runtime import install_loop
@@ -45,13 +46,14 @@ def _parser() -> argparse.ArgumentParser:
 def validate(path: Path) -> int:
     """Print every problem in the file; 0 when there are none."""
     try:
-        config = load_config(path)
+        config, alerting = load_collector_config(path, env=None)
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"{path}: {len(config.checks)} checks OK (version {config.version})")
+    receivers = f", {len(alerting.receivers)} receivers" if alerting.receivers else ""
+    print(f"{path}: {len(config.checks)} checks{receivers} OK (version {config.version})")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import Sequence
@@ -14,12 +15,16 @@ import grpc
 import structlog
 from aiohttp import web
 
+from collector.alerting.config import AlertingConfig
+from collector.alerting.service import AlertingService
 from collector.api import Api
+from collector.api_alerting import AlertingApi
 from collector.config_source import ConfigSource
 from collector.metrics import CollectorMetrics
 from collector.model import Sample
 from collector.server import CollectorService, Ingest
 from collector.stats.series import Stats
+from collector.store import Store
 from common import logs
 from common.config import Config, ConfigError
 from common.runtime import install_loop, split_hostport
@@ -40,6 +45,7 @@ class Settings:
     state_dir: Path
     tokens: tuple[str, ...]
     log_level: str
+    api_tokens: tuple[str, ...] = ()
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Settings:
@@ -48,7 +54,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     p = argparse.ArgumentParser(
         prog="vantage-collector",
         description="Ingest probe results from Vantage agents; serve metrics, state and alerts.",
-        epilog="Agent tokens come from VANTAGE_AGENT_TOKENS (comma-separated).",
+        epilog="Agent tokens come from VANTAGE_AGENT_TOKENS, API tokens (deploys, silences, "
+        "heartbeat tokens) from VANTAGE_API_TOKENS; both comma-separated.",
     )
     p.add_argument(
         "--config",
@@ -76,7 +83,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         help="debug, info, warning, error [VANTAGE_LOG_LEVEL]",
     )
     args = p.parse_args(argv)
-    tokens = tuple(t.strip() for t in env("VANTAGE_AGENT_TOKENS", "").split(",") if t.strip())
+    tokens = _tokens("VANTAGE_AGENT_TOKENS")
     if not tokens:
         p.error("no agent tokens: set VANTAGE_AGENT_TOKENS=token1,token2")
     for flag in ("grpc_listen", "http_listen"):
@@ -91,7 +98,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         Path(args.state_dir),
         tokens,
         args.log_level,
+        _tokens("VANTAGE_API_TOKENS"),
     )
+
+
+def _tokens(variable: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in os.environ.get(variable, "").split(",") if t.strip())
 
 
 class Collector:
@@ -102,23 +114,29 @@ class Collector:
         self.stats = Stats()
         self.metrics = CollectorMetrics(self.stats)
         self.source = ConfigSource(settings.config, self._config_changed)
+        self.ingest = Ingest(self.on_samples)
         self.service = CollectorService(
-            lambda: self.source.config,
-            lambda: list(settings.tokens),
-            Ingest(self.on_samples),
-            self.metrics,
+            lambda: self.source.config, lambda: list(settings.tokens), self.ingest, self.metrics
         )
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store.open(settings.state_dir)
+        self.alerting = AlertingService(self.store, self.metrics)
+        self.alerting.configure(self.source.config, self.source.alerting)
+        self.alerting.restore()
+        self.ingest.high_water.update(self.store.load_state("dedup") or {})
         self.serving = False
         self.metrics.config_info.labels(self.source.config.version).set(1)
 
     def on_samples(self, samples: list[Sample], now: float) -> None:
         """Deduplicated samples from an agent."""
         self.stats.ingest(samples, now)
+        self.alerting.observe(samples, now)
 
-    def _config_changed(self, config: Config) -> None:
+    def _config_changed(self, config: Config, alerting: AlertingConfig) -> None:
         self.stats.forget(c.name for c in config.checks)
         self.metrics.config_info.clear()
         self.metrics.config_info.labels(config.version).set(1)
+        self.alerting.configure(config, alerting)
         self.service.broadcast(config)
 
     def reload(self, reason: str) -> None:
@@ -128,7 +146,6 @@ class Collector:
 
     async def run(self) -> int:
         """Serve until a stop signal."""
-        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
         server = grpc.aio.server()
         pb_grpc.add_CollectorServicer_to_server(self.service, server)
         if server.add_insecure_port(self.settings.grpc_listen) == 0:
@@ -138,7 +155,10 @@ class Collector:
         api = Api(
             lambda: self.source.config, self.stats, self.metrics.registry, lambda: self.serving
         )
-        runner = web.AppRunner(api.app(), access_log=None)
+        app = api.app()
+        AlertingApi(self.alerting, self.settings.api_tokens).add_routes(app)
+        # No access log: ping URLs carry secret tokens.
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         host, port = split_hostport(self.settings.http_listen)
         await web.TCPSite(runner, host, port).start()
@@ -151,9 +171,15 @@ class Collector:
             version=self.source.config.version,
             checks=len(self.source.config.checks),
         )
+        alerting = asyncio.create_task(self.alerting.run())
         await self._until_stopped()
         self.serving = False
         await server.stop(grace=1.0)
+        alerting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await alerting
+        self.store.save_state("dedup", self.ingest.high_water)
+        self.store.close()
         await runner.cleanup()
         log.info("collector.stopped")
         return 0
@@ -165,8 +191,17 @@ class Collector:
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload, "SIGHUP")
         watcher = asyncio.create_task(self.source.watch())
+        saver = asyncio.create_task(self._save_dedup())
         await stop.wait()
         watcher.cancel()
+        saver.cancel()
+
+    async def _save_dedup(self) -> None:
+        # The high-water marks are cheap to lose (a re-sent batch would count
+        # twice once), so they are saved every few seconds, not per batch.
+        while True:
+            await asyncio.sleep(5)
+            self.store.save_state("dedup", self.ingest.high_water)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -62,6 +62,18 @@ class CollectorMetrics:
         self.config_info = Gauge(
             "vantage_config_info", "The config version in force.", ["version"], registry=r
         )
+        self.notifications = Counter(
+            "vantage_notifications",
+            "Notifications sent to receivers, by outcome.",
+            ["receiver", "outcome"],
+            registry=r,
+        )
+        self.alerts = Counter(
+            "vantage_alerts",
+            "Alert events from the evaluator and heartbeats.",
+            ["alertname", "state"],
+            registry=r,
+        )
         r.register(StatsExposition(stats, clock))
 
 

@@ -14,8 +14,14 @@ alerting:
         match_re: {service: "portal|api"}
         receivers: [pager, oncall-webhook]
         continue: false
-  receivers:
+  receivers:                  # settings per type: see the *Spec classes
     - {name: pager, type: pagerduty, routing_key: "${env:PD_ROUTING_KEY}"}
+    - {name: mail, type: email, from: vantage@example.com, to: [oncall@example.com],
+       smtp: {host: smtp.example.com, port: 587, starttls: true,
+              username: vantage, password: "${env:SMTP_PASSWORD}"}}
+    - {name: sms, type: sms, url: "${env:SMS_GATEWAY_URL}", to: ["+15550100"],
+       from: "+15550199", format: form, username: "${env:SMS_USER}",
+       password: "${env:SMS_TOKEN}"}
   inhibit_rules:              # added to the defaults in inhibit.py
     - {source_match: {alertname: X}, target_match: {alertname: Y}, equal: [check]}
   default_inhibit_rules: true
@@ -32,10 +38,12 @@ Every mistake is reported, each naming its field, e.g.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from collector.alerting.inhibit import DEFAULT_INHIBIT_RULES, InhibitRule
@@ -49,9 +57,22 @@ RECEIVER_TYPES: dict[str, tuple[str, ...]] = {
     "email": ("smtp", "from", "to"),
     "pagerduty": ("routing_key",),
     "alertmanager": ("url",),
-    "sms": ("url",),
+    "sms": ("url", "to"),
 }
-"""Receiver types and the settings each one needs; notifiers check the rest."""
+"""Receiver types and the settings each one needs (see `_RECEIVER_OPTIONS`)."""
+
+_RECEIVER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "webhook": ("timeout",),
+    "slack": ("timeout",),
+    "email": (),
+    "pagerduty": ("url", "timeout"),
+    "alertmanager": ("timeout", "resend_interval", "generator_url"),
+    "sms": ("from", "format", "username", "password", "timeout"),
+}
+_SMTP_KEYS = ("host", "port", "starttls", "username", "password", "ca_file", "timeout")
+HTTP_TIMEOUT = 10.0
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+RESEND_INTERVAL = 60.0
 
 GROUP_WAIT = 10.0
 CRITICAL_GROUP_WAIT = 0.0
@@ -99,12 +120,83 @@ class Route:
 
 
 @dataclass(frozen=True)
+class WebhookSpec:
+    """`webhook` and `slack`: POST JSON to `url` (often a secret: it may embed a token)."""
+
+    url: str
+    timeout: float = HTTP_TIMEOUT
+
+
+@dataclass(frozen=True)
+class PagerDutySpec:
+    """`pagerduty`: Events API v2; `url` is overridable for tests and proxies."""
+
+    routing_key: str
+    url: str = PAGERDUTY_URL
+    timeout: float = HTTP_TIMEOUT
+
+
+@dataclass(frozen=True)
+class AlertmanagerSpec:
+    """`alertmanager`: POST `url`/api/v2/alerts; firing alerts are re-posted
+    every `resend_interval` and expire 4 x `resend_interval` after a post."""
+
+    url: str
+    resend_interval: float = RESEND_INTERVAL
+    generator_url: str = ""
+    timeout: float = HTTP_TIMEOUT
+
+
+@dataclass(frozen=True)
+class SmtpSpec:
+    """The `smtp:` block of an email receiver; AUTH only with both credentials."""
+
+    host: str
+    port: int = 25
+    starttls: bool = False
+    username: str = ""
+    password: str = ""
+    ca_file: str = ""
+    """CA bundle to verify the server's STARTTLS certificate; empty: system CAs."""
+    timeout: float = HTTP_TIMEOUT
+
+
+@dataclass(frozen=True)
+class EmailSpec:
+    """`email`: one message per notification, from `sender` (YAML `from`) to `to`."""
+
+    smtp: SmtpSpec
+    sender: str
+    to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SmsSpec:
+    """`sms`: one POST per recipient to a gateway, as a Twilio-style form
+    (To, From, Body; basic auth from username/password) or JSON."""
+
+    url: str
+    to: tuple[str, ...]
+    sender: str = ""
+    format: Literal["form", "json"] = "form"
+    username: str = ""
+    password: str = ""
+    timeout: float = HTTP_TIMEOUT
+
+
+ReceiverSpec = WebhookSpec | PagerDutySpec | AlertmanagerSpec | EmailSpec | SmsSpec
+"""The typed settings of one receiver, by type."""
+
+
+@dataclass(frozen=True)
 class Receiver:
     """A named receiver; `settings` are the other keys, `${env:...}` resolved."""
 
     name: str
     type: str
     settings: Mapping[str, Any] = field(default_factory=dict)
+    spec: ReceiverSpec | None = None
+    """`settings` validated and typed; None only for a receiver built by hand."""
 
 
 @dataclass(frozen=True)
@@ -306,13 +398,16 @@ class _Parser:
             hint = f"use one of {', '.join(RECEIVER_TYPES)}"
             self.fail(f"{path}.type", f"unknown receiver type {kind!r}: {hint}")
             return None
+        before = len(self.problems)
         for key in RECEIVER_TYPES[kind]:
             if key not in data:
                 self.fail(path, f"a {kind} receiver needs {key!r}")
         settings = {k: self.expand(v, f"{path}.{k}") for k, v in data.items()}
-        return Receiver(
-            name, kind, {k: v for k, v in settings.items() if k not in ("name", "type")}
-        )
+        settings = {k: v for k, v in settings.items() if k not in ("name", "type")}
+        # A missing or unresolved setting is already reported: typing the rest
+        # would only add noise about the same mistake.
+        spec = self.spec(kind, settings, path) if len(self.problems) == before else None
+        return Receiver(name, kind, settings, spec)
 
     def expand(self, value: Any, path: str) -> Any:
         """Resolve `${env:NAME}` in strings, recursively."""
@@ -327,6 +422,137 @@ class _Parser:
                 self.fail(path, f"environment variable {name} is not set")
         env = self.env
         return _ENV.sub(lambda m: env.get(m.group(1), ""), value)
+
+    # --- receiver settings ------------------------------------------------
+
+    def spec(self, kind: str, data: Mapping[str, Any], path: str) -> ReceiverSpec:
+        self.keys(data, RECEIVER_TYPES[kind] + _RECEIVER_OPTIONS[kind], path)
+        timeout = self.seconds(data, "timeout", path, HTTP_TIMEOUT)
+        if kind in ("webhook", "slack"):
+            return WebhookSpec(self.url(data, "url", path), timeout)
+        if kind == "pagerduty":
+            url = self.url(data, "url", path, PAGERDUTY_URL)
+            return PagerDutySpec(self.text(data, "routing_key", path), url, timeout)
+        if kind == "alertmanager":
+            return AlertmanagerSpec(
+                url=self.url(data, "url", path),
+                resend_interval=self.seconds(data, "resend_interval", path, RESEND_INTERVAL),
+                generator_url=self.url(data, "generator_url", path, ""),
+                timeout=timeout,
+            )
+        if kind == "email":
+            return self.email(data, path)
+        return self.sms(data, path, timeout)
+
+    def email(self, data: Mapping[str, Any], path: str) -> EmailSpec:
+        return EmailSpec(
+            smtp=self.smtp(self.mapping(data["smtp"], f"{path}.smtp"), f"{path}.smtp"),
+            sender=self.address(data, "from", path),
+            to=self.recipients(data["to"], f"{path}.to", email=True),
+        )
+
+    def smtp(self, data: Mapping[str, Any], path: str) -> SmtpSpec:
+        self.keys(data, _SMTP_KEYS, path)
+        spec = SmtpSpec(
+            host=self.text(data, "host", path),
+            port=self.port(data.get("port", 25), f"{path}.port"),
+            starttls=self.flag(data, "starttls", path),
+            username=self.text(data, "username", path, ""),
+            password=self.text(data, "password", path, ""),
+            ca_file=self.text(data, "ca_file", path, ""),
+            timeout=self.seconds(data, "timeout", path, HTTP_TIMEOUT),
+        )
+        self.credentials(spec.username, spec.password, path)
+        # AUTH in clear text would hand the password to anyone on the path;
+        # on loopback there is no path.
+        if spec.password and not spec.starttls and not _loopback(spec.host):
+            self.fail(f"{path}.starttls", f"must be true to send a password to {spec.host}")
+        return spec
+
+    def sms(self, data: Mapping[str, Any], path: str, timeout: float) -> SmsSpec:
+        kind = data.get("format", "form")
+        if kind not in ("form", "json"):
+            self.fail(f"{path}.format", f"expected form or json, got {kind!r}")
+        spec = SmsSpec(
+            url=self.url(data, "url", path),
+            to=self.recipients(data["to"], f"{path}.to", email=False),
+            sender=self.text(data, "from", path, ""),
+            format="json" if kind == "json" else "form",
+            username=self.text(data, "username", path, ""),
+            password=self.text(data, "password", path, ""),
+            timeout=timeout,
+        )
+        self.credentials(spec.username, spec.password, path)
+        return spec
+
+    def credentials(self, username: str, password: str, path: str) -> None:
+        if bool(username) != bool(password):
+            missing = "password" if username else "username"
+            self.fail(f"{path}.{missing}", "required: give username and password together")
+        if ":" in username:  # basic auth joins them with ':'
+            self.fail(f"{path}.username", "must not contain ':'")
+
+    def text(self, data: Mapping[str, Any], key: str, path: str, default: str | None = None) -> str:
+        """The string at `key`; `default` None means required."""
+        value = data.get(key, default)
+        if value is None or (value == "" and default is None):
+            self.fail(f"{path}.{key}", "required: give a non-empty value")
+            return ""
+        return self.string(value, f"{path}.{key}")
+
+    def string(self, value: object, path: str) -> str:
+        if isinstance(value, str):
+            return value
+        # YAML reads +15550100 as a number and drops the '+'
+        self.fail(path, f"expected a string, got {_kind(value)}: quote it in YAML")
+        return ""
+
+    def url(self, data: Mapping[str, Any], key: str, path: str, default: str | None = None) -> str:
+        text = self.text(data, key, path, default)
+        if not text or self.unresolved(text):
+            return text
+        parts = urllib.parse.urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            # no value in the message: a receiver URL may carry a token
+            self.fail(f"{path}.{key}", "expected an http:// or https:// URL with a host")
+        return text
+
+    def unresolved(self, text: str) -> bool:
+        """A `${env:...}` left as written (no env given): its shape is unknown."""
+        return self.env is None and _ENV.search(text) is not None
+
+    def address(self, data: Mapping[str, Any], key: str, path: str) -> str:
+        text = self.text(data, key, path)
+        if text and "@" not in text and not self.unresolved(text):
+            self.fail(f"{path}.{key}", f"expected an email address, got {text!r}")
+        return text
+
+    def recipients(self, value: object, path: str, *, email: bool) -> tuple[str, ...]:
+        if isinstance(value, str):  # `to: a@example.com` is a natural way to write one
+            value = [value]
+        raw = self.sequence(value, path)
+        if not raw:
+            self.fail(path, "list at least one recipient")
+        items = [self.string(v, f"{path}[{i}]") for i, v in enumerate(raw)]
+        for i, item in enumerate(items):
+            if email and item and "@" not in item and not self.unresolved(item):
+                self.fail(f"{path}[{i}]", f"expected an email address, got {item!r}")
+        return tuple(i for i in items if i)
+
+    def seconds(self, data: Mapping[str, Any], key: str, path: str, default: float) -> float:
+        value = self.duration(data, key, path)
+        if value is not None and value <= 0:
+            self.fail(f"{path}.{key}", "must be longer than 0s")
+        return default if value is None or value <= 0 else value
+
+    def port(self, value: object, path: str) -> int:
+        if isinstance(value, str) and self.unresolved(value):
+            return 0
+        number = int(value) if isinstance(value, str) and value.isdigit() else value
+        if isinstance(number, int) and not isinstance(number, bool) and 0 < number < 65536:
+            return number
+        self.fail(path, f"expected a port number 1-65535, got {value!r}")
+        return 0
 
     def rule(self, value: object, path: str) -> InhibitRule:
         data = self.mapping(value, path)
@@ -381,6 +607,15 @@ class _Parser:
             self.fail(path, f"unknown time zone {value!r}: use an IANA name like Europe/Berlin")
             return "UTC"
         return str(value)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _long_day(short: str) -> str:

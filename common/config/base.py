@@ -4,7 +4,7 @@ the error type."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -77,15 +77,38 @@ class Defaults(Model):
         return timeout
 
 
-COMMON_FIELDS = frozenset(Defaults.model_fields) | {"name", "type"}
-"""Fields every check has; the proto carries them as typed fields."""
+class SloSpec(Model):
+    """Per-check SLO thresholds over a 5-minute window (collector only)."""
+
+    p95_warning: Duration = 0.5
+    p95_critical: Duration = 0.8
+    error_ratio: float = Field(default=0.01, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SloSpec:
+        if self.p95_critical < self.p95_warning:
+            raise ValueError(
+                f"p95_critical {format_duration(self.p95_critical)} must not be below "
+                f"p95_warning {format_duration(self.p95_warning)}"
+            )
+        return self
+
+
+COMMON_FIELDS = frozenset(Defaults.model_fields) | {"name", "type", "slo", "runbook_url"}
+"""Fields every check has: the proto carries the agent's as typed fields, and
+the collector-only ones (`slo`, `runbook_url`, thresholds) stay home."""
 
 
 class CheckBase(Defaults):
     """Fields shared by every check type. Subclasses add `type` and settings."""
 
+    probed: ClassVar[bool] = True
+    """False for types no agent runs (heartbeats are pushed to the collector)."""
+
     name: str
     type: str
+    slo: SloSpec = SloSpec()
+    runbook_url: str | None = None
 
     @model_validator(mode="after")
     def _check_common(self) -> CheckBase:

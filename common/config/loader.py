@@ -20,7 +20,7 @@ from common.config.base import FROM_YAML, CheckBase, ConfigError, Defaults, Mode
 from common.config.registry import CHECK_TYPES
 
 Path_ = tuple[str | int, ...]
-_ROOT_KEYS = ("defaults", "checks")
+_ROOT_KEYS = ("defaults", "checks", "alerting")
 _M = TypeVar("_M", bound=Model)
 
 
@@ -33,10 +33,13 @@ class Config:
     version: str
     source: str
     warnings: tuple[str, ...] = ()
+    alerting: Mapping[str, Any] | None = None
+    """The raw `alerting:` section; the collector validates it
+    (collector.config_source), since only the collector routes alerts."""
 
     def for_region(self, region: str) -> tuple[CheckBase, ...]:
         """The checks an agent in `region` runs."""
-        return tuple(c for c in self.checks if region in c.regions)
+        return tuple(c for c in self.checks if c.probed and region in c.regions)
 
     def check(self, name: str) -> CheckBase | None:
         """The check called `name`, if any."""
@@ -154,7 +157,15 @@ def _build(data: Any, problems: _Problems) -> Config | None:
         return None
     digest = hashlib.sha256(repr([c.model_dump(mode="json") for c in checks]).encode())
     warnings = tuple(_warnings(checks, problems))
-    return Config(tuple(checks), defaults, digest.hexdigest()[:12], problems.source, warnings)
+    alerting = data.get("alerting")
+    if alerting is not None and not isinstance(alerting, dict):
+        problems.add(("alerting",), "'alerting' must be a mapping")
+        alerting = None
+    if alerting is not None:
+        digest.update(repr(alerting).encode())
+    return Config(
+        tuple(checks), defaults, digest.hexdigest()[:12], problems.source, warnings, alerting
+    )
 
 
 def insecure(check: CheckBase) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from common.config.base import CheckBase
 from common.config.dns import DnsCheck
 from common.config.email_auth import EmailAuthCheck
+from common.config.heartbeat import HeartbeatCheck
 from common.config.http import HttpCheck
 from common.config.http_flow import HttpFlowCheck
 from common.config.tls import TlsCheck
@@ -17,6 +18,7 @@ CHECK_TYPES: dict[str, type[CheckBase]] = {
     "dns": DnsCheck,
     "email_auth": EmailAuthCheck,
     "http_flow": HttpFlowCheck,
+    "heartbeat": HeartbeatCheck,
 }
 
 AnyCheck = CheckBase

@@ -1,0 +1,56 @@
+"""`sms`: one short text per recipient, POSTed to an SMS gateway.
+
+`format: form` sends Twilio-compatible form fields (`To`, `From`, `Body`)
+with HTTP basic auth when username and password are set (Twilio: account
+SID and auth token); `format: json` sends `{"to", "from", "message"}`. The
+text fits one SMS: `[FIRING] home down in eu-west, us-east: connect_refused`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from collector.alerting.config import SmsSpec
+from collector.alerting.model import Notification
+from collector.alerting.notifiers import render
+from collector.alerting.notifiers.base import BaseNotifier, Context, redact_url
+from common import logs
+
+
+class SmsNotifier(BaseNotifier):
+    """POSTs `render.short_text(notification)` once per recipient."""
+
+    def __init__(self, name: str, spec: SmsSpec, context: Context) -> None:
+        super().__init__(name, context, spec.timeout)
+        self.spec = spec
+        self.headers = (
+            {"Authorization": aiohttp.encode_basic_auth(spec.username, spec.password)}
+            if spec.username
+            else {}
+        )
+        redact_url(spec.url, whole=True)
+        logs.redact(spec.password)
+
+    async def deliver(self, notification: Notification) -> None:
+        """One message per recipient, side by side; a failed one names its alerts."""
+        text = render.short_text(notification)
+        fingerprints = [a.fingerprint for a in notification.alerts]
+        await self.attempt_each(
+            [
+                (
+                    fingerprints,
+                    self.request(self.spec.url, **self.body(to, text)),
+                )
+                for to in self.spec.to
+            ]
+        )
+
+    def body(self, to: str, text: str) -> dict[str, Any]:
+        """aiohttp keyword arguments for the message to `to`."""
+        sender = {"From": self.spec.sender} if self.spec.sender else {}
+        if self.spec.format == "json":
+            fields = {"to": to, "message": text} | {k.lower(): v for k, v in sender.items()}
+            return {"json": fields, "headers": self.headers}
+        return {"data": {"To": to, **sender, "Body": text}, "headers": self.headers}

@@ -1,0 +1,272 @@
+"""The async edge of alerting: feeds samples and clock ticks to the pure
+evaluator and heartbeat monitor, routes their alerts through the dispatcher
+to the notifiers, and keeps all of it in SQLite so a restart neither pages
+again nor forgets an open incident.
+
+    samples ─→ Evaluator ─┐
+    pings ──→ Heartbeats ─┼→ Dispatcher (group, wait, dedup, inhibit, silence) ─→ notifiers
+    clock ──→ tick() ─────┘                 └→ Store (state, incidents, silences)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import aiohttp
+import structlog
+
+from collector.alerting.config import AlertingConfig
+from collector.alerting.deploys import Deploys
+from collector.alerting.dispatcher import Dispatcher
+from collector.alerting.evaluator import Evaluator
+from collector.alerting.heartbeats import HeartbeatMonitor, PingKind
+from collector.alerting.model import Alert, AlertState, Notification
+from collector.alerting.notifiers import build_notifiers
+from collector.alerting.notifiers.alertmanager import AlertmanagerNotifier
+from collector.alerting.notifiers.base import Notifier
+from collector.alerting.policies import observation, policies, target_host
+from collector.alerting.silences import Silence
+from collector.metrics import CollectorMetrics
+from collector.model import Sample
+from collector.store import Store
+from common.config import Config
+
+log = structlog.get_logger("collector.alerting")
+
+_TICK = 1.0
+"""Longest sleep between evaluations: stale regions and heartbeat deadlines
+are noticed within a second."""
+_SAVE_EVERY = 10.0
+"""State is saved at once when alerts change, and at least this often."""
+
+
+class AlertingService:
+    """Owns the evaluator, heartbeats, dispatcher and notifiers of one collector."""
+
+    def __init__(
+        self, store: Store, metrics: CollectorMetrics, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.clock = clock
+        now = clock()
+        self.evaluator = Evaluator(now=now, deploys=Deploys())
+        self.heartbeats = HeartbeatMonitor(now=now)
+        self.dispatcher: Dispatcher | None = None
+        self.alerting: AlertingConfig | None = None
+        self.notifiers: dict[str, Notifier] = {}
+        self.hosts: dict[str, str | None] = {}
+        self.session: aiohttp.ClientSession | None = None
+        self._wake = asyncio.Event()
+        self._dirty = False
+        self._saved_at = 0.0
+        self._sending: set[asyncio.Task[None]] = set()
+
+    # -- configuration -------------------------------------------------
+
+    def configure(self, config: Config, alerting: AlertingConfig) -> None:
+        """Apply checks and routing (at start and on every reload)."""
+        now = self.clock()
+        probed, beats = policies(config)
+        self.hosts = {c.name: target_host(c) for c in config.checks}
+        alerts = self.evaluator.set_policies(probed, now) + self.heartbeats.set_policies(beats, now)
+        self.alerting = alerting
+        if self.dispatcher is None:
+            self.dispatcher = Dispatcher(alerting)
+        else:
+            self.dispatcher.reconfigure(alerting, now)
+        if self.session is not None:
+            self.notifiers = self._build_notifiers(alerting)
+        self._push(alerts, now)
+
+    def _build_notifiers(self, alerting: AlertingConfig) -> dict[str, Notifier]:
+        assert self.session is not None
+        return build_notifiers(alerting, self.session, self.metrics.notifications, clock=self.clock)
+
+    def restore(self) -> None:
+        """Load saved state; call once after the first `configure`."""
+        now, d = self.clock(), self._dispatcher()
+        alerts = self.evaluator.load_state(self.store.load_state("evaluator") or {}, now)
+        alerts += self.heartbeats.load_state(self.store.load_state("heartbeats") or {}, now)
+        self.heartbeats.load_token_hashes(self.store.token_hashes())
+        d.load_state(self.store.load_state("dispatcher") or {}, now)
+        d.silences.load_state(self.store.list_silences())
+        for deploy in self.store.deploys_since(now - 3600):
+            self.evaluator.deploys.record(deploy["service"], deploy["version"], deploy["at"])
+        # Pushing what is already firing is idempotent: the dispatcher knows
+        # what it notified before the restart, so nothing is paged twice.
+        self._push(
+            [*self.evaluator.active_alerts(), *self.heartbeats.active_alerts(), *alerts], now
+        )
+        log.info(
+            "alerting.restored",
+            firing=len(self.evaluator.active_alerts()),
+            incidents=len(self.evaluator.incidents()),
+        )
+
+    # -- inputs --------------------------------------------------------
+
+    def observe(self, samples: Iterable[Sample], now: float) -> None:
+        """Deduplicated samples from the gRPC edge."""
+        alerts: list[Alert] = []
+        for sample in samples:
+            obs = observation(sample, self.hosts.get(sample.check))
+            alerts += self.evaluator.observe(obs, now)
+        if alerts:
+            self._push(alerts, now)
+
+    def ping(self, token: str, kind: PingKind, message: str = "") -> str | None:
+        """A heartbeat ping; returns the check name, or None for an unknown token."""
+        name = self.heartbeats.check_for_token(token)
+        if name is None:
+            return None
+        now = self.clock()
+        self._push(self.heartbeats.ping(name, kind, now, message), now)
+        self._dirty = True
+        return name
+
+    def issue_token(self, name: str, rotate: bool) -> str | None:
+        """The heartbeat token, shown once (or a new one when `rotate`)."""
+        token = self.heartbeats.issue_token(name) if rotate else self.heartbeats.token_for(name)
+        digest = self.heartbeats.token_hash(name)
+        if token is not None and digest is not None:
+            self.store.save_token_hash(name, digest)
+            self._dirty = True
+        return token
+
+    def record_deploy(self, service: str, version: str, at: float) -> None:
+        """A deploy from the API; alert texts name it."""
+        self.evaluator.deploys.record(service, version, at)
+        self.store.record_deploy(service, version, at)
+        self._dirty = True
+
+    def add_silence(self, silence: Silence) -> Silence:
+        """A silence from the API."""
+        added = self._dispatcher().silences.add(silence)
+        self.store.save_silence(added.to_dict())
+        self._wake.set()
+        return added
+
+    def expire_silence(self, silence_id: str) -> bool:
+        """End a silence now."""
+        done = self._dispatcher().silences.expire(silence_id, self.clock())
+        if done:
+            self.store.delete_silence(silence_id)
+        return done
+
+    # -- the loop ------------------------------------------------------
+
+    async def run(self) -> None:
+        """Tick, flush and send until cancelled."""
+        self.session = aiohttp.ClientSession()
+        try:
+            assert self.alerting is not None
+            self.notifiers = self._build_notifiers(self.alerting)
+            self._track_restored()
+            while True:
+                await self._step()
+        finally:
+            self.save(force=True)
+            for task in list(self._sending):
+                task.cancel()
+            await self.session.close()
+
+    async def _step(self) -> None:
+        now = self.clock()
+        self._push(self.evaluator.tick(now) + self.heartbeats.tick(now), now)
+        for notification in self._dispatcher().flush(now):
+            self._send(notification)
+        await self._refresh_alertmanagers(now)
+        self.save()
+        deadline = self._dispatcher().next_deadline(now)
+        delay = _TICK if deadline is None else min(_TICK, max(0.0, deadline - now))
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+
+    def _push(self, alerts: Iterable[Alert], now: float) -> None:
+        dispatcher = self._dispatcher()
+        for alert in alerts:
+            self._dirty = True
+            self.metrics.alerts.labels(alert.name, alert.state.value).inc()
+            log.info(
+                "alert." + alert.state.value,
+                alertname=alert.name,
+                fingerprint=alert.fingerprint,
+                labels=dict(alert.labels),
+                summary=alert.annotations.get("summary"),
+            )
+            self._record_incident(alert)
+            dispatcher.push(alert, now)
+        self._wake.set()
+
+    def _record_incident(self, alert: Alert) -> None:
+        incident = alert.details.get("incident")
+        if isinstance(incident, dict):
+            self.store.upsert_incident({**incident, "fingerprint": alert.fingerprint})
+
+    def _send(self, notification: Notification) -> None:
+        notifier = self.notifiers.get(notification.receiver)
+        if notifier is None:
+            log.error("notify.no_receiver", receiver=notification.receiver)
+            return
+        log.info(
+            "notify.sending",
+            receiver=notification.receiver,
+            state=notification.state.value,
+            group=notification.group_key,
+            alerts=[a.fingerprint for a in notification.alerts],
+        )
+        task = asyncio.get_running_loop().create_task(notifier.send(notification))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+        self._dirty = True
+
+    async def _refresh_alertmanagers(self, now: float) -> None:
+        firing = {a.fingerprint for a in self.active_alerts()}
+        for notifier in self.notifiers.values():
+            if isinstance(notifier, AlertmanagerNotifier) and notifier.due(now):
+                await notifier.refresh(now, firing)
+
+    def _track_restored(self) -> None:
+        router = self._dispatcher().router
+        for alert in self.active_alerts():
+            for match in router.route(alert):
+                for name in match.receivers:
+                    notifier = self.notifiers.get(name)
+                    if isinstance(notifier, AlertmanagerNotifier):
+                        notifier.track([alert])
+
+    def save(self, force: bool = False) -> None:
+        """Persist state when it changed, or every _SAVE_EVERY seconds."""
+        now = self.clock()
+        if not (force or self._dirty or now - self._saved_at >= _SAVE_EVERY):
+            return
+        self.store.save_state("evaluator", self.evaluator.export_state())
+        self.store.save_state("heartbeats", self.heartbeats.export_state())
+        self.store.save_state("dispatcher", self._dispatcher().export_state())
+        self._dirty, self._saved_at = False, now
+
+    # -- views ---------------------------------------------------------
+
+    def active_alerts(self) -> list[Alert]:
+        """Every firing alert."""
+        alerts = [*self.evaluator.active_alerts(), *self.heartbeats.active_alerts()]
+        return [a for a in alerts if a.state is AlertState.FIRING]
+
+    def alerts_view(self) -> list[dict[str, Any]]:
+        """Firing alerts as JSON, with whether each is silenced."""
+        now, d = self.clock(), self._dispatcher()
+        return [
+            {**a.to_dict(), "silenced": d.silences.is_silenced(a.labels, now)}
+            for a in self.active_alerts()
+        ]
+
+    def _dispatcher(self) -> Dispatcher:
+        if self.dispatcher is None:
+            raise RuntimeError("AlertingService.configure() was not called")
+        return self.dispatcher

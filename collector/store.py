@@ -1,0 +1,355 @@
+"""SQLite persistence for the collector: one file, `<state_dir>/vantage.db`,
+so `make run` needs no database server (DESIGN.md, Persistence).
+
+Tables:
+- `kv`: JSON state blobs by key: the evaluator, the dispatcher, the heartbeat
+  monitor and the ingest dedup high-water marks (`save_state`/`load_state`).
+- `incidents`: one row per incident id, for `/api/v1/incidents`.
+- `deploys`: every recorded deploy, for release attribution and the API.
+- `silences`: the silences set through the API.
+- `heartbeat_tokens`: the sha256 of each heartbeat job's ping token. Never
+  the token itself: `save_token_hash` refuses anything but a digest.
+- `schema_version`: the schema version; `_MIGRATIONS` brings an older file up
+  to date when it is opened, and a newer file is refused, not damaged.
+
+**Called from the event loop.** Every public method is synchronous and one
+short transaction on a local file: a single statement, or a few rows. WAL
+mode with `synchronous=NORMAL` means a commit appends to the log without an
+fsync (that happens at checkpoints), so a call costs microseconds to about a
+millisecond. A process crash loses nothing committed; a power cut may lose
+the last few commits, which the next state save rewrites anyway. Keep it
+that way: no unbounded scans (listings take a limit or read small tables),
+and nothing here waits on anything but the disk. `busy_timeout` is short so
+another process holding the write lock (a CLI, a backup) delays the loop by
+at most a second before the call fails with `StoreError`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+FILENAME = "vantage.db"
+BUSY_TIMEOUT_MS = 1000
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: the first schema
+        "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+        "CREATE TABLE kv (key TEXT PRIMARY KEY, data TEXT NOT NULL)",
+        """CREATE TABLE incidents (
+            id TEXT PRIMARY KEY,
+            check_name TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            resolved_at REAL,
+            release TEXT NOT NULL DEFAULT '',
+            request_id TEXT NOT NULL DEFAULT '',
+            fingerprint TEXT NOT NULL DEFAULT '',
+            data TEXT NOT NULL
+        )""",
+        "CREATE INDEX incidents_newest ON incidents (started_at DESC, id DESC)",
+        """CREATE TABLE deploys (
+            service TEXT NOT NULL,
+            version TEXT NOT NULL,
+            at REAL NOT NULL,
+            source TEXT NOT NULL DEFAULT 'api',
+            PRIMARY KEY (service, version, at)
+        )""",
+        "CREATE INDEX deploys_at ON deploys (at)",
+        """CREATE TABLE silences (
+            id TEXT PRIMARY KEY,
+            starts_at REAL NOT NULL,
+            ends_at REAL NOT NULL,
+            data TEXT NOT NULL
+        )""",
+        """CREATE TABLE heartbeat_tokens (
+            check_name TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL CHECK (length(sha256) = 64)
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+"""The version this code writes; a migration is appended to `_MIGRATIONS`."""
+
+_INCIDENTS = "SELECT data FROM incidents ORDER BY started_at DESC, id DESC LIMIT ?"
+_OPEN_INCIDENTS = (
+    "SELECT data FROM incidents WHERE resolved_at IS NULL ORDER BY started_at DESC, id DESC LIMIT ?"
+)
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+class StoreError(Exception):
+    """The state database cannot be opened, migrated or written."""
+
+
+class Store:
+    """The collector's SQLite database; see the module docstring."""
+
+    def __init__(self, path: str | Path) -> None:
+        """Open (creating and migrating as needed) the database at `path`."""
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open: {exc}") from exc
+        try:
+            self._configure()
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    @classmethod
+    def open(cls, state_dir: str | Path) -> Store:
+        """Open `<state_dir>/vantage.db`, creating the directory if needed."""
+        directory = Path(state_dir)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{directory}: cannot create: {exc.strerror}") from exc
+        return cls(directory / FILENAME)
+
+    def close(self) -> None:
+        """Close the database; further calls fail. Closing twice is fine."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the file."""
+        rows = self._query("SELECT version FROM schema_version")
+        return int(rows[0][0]) if rows else 0
+
+    # --- state blobs ----------------------------------------------------
+
+    def save_state(self, key: str, data: Mapping[str, Any]) -> None:
+        """Store a JSON-able state blob under `key`, replacing the old one."""
+        self._execute(
+            "INSERT INTO kv (key, data) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET data = excluded.data",
+            (key, _dumps(data)),
+        )
+
+    def load_state(self, key: str) -> dict[str, Any] | None:
+        """The blob saved under `key`, or None if there is none."""
+        rows = self._query("SELECT data FROM kv WHERE key = ?", (key,))
+        return _loads(rows[0][0], f"state {key!r}") if rows else None
+
+    # --- incidents ------------------------------------------------------
+
+    def upsert_incident(self, incident: Mapping[str, Any]) -> None:
+        """Insert or update an incident by its `id`.
+
+        Takes `Incident.to_dict()` output: `id`, `check`, `started_at`,
+        `resolved_at`, `regions` (each with its failure reason), `release`,
+        `first_request_id`; plus `fingerprint`, the alert's, when the caller
+        adds it. The whole dict is kept and returned by `list_incidents`.
+        """
+        row = _incident_row(incident)
+        self._execute(
+            "INSERT INTO incidents (id, check_name, started_at, resolved_at, release, "
+            "request_id, fingerprint, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET check_name = excluded.check_name, "
+            "started_at = excluded.started_at, resolved_at = excluded.resolved_at, "
+            "release = excluded.release, request_id = excluded.request_id, "
+            "fingerprint = excluded.fingerprint, data = excluded.data",
+            row,
+        )
+
+    def list_incidents(self, limit: int = 100, open_only: bool = False) -> list[dict[str, Any]]:
+        """Incidents, newest first (by start); `open_only`: not resolved yet."""
+        if limit < 0:
+            raise ValueError(f"limit {limit}: must not be negative")
+        rows = self._query(_OPEN_INCIDENTS if open_only else _INCIDENTS, (limit,))
+        return [_loads(data, "incident") for (data,) in rows]
+
+    # --- deploys --------------------------------------------------------
+
+    def record_deploy(self, service: str, version: str, at: float, source: str = "api") -> None:
+        """Record a deploy; the same (service, version, at) twice is one deploy,
+        so a pipeline that retries its POST does not count twice."""
+        self._execute(
+            "INSERT OR IGNORE INTO deploys (service, version, at, source) VALUES (?, ?, ?, ?)",
+            (service, version, at, source),
+        )
+
+    def deploys_since(self, at: float) -> list[dict[str, Any]]:
+        """Deploys at or after `at`, oldest first (the order to replay them
+        into `Deploys.record`)."""
+        rows = self._query(
+            "SELECT service, version, at, source FROM deploys WHERE at >= ? "
+            "ORDER BY at, service, version",
+            (at,),
+        )
+        return [{"service": s, "version": v, "at": t, "source": src} for s, v, t, src in rows]
+
+    # --- silences -------------------------------------------------------
+
+    def save_silence(self, silence: Mapping[str, Any]) -> None:
+        """Insert or replace a silence by `id` (`Silence.to_dict()` output)."""
+        self._execute(
+            "INSERT INTO silences (id, starts_at, ends_at, data) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET starts_at = excluded.starts_at, "
+            "ends_at = excluded.ends_at, data = excluded.data",
+            (
+                _required(silence, "id", "silence"),
+                float(silence["starts_at"]),
+                float(silence["ends_at"]),
+                _dumps(silence),
+            ),
+        )
+
+    def delete_silence(self, silence_id: str) -> bool:
+        """Remove a silence; False when there was none with that id."""
+        return self._execute("DELETE FROM silences WHERE id = ?", (silence_id,)) > 0
+
+    def prune_silences(self, now: float) -> int:
+        """Remove silences that ended by `now`; returns how many."""
+        return self._execute("DELETE FROM silences WHERE ends_at <= ?", (now,))
+
+    def list_silences(self) -> list[dict[str, Any]]:
+        """Every stored silence, by start time."""
+        rows = self._query("SELECT data FROM silences ORDER BY starts_at, id")
+        return [_loads(data, "silence") for (data,) in rows]
+
+    # --- heartbeat tokens -----------------------------------------------
+
+    def save_token_hash(self, check: str, sha256_hex: str) -> None:
+        """Store the sha256 hex digest of `check`'s ping token.
+
+        Raises ValueError for anything but a lowercase 64-char hex digest, so
+        a plain token can never end up on disk by mistake (the value is not
+        echoed: it might be one)."""
+        if not _SHA256_HEX.match(sha256_hex):
+            raise ValueError(f"check {check!r}: token hash must be a sha256 hex digest")
+        self._execute(
+            "INSERT INTO heartbeat_tokens (check_name, sha256) VALUES (?, ?) "
+            "ON CONFLICT (check_name) DO UPDATE SET sha256 = excluded.sha256",
+            (check, sha256_hex),
+        )
+
+    def delete_token_hash(self, check: str) -> bool:
+        """Forget `check`'s token (the check was removed); False if none."""
+        return self._execute("DELETE FROM heartbeat_tokens WHERE check_name = ?", (check,)) > 0
+
+    def token_hashes(self) -> dict[str, str]:
+        """Every stored token hash, by check name."""
+        rows = self._query("SELECT check_name, sha256 FROM heartbeat_tokens ORDER BY check_name")
+        return {str(name): str(digest) for name, digest in rows}
+
+    # --- internals ------------------------------------------------------
+
+    def _configure(self) -> None:
+        try:
+            # journal_mode cannot change inside a transaction: set it first.
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: not a usable database: {exc}") from exc
+
+    def _migrate(self) -> None:
+        # One transaction, version read inside it: two processes opening the
+        # same new file cannot both apply migration 1.
+        with self._transaction() as db:
+            current = _version(db)
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}: schema version {current} is newer than this "
+                    f"collector's {SCHEMA_VERSION}; upgrade Vantage or use another state dir"
+                )
+            for statements in _MIGRATIONS[current:]:
+                for statement in statements:
+                    db.execute(statement)
+            if current < SCHEMA_VERSION:
+                db.execute("DELETE FROM schema_version")
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """Run one write statement (its own transaction in autocommit mode);
+        returns the number of rows it changed."""
+        try:
+            return self._db.execute(sql, params).rowcount
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+
+def _version(db: sqlite3.Connection) -> int:
+    exists = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if exists is None:
+        return 0
+    row = db.execute("SELECT version FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _incident_row(incident: Mapping[str, Any]) -> tuple[Any, ...]:
+    resolved = incident.get("resolved_at")
+    return (
+        _required(incident, "id", "incident"),
+        _required(incident, "check", "incident"),
+        float(incident["started_at"]),
+        None if resolved is None else float(resolved),
+        str(incident.get("release") or ""),
+        str(incident.get("first_request_id") or incident.get("request_id") or ""),
+        str(incident.get("fingerprint") or ""),
+        _dumps(incident),
+    )
+
+
+def _required(data: Mapping[str, Any], key: str, what: str) -> str:
+    value = data.get(key)
+    if not value:
+        raise ValueError(f"{what} without {key!r}")
+    return str(value)
+
+
+def _dumps(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+
+def _loads(text: str, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StoreError(f"{what}: stored JSON is corrupt: {exc}") from exc
+    if not isinstance(data, dict):
+        raise StoreError(f"{what}: stored JSON is not an object")
+    return data
