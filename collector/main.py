@@ -172,6 +172,7 @@ class Collector:
             checks=len(self.source.config.checks),
         )
         alerting = asyncio.create_task(self.alerting.run())
+        alerting.add_done_callback(_log_crash)
         await self._until_stopped()
         self.serving = False
         await server.stop(grace=1.0)
@@ -202,6 +203,11 @@ class Collector:
         while True:
             await asyncio.sleep(5)
             self.store.save_state("dedup", self.ingest.high_water)
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("alerting.crashed", error=repr(task.exception()), exc_info=task.exception())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

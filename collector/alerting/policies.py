@@ -52,6 +52,7 @@ def check_policy(check: CheckBase) -> CheckPolicy:
         slo=slo,
         runbook_url=check.runbook_url,
         host=target_host(check),
+        stale_grace=check.stale_grace,
     )
 
 

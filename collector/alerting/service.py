@@ -81,6 +81,7 @@ class AlertingService:
             self.dispatcher.reconfigure(alerting, now)
         if self.session is not None:
             self.notifiers = self._build_notifiers(alerting)
+            self._track_restored()  # new Alertmanager notifiers start with no memory
         self._push(alerts, now)
 
     def _build_notifiers(self, alerting: AlertingConfig) -> dict[str, Notifier]:

@@ -63,6 +63,8 @@ class Defaults(Model):
     failure_threshold: int = Field(default=2, ge=1)
     success_threshold: int = Field(default=2, ge=1)
     quorum: int | Literal["majority", "all"] = "majority"
+    stale_grace: Duration = 30.0
+    """A region silent for 2 x interval + stale_grace stops voting (AgentDown)."""
     labels: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("timeout")

@@ -174,7 +174,7 @@ def insecure(check: CheckBase) -> bool:
 
 
 def _warnings(checks: list[CheckBase], problems: _Problems) -> Iterable[str]:
-    lines = {name: line for name, line in problems.check_lines.items()}
+    lines = dict(problems.check_lines)
     for check in checks:
         if insecure(check):
             where = f"{problems.source}:{lines.get(check.name, '?')}"

@@ -73,11 +73,12 @@ def main() -> None:
 
     host, _, port = sys.argv[1].rpartition(":")
     context = None
-    if len(sys.argv) > 3:  # noqa: PLR2004
+    if len(sys.argv) > 3:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(sys.argv[2], sys.argv[3])
-    web.run_app(portal_app(), host=host, port=int(port), print=None, access_log=None,
-                ssl_context=context)
+    web.run_app(
+        portal_app(), host=host, port=int(port), print=None, access_log=None, ssl_context=context
+    )
 
 
 if __name__ == "__main__":

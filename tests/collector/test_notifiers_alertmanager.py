@@ -14,55 +14,19 @@ from prometheus_client import Counter
 from collector.alerting.notifiers import AlertmanagerNotifier
 from tests.collector import test_notifiers as shared
 from tests.collector.test_notifiers import FIRING, RESOLVED, SLOW, Recorder, build, note
-from tests.support.binaries import require_binary
-from tests.support.net import free_port, http_get, wait_for
 from tests.support.procs import Procs
+from tests.support.prom import start_alertmanager
 
 # pytest fixtures shared with the other notifier tests
 recorder, session, registry, counter = (
     shared.recorder, shared.session, shared.registry, shared.counter,
 )  # fmt: skip
 
-CONFIG = """\
-route:
-  receiver: nobody
-  group_by: [alertname, check]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-  routes:
-    - {{matchers: ['severity="critical"'], receiver: a}}
-    - {{matchers: ['severity="warning"'], receiver: b}}
-receivers:
-  - name: nobody
-  - name: a
-    webhook_configs: [{{url: "{base}/am/a", send_resolved: true}}]
-  - name: b
-    webhook_configs: [{{url: "{base}/am/b", send_resolved: true}}]
-"""
-
 
 @pytest.fixture
 def alertmanager(procs: Procs, tmp_path: Path, recorder: Recorder) -> str:
-    """Alertmanager in the foreground, gossip off; returns its base URL."""
-    binary = require_binary("prometheus-alertmanager", "prometheus-alertmanager")
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(CONFIG.format(base=recorder.base))
-    port = free_port()
-    procs.start(
-        "alertmanager",
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.path={tmp_path / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",  # else it gossips on 0.0.0.0:9094
-        ],
-    )
-    url = f"http://127.0.0.1:{port}"
-    # blocking is fine here: nothing posts to the recorder until Alertmanager is up
-    wait_for(lambda: http_get(f"{url}/-/ready")[0] == 200, 20, "alertmanager /-/ready")
-    return url
+    """Alertmanager routing critical to /am/a and warning to /am/b."""
+    return start_alertmanager(procs, tmp_path, recorder.base)
 
 
 @pytest.mark.integration

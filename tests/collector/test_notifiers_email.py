@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import smtplib
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,8 +22,10 @@ from prometheus_client import CollectorRegistry, Counter
 from structlog.testing import capture_logs
 
 from collector.alerting.notifiers import Notifier
+from collector.alerting.notifiers.base import PermanentSendError, TransientSendError
+from collector.alerting.notifiers.email import smtp_error
 from tests.collector import test_notifiers as shared
-from tests.collector.test_notifiers import FIRING, RESOLVED, SLOW, build, note, outcomes
+from tests.collector.test_notifiers import FIRING, RESOLVED, SLOW, build, note, outcomes, sender
 from tests.support.net import free_port
 
 PASSWORD = "s3cret-pw"
@@ -38,7 +41,9 @@ class Inbox:
     """(over TLS, authenticated) per message."""
     replies: list[str] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(
+        self, server: Any, session: Any, envelope: Any
+    ) -> str:  # aiosmtpd's hook name
         """Accept the message, unless a scripted reply comes first."""
         if self.replies:
             return self.replies.pop(0)
@@ -117,7 +122,7 @@ def mailer(
     settings = {"host": "127.0.0.1", "port": server.port, "timeout": "5s", **smtp}
     return build(
         "email", session, counter, smtp=settings, to=["oncall@example.com", "sre@example.com"],
-        **{"from": "vantage@example.com"},
+        **sender("vantage@example.com"),
     )  # fmt: skip
 
 
@@ -232,3 +237,28 @@ async def test_email_without_starttls_is_refused_by_a_server_requiring_it(
         await mailer(smtp_tls, session, counter).send(note(FIRING))
     assert [e["event"] for e in events] == ["notify.failed"]
     assert "530" in events[0]["error"]
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (smtplib.SMTPResponseException(421, b"shutting down"), TransientSendError),
+        (smtplib.SMTPSenderRefused(451, b"later", "v@example.com"), TransientSendError),
+        (smtplib.SMTPDataError(554, b"spam"), PermanentSendError),
+        (smtplib.SMTPAuthenticationError(535, b"bad credentials"), PermanentSendError),
+        (smtplib.SMTPRecipientsRefused({"a@x.org": (450, b"busy")}), TransientSendError),
+        (smtplib.SMTPRecipientsRefused({"a@x.org": (550, b"no such user")}), PermanentSendError),
+        (smtplib.SMTPNotSupportedError("STARTTLS extension not supported"), PermanentSendError),
+        (smtplib.SMTPException("No suitable authentication method found."), PermanentSendError),
+        (smtplib.SMTPServerDisconnected("Connection unexpectedly closed"), TransientSendError),
+        (ConnectionResetError(104, "reset"), TransientSendError),
+        (TimeoutError("timed out"), TransientSendError),
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), PermanentSendError),
+    ],
+    ids=[
+        "421", "451-sender", "554-data", "535-auth", "450-rcpt", "550-rcpt", "no-starttls",
+        "no-auth-method", "disconnected", "reset", "timeout", "untrusted-cert",
+    ],
+)  # fmt: skip
+def test_smtp_error_mapping(error: OSError, kind: type[Exception]) -> None:
+    assert type(smtp_error(error)) is kind

@@ -27,8 +27,17 @@ def test_secret_never_leaves_the_agent_and_tls_metrics_are_exported(
     cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     port = free_port()
-    procs.start("portal", [sys.executable, "-m", "tests.agent.portal", f"127.0.0.1:{port}",
-                           str(tmp_path / "server.pem"), str(tmp_path / "server.pem")])
+    procs.start(
+        "portal",
+        [
+            sys.executable,
+            "-m",
+            "tests.agent.portal",
+            f"127.0.0.1:{port}",
+            str(tmp_path / "server.pem"),
+            str(tmp_path / "server.pem"),
+        ],
+    )
     base = f"https://localhost:{port}"
     config = tmp_path / "checks.yaml"
     config.write_text(f"""\
@@ -59,25 +68,37 @@ checks:
 
     def passing() -> bool:
         checks = {c["name"]: c for c in get_json(f"{api}/api/v1/checks")["checks"]}
-        return all((checks[n]["regions"]["eu-west"]["last"] or {}).get("success") for n in ("login", "cert"))
+        return all(
+            (checks[n]["regions"]["eu-west"]["last"] or {}).get("success")
+            for n in ("login", "cert")
+        )
 
     wait_for(passing, 20, "login flow and TLS check passing")
     _, metrics = http_get(f"{api}/metrics")
-    for series in ('probe_ssl_earliest_cert_expiry{check="cert",region="eu-west"}',
-                   'vantage_tls_cert_expiry_days{check="cert",region="eu-west"}',
-                   'probe_tls_version_info{check="cert",region="eu-west",version="TLSv1.3"} 1.0',
-                   'probe_success{check="login",region="eu-west"} 1.0'):
+    for series in (
+        'probe_ssl_earliest_cert_expiry{check="cert",region="eu-west"}',
+        'vantage_tls_cert_expiry_days{check="cert",region="eu-west"}',
+        'probe_tls_version_info{check="cert",region="eu-west",version="TLSv1.3"} 1.0',
+        'probe_success{check="login",region="eu-west"} 1.0',
+    ):
         assert series in metrics, series
-    days = next(float(line.split()[-1]) for line in metrics.splitlines()
-                if line.startswith("vantage_tls_cert_expiry_days{"))
+    days = next(
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("vantage_tls_cert_expiry_days{")
+    )
     not_after = x509.load_pem_x509_certificate(cert.cert_chain_pems[0].bytes()).not_valid_after_utc
     assert days == pytest.approx((not_after.timestamp() - time.time()) / 86400, abs=0.01)
 
-    answers = [http_get(f"{api}{path}")[1] for path in
-               ("/api/v1/checks", "/api/v1/checks/login", "/metrics")]
+    answers = [
+        http_get(f"{api}{path}")[1]
+        for path in ("/api/v1/checks", "/api/v1/checks/login", "/metrics")
+    ]
     logs = collector.output() + agent.output()
     assert "probe.completed" in logs
     for text in [*answers, logs]:
         assert PASSWORD not in text
-    tokens = [json.loads(line) for line in agent.output().splitlines() if '"check": "login"' in line]
+    tokens = [
+        json.loads(line) for line in agent.output().splitlines() if '"check": "login"' in line
+    ]
     assert tokens and all(PASSWORD not in json.dumps(t) for t in tokens)

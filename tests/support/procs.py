@@ -64,8 +64,14 @@ class Procs:
         name: str = "collector",
         grpc_port: int | None = None,
         http_port: int | None = None,
+        env: dict[str, str] | None = None,
+        state: str = "collector-state",
     ) -> tuple[Proc, int, int]:
-        """A collector on free ports; returns (proc, grpc_port, http_port) once ready."""
+        """A collector on free ports; returns (proc, grpc_port, http_port) once ready.
+
+        Collectors started with the same `state` share their state directory,
+        which is how a test restarts one.
+        """
         grpc_port, http_port = grpc_port or free_port(), http_port or free_port()
         argv = [
             sys.executable,
@@ -78,9 +84,9 @@ class Procs:
             "--http-listen",
             f"127.0.0.1:{http_port}",
             "--state-dir",
-            str(self.tmp / f"{name}-state"),
+            str(self.tmp / state),
         ]
-        proc = self.start(name, argv, {"VANTAGE_AGENT_TOKENS": tokens})
+        proc = self.start(name, argv, {"VANTAGE_AGENT_TOKENS": tokens, **(env or {})})
         wait_for(
             lambda: _alive(proc) and http_get(f"http://127.0.0.1:{http_port}/readyz")[0] == 200,
             15,

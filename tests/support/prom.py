@@ -45,3 +45,42 @@ def query(prometheus: str, promql: str) -> list[dict[str, Any]]:
     data = json.loads(body)
     assert data["status"] == "success", data
     return list(data["data"]["result"])
+
+
+ALERTMANAGER_CONFIG = """\
+route:
+  receiver: nobody
+  group_by: [alertname, check]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 1h
+  routes:
+    - {{matchers: ['severity="critical"'], receiver: a}}
+    - {{matchers: ['severity="warning"'], receiver: b}}
+receivers:
+  - name: nobody
+  - name: a
+    webhook_configs: [{{url: "{base}/am/a", send_resolved: true}}]
+  - name: b
+    webhook_configs: [{{url: "{base}/am/b", send_resolved: true}}]
+"""
+"""Routes `critical` to webhook `{base}/am/a` and `warning` to `{base}/am/b`."""
+
+
+def start_alertmanager(procs: Procs, tmp: Path, webhook_base: str) -> str:
+    """Debian's Alertmanager in the foreground, gossip off; returns its URL."""
+    binary = require_binary("prometheus-alertmanager", "prometheus-alertmanager")
+    config = tmp / "alertmanager.yml"
+    config.write_text(ALERTMANAGER_CONFIG.format(base=webhook_base))
+    port = free_port()
+    argv = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.path={tmp / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]  # else it gossips on 0.0.0.0:9094
+    procs.start("alertmanager", argv)
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: http_get(f"{url}/-/ready")[0] == 200, 20, "alertmanager /-/ready")
+    return url

@@ -45,7 +45,7 @@ class EmailNotifier(BaseNotifier):
     def _send_once(self, message: EmailMessage) -> None:
         try:
             refused = smtp_send(self.spec.smtp, message)
-        except (smtplib.SMTPException, OSError) as exc:
+        except OSError as exc:  # smtplib's own errors are OSErrors too
             raise smtp_error(exc) from exc
         if refused:  # some recipients got it: resending would duplicate theirs
             raise PermanentSendError(f"recipients refused: {', '.join(sorted(refused))}")
@@ -83,32 +83,31 @@ def alert_text(alert: Alert) -> str:
 
 def smtp_send(spec: SmtpSpec, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
     """One SMTP session (blocking); returns the refused recipients."""
-    context = ssl.create_default_context(cafile=spec.ca_file or None)
     # local_hostname: smtplib's default would ask DNS for our FQDN
     with smtplib.SMTP(
         spec.host, spec.port, local_hostname=socket.gethostname(), timeout=spec.timeout
     ) as smtp:
         if spec.starttls:
-            smtp.starttls(context=context)
+            smtp.starttls(context=ssl.create_default_context(cafile=spec.ca_file or None))
         if spec.username:
             smtp.login(spec.username, spec.password)
         return smtp.send_message(message)
 
 
-def smtp_error(exc: smtplib.SMTPException | OSError) -> SendError:
+def smtp_error(exc: OSError) -> SendError:
     """SMTP 4xx replies and network trouble are transient; 5xx replies, a
-    missing STARTTLS or AUTH, and certificate failures are not."""
+    missing STARTTLS or AUTH method, and certificate failures are not."""
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         return _by_code(min(codes, default=550), text)
     if isinstance(exc, smtplib.SMTPResponseException):
         return _by_code(exc.smtp_code, text)
-    if isinstance(exc, ssl.SSLCertVerificationError | smtplib.SMTPNotSupportedError):
-        return PermanentSendError(text)
-    if isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
         return TransientSendError(text)
-    return PermanentSendError(text)
+    if isinstance(exc, smtplib.SMTPException | ssl.SSLCertVerificationError):
+        return PermanentSendError(text)
+    return TransientSendError(text)  # refused, reset, timed out
 
 
 def _by_code(code: int, text: str) -> SendError:

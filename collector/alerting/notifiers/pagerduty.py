@@ -33,10 +33,7 @@ class PagerDutyNotifier(BaseNotifier):
         """One event per alert; the failed ones are named in the error."""
         await self.attempt_each(
             [
-                (
-                    [a.fingerprint],
-                    self.request(self.spec.url, json=self.event(a)),
-                )
+                ([a.fingerprint], self.request(self.spec.url, json=self.event(a)))
                 for a in notification.alerts
             ]
         )

@@ -37,20 +37,15 @@ class SmsNotifier(BaseNotifier):
         """One message per recipient, side by side; a failed one names its alerts."""
         text = render.short_text(notification)
         fingerprints = [a.fingerprint for a in notification.alerts]
-        await self.attempt_each(
-            [
-                (
-                    fingerprints,
-                    self.request(self.spec.url, **self.body(to, text)),
-                )
-                for to in self.spec.to
-            ]
-        )
+        requests = [self.request(self.spec.url, **self.body(to, text)) for to in self.spec.to]
+        await self.attempt_each([(fingerprints, request) for request in requests])
 
     def body(self, to: str, text: str) -> dict[str, Any]:
         """aiohttp keyword arguments for the message to `to`."""
-        sender = {"From": self.spec.sender} if self.spec.sender else {}
         if self.spec.format == "json":
-            fields = {"to": to, "message": text} | {k.lower(): v for k, v in sender.items()}
-            return {"json": fields, "headers": self.headers}
-        return {"data": {"To": to, **sender, "Body": text}, "headers": self.headers}
+            fields = {"to": to, "from": self.spec.sender, "message": text}
+        else:
+            fields = {"To": to, "From": self.spec.sender, "Body": text}
+        fields = {k: v for k, v in fields.items() if v}  # no `from`: the gateway's default
+        key = "json" if self.spec.format == "json" else "data"
+        return {key: fields, "headers": self.headers}

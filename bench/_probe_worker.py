@@ -1,0 +1,149 @@
+"""A worker process that runs probes in bulk, driven by `_common.Worker`.
+
+    python -m bench._probe_worker ours TYPE CHECK_JSON
+    python -m bench._probe_worker blackbox PROBE_URL
+
+`ours` runs our `probe(check, ctx)` for check type TYPE on uvloop, with one
+shared `new_session()` as the agent has, and serializes the results in
+batches of 500 as the agent's spool does before streaming them. `blackbox`
+is a keep-alive aiohttp client that requests blackbox_exporter's /probe URL
+and checks `probe_success 1`, as a Prometheus scrape would.
+
+After set-up and a warm-up it prints `{"ready": ...}`; then every
+`{"n": N, "concurrency": C}` line on stdin runs N probes, C at a time, and
+prints `{"ops", "wall", "ok", "failed", "first_failure"}`. Nothing else runs
+between request and reply, so the parent reads this process's CPU around
+it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import aiohttp
+import uvloop
+
+from common import logs
+
+Outcome = tuple[bool, str]
+OneProbe = Callable[[], Awaitable[Outcome]]
+Close = Callable[[], Awaitable[None]]
+
+WARMUP = 200
+_BATCH = 500  # the agent's default --batch-size
+
+
+async def run_many(one: OneProbe, n: int, concurrency: int) -> dict[str, Any]:
+    """Run `one` n times with `concurrency` lanes; count and time it."""
+    todo = iter(range(n))  # shared: each lane takes the next number
+    ok = 0
+    errors: list[str] = []
+
+    async def lane() -> None:
+        nonlocal ok
+        for _ in todo:
+            success, message = await one()
+            if success:
+                ok += 1
+            elif not errors:
+                errors.append(message)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(min(concurrency, n))))
+    wall = time.perf_counter() - started
+    first = errors[0] if errors else ""
+    return {"ops": n, "wall": wall, "ok": ok, "failed": n - ok, "first_failure": first}
+
+
+async def ours(check_type: str, check_json: str) -> tuple[OneProbe, Close]:
+    """Our probe for `check_type`, as the agent runs it."""
+    # Imported here so a probe module that does not import yet becomes a
+    # reported error instead of a crash.
+    from agent.probes import PROBES, ProbeContext  # noqa: PLC0415
+    from agent.probes.http import new_session  # noqa: PLC0415
+    from common.config import CHECK_TYPES  # noqa: PLC0415
+    from vantage.v1 import vantage_pb2 as pb  # noqa: PLC0415
+
+    check = CHECK_TYPES[check_type].model_validate(json.loads(check_json))
+    probe = PROBES[check_type]
+    ctx = _context(ProbeContext, new_session)
+    pending: list[pb.Result] = []
+
+    async def one() -> Outcome:
+        result = await probe(check, ctx)
+        pending.append(result)
+        if len(pending) >= _BATCH:
+            pb.AgentMessage(batch=pb.ResultBatch(seq=1, results=pending)).SerializeToString()
+            pending.clear()
+        return result.success, result.message
+
+    async def close() -> None:
+        closer = getattr(ctx, "close", None)
+        await (closer() if closer is not None else ctx.http().close())
+
+    return one, close
+
+
+def _context(context_type: Any, new_session: Callable[..., Any]) -> Any:
+    """A ProbeContext made the way agent/main.py makes it.
+
+    ProbeContext is being reworked: it either takes a `session_factory`
+    (sessions made on first use) or an open `session`. Accept both so the
+    benchmark keeps measuring the agent's own set-up.
+    """
+    fields = {f.name for f in dataclasses.fields(context_type)}
+    if "session_factory" in fields:
+        return context_type("bench-agent", "bench", session_factory=new_session)
+    return context_type("bench-agent", "bench", session=new_session())
+
+
+async def blackbox(url: str) -> tuple[OneProbe, Close]:
+    """A scraper of blackbox_exporter's /probe, on keep-alive connections."""
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+
+    async def one() -> Outcome:
+        async with session.get(url) as resp:
+            body = await resp.text()
+        if resp.status == 200 and "\nprobe_success 1" in body:
+            return True, ""
+        return False, f"status {resp.status}: {body[-300:]}"
+
+    return one, session.close
+
+
+def _reply(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: Sequence[str]) -> int:
+    """Set up, warm up, then serve run requests until stdin closes."""
+    logs.setup("bench-worker", "warning", json=True)  # to stderr, never stdout
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        if argv[0] == "ours":
+            one, close = loop.run_until_complete(ours(argv[1], argv[2]))
+        else:
+            one, close = loop.run_until_complete(blackbox(argv[1]))
+        warm = loop.run_until_complete(run_many(one, WARMUP, 8))
+    except Exception as exc:  # noqa: BLE001  # any set-up failure goes to the parent, which names it
+        _reply({"error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    _reply({"ready": True, "warmup_ok": warm["ok"], "warmup_failure": warm["first_failure"]})
+    for line in sys.stdin:
+        request = json.loads(line)
+        _reply(loop.run_until_complete(run_many(one, request["n"], request["concurrency"])))
+    loop.run_until_complete(close())
+    loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,59 @@
+"""A webhook recorder: a real HTTP server in a thread that keeps every POST."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class Recorder:
+    """Bodies received, per path, in arrival order."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.posts: list[tuple[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def bodies(self, path: str) -> list[Any]:
+        """The JSON bodies posted to `path` so far."""
+        with self.lock:
+            return [body for p, body in self.posts if p == path]
+
+
+@contextmanager
+def recorder() -> Iterator[Recorder]:
+    """Serve on a free loopback port until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    rec = Recorder(server.server_address[1])
+    server.recorder = rec  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield rec
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        raw = self.rfile.read(length)
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = raw.decode(errors="replace")
+        rec: Recorder = self.server.recorder  # type: ignore[attr-defined]
+        with rec.lock:
+            rec.posts.append((self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean
