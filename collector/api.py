@@ -18,7 +18,8 @@ from common.logs import scrub
 
 def _window_view(series: Series, now: float) -> dict[str, Any]:
     view: dict[str, Any] = {}
-    for name, window in series.windows.items():
+    for name in series.windows:
+        window = series.window(name)
         view[name] = {
             "p95_seconds": window.p95(now),
             "error_ratio": window.error_ratio(now),

@@ -189,7 +189,7 @@ def _window_families(items: Iterable[tuple[Key, Series]], now: float) -> Iterato
     ratio = _gauge("vantage_check_error_ratio", "Failed probes / all probes.", labels)
     for (check, region), series in items:
         for name in WINDOWS:
-            window = series.windows[name]
+            window = series.window(name)
             value = window.p95(now)
             if value is not None:
                 p95.add_metric([check, region, name], value)

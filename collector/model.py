@@ -1,76 +1,134 @@
 """Domain values the collector works with, converted once from protobuf at
-the gRPC edge (`from_proto`)."""
+the gRPC edge (`from_proto`).
+
+Ingest is the collector's hot path, so a Sample copies only what statistics
+and the evaluator read for every result; the details that only the last
+result of a series shows (phases, TLS facts, messages) are read from the
+protobuf message when asked for.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 from common.reasons import FailureReason
 from vantage.v1 import vantage_pb2 as pb
 
+_REASONS: dict[int, FailureReason] = {r.to_proto(): r for r in FailureReason}
 
-@dataclass(frozen=True, slots=True)
+
 class Sample:
     """One probe result as the collector sees it."""
 
-    check: str
-    check_type: str
-    region: str
-    agent_id: str
-    started_at: float
-    duration: float
-    success: bool
-    reason: FailureReason
-    message: str = ""
-    request_id: str = ""
-    release: str = ""
-    retry: bool = False
-    status_code: int = 0
-    phases: dict[str, float] = field(default_factory=dict)
-    tls_not_after: float | None = None
-    tls_serial: str = ""
-    tls_version: str = ""
-    dns_rcode: str = ""
-    failed_assertions: tuple[str, ...] = ()
+    __slots__ = (
+        "agent_id", "check", "check_type", "duration", "raw", "reason", "region", "started_at",
+        "success",
+    )  # fmt: skip
+
+    def __init__(  # noqa: PLR0917  # built per result on the hot path: positional is cheapest
+        self,
+        check: str,
+        check_type: str,
+        region: str,
+        agent_id: str,
+        started_at: float,
+        duration: float,
+        success: bool,
+        reason: FailureReason,
+        raw: pb.Result | None = None,
+    ) -> None:
+        self.check = check
+        self.check_type = check_type
+        self.region = region
+        self.agent_id = agent_id
+        self.started_at = started_at
+        self.duration = duration
+        self.success = success
+        self.reason = reason
+        self.raw = raw if raw is not None else pb.Result()
 
     @property
     def ended_at(self) -> float:
         """When the probe finished."""
         return self.started_at + self.duration
 
+    @property
+    def message(self) -> str:
+        """The short failure message (already redacted by the agent)."""
+        return self.raw.message
 
-def _tls(result: pb.Result) -> pb.TlsDetails | None:
-    if result.HasField("tls"):
-        return result.tls
-    if result.HasField("http") and result.http.HasField("tls"):
-        return result.http.tls
-    return None
+    @property
+    def request_id(self) -> str:
+        """The request id the probe sent."""
+        return self.raw.request_id
+
+    @property
+    def release(self) -> str:
+        """The target's release, from its release header."""
+        return self.raw.release
+
+    @property
+    def retry(self) -> bool:
+        """Whether this was a fast re-check after a failure."""
+        return self.raw.retry
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status, 0 for other probes."""
+        return self.raw.http.status_code if self.raw.HasField("http") else 0
+
+    @property
+    def phases(self) -> dict[str, float]:
+        """Phase timings by blackbox_exporter name."""
+        return dict(self.raw.phase_seconds)
+
+    @property
+    def tls(self) -> pb.TlsDetails | None:
+        """TLS facts from a tls probe or an https request."""
+        raw = self.raw
+        if raw.HasField("tls"):
+            return raw.tls
+        if raw.HasField("http") and raw.http.HasField("tls"):
+            return raw.http.tls
+        return None
+
+    @property
+    def tls_not_after(self) -> float | None:
+        """The earliest certificate expiry in the chain, unix seconds."""
+        tls = self.tls
+        return tls.not_after if tls is not None and tls.not_after else None
+
+    @property
+    def tls_serial(self) -> str:
+        """The leaf certificate's serial."""
+        tls = self.tls
+        return tls.serial if tls is not None else ""
+
+    @property
+    def tls_version(self) -> str:
+        """The negotiated TLS version."""
+        tls = self.tls
+        return tls.version if tls is not None else ""
+
+    @property
+    def failed_assertions(self) -> tuple[str, ...]:
+        """`name: message` of every failed assertion."""
+        return tuple(
+            f"{a.name}: {a.message}" if a.message else a.name
+            for a in self.raw.assertions
+            if not a.ok
+        )
 
 
 def from_proto(result: pb.Result, agent_id: str, region: str) -> Sample:
     """Convert a wire result; agent and region come from the authenticated
     stream's Hello, never from the result itself."""
-    tls = _tls(result)
     return Sample(
-        check=result.check,
-        check_type=result.check_type,
-        region=region,
-        agent_id=agent_id,
-        started_at=result.started_at,
-        duration=result.duration_seconds,
-        success=result.success,
-        reason=FailureReason.from_proto(result.reason),
-        message=result.message,
-        request_id=result.request_id,
-        release=result.release,
-        retry=result.retry,
-        status_code=result.http.status_code if result.HasField("http") else 0,
-        phases=dict(result.phase_seconds),
-        tls_not_after=tls.not_after if tls is not None and tls.not_after else None,
-        tls_serial=tls.serial if tls is not None else "",
-        tls_version=tls.version if tls is not None else "",
-        dns_rcode=result.dns.rcode if result.HasField("dns") else "",
-        failed_assertions=tuple(
-            f"{a.name}: {a.message}" if a.message else a.name for a in result.assertions if not a.ok
-        ),
+        result.check,
+        result.check_type,
+        region,
+        agent_id,
+        result.started_at,
+        result.duration_seconds,
+        result.success,
+        _REASONS.get(result.reason, FailureReason.INTERNAL),
+        result,
     )

@@ -59,7 +59,9 @@ class _CheckState:
         return {
             "regions": {r: s.to_dict() for r, s in self.regions.items()},
             "incident": None if self.incident is None else self.incident.to_dict(),
-            "window": self.window.to_list(),
+            # The SLO window is not persisted: it is rebuilt from fresh
+            # results within one window, and SLO alerts keep their state
+            # until it holds enough samples (see slo.min_samples).
             "certs": self.certs.to_dict(),
             "host": self.host,
         }

@@ -74,22 +74,31 @@ def policies(config: Config) -> tuple[list[CheckPolicy], list[HeartbeatPolicy]]:
 
 
 def observation(sample: Sample, host: str | None) -> Observation:
-    """The evaluator's view of one sample."""
+    """The evaluator's view of one sample.
+
+    On the hot path: failure details are read only for failures, and TLS
+    facts only when the result has them.
+    """
+    tls = sample.tls if sample.check_type in _TLS_TYPES else None
+    failed = not sample.success
     return Observation(
         check=sample.check,
         region=sample.region,
         agent_id=sample.agent_id,
-        at=sample.ended_at,
+        at=sample.started_at + sample.duration,
         success=sample.success,
         reason=sample.reason.value,
-        message=sample.message,
-        request_id=sample.request_id,
-        release=sample.release,
+        message=sample.message if failed else "",
+        request_id=sample.request_id if failed else "",
+        release=sample.raw.release,
         duration=sample.duration,
         check_type=sample.check_type,
-        retry=sample.retry,
-        cert_not_after=sample.tls_not_after,
-        cert_serial=sample.tls_serial or None,
+        retry=sample.raw.retry,
+        cert_not_after=(tls.not_after or None) if tls is not None else None,
+        cert_serial=(tls.serial or None) if tls is not None else None,
         host=host,
-        failed_assertions=sample.failed_assertions,
+        failed_assertions=sample.failed_assertions if failed else (),
     )
+
+
+_TLS_TYPES = frozenset({"http", "tls"})

@@ -73,11 +73,17 @@ def p95(values: Sequence[float]) -> float:
     return ordered[math.ceil(0.95 * len(ordered)) - 1]
 
 
+MAX_SAMPLES = 2000
+"""Samples one check's window keeps. At one result per region per interval
+a 5-minute window holds a few dozen; under a flood it keeps the newest
+2,000, so every tick stays cheap and the p95 stays meaningful."""
+
+
 class SloWindow:
     """The samples of one check over all its regions, oldest first."""
 
     def __init__(self, samples: Iterable[Sample] = ()) -> None:
-        self._samples: deque[Sample] = deque(samples)
+        self._samples: deque[Sample] = deque(samples, maxlen=MAX_SAMPLES)
 
     def __len__(self) -> int:
         return len(self._samples)

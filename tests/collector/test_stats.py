@@ -20,7 +20,7 @@ def test_regions_and_all_get_their_own_windows() -> None:
     batch += [sample("home", "us", 100 + i, 0.3) for i in range(10)]
     batch += [sample("home", "us", 111, 0.0, ok=False)]
     assert stats.ingest(batch, now=120) == 21
-    eu, us, both = (stats.series["home", r].windows["5m"] for r in ("eu", "us", ALL))
+    eu, us, both = (stats.series["home", r].window("5m") for r in ("eu", "us", ALL))
     assert eu.p95(120) == pytest.approx(0.1, rel=0.01)
     assert us.p95(120) == pytest.approx(0.3, rel=0.01)
     assert both.p95(120) == pytest.approx(0.3, rel=0.01)
