@@ -9,7 +9,7 @@ from collections.abc import Callable
 import structlog
 
 from agent.metrics import AgentMetrics
-from agent.probes import PROBES, ProbeContext
+from agent.probes import ProbeContext, probe_for
 from agent.probes.base import fail, new_result
 from common.config import CheckBase
 from common.reasons import FailureReason
@@ -24,7 +24,7 @@ that did not enforce its own timeout."""
 
 async def run_probe(check: CheckBase, ctx: ProbeContext, retry: bool = False) -> pb.Result:
     """Run `check` once with the probe its type maps to. Never raises."""
-    probe = PROBES[check.type]
+    probe = probe_for(check.type)
     started = time.perf_counter()
     try:
         async with asyncio.timeout(check.timeout + _GRACE):

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from bench import agent_http, agent_memory, collector_ingest, tls_dns
+from bench import agent_http, agent_memory, collector_ingest, detection, tls_dns
 from bench._common import BenchError
 from bench._figures import REPS, Row, print_table
 from bench.agent_memory import AGENTS
@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
     collector_ingest.NAME: collector_ingest.run,
     agent_memory.NAME: agent_memory.run,
     tls_dns.NAME: tls_dns.run,
+    detection.NAME: detection.run,
 }
 
 

@@ -19,7 +19,6 @@ it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import sys
 import time
@@ -65,14 +64,14 @@ async def ours(check_type: str, check_json: str) -> tuple[OneProbe, Close]:
     """Our probe for `check_type`, as the agent runs it."""
     # Imported here so a probe module that does not import yet becomes a
     # reported error instead of a crash.
-    from agent.probes import PROBES, ProbeContext  # noqa: PLC0415
+    from agent.probes import ProbeContext, probe_for  # noqa: PLC0415
     from agent.probes.http import new_session  # noqa: PLC0415
     from common.config import CHECK_TYPES  # noqa: PLC0415
     from vantage.v1 import vantage_pb2 as pb  # noqa: PLC0415
 
     check = CHECK_TYPES[check_type].model_validate(json.loads(check_json))
-    probe = PROBES[check_type]
-    ctx = _context(ProbeContext, new_session)
+    probe = probe_for(check_type)
+    ctx = ProbeContext("bench-agent", "bench", session_factory=new_session)
     pending: list[pb.Result] = []
 
     async def one() -> Outcome:
@@ -84,23 +83,9 @@ async def ours(check_type: str, check_json: str) -> tuple[OneProbe, Close]:
         return result.success, result.message
 
     async def close() -> None:
-        closer = getattr(ctx, "close", None)
-        await (closer() if closer is not None else ctx.http().close())
+        await ctx.close()
 
     return one, close
-
-
-def _context(context_type: Any, new_session: Callable[..., Any]) -> Any:
-    """A ProbeContext made the way agent/main.py makes it.
-
-    ProbeContext is being reworked: it either takes a `session_factory`
-    (sessions made on first use) or an open `session`. Accept both so the
-    benchmark keeps measuring the agent's own set-up.
-    """
-    fields = {f.name for f in dataclasses.fields(context_type)}
-    if "session_factory" in fields:
-        return context_type("bench-agent", "bench", session_factory=new_session)
-    return context_type("bench-agent", "bench", session=new_session())
 
 
 async def blackbox(url: str) -> tuple[OneProbe, Close]:

@@ -15,12 +15,11 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import aiohttp
 
-from agent.probes import tls as tls_probe
 from agent.probes.base import ProbeContext, fail, new_result
 from agent.probes.http_expect import Answer, Finding, Hop, judge
 from agent.probes.template import Expander, MissingValue
@@ -28,6 +27,9 @@ from common.config.http import HttpCheck, HttpRequest
 from common.logs import scrub
 from common.reasons import FailureReason
 from vantage.v1 import vantage_pb2 as pb
+
+if TYPE_CHECKING:
+    from agent.probes.tls import Peer
 
 _CHUNK = 64 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -185,7 +187,7 @@ class Fetched:
 
     answer: Answer
     phases: dict[str, float]
-    tls: tls_probe.Peer | None
+    tls: Peer | None
     request_id: str
     http_version: str
     body_bytes: int
@@ -246,12 +248,18 @@ def _loop_message(chain: list[Hop], limit: int, looped: bool) -> str:
     return f"redirect loop: {path}" if looped else f"more than {limit} redirects: {path}"
 
 
-def _peer(resp: aiohttp.ClientResponse) -> tls_probe.Peer | None:
+def _peer(resp: aiohttp.ClientResponse) -> Peer | None:
     # The connection is released once a small body is read, so read the
     # certificate now, from the handshake itself.
     transport = resp.connection.transport if resp.connection else None
     ssl_object = transport.get_extra_info("ssl_object") if transport else None
-    return tls_probe.read_peer(ssl_object) if ssl_object is not None else None
+    if ssl_object is None:
+        return None
+    # Imported here: certificate parsing loads `cryptography`, which an
+    # agent probing only plain-HTTP targets never needs (memory matters).
+    from agent.probes.tls import read_peer  # noqa: PLC0415
+
+    return read_peer(ssl_object)
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
@@ -317,7 +325,9 @@ def _record(result: pb.Result, fetched: Fetched, release_header: str | None) -> 
     for hop in answer.chain:
         details.redirects.add(status=hop.status, url=hop.url, location=hop.location)
     if fetched.tls is not None:
-        tls_probe.record(details.tls, fetched.tls)
+        from agent.probes.tls import record  # noqa: PLC0415  # see _peer
+
+        record(details.tls, fetched.tls)
     if release_header:
         result.release = answer.headers.get(release_header, "")[:64]
 

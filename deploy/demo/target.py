@@ -1,7 +1,10 @@
 """A small demo target: a home page, /healthz and a slow route.
 
 `python -m deploy.demo.target --listen 127.0.0.1:8080`. POST /admin/fail
-with `{"fail": true}` makes every route answer 503, to watch an outage.
+with `{"fail": true}` makes every route answer 503, to watch an outage;
+`{"fail": true, "path": "/r/x"}` fails one path only. POST /admin/hooks/<name>
+prints a webhook notification, standing in for on-call. Any `/r/<name>` path
+answers 200 like the home page, so benchmarks can give each check its own.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ RELEASE = "demo-1.0.0"
 
 def make_app() -> web.Application:
     """The demo application."""
-    state = {"fail": False}
+    state: dict[str, bool] = {"fail": False}
+    failing_paths: set[str] = set()
 
     @web.middleware
     async def failing(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if state["fail"] and not request.path.startswith("/admin"):
+        broken = state["fail"] or request.path in failing_paths
+        if broken and not request.path.startswith("/admin"):
             return web.Response(status=503, text="switched to fail\n")
         response = await handler(request)
         response.headers["X-Release"] = RELEASE
@@ -41,13 +46,33 @@ def make_app() -> web.Application:
         return web.Response(text="a slow report\n")
 
     async def switch(request: web.Request) -> web.Response:
-        state["fail"] = bool((await request.json()).get("fail"))
-        return web.json_response(state)
+        body = await request.json()
+        fail, path = bool(body.get("fail")), body.get("path")
+        if path is None:
+            state["fail"] = fail
+        elif fail:
+            failing_paths.add(path)
+        else:
+            failing_paths.discard(path)
+        return web.json_response({"fail": state["fail"], "failing": sorted(failing_paths)})
+
+    async def hook(request: web.Request) -> web.Response:
+        # Stands in for on-call in `make run`: prints each notification.
+        body = await request.json()
+        alerts = ", ".join(a["labels"].get("alertname", "?") for a in body.get("alerts", []))
+        print(
+            f"[{request.match_info['name']}] {body.get('status')}: {alerts}: "
+            f"{body.get('summary', '')}",
+            flush=True,
+        )
+        return web.json_response({"ok": True})
 
     app = web.Application(middlewares=[failing])
+    app.router.add_post("/admin/hooks/{name}", hook)
     app.router.add_get("/", home)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/slow", slow)
+    app.router.add_get("/r/{name}", home)
     app.router.add_post("/admin/fail", switch)
     return app
 

@@ -148,4 +148,4 @@ def test_validate_reports_problems_with_file_and_line(tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert good.returncode == 0 and "3 checks OK" in good.stdout
+    assert good.returncode == 0 and "4 checks, 2 receivers OK" in good.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +17,8 @@ class Recorder:
     def __init__(self, port: int) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.posts: list[tuple[str, Any]] = []
+        self.times: list[float] = []
+        """time.monotonic() of each post's arrival."""
         self.lock = threading.Lock()
 
     def bodies(self, path: str) -> list[Any]:
@@ -50,6 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
         rec: Recorder = self.server.recorder  # type: ignore[attr-defined]
         with rec.lock:
             rec.posts.append((self.path, body))
+            rec.times.append(time.monotonic())
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()
