@@ -20,6 +20,7 @@ run: $(STAMP)  ## collector + 3 agents + demo target on loopback; Ctrl-C stops
 	$(BIN)/python -m deploy.run_local
 
 test: $(STAMP)  ## the whole suite, real Prometheus/Alertmanager/knot/nginx included
+	@mkdir -p .tmp
 	$(BIN)/pytest --basetemp=$(CURDIR)/.tmp/pytest
 
 lint: $(STAMP)  ## ruff (format + lint) and mypy --strict on our code
