@@ -26,6 +26,9 @@ from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 log = structlog.get_logger("collector.grpc")
 
+_HELLO_TIMEOUT = 10.0
+"""Seconds a new stream has to send its Hello."""
+
 
 def token_ok(metadata: Iterable[tuple[str, str | bytes]], tokens: Iterable[str]) -> bool:
     """Whether the `authorization: Bearer <token>` metadata holds a known token."""
@@ -98,11 +101,20 @@ class CollectorService(pb_grpc.CollectorServicer):
         context: grpc.aio.ServicerContext[pb.AgentMessage, pb.CollectorMessage],
     ) -> AsyncIterator[pb.CollectorMessage]:
         """Authenticate, read Hello, push config, then ack batches."""
-        if not token_ok(context.invocation_metadata() or (), self.tokens()):
+        authenticated = token_ok(context.invocation_metadata() or (), self.tokens())
+        # The Hello is read even from a caller about to be refused: ending the
+        # call while its first message is in flight sometimes reached the
+        # client as INTERNAL instead of UNAUTHENTICATED, and an agent retries
+        # INTERNAL forever instead of stopping on a bad token.
+        try:
+            first = await asyncio.wait_for(anext(aiter(request_iterator), None), _HELLO_TIMEOUT)
+        except TimeoutError:
+            first = None
+        if not authenticated:
             self.metrics.auth_failures.inc()
             log.warning("agent.unauthenticated", peer=context.peer())
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing agent token")
-        agent = await self._hello(request_iterator, context)
+        agent = await self._hello(first, context)
         self._register(agent)
         reader = asyncio.create_task(self._read(agent, request_iterator))
         try:
@@ -115,10 +127,9 @@ class CollectorService(pb_grpc.CollectorServicer):
 
     async def _hello(
         self,
-        requests: AsyncIterator[pb.AgentMessage],
+        first: pb.AgentMessage | None,
         context: grpc.aio.ServicerContext,  # type: ignore[type-arg]
     ) -> AgentConn:
-        first = await anext(requests, None)
         if first is None or first.WhichOneof("msg") != "hello":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be Hello")
         hello = first.hello
