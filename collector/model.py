@@ -51,6 +51,16 @@ class Sample:
         return self.started_at + self.duration
 
     @property
+    def at(self) -> float:
+        """When the probe finished (the evaluator's name for it)."""
+        return self.started_at + self.duration
+
+    @property
+    def host(self) -> str | None:
+        """Unknown here: the evaluator takes the host from the check's policy."""
+        return None
+
+    @property
     def message(self) -> str:
         """The short failure message (already redacted by the agent)."""
         return self.raw.message
@@ -107,6 +117,16 @@ class Sample:
         """The negotiated TLS version."""
         tls = self.tls
         return tls.version if tls is not None else ""
+
+    @property
+    def cert_not_after(self) -> float | None:
+        """The evaluator's name for `tls_not_after`."""
+        return self.tls_not_after
+
+    @property
+    def cert_serial(self) -> str | None:
+        """The leaf certificate's serial, None without TLS."""
+        return self.tls_serial or None
 
     @property
     def failed_assertions(self) -> tuple[str, ...]:

@@ -31,15 +31,18 @@ from collector.alerting import texts
 from collector.alerting.certs import CertEvent, CertTracker
 from collector.alerting.deploys import Deploys
 from collector.alerting.model import Alert, AlertState
-from collector.alerting.policy import CheckPolicy, Observation
+from collector.alerting.policy import CheckPolicy, Observation, ObservationLike
 from collector.alerting.regions import Failure, Incident, RegionState, outage_holds
 from collector.alerting.slo import Sample, SloWindow, error_level, latency_level
 
-__all__ = ["CheckPolicy", "Evaluator", "Observation"]
+__all__ = ["CheckPolicy", "Evaluator", "Observation", "ObservationLike"]
 
 STATE_VERSION = 1
 """Bumped when the shape of `export_state` changes; older state is ignored."""
 _NOT_FAILURES = frozenset({"tls_expiring"})
+SLO_EVERY = 5.0
+"""Seconds between SLO evaluations of a check: a 5-minute p95 needs no
+finer clock, and each evaluation walks the whole window."""
 _FINDING_REASONS = frozenset({"assertion", "dns_nxdomain"})
 _FINDING_ALERTS = {"dns": "DnsMismatch", "email_auth": "EmailAuthFailing"}
 
@@ -51,6 +54,8 @@ class _CheckState:
     window: SloWindow = field(default_factory=SloWindow)
     certs: CertTracker = field(default_factory=CertTracker)
     host: str = ""
+    slo_at: float = float("-inf")
+    """When the SLO window was last evaluated (not persisted)."""
 
     def stale(self, policy: CheckPolicy, now: float) -> set[str]:
         return {r for r, s in self.regions.items() if s.is_stale(now, policy.stale_after)}
@@ -103,14 +108,14 @@ class Evaluator:
         self._policies = new
         return alerts
 
-    def observe(self, obs: Observation, now: float) -> list[Alert]:
+    def observe(self, obs: ObservationLike, now: float) -> list[Alert]:
         """Take one result; return the alerts it fires or resolves."""
         policy = self._policies.get(obs.check)
         if policy is None or obs.region not in policy.regions:
             return []  # a result for a check or region no longer configured
         state = self._checks[policy.name]
         self.deploys.observe_release(policy.service, obs.release, obs.at)
-        state.host = obs.host or state.host
+        state.host = obs.host or policy.host or state.host
         return self._certs(policy, state, obs, now) + self._record(policy, state, obs, now)
 
     def tick(self, now: float) -> list[Alert]:
@@ -122,7 +127,9 @@ class Evaluator:
             state = self._checks[policy.name]
             stale[policy.name] = state.stale(policy, now)
             alerts += self._outage(policy, state, now, stale[policy.name])
-            alerts += self._slo(policy, state, now)
+            if now - state.slo_at >= SLO_EVERY:
+                state.slo_at = now
+                alerts += self._slo(policy, state, now)
         return alerts + self._agents(now, stale)
 
     def active_alerts(self) -> list[Alert]:
@@ -160,7 +167,7 @@ class Evaluator:
     # --- results --------------------------------------------------------
 
     def _record(
-        self, policy: CheckPolicy, state: _CheckState, obs: Observation, now: float
+        self, policy: CheckPolicy, state: _CheckState, obs: ObservationLike, now: float
     ) -> list[Alert]:
         failure = None if obs.success or obs.reason in _NOT_FAILURES else _failure_of(obs)
         region = state.regions[obs.region]
@@ -274,7 +281,7 @@ class Evaluator:
     # --- certificates ---------------------------------------------------
 
     def _certs(
-        self, policy: CheckPolicy, state: _CheckState, obs: Observation, now: float
+        self, policy: CheckPolicy, state: _CheckState, obs: ObservationLike, now: float
     ) -> list[Alert]:
         if obs.cert_serial is None or obs.cert_not_after is None:
             return []
@@ -332,7 +339,7 @@ def _latest(a: float | None, b: float | None) -> float | None:
     return max((t for t in (a, b) if t is not None), default=None)
 
 
-def _failure_of(obs: Observation) -> Failure:
+def _failure_of(obs: ObservationLike) -> Failure:
     return Failure(
         at=obs.at,
         reason=obs.reason,

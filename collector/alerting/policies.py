@@ -1,15 +1,14 @@
 """Build the evaluator's and heartbeat monitor's policies from the check
-config, and observations from samples: the edge between the config model and
-the pure alerting core."""
+config: the edge between the config model and the pure alerting core.
+(Samples need no conversion: they expose what the evaluator reads.)"""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from collector.alerting.heartbeats import HeartbeatPolicy
-from collector.alerting.policy import CheckPolicy, Observation
+from collector.alerting.policy import CheckPolicy
 from collector.alerting.slo import SloPolicy
-from collector.model import Sample
 from common.config import CheckBase, Config
 from common.config.dns import DnsCheck, split_host_port
 from common.config.email_auth import EmailAuthCheck
@@ -71,34 +70,3 @@ def policies(config: Config) -> tuple[list[CheckPolicy], list[HeartbeatPolicy]]:
         if isinstance(c, HeartbeatCheck)
     ]
     return probed, beats
-
-
-def observation(sample: Sample, host: str | None) -> Observation:
-    """The evaluator's view of one sample.
-
-    On the hot path: failure details are read only for failures, and TLS
-    facts only when the result has them.
-    """
-    tls = sample.tls if sample.check_type in _TLS_TYPES else None
-    failed = not sample.success
-    return Observation(
-        check=sample.check,
-        region=sample.region,
-        agent_id=sample.agent_id,
-        at=sample.started_at + sample.duration,
-        success=sample.success,
-        reason=sample.reason.value,
-        message=sample.message if failed else "",
-        request_id=sample.request_id if failed else "",
-        release=sample.raw.release,
-        duration=sample.duration,
-        check_type=sample.check_type,
-        retry=sample.raw.retry,
-        cert_not_after=(tls.not_after or None) if tls is not None else None,
-        cert_serial=(tls.serial or None) if tls is not None else None,
-        host=host,
-        failed_assertions=sample.failed_assertions if failed else (),
-    )
-
-
-_TLS_TYPES = frozenset({"http", "tls"})

@@ -6,10 +6,46 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from collector.alerting.certs import CertPolicy
 from collector.alerting.regions import Quorum
 from collector.alerting.slo import SloPolicy
+
+
+class ObservationLike(Protocol):
+    """What the evaluator reads from a result. `Observation` is the plain
+    implementation; the collector passes its samples, which expose the same
+    attributes, so the hot path converts nothing."""
+
+    @property
+    def check(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def agent_id(self) -> str: ...
+    @property
+    def at(self) -> float: ...
+    @property
+    def success(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def release(self) -> str: ...
+    @property
+    def duration(self) -> float: ...
+    @property
+    def cert_not_after(self) -> float | None: ...
+    @property
+    def cert_serial(self) -> str | None: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def failed_assertions(self) -> tuple[str, ...]: ...
 
 
 @dataclass(kw_only=True, slots=True)

@@ -28,7 +28,7 @@ from collector.alerting.model import Alert, AlertState, Notification
 from collector.alerting.notifiers import build_notifiers
 from collector.alerting.notifiers.alertmanager import AlertmanagerNotifier
 from collector.alerting.notifiers.base import Notifier
-from collector.alerting.policies import observation, policies, target_host
+from collector.alerting.policies import policies
 from collector.alerting.silences import Silence
 from collector.metrics import CollectorMetrics
 from collector.model import Sample
@@ -59,7 +59,6 @@ class AlertingService:
         self.dispatcher: Dispatcher | None = None
         self.alerting: AlertingConfig | None = None
         self.notifiers: dict[str, Notifier] = {}
-        self.hosts: dict[str, str | None] = {}
         self.session: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
         self._dirty = False
@@ -72,7 +71,6 @@ class AlertingService:
         """Apply checks and routing (at start and on every reload)."""
         now = self.clock()
         probed, beats = policies(config)
-        self.hosts = {c.name: target_host(c) for c in config.checks}
         alerts = self.evaluator.set_policies(probed, now) + self.heartbeats.set_policies(beats, now)
         self.alerting = alerting
         if self.dispatcher is None:
@@ -114,9 +112,8 @@ class AlertingService:
     def observe(self, samples: Iterable[Sample], now: float) -> None:
         """Deduplicated samples from the gRPC edge."""
         alerts: list[Alert] = []
-        for sample in samples:
-            obs = observation(sample, self.hosts.get(sample.check))
-            alerts += self.evaluator.observe(obs, now)
+        for sample in samples:  # samples expose what the evaluator reads
+            alerts += self.evaluator.observe(sample, now)
         if alerts:
             self._push(alerts, now)
 
