@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from bench._figures import REPS, Row, Run, Side, report
+from tests.support.procs import collector_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -375,21 +376,8 @@ def write_http_checks(path: Path, count: int, url: str, regions: Sequence[str]) 
 def start_collector(procs: Procs, config: Path) -> tuple[Proc, int, int]:
     """A real collector process; returns (proc, grpc port, http port) once ready."""
     grpc_port, http_port = free_port(), free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "collector",
-        "--config",
-        str(config),
-        "--grpc-listen",
-        f"127.0.0.1:{grpc_port}",
-        "--http-listen",
-        f"127.0.0.1:{http_port}",
-        "--state-dir",
-        str(procs.tmp / "collector-state"),
-        "--log-level",
-        "warning",
-    ]
+    state = procs.tmp / "collector-state"
+    argv = [*collector_argv(config, grpc_port, http_port, state), "--log-level", "warning"]
     proc = procs.start("collector", argv, {"VANTAGE_AGENT_TOKENS": TOKEN})
     ready = f"http://127.0.0.1:{http_port}/readyz"
     wait_until(lambda: proc.alive() and http_get(ready)[0] == 200, 30, "collector /readyz")

@@ -37,6 +37,7 @@ from bench._common import (
     write_http_checks,
 )
 from bench._figures import Row, median
+from tests.support.procs import agent_argv
 
 NAME = "agent_memory"
 CHECKS = 1000
@@ -56,21 +57,7 @@ class Agent:
 
     def __init__(self, procs: Procs, grpc_port: int, name: str, region: str) -> None:
         self.name, self.port = name, free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "agent",
-            "--collector",
-            f"127.0.0.1:{grpc_port}",
-            "--region",
-            region,
-            "--token",
-            TOKEN,
-            "--agent-id",
-            name,
-            "--http-listen",
-            f"127.0.0.1:{self.port}",
-        ]
+        argv = [*agent_argv(grpc_port, region, name, self.port), "--token", TOKEN]
         self.proc: Proc = procs.start(name, argv)
 
     def health(self) -> dict[str, object]:

@@ -3,6 +3,7 @@ a password, a session cookie, a dashboard and one authenticated action."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 from aiohttp import web
@@ -46,6 +47,10 @@ def portal_app() -> web.Application:
         headers = {"Strict-Transport-Security": "max-age=63072000", "X-Release": "v1.4.2"}
         return web.Response(text="<h1>Welcome</h1>", content_type="text/html", headers=headers)
 
+    async def slow(_request: web.Request) -> web.Response:
+        await asyncio.sleep(0.05)
+        return web.Response(text="<h1>Welcome, slowly</h1>", content_type="text/html")
+
     def redirect(to: str, status: int = 301) -> web.Handler:
         async def handler(_request: web.Request) -> web.Response:
             return web.Response(status=status, headers={"Location": to})
@@ -57,6 +62,7 @@ def portal_app() -> web.Application:
     app.router.add_get("/api/dashboard", dashboard)
     app.router.add_post("/api/reports", report)
     app.router.add_get("/www/", home)
+    app.router.add_get("/slow", slow)
     app.router.add_get("/apex/", redirect("/www/"))
     app.router.add_get("/old/", redirect("/apex/", 302))
     app.router.add_get("/loop-a", redirect("/loop-b"))

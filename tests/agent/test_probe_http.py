@@ -6,7 +6,6 @@ import asyncio
 import re
 import socket
 import ssl
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -15,9 +14,10 @@ import trustme
 from aiohttp import web
 
 from agent.probes.base import ProbeContext
-from agent.probes.http import classify, new_session, probe
+from agent.probes.http import classify, probe
 from common.config.http import HttpCheck
 from common.reasons import FailureReason
+from tests.agent.conftest import ServeApp
 from tests.support.net import free_port
 from vantage.v1 import vantage_pb2 as pb
 
@@ -47,26 +47,9 @@ def app() -> web.Application:
     return a
 
 
-async def serve(ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app(), access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context).start()
-    return runner, port
-
-
 @pytest.fixture
-async def target() -> AsyncIterator[str]:
-    runner, port = await serve()
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    c = ProbeContext("agent-1", "eu-west", env={}, session_factory=new_session)
-    yield c
-    await c.close()
+async def target(serve_app: ServeApp) -> str:
+    return await serve_app(app())
 
 
 def check(url: str, **kw: object) -> HttpCheck:
@@ -127,21 +110,17 @@ async def test_timeout(target: str, ctx: ProbeContext) -> None:
 
 
 async def test_https_verifies_against_ca_file_and_records_tls_phase(
-    ctx: ProbeContext, tmp_path: Path
+    ctx: ProbeContext, tmp_path: Path, serve_app: ServeApp
 ) -> None:
     ca = trustme.CA()
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    runner, port = await serve(server_ctx)
-    url = f"https://127.0.0.1:{port}/"
-    try:
-        untrusted = await probe(check(url), ctx)
-        trusted = await probe(check(url, ca_file=str(ca_file)), ctx)
-        skipped = await probe(check(url, insecure_skip_verify=True), ctx)
-    finally:
-        await runner.cleanup()
+    url = await serve_app(app(), server_ctx) + "/"
+    untrusted = await probe(check(url), ctx)
+    trusted = await probe(check(url, ca_file=str(ca_file)), ctx)
+    skipped = await probe(check(url, insecure_skip_verify=True), ctx)
     assert untrusted.reason == pb.FAILURE_REASON_TLS_VERIFY
     assert "certificate verify failed" in untrusted.message
     assert trusted.success, trusted.message

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import structlog
 import yaml
-from aiohttp import web
 
 from agent.probes.base import ProbeContext
 from agent.probes.http import new_session
@@ -19,19 +17,8 @@ from agent.runner import log_result
 from common import logs
 from common.config import ConfigError, parse_config
 from common.config.http_flow import HttpFlowCheck
-from tests.agent.portal import PASSWORD, portal_app
-from tests.support.net import free_port
+from tests.agent.portal import PASSWORD
 from vantage.v1 import vantage_pb2 as pb
-
-
-@pytest.fixture
-async def portal() -> AsyncIterator[str]:
-    runner = web.AppRunner(portal_app(), access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
 
 
 def flow(base: str) -> dict[str, Any]:

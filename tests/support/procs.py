@@ -38,6 +38,24 @@ class Proc:
         return self.popen.returncode
 
 
+def collector_argv(config: Path, grpc_port: int, http_port: int, state_dir: Path) -> list[str]:
+    """The command line of a loopback collector (shared with bench/)."""
+    return [
+        sys.executable, "-m", "collector", "--config", str(config),
+        "--grpc-listen", f"127.0.0.1:{grpc_port}", "--http-listen", f"127.0.0.1:{http_port}",
+        "--state-dir", str(state_dir),
+    ]  # fmt: skip
+
+
+def agent_argv(grpc_port: int, region: str, agent_id: str, http_port: int) -> list[str]:
+    """The command line of a loopback agent (shared with bench/); the token
+    comes from VANTAGE_TOKEN."""
+    return [
+        sys.executable, "-m", "agent", "--collector", f"127.0.0.1:{grpc_port}",
+        "--region", region, "--agent-id", agent_id, "--http-listen", f"127.0.0.1:{http_port}",
+    ]  # fmt: skip
+
+
 @dataclass
 class Procs:
     """Starts processes under `tmp` and stops them all at teardown."""
@@ -73,19 +91,7 @@ class Procs:
         which is how a test restarts one.
         """
         grpc_port, http_port = grpc_port or free_port(), http_port or free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "collector",
-            "--config",
-            str(config),
-            "--grpc-listen",
-            f"127.0.0.1:{grpc_port}",
-            "--http-listen",
-            f"127.0.0.1:{http_port}",
-            "--state-dir",
-            str(self.tmp / state),
-        ]
+        argv = collector_argv(config, grpc_port, http_port, self.tmp / state)
         proc = self.start(name, argv, {"VANTAGE_AGENT_TOKENS": tokens, **(env or {})})
         wait_for(
             lambda: _alive(proc) and http_get(f"http://127.0.0.1:{http_port}/readyz")[0] == 200,
@@ -105,21 +111,7 @@ class Procs:
         """An agent for `region`; returns (proc, its HTTP port)."""
         port = free_port()
         agent_id = agent_id or f"agent-{region}"
-        argv = [
-            sys.executable,
-            "-m",
-            "agent",
-            "--collector",
-            f"127.0.0.1:{grpc_port}",
-            "--region",
-            region,
-            "--agent-id",
-            agent_id,
-            "--http-listen",
-            f"127.0.0.1:{port}",
-            "--flush-interval",
-            "0.2",
-        ]
+        argv = [*agent_argv(grpc_port, region, agent_id, port), "--flush-interval", "0.2"]
         return self.start(agent_id, argv, {"VANTAGE_TOKEN": token, **(env or {})}), port
 
     def stop_all(self) -> None:
