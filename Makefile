@@ -26,7 +26,7 @@ test: $(STAMP)  ## the whole suite, real Prometheus/Alertmanager/knot/nginx incl
 lint: $(STAMP)  ## ruff (format + lint) and mypy --strict on our code
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy agent collector common cli deploy bench
+	$(BIN)/mypy agent collector common cli deploy bench tests
 
 proto: $(STAMP)  ## regenerate proto/vantage/v1 (generated code is committed)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m grpc_tools.protoc -Iproto \

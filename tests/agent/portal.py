@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -51,7 +52,7 @@ def portal_app() -> web.Application:
         await asyncio.sleep(0.05)
         return web.Response(text="<h1>Welcome, slowly</h1>", content_type="text/html")
 
-    def redirect(to: str, status: int = 301) -> web.Handler:
+    def redirect(to: str, status: int = 301) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(_request: web.Request) -> web.Response:
             return web.Response(status=status, headers={"Location": to})
 

@@ -53,7 +53,9 @@ async def target(serve_app: ServeApp) -> str:
 
 
 def check(url: str, **kw: object) -> HttpCheck:
-    return HttpCheck(name="home", url=url, interval=60, timeout=1, **kw)  # type: ignore[arg-type]
+    return HttpCheck.model_validate(
+        {"name": "home", "url": url, "interval": 60, "timeout": 1, **kw}
+    )
 
 
 async def test_success_records_phases_status_release_and_ids(

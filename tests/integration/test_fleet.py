@@ -117,7 +117,7 @@ def test_wrong_or_missing_token_is_unauthenticated_and_gets_no_config(
                 # The collector may refuse before the Hello is even written.
                 await call.write(pb.AgentMessage(hello=pb.Hello(agent_id="x", region="eu-west")))
                 async for message in call:
-                    received.append(message.WhichOneof("msg"))
+                    received.append(str(message.WhichOneof("msg")))
             except grpc.aio.AioRpcError as exc:
                 return exc.code(), received
         return grpc.StatusCode.OK, received
