@@ -25,15 +25,7 @@ from prometheus_client import CollectorRegistry, Counter
 from structlog.testing import capture_logs
 
 from collector.alerting import texts
-from collector.alerting.config import (
-    RECEIVER_TYPES,
-    AlertingConfigError,
-    EmailSpec,
-    PagerDutySpec,
-    Receiver,
-    SmsSpec,
-    parse_alerting,
-)
+from collector.alerting.config import AlertingConfigError, parse_alerting
 from collector.alerting.model import Alert, AlertState, Notification
 from collector.alerting.notifiers import (
     FACTORIES,
@@ -52,6 +44,13 @@ from collector.alerting.notifiers.base import (
     status_error,
 )
 from collector.alerting.policy import CheckPolicy
+from collector.alerting.receivers import (
+    RECEIVER_TYPES,
+    EmailSpec,
+    PagerDutySpec,
+    Receiver,
+    SmsSpec,
+)
 from collector.alerting.regions import Failure, Incident
 from common import logs
 from tests.support.net import free_port

@@ -17,15 +17,7 @@ from typing import TypeVar
 import aiohttp
 from prometheus_client import Counter
 
-from collector.alerting.config import (
-    AlertingConfig,
-    AlertmanagerSpec,
-    EmailSpec,
-    PagerDutySpec,
-    Receiver,
-    SmsSpec,
-    WebhookSpec,
-)
+from collector.alerting.config import AlertingConfig
 from collector.alerting.notifiers.alertmanager import AlertmanagerNotifier
 from collector.alerting.notifiers.base import Context, Notifier, RetryPolicy
 from collector.alerting.notifiers.email import EmailNotifier
@@ -33,6 +25,14 @@ from collector.alerting.notifiers.pagerduty import PagerDutyNotifier
 from collector.alerting.notifiers.slack import SlackNotifier
 from collector.alerting.notifiers.sms import SmsNotifier
 from collector.alerting.notifiers.webhook import WebhookNotifier
+from collector.alerting.receivers import (
+    AlertmanagerSpec,
+    EmailSpec,
+    PagerDutySpec,
+    Receiver,
+    SmsSpec,
+    WebhookSpec,
+)
 
 __all__ = [
     "FACTORIES",

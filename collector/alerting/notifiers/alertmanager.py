@@ -19,10 +19,10 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from collector.alerting.config import AlertmanagerSpec
 from collector.alerting.model import Alert, AlertState, Notification
 from collector.alerting.notifiers import render
 from collector.alerting.notifiers.base import BaseNotifier, Context, redact_url
+from collector.alerting.receivers import AlertmanagerSpec
 
 RESEND_WINDOW = 4
 """endsAt lies this many resend intervals ahead: three refreshes may fail

@@ -16,7 +16,6 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from collector.alerting.config import EmailSpec, SmtpSpec
 from collector.alerting.model import Alert, Notification
 from collector.alerting.notifiers import render
 from collector.alerting.notifiers.base import (
@@ -26,6 +25,7 @@ from collector.alerting.notifiers.base import (
     SendError,
     TransientSendError,
 )
+from collector.alerting.receivers import EmailSpec, SmtpSpec
 from common import logs
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.alerting.config import PagerDutySpec
 from collector.alerting.model import Alert, AlertState, Notification, Severity
 from collector.alerting.notifiers import render
 from collector.alerting.notifiers.base import BaseNotifier, Context, redact_url
+from collector.alerting.receivers import PagerDutySpec
 from common import logs
 
 SUMMARY_LIMIT = 1024  # the API rejects longer summaries

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.alerting.config import WebhookSpec
 from collector.alerting.model import Alert, AlertState, Notification, Severity
 from collector.alerting.notifiers import render
 from collector.alerting.notifiers.base import BaseNotifier, Context, redact_url
+from collector.alerting.receivers import WebhookSpec
 
 MAX_ALERTS = 10
 _EMOJI: dict[str, str] = {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠", Severity.INFO: "🔵"}

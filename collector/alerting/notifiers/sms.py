@@ -12,10 +12,10 @@ from typing import Any
 
 import aiohttp
 
-from collector.alerting.config import SmsSpec
 from collector.alerting.model import Notification
 from collector.alerting.notifiers import render
 from collector.alerting.notifiers.base import BaseNotifier, Context, redact_url
+from collector.alerting.receivers import SmsSpec
 from common import logs
 
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.alerting.config import WebhookSpec
 from collector.alerting.model import Alert, Notification
 from collector.alerting.notifiers import render
 from collector.alerting.notifiers.base import BaseNotifier, Context, redact_url
+from collector.alerting.receivers import WebhookSpec
 
 VERSION = "1"
 """Bumped when a field changes meaning or goes away; new fields keep it."""
