@@ -3,6 +3,7 @@ must look like. `http_flow` steps reuse the request and expectation models."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -224,3 +225,16 @@ class HttpCheck(CheckBase, HttpRequest):
     ca_file: str | None = None
     insecure_skip_verify: bool = False
     ip_version: Literal[4, 6, "any"] = "any"
+
+    @model_validator(mode="after")
+    def _family_fits_literal(self) -> HttpCheck:
+        host = urlsplit(self.url).hostname or ""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return self  # a name (or a template): resolved per probe
+        if self.ip_version not in ("any", address.version):
+            raise ValueError(
+                f"ip_version {self.ip_version} cannot reach {host}, an IPv{address.version} address"
+            )
+        return self

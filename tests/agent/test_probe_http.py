@@ -165,3 +165,14 @@ async def test_https_verifies_against_ca_file_and_records_tls_phase(
 )
 def test_classify_maps_library_errors(exc: BaseException, reason: FailureReason) -> None:
     assert classify(exc)[0] is reason
+
+
+async def test_ip_version_pins_the_address_family(target: str, ctx: ProbeContext) -> None:
+    v4 = await probe(check(target + "/", ip_version=4), ctx)
+    assert v4.success, v4.message
+    assert v4.http.status_code == 200
+
+
+def test_ip_version_that_cannot_reach_a_literal_address_is_a_config_error() -> None:
+    with pytest.raises(ValueError, match="ip_version 6 cannot reach 127.0.0.1, an IPv4 address"):
+        check("http://127.0.0.1:1/", ip_version=6)

@@ -144,8 +144,12 @@ def test_outage_pages_once_survives_a_restart_and_resolves_once(
         receivers: [ops]
 """
     config = write(tmp_path / "checks.yaml", home_check(demo_target), receivers, routes)
-    collector, grpc_port, http_port, _ = fleet(procs, config)
+    env = {"VANTAGE_API_TOKENS": API_TOKEN}
+    collector, grpc_port, http_port, _ = fleet(procs, config, env=env)
     wait_for(lambda: all_reporting(http_port), 20, "all regions reporting")
+    deploy = {"service": "portal", "version": "v1.4.2"}
+    assert post(f"http://127.0.0.1:{http_port}/api/v1/deploys", deploy)[0] == 401
+    assert post(f"http://127.0.0.1:{http_port}/api/v1/deploys", deploy, API_TOKEN)[0] == 201
 
     failed_at = time.monotonic()
     switch(demo_target, failing=True)
@@ -159,7 +163,8 @@ def test_outage_pages_once_survives_a_restart_and_resolves_once(
     assert set(alert["details"]["regions"]) <= set(REGIONS)
     assert len(alert["details"]["regions"]) >= 2
     assert "http_status" in alert["annotations"]["description"]
-    assert "demo-1.0.0" in json.dumps(alert)  # the release live when it broke
+    # The text names the deploy that went out just before it broke.
+    assert "after deploy portal v1.4.2" in alert["annotations"]["summary"]
     assert len(alert["details"]["request_id"]) == 32
 
     wait_for(lambda: box.messages, 10, "the email")
@@ -288,3 +293,36 @@ def test_alertmanager_receives_and_routes_by_severity(
         40,
         "the resolve through Alertmanager",
     )
+
+
+def test_a_silence_mutes_the_page_until_it_ends(
+    procs: Procs, hooks: Recorder, tmp_path: Path
+) -> None:
+    checks = """\
+  - name: nightly-backup
+    type: heartbeat
+    period: 2s
+    grace: 1s
+    labels: {severity: critical}
+"""
+    config = write(tmp_path / "checks.yaml", checks, webhook_receivers(hooks), "      []")
+    _, _, http_port = procs.collector(config, env={"VANTAGE_API_TOKENS": API_TOKEN})
+    api = f"http://127.0.0.1:{http_port}"
+    silence = {
+        "matchers": {"check": "nightly-backup"},
+        "ends_at": time.time() + 6,
+        "comment": "restore test",
+    }
+    assert post(f"{api}/api/v1/silences", silence)[0] == 401
+    status, added = post(f"{api}/api/v1/silences", silence, API_TOKEN)
+    assert status == 201
+    listed = get_json(f"{api}/api/v1/silences")["silences"]
+    assert [s["id"] for s in listed] == [added["id"]]
+    # The job never pings: the deadline passes while the silence holds.
+    wait_for(lambda: get_json(f"{api}/api/v1/alerts")["alerts"], 10, "HeartbeatMissed firing")
+    firing = get_json(f"{api}/api/v1/alerts")["alerts"][0]
+    assert (firing["labels"]["alertname"], firing["silenced"]) == ("HeartbeatMissed", True)
+    assert hooks.bodies("/oncall") == []
+    # When the silence ends, the still-firing alert is news and pages.
+    wait_for(lambda: hooks.bodies("/oncall"), 15, "the page after the silence")
+    assert states(hooks, "/oncall") == [("firing", "HeartbeatMissed")]
