@@ -174,5 +174,7 @@ async def test_ip_version_pins_the_address_family(target: str, ctx: ProbeContext
 
 
 def test_ip_version_that_cannot_reach_a_literal_address_is_a_config_error() -> None:
-    with pytest.raises(ValueError, match="ip_version 6 cannot reach 127.0.0.1, an IPv4 address"):
+    with pytest.raises(
+        ValueError, match=re.escape("ip_version 6 cannot reach 127.0.0.1, an IPv4 address")
+    ):
         check("http://127.0.0.1:1/", ip_version=6)
