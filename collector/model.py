@@ -19,8 +19,8 @@ class Sample:
     """One probe result as the collector sees it."""
 
     __slots__ = (
-        "agent_id", "check", "check_type", "duration", "raw", "reason", "region", "started_at",
-        "success",
+        "_tls", "agent_id", "check", "check_type", "duration", "raw", "reason", "region",
+        "started_at", "success",
     )  # fmt: skip
 
     def __init__(  # noqa: PLR0917  # built per result on the hot path: positional is cheapest
@@ -44,6 +44,7 @@ class Sample:
         self.success = success
         self.reason = reason
         self.raw = raw if raw is not None else pb.Result()
+        self._tls: pb.TlsDetails | bool | None = False  # False: not looked up yet
 
     @property
     def ended_at(self) -> float:
@@ -92,13 +93,16 @@ class Sample:
 
     @property
     def tls(self) -> pb.TlsDetails | None:
-        """TLS facts from a tls probe or an https request."""
-        raw = self.raw
-        if raw.HasField("tls"):
-            return raw.tls
-        if raw.HasField("http") and raw.http.HasField("tls"):
-            return raw.http.tls
-        return None
+        """TLS facts from a tls probe or an https request (looked up once)."""
+        if self._tls is False:
+            raw = self.raw
+            if raw.HasField("tls"):
+                self._tls = raw.tls
+            elif raw.HasField("http") and raw.http.HasField("tls"):
+                self._tls = raw.http.tls
+            else:
+                self._tls = None
+        return self._tls  # type: ignore[return-value]  # False was replaced above
 
     @property
     def tls_not_after(self) -> float | None:

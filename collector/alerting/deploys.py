@@ -72,7 +72,9 @@ class Deploys:
     def observe_release(self, service: str, version: str, at: float) -> Deploy | None:
         """Note a release header value; returns the deploy it implies, if new."""
         known = self._by_service.get(service)
-        if not version or (known and any(d.version == version for d in known)):
+        if not version or (known and known[-1].version == version):
+            return None  # the common case, on every result: the live version again
+        if known and any(d.version == version for d in known):
             return None
         # Rolling deploys show old and new versions alternately: only a
         # version never seen before is a deploy, so they do not pile up.

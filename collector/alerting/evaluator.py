@@ -171,8 +171,7 @@ class Evaluator:
     ) -> list[Alert]:
         failure = None if obs.success or obs.reason in _NOT_FAILURES else _failure_of(obs)
         region = state.regions[obs.region]
-        thresholds = (policy.failure_threshold, policy.success_threshold)
-        transition = region.record(failure, now, obs.agent_id, thresholds)
+        transition = region.record(failure, now, obs.agent_id, policy.thresholds)
         if failure is not None and state.incident is not None:
             region.in_incident = True
         excluded = failure is not None and region.in_incident

@@ -104,6 +104,11 @@ class CheckPolicy:
         return self.labels.get("service") or self.name
 
     @property
+    def thresholds(self) -> tuple[int, int]:
+        """(failure_threshold, success_threshold), as RegionState.record takes them."""
+        return self.failure_threshold, self.success_threshold
+
+    @property
     def stale_after(self) -> float:
         """Silence longer than this makes a region stale."""
         return 2 * self.interval + self.stale_grace

@@ -12,7 +12,6 @@ it is one per slot, however many results arrive.
 from __future__ import annotations
 
 import bisect
-import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ HISTOGRAM_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.
 """Upper bounds of `vantage_probe_duration_seconds` buckets (+Inf implied)."""
 
 Key = tuple[str, str]
+_bisect = bisect.bisect_left
 
 _MAX_PENDING = 8
 """Slots a series accumulates before handing them to its windows; results
@@ -58,12 +58,14 @@ class Series:
     histogram: list[int] = field(default_factory=lambda: [0] * (len(HISTOGRAM_BOUNDS) + 1))
     duration_sum: float = 0.0
     last: Sample | None = None
+    overall: Series | None = None
+    """The check's ALL series, fed with every result of this one."""
     pending: dict[int, _Slot] = field(default_factory=dict)
     pending_now: float = 0.0
 
     def add(self, ended_at: float, bucket: int | None, now: float) -> None:
         """Count one result (`bucket` None for a failure) in its pending slot."""
-        index = math.floor(min(ended_at, now) / SLOT)
+        index = int(min(ended_at, now) // SLOT)
         slot = self.pending.get(index)
         if slot is None:
             if len(self.pending) >= _MAX_PENDING:
@@ -99,21 +101,25 @@ class Stats:
     def ingest(self, samples: Iterable[Sample], now: float) -> int:
         """Add a batch of samples; returns how many were counted."""
         count = 0
+        series = self.series
         for s in samples:
             count += 1
-            regional = self._series((s.check, s.region))
+            regional = series.get((s.check, s.region)) or self._new(s.check, s.region)
             _record(regional, s)
-            bucket = sketch.bucket(s.duration) if s.success else None
-            ended = s.started_at + s.duration
+            duration = s.duration
+            bucket = sketch.bucket(duration) if s.success else None
+            ended = s.started_at + duration
             regional.add(ended, bucket, now)
-            self._series((s.check, ALL)).add(ended, bucket, now)
+            assert regional.overall is not None
+            regional.overall.add(ended, bucket, now)
         return count
 
-    def _series(self, key: Key) -> Series:
-        series = self.series.get(key)
-        if series is None:
-            series = self.series[key] = Series()
-        return series
+    def _new(self, check: str, region: str) -> Series:
+        overall = self.series.get((check, ALL))
+        if overall is None:
+            overall = self.series[check, ALL] = Series()
+        regional = self.series[check, region] = Series(overall=overall)
+        return regional
 
     def forget(self, keep_checks: Iterable[str]) -> None:
         """Drop series of checks no longer configured."""
@@ -128,8 +134,9 @@ class Stats:
 
 def _record(series: Series, s: Sample) -> None:
     outcome = "success" if s.success else s.reason.value
-    series.outcomes[outcome] = series.outcomes.get(outcome, 0) + 1
-    series.histogram[bisect.bisect_left(HISTOGRAM_BOUNDS, s.duration)] += 1
+    outcomes = series.outcomes
+    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    series.histogram[_bisect(HISTOGRAM_BOUNDS, s.duration)] += 1
     series.duration_sum += s.duration
     if series.last is None or s.started_at >= series.last.started_at:
         series.last = s
