@@ -58,13 +58,20 @@ def validate(path: Path) -> int:
 
 
 def select(config: Config, only: Sequence[str] | None) -> list[CheckBase]:
-    """The checks to run; ConfigError naming any unknown name."""
+    """The checks to run (heartbeats are pushed by jobs, so never run from
+    here); ConfigError naming any unknown or unrunnable name."""
+    runnable = [c for c in config.checks if c.probed]
     if not only:
-        return list(config.checks)
-    unknown = [n for n in only if config.check(n) is None]
-    if unknown:
-        raise ConfigError([f"{config.source}: no check named {n!r}" for n in unknown])
-    return [c for c in config.checks if c.name in only]
+        return runnable
+    problems = [f"{config.source}: no check named {n!r}" for n in only if config.check(n) is None]
+    problems += [
+        f"{config.source}: check {c.name!r} is a {c.type}: there is nothing to run from here"
+        for c in config.checks
+        if c.name in only and not c.probed
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return [c for c in runnable if c.name in only]
 
 
 async def run_checks(

@@ -125,6 +125,9 @@ def test_fail_fast_stops_and_only_selects(tmp_path: Path) -> None:
     assert ET.parse(junit).getroot().get("skipped") == "2"
     only = smoke(str(config(tmp_path, dead)), "--only", "nope")
     assert only.returncode == 2 and "no check named 'nope'" in only.stderr
+    beat = smoke("deploy/examples/checks.yaml", "--only", "nightly-backup")
+    assert beat.returncode == 2
+    assert "check 'nightly-backup' is a heartbeat: there is nothing to run from here" in beat.stderr
 
 
 def test_validate_reports_problems_with_file_and_line(tmp_path: Path) -> None:
