@@ -59,7 +59,7 @@ class Agent:
             except ConfigError as exc:
                 log.error("config.check_rejected", error=str(exc))
                 continue
-            if self.settings.region in check.regions:
+            if check.probed and self.settings.region in check.regions:
                 checks.append(check)
                 if insecure(check):
                     log.warning(
