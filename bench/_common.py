@@ -13,24 +13,24 @@ import contextlib
 import functools
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bench._figures import REPS, Row, Run, Side, report
-from tests.support.procs import collector_argv
+from tests.support.binaries import find_binary
+from tests.support.net import free_port, http_get, wait_for
+from tests.support.procs import Proc, child_env, collector_argv
+from tests.support.procs import Procs as TestProcs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,20 +44,6 @@ class BenchError(RuntimeError):
 
 
 # --- processes -------------------------------------------------------------
-
-
-def find_binary(name: str) -> str | None:
-    """Path of an installed binary, looking in the sbin dirs too."""
-    return shutil.which(name) or next(
-        (f"{d}/{name}" for d in _SBIN if os.access(f"{d}/{name}", os.X_OK)), None
-    )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -76,31 +62,14 @@ def proc_status_bytes(pid: int, key: str) -> int:
     raise BenchError(f"/proc/{pid}/status has no {key}")
 
 
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
-    """Status and body of a GET on loopback; errors return their status."""
-    if not url.startswith("http://127.0.0.1:"):
-        raise ValueError(f"benchmarks only talk to loopback, not {url}")
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return int(resp.status), resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def wait_until(
     predicate: Callable[[], object], timeout: float, what: str, every: float = 0.05
 ) -> None:
     """Poll `predicate` until truthy; BenchError naming `what` on timeout."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except (OSError, ValueError, KeyError, BenchError) as exc:
-            last = exc
-        time.sleep(every)
-    raise BenchError(f"timed out after {timeout:g}s waiting for {what} (last error: {last})")
+    try:
+        wait_for(predicate, timeout, what, every)
+    except AssertionError as exc:  # the tests' helper fails with an assertion
+        raise BenchError(str(exc)) from None
 
 
 def tcp_open(port: int) -> bool:
@@ -108,43 +77,6 @@ def tcp_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-@dataclass
-class Proc:
-    """A started process and the file its output goes to."""
-
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        """The process id."""
-        return self.popen.pid
-
-    def tail(self, chars: int = 2000) -> str:
-        """The end of the process's output, for error messages."""
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def alive(self) -> bool:
-        """True while running; BenchError with the log tail once it exited."""
-        if self.popen.poll() is not None:
-            raise BenchError(f"{self.name} exited {self.popen.returncode}:\n{self.tail()}")
-        return True
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, wait, and SIGKILL if it hangs."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
 
 
 class Worker(Proc):
@@ -186,33 +118,19 @@ class Worker(Proc):
         message: dict[str, Any] = json.loads(line)
         return message
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         """Close stdin so the child cleans up and exits; signal it if not."""
         if self.popen.stdin is not None and not self.popen.stdin.closed:
             with contextlib.suppress(OSError):
                 self.popen.stdin.close()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(5)
-        super().stop(timeout)
+        return super().stop(sig, timeout)
 
 
-@dataclass
-class Procs:
-    """Processes started under one temp dir, all stopped on exit."""
-
-    tmp: Path
-    started: list[Proc] = field(default_factory=list)
-
-    def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Proc:
-        """Start `argv` with output in tmp/name.log."""
-        log = self.tmp / f"{name}.log"
-        with log.open("wb") as out:
-            popen = subprocess.Popen(
-                list(argv), env=_env(env), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
-            )
-        proc = Proc(name, popen, log)
-        self.started.append(proc)
-        return proc
+class Procs(TestProcs):
+    """Processes started under one temp dir, all stopped on exit; adds
+    line-protocol workers to the tests' process helper."""
 
     def worker(self, name: str, module: str, args: Sequence[str]) -> Worker:
         """Start `python -m module args` as a line-protocol worker."""
@@ -220,7 +138,7 @@ class Procs:
         with log.open("wb") as err:
             popen = subprocess.Popen(
                 [sys.executable, "-m", module, *args],
-                env=_env(None),
+                env=child_env(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=err,
@@ -229,16 +147,6 @@ class Procs:
         worker = Worker(name, popen, log)
         self.started.append(worker)
         return worker
-
-    def stop_all(self) -> None:
-        """Stop every process, newest first."""
-        for proc in reversed(self.started):
-            proc.stop()
-        self.started.clear()
-
-
-def _env(extra: dict[str, str] | None) -> dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1", **(extra or {})}
 
 
 @contextlib.contextmanager

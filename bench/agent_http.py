@@ -15,13 +15,13 @@ from __future__ import annotations
 from bench._common import (
     bench_procs,
     compare_probes,
-    find_binary,
-    free_port,
     main_for,
     probe_sides,
     start_nginx,
 )
 from bench._figures import Row, print_sides, versus_row
+from tests.support.binaries import find_binary
+from tests.support.net import free_port
 
 NAME = "agent_http"
 PROBES = {1: 2500, 64: 5000}

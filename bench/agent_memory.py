@@ -22,12 +22,8 @@ from bench._common import (
     ROOT,
     TOKEN,
     BenchError,
-    Proc,
     Procs,
     bench_procs,
-    find_binary,
-    free_port,
-    http_get,
     main_for,
     proc_status_bytes,
     start_collector,
@@ -37,7 +33,9 @@ from bench._common import (
     write_http_checks,
 )
 from bench._figures import Row, median
-from tests.support.procs import agent_argv
+from tests.support.binaries import find_binary
+from tests.support.net import free_port, http_get
+from tests.support.procs import Proc, agent_argv
 
 NAME = "agent_memory"
 CHECKS = 1000

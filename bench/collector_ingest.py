@@ -18,13 +18,13 @@ from bench._common import (
     BenchError,
     Procs,
     bench_procs,
-    http_get,
     main_for,
     measured,
     start_collector,
     write_http_checks,
 )
 from bench._figures import REPS, Row, Run, Side, print_sides
+from tests.support.net import http_get
 
 NAME = "collector_ingest"
 CHECKS = 1000

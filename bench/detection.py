@@ -24,13 +24,12 @@ from bench._common import TOKEN as AGENT_TOKEN
 from bench._common import (
     Procs,
     bench_procs,
-    free_port,
-    http_get,
     main_for,
     start_collector,
     wait_until,
 )
 from bench._figures import Row, median
+from tests.support.net import free_port, http_get
 from tests.support.recorder import Recorder, recorder
 
 NAME = "detection"

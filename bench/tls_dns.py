@@ -13,27 +13,23 @@ sides; CPU is our worker's and the exporter's, never the servers'.
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Callable
-
-import dns.exception
-import dns.message
-import dns.query
 
 from bench._common import (
     BenchError,
-    Proc,
     Procs,
     bench_procs,
     compare_probes,
-    find_binary,
-    free_port,
     main_for,
     make_tls_files,
     probe_sides,
     start_nginx,
+    wait_until,
 )
 from bench._figures import Row, print_sides, versus_row
+from tests.support.binaries import find_binary
+from tests.support.net import dns_answers, free_port
+from tests.support.procs import Proc
 
 NAME = "tls_dns"
 CONCURRENCY = 32
@@ -112,17 +108,7 @@ def start_dns_server(procs: Procs) -> tuple[str, Proc, int]:
 
 
 def _wait_answering(proc: Proc, port: int) -> None:
-    query = dns.message.make_query(QNAME, "A")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        proc.alive()
-        try:
-            if dns.query.udp(query, "127.0.0.1", port=port, timeout=0.2).answer:
-                return
-        except (dns.exception.Timeout, OSError):
-            pass
-        time.sleep(0.02)
-    raise BenchError(f"{proc.name} did not answer within 10s:\n{proc.tail()}")
+    wait_until(lambda: proc.alive() and dns_answers(port, QNAME), 10, f"{proc.name} answering")
 
 
 def _guarded(figure: str, needs: dict[str, str], measure: Callable[[Procs], Row]) -> Row:

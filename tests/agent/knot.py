@@ -11,20 +11,16 @@ from __future__ import annotations
 import base64
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import dns.exception
-import dns.message
-import dns.query
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from tests.support.binaries import require_binary
-from tests.support.net import free_port
+from tests.support.net import dns_answers, free_port, wait_for
 
 _SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
@@ -156,18 +152,12 @@ zone:
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    query = dns.message.make_query("www.probe.test.", "A")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    def answering() -> bool:
         if proc.poll() is not None:
-            raise AssertionError(f"knotd exited {proc.returncode}:\n{log.read_text()[-2000:]}")
-        try:
-            if dns.query.udp(query, "127.0.0.1", port=port, timeout=0.2).answer:
-                return
-        except (dns.exception.Timeout, OSError):
-            pass
-        time.sleep(0.02)
-    raise AssertionError(f"knotd did not answer within 10s:\n{log.read_text()[-2000:]}")
+            raise RuntimeError(f"knotd exited {proc.returncode}:\n{log.read_text()[-2000:]}")
+        return dns_answers(port, "www.probe.test.")
+
+    wait_for(answering, 10, "knotd answering", every=0.02)
 
 
 @pytest.fixture(scope="session")

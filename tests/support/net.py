@@ -10,6 +10,10 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+import dns.exception
+import dns.message
+import dns.query
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
@@ -19,12 +23,23 @@ def free_port() -> int:
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
-    """Status and body of a GET (errors return their status too)."""
+    """Status and body of a GET on loopback (errors return their status too)."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError(f"tests and benchmarks only talk to loopback, not {url}")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # loopback only
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+def dns_answers(port: int, qname: str) -> bool:
+    """Whether a DNS server on 127.0.0.1:`port` answers an A query for `qname`."""
+    query = dns.message.make_query(qname, "A")
+    try:
+        return bool(dns.query.udp(query, "127.0.0.1", port=port, timeout=0.2).answer)
+    except (dns.exception.Timeout, OSError):
+        return False
 
 
 def get_json(url: str) -> Any:

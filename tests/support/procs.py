@@ -14,6 +14,11 @@ from tests.support.net import free_port, http_get, wait_for
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class ProcessExited(RuntimeError):
+    """A process a test or benchmark needs has exited; the message shows
+    the end of its output."""
+
+
 @dataclass
 class Proc:
     """A child process whose output goes to a log file."""
@@ -22,9 +27,27 @@ class Proc:
     popen: subprocess.Popen[bytes]
     log: Path
 
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        return self.popen.pid
+
     def output(self) -> str:
         """Everything the process wrote so far."""
-        return self.log.read_text(errors="replace")
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def tail(self, chars: int = 3000) -> str:
+        """The end of the output, for error messages."""
+        return self.output()[-chars:]
+
+    def alive(self) -> bool:
+        """True while running; ProcessExited with the output's tail once not."""
+        if self.popen.poll() is not None:
+            raise ProcessExited(f"{self.name} exited {self.popen.returncode}:\n{self.tail()}")
+        return True
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         """Signal the process and wait; kill it if it hangs."""
@@ -36,6 +59,11 @@ class Proc:
                 self.popen.kill()
                 self.popen.wait()
         return self.popen.returncode
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child process: ours, unbuffered, plus `extra`."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1", **(extra or {})}
 
 
 def collector_argv(config: Path, grpc_port: int, http_port: int, state_dir: Path) -> list[str]:
@@ -66,7 +94,7 @@ class Procs:
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
         """Start `argv` with the repo on PYTHONPATH and output in tmp/name.log."""
         log = self.tmp / f"{name}.log"
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        full_env = child_env(env)
         with log.open("wb") as out:
             popen = subprocess.Popen(
                 argv, env=full_env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
@@ -94,7 +122,7 @@ class Procs:
         argv = collector_argv(config, grpc_port, http_port, self.tmp / state)
         proc = self.start(name, argv, {"VANTAGE_AGENT_TOKENS": tokens, **(env or {})})
         wait_for(
-            lambda: _alive(proc) and http_get(f"http://127.0.0.1:{http_port}/readyz")[0] == 200,
+            lambda: proc.alive() and http_get(f"http://127.0.0.1:{http_port}/readyz")[0] == 200,
             15,
             f"{name} /readyz",
         )
@@ -118,11 +146,4 @@ class Procs:
         """Stop every process, newest first."""
         for proc in reversed(self.started):
             proc.stop()
-
-
-def _alive(proc: Proc) -> bool:
-    if proc.popen.poll() is not None:
-        raise AssertionError(
-            f"{proc.name} exited {proc.popen.returncode}:\n{proc.output()[-3000:]}"
-        )
-    return True
+        self.started.clear()
