@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from tests.integration.test_fleet import write_config
 from tests.support.net import wait_for
-from tests.support.procs import Procs
+from tests.support.procs import ROOT, Procs
 from tests.support.prom import query, start_prometheus
 
 pytestmark = pytest.mark.integration
@@ -42,3 +43,35 @@ def test_promql_returns_p95_and_probe_success_per_region(
         '(vantage_probe_duration_seconds_bucket{check="home"}))',
     )
     assert 0 < float(quantile[0]["value"][1]) <= 1.0
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """(panel title, PromQL) of the bundled Grafana dashboard, `$check` = all."""
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/vantage.json").read_text())
+    return [
+        (p["title"], t["expr"].replace("$check", ".*"))
+        for p in dashboard["panels"]
+        for t in p["targets"]
+    ]
+
+
+def test_every_dashboard_panel_queries_a_real_prometheus(
+    procs: Procs, demo_target: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "checks.yaml", demo_target)
+    _, grpc_port, http_port = procs.collector(config)
+    procs.agent(grpc_port, "eu-west")
+    prometheus = start_prometheus(procs, [f"127.0.0.1:{http_port}"], tmp_path)
+    wait_for(
+        lambda: query(prometheus, 'vantage_probe_results_total{check="home"}'),
+        45,
+        "the first samples",
+        every=0.5,
+    )
+    time.sleep(3)  # a few scrapes, so rate() over them has two points
+    empty = []
+    for title, promql in dashboard_queries():
+        if not query(prometheus, promql):  # query() fails on a PromQL error
+            empty.append(title)
+    # No TLS checks and no notifications in this fleet: those panels may be empty.
+    assert set(empty) <= {"Days until certificate expiry", "Notifications by outcome"}, empty
