@@ -62,13 +62,13 @@ def test_every_dashboard_panel_queries_a_real_prometheus(
     _, grpc_port, http_port = procs.collector(config)
     procs.agent(grpc_port, "eu-west")
     prometheus = start_prometheus(procs, [f"127.0.0.1:{http_port}"], tmp_path)
+    # rate() needs two scrapes: poll until it answers, rather than sleep.
     wait_for(
-        lambda: query(prometheus, 'vantage_probe_results_total{check="home"}'),
+        lambda: query(prometheus, 'rate(vantage_probe_results_total{check="home"}[5m])'),
         45,
-        "the first samples",
+        "two scrapes of the collector",
         every=0.5,
     )
-    time.sleep(3)  # a few scrapes, so rate() over them has two points
     empty = []
     for title, promql in dashboard_queries():
         if not query(prometheus, promql):  # query() fails on a PromQL error
