@@ -127,10 +127,6 @@ class Stats:
         for key in [k for k in self.series if k[0] not in keep]:
             del self.series[key]
 
-    def regions(self, check: str) -> list[str]:
-        """Regions that reported `check`, sorted, without ALL."""
-        return sorted(r for c, r in self.series if c == check and r != ALL)
-
 
 def _record(series: Series, s: Sample) -> None:
     outcome = "success" if s.success else s.reason.value

@@ -6,11 +6,10 @@ each `type:` to its model. Errors name the file, line, check and field.
 
 from common.config.base import CheckBase, ConfigError, Defaults
 from common.config.loader import Config, load_config, parse_config
-from common.config.registry import CHECK_TYPES, AnyCheck
+from common.config.registry import CHECK_TYPES
 
 __all__ = [
     "CHECK_TYPES",
-    "AnyCheck",
     "CheckBase",
     "Config",
     "ConfigError",

@@ -20,6 +20,3 @@ CHECK_TYPES: dict[str, type[CheckBase]] = {
     "http_flow": HttpFlowCheck,
     "heartbeat": HeartbeatCheck,
 }
-
-AnyCheck = CheckBase
-"""Any validated check; narrow with isinstance against the type's model."""
