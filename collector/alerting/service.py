@@ -96,11 +96,12 @@ class AlertingService:
         d.silences.load_state(self.store.list_silences())
         for deploy in self.store.deploys_since(now - 3600):
             self.evaluator.deploys.record(deploy["service"], deploy["version"], deploy["at"])
-        # Pushing what is already firing is idempotent: the dispatcher knows
-        # what it notified before the restart, so nothing is paged twice.
-        self._push(
-            [*self.evaluator.active_alerts(), *self.heartbeats.active_alerts(), *alerts], now
-        )
+        # Handing the dispatcher what is already firing is idempotent: it
+        # knows what it notified before the restart, so nothing pages twice.
+        # These are not new events, so they are neither logged nor counted.
+        for alert in [*self.evaluator.active_alerts(), *self.heartbeats.active_alerts()]:
+            d.push(alert, now)
+        self._push(alerts, now)
         log.info(
             "alerting.restored",
             firing=len(self.evaluator.active_alerts()),
@@ -128,7 +129,10 @@ class AlertingService:
         return name
 
     def issue_token(self, name: str, rotate: bool) -> str | None:
-        """The heartbeat token, shown once (or a new one when `rotate`)."""
+        """The heartbeat token, shown once (or a new one when `rotate`);
+        KeyError when there is no heartbeat check called `name`."""
+        if name not in self.heartbeats.names():
+            raise KeyError(name)
         token = self.heartbeats.issue_token(name) if rotate else self.heartbeats.token_for(name)
         digest = self.heartbeats.token_hash(name)
         if token is not None and digest is not None:

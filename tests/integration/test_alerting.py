@@ -240,6 +240,7 @@ def test_heartbeat_missed_fires_after_period_and_grace_and_survives_restarts(
     assert status == 200 and len(shown["token"]) >= 22  # >= 128 bits, url-safe base64
     again = post(f"{api}/api/v1/heartbeats/nightly-backup/token", {}, API_TOKEN)
     assert again[0] == 409  # shown once
+    assert post(f"{api}/api/v1/heartbeats/no-such-job/token", {}, API_TOKEN)[0] == 404
     token = shown["token"]
 
     assert post(f"{api}/ping/{token}", {})[0] == 200
