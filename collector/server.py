@@ -9,7 +9,6 @@ agent is enough to never count a batch twice.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import structlog
 
 from collector.metrics import CollectorMetrics
 from collector.model import Sample, from_proto
+from common.auth import bearer_ok
 from common.config import Config
 from common.wire import check_to_proto
 from vantage.v1 import vantage_pb2 as pb
@@ -32,13 +32,7 @@ _HELLO_TIMEOUT = 10.0
 
 def token_ok(metadata: Iterable[tuple[str, str | bytes]], tokens: Iterable[str]) -> bool:
     """Whether the `authorization: Bearer <token>` metadata holds a known token."""
-    header = next((v for k, v in metadata if k == "authorization"), None)
-    if not isinstance(header, str) or not header.startswith("Bearer "):
-        return False
-    presented = header.removeprefix("Bearer ").encode()
-    # Compare against every token so timing does not tell which one matched.
-    matches = [hmac.compare_digest(presented, t.encode()) for t in tokens]
-    return any(matches)
+    return bearer_ok(next((v for k, v in metadata if k == "authorization"), None), tokens)
 
 
 def config_message(config: Config, region: str) -> pb.CollectorMessage:
