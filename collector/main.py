@@ -46,6 +46,8 @@ class Settings:
     tokens: tuple[str, ...]
     log_level: str
     api_tokens: tuple[str, ...] = ()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Settings:
@@ -82,7 +84,20 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         default=env("VANTAGE_LOG_LEVEL", "info"),
         help="debug, info, warning, error [VANTAGE_LOG_LEVEL]",
     )
+    p.add_argument(
+        "--tls-cert",
+        default=env("VANTAGE_TLS_CERT"),
+        help="PEM certificate chain for TLS on the gRPC port; plaintext if unset "
+        "[VANTAGE_TLS_CERT]",
+    )
+    p.add_argument(
+        "--tls-key",
+        default=env("VANTAGE_TLS_KEY"),
+        help="PEM private key for --tls-cert [VANTAGE_TLS_KEY]",
+    )
     args = p.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("--tls-cert and --tls-key go together")
     tokens = _tokens("VANTAGE_AGENT_TOKENS")
     if not tokens:
         p.error("no agent tokens: set VANTAGE_AGENT_TOKENS=token1,token2")
@@ -99,6 +114,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         tokens,
         args.log_level,
         _tokens("VANTAGE_API_TOKENS"),
+        Path(args.tls_cert) if args.tls_cert else None,
+        Path(args.tls_key) if args.tls_key else None,
     )
 
 
@@ -144,11 +161,21 @@ class Collector:
         ok = self.source.reload(reason)
         self.metrics.config_reloads.labels("success" if ok else "failure").inc()
 
+    def _add_port(self, server: grpc.aio.Server) -> int:
+        """Listen for agents: TLS when a certificate is configured."""
+        s = self.settings
+        if s.tls_cert is None or s.tls_key is None:
+            return server.add_insecure_port(s.grpc_listen)
+        credentials = grpc.ssl_server_credentials(
+            [(s.tls_key.read_bytes(), s.tls_cert.read_bytes())]
+        )
+        return server.add_secure_port(s.grpc_listen, credentials)
+
     async def run(self) -> int:
         """Serve until a stop signal."""
         server = grpc.aio.server()
         pb_grpc.add_CollectorServicer_to_server(self.service, server)
-        if server.add_insecure_port(self.settings.grpc_listen) == 0:
+        if self._add_port(server) == 0:
             log.error("collector.grpc_bind_failed", address=self.settings.grpc_listen)
             return 1
         await server.start()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import trustme
 
 from tests.support.net import get_json, http_get, wait_for
 from tests.support.procs import Procs
@@ -171,3 +172,31 @@ def test_config_changes_are_pushed_and_a_bad_file_keeps_the_old_config(
     ]
     assert get_json(f"http://127.0.0.1:{http_port}/api/v1/checks")["config_version"] == good_version
     assert get_json(f"http://127.0.0.1:{agent_port}/healthz")["checks"] == 4
+
+
+def test_agents_reach_a_tls_collector_only_when_they_trust_it(
+    procs: Procs, demo_target: str, tmp_path: Path
+) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    config = write_config(tmp_path / "checks.yaml", demo_target)
+    tls = {
+        "VANTAGE_TLS_CERT": str(tmp_path / "cert.pem"),
+        "VANTAGE_TLS_KEY": str(tmp_path / "key.pem"),
+    }
+    _, grpc_port, http_port = procs.collector(config, env=tls)
+    _, trusting = procs.agent(
+        grpc_port, "eu-west", env={"VANTAGE_TLS_CA": str(tmp_path / "ca.pem")}
+    )
+    plaintext, _ = procs.agent(grpc_port, "us-east")
+    wait_for(
+        lambda: has_series(metric_lines(http_port), "probe_success", region="eu-west"),
+        20,
+        "results over TLS",
+    )
+    assert get_json(f"http://127.0.0.1:{trusting}/healthz")["collector_connected"] is True
+    assert not has_series(metric_lines(http_port), "probe_success", region="us-east")
+    assert "stream.reconnect_scheduled" in plaintext.output()  # it keeps trying, and probing
