@@ -12,8 +12,6 @@ from __future__ import annotations
 from common.reasons import FailureReason
 from vantage.v1 import vantage_pb2 as pb
 
-_REASONS: dict[int, FailureReason] = {r.to_proto(): r for r in FailureReason}
-
 
 class Sample:
     """One probe result as the collector sees it."""
@@ -45,11 +43,6 @@ class Sample:
         self.reason = reason
         self.raw = raw if raw is not None else pb.Result()
         self._tls: pb.TlsDetails | bool | None = False  # False: not looked up yet
-
-    @property
-    def ended_at(self) -> float:
-        """When the probe finished."""
-        return self.started_at + self.duration
 
     @property
     def at(self) -> float:
@@ -153,6 +146,6 @@ def from_proto(result: pb.Result, agent_id: str, region: str) -> Sample:
         result.started_at,
         result.duration_seconds,
         result.success,
-        _REASONS.get(result.reason, FailureReason.INTERNAL),
+        FailureReason.from_proto(result.reason),
         result,
     )

@@ -47,10 +47,11 @@ class FailureReason(StrEnum):
 
     @classmethod
     def from_proto(cls, value: int) -> FailureReason:
-        """The reason for a proto enum value; unknown values map to INTERNAL."""
-        if value == pb.FAILURE_REASON_UNSPECIFIED:
-            return cls.NONE
-        try:
-            return cls[pb.FailureReason.Name(value).removeprefix(_PREFIX)]  # type: ignore[arg-type]
-        except (KeyError, ValueError):
-            return cls.INTERNAL
+        """The reason for a proto enum value; unknown values map to INTERNAL.
+
+        A dict lookup: the collector calls this for every result it ingests.
+        """
+        return _BY_PROTO.get(value, cls.INTERNAL)
+
+
+_BY_PROTO: dict[int, FailureReason] = {reason.to_proto(): reason for reason in FailureReason}

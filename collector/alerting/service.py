@@ -229,10 +229,14 @@ class AlertingService:
         self._dirty = True
 
     async def _refresh_alertmanagers(self, now: float) -> None:
+        due = [
+            n for n in self.notifiers.values() if isinstance(n, AlertmanagerNotifier) and n.due(now)
+        ]
+        if not due:
+            return  # the usual tick: nothing to re-post, so no firing set to build
         firing = {a.fingerprint for a in self.active_alerts()}
-        for notifier in self.notifiers.values():
-            if isinstance(notifier, AlertmanagerNotifier) and notifier.due(now):
-                await notifier.refresh(now, firing)
+        for notifier in due:
+            await notifier.refresh(now, firing)
 
     def _track_restored(self) -> None:
         router = self._dispatcher().router

@@ -174,10 +174,9 @@ def insecure(check: CheckBase) -> bool:
 
 
 def _warnings(checks: list[CheckBase], problems: _Problems) -> Iterable[str]:
-    lines = dict(problems.check_lines)
     for check in checks:
         if insecure(check):
-            where = f"{problems.source}:{lines.get(check.name, '?')}"
+            where = f"{problems.source}:{problems.check_lines.get(check.name, '?')}"
             yield (
                 f"{where}: check {check.name!r}: insecure_skip_verify is on: "
                 "TLS certificates are not verified"
