@@ -27,7 +27,7 @@ from collector.stats.series import Stats
 from collector.store import Store
 from common import logs
 from common.config import Config, ConfigError
-from common.runtime import install_loop, split_hostport
+from common.runtime import install_loop, settle_heap, split_hostport
 from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 log = structlog.get_logger("collector")
@@ -249,4 +249,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("config.invalid", errors=exc.problems)
         return 2
     install_loop()
+    settle_heap()
     return asyncio.run(collector.run())

@@ -17,7 +17,7 @@ class Sample:
     """One probe result as the collector sees it."""
 
     __slots__ = (
-        "_tls", "agent_id", "check", "check_type", "duration", "raw", "reason", "region",
+        "_tls", "agent_id", "at", "check", "check_type", "duration", "raw", "reason", "region",
         "started_at", "success",
     )  # fmt: skip
 
@@ -39,20 +39,15 @@ class Sample:
         self.agent_id = agent_id
         self.started_at = started_at
         self.duration = duration
+        self.at = started_at + duration
+        """When the probe finished (the evaluator's name for it)."""
         self.success = success
         self.reason = reason
         self.raw = raw if raw is not None else pb.Result()
         self._tls: pb.TlsDetails | bool | None = False  # False: not looked up yet
 
-    @property
-    def at(self) -> float:
-        """When the probe finished (the evaluator's name for it)."""
-        return self.started_at + self.duration
-
-    @property
-    def host(self) -> str | None:
-        """Unknown here: the evaluator takes the host from the check's policy."""
-        return None
+    host = None
+    """Unknown here: the evaluator takes the host from the check's policy."""
 
     @property
     def message(self) -> str:
@@ -88,12 +83,12 @@ class Sample:
     def tls(self) -> pb.TlsDetails | None:
         """TLS facts from a tls probe or an https request (looked up once)."""
         if self._tls is False:
-            raw = self.raw
-            if raw.HasField("tls"):
-                self._tls = raw.tls
-            elif raw.HasField("http") and raw.http.HasField("tls"):
+            raw, kind = self.raw, self.check_type
+            if kind == "http" and raw.http.HasField("tls"):
                 self._tls = raw.http.tls
-            else:
+            elif kind == "tls" and raw.HasField("tls"):
+                self._tls = raw.tls
+            else:  # no other probe carries certificates
                 self._tls = None
         return self._tls  # type: ignore[return-value]  # False was replaced above
 
@@ -123,7 +118,8 @@ class Sample:
     @property
     def cert_serial(self) -> str | None:
         """The leaf certificate's serial, None without TLS."""
-        return self.tls_serial or None
+        tls = self.tls
+        return (tls.serial or None) if tls is not None else None
 
     @property
     def failed_assertions(self) -> tuple[str, ...]:

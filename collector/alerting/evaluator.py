@@ -33,7 +33,7 @@ from collector.alerting.deploys import Deploys
 from collector.alerting.model import Alert, AlertState
 from collector.alerting.policy import CheckPolicy, Observation, ObservationLike
 from collector.alerting.regions import Failure, Incident, RegionState, outage_holds
-from collector.alerting.slo import Sample, SloWindow, error_level, latency_level
+from collector.alerting.slo import SloWindow, error_level, latency_level
 
 __all__ = ["CheckPolicy", "Evaluator", "Observation", "ObservationLike"]
 
@@ -114,8 +114,12 @@ class Evaluator:
         if policy is None or obs.region not in policy.regions:
             return []  # a result for a check or region no longer configured
         state = self._checks[policy.name]
-        self.deploys.observe_release(policy.service, obs.release, obs.at)
+        release = obs.release
+        if release:
+            self.deploys.observe_release(policy.service, release, obs.at)
         state.host = obs.host or policy.host or state.host
+        if obs.cert_serial is None:  # most results: no TLS
+            return self._record(policy, state, obs, now)
         return self._certs(policy, state, obs, now) + self._record(policy, state, obs, now)
 
     def tick(self, now: float) -> list[Alert]:
@@ -172,10 +176,12 @@ class Evaluator:
         failure = None if obs.success or obs.reason in _NOT_FAILURES else _failure_of(obs)
         region = state.regions[obs.region]
         transition = region.record(failure, now, obs.agent_id, policy.thresholds)
-        if failure is not None and state.incident is not None:
-            region.in_incident = True
-        excluded = failure is not None and region.in_incident
-        state.window.add(Sample(obs.at, obs.region, failure is None, obs.duration, excluded))
+        if failure is None:
+            state.window.add(obs.at, obs.region, True, obs.duration)
+        else:
+            if state.incident is not None:
+                region.in_incident = True
+            state.window.add(obs.at, obs.region, False, obs.duration, region.in_incident)
         if transition is None:
             return []
         return self._outage(policy, state, now, state.stale(policy, now))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from collector.alerting.certs import CertPolicy
@@ -98,12 +99,12 @@ class CheckPolicy:
     host: str | None = None
     """The target host, when the config knows it (else taken from results)."""
 
-    @property
+    @cached_property
     def service(self) -> str:
         """The service deploys are recorded for: label `service`, or the name."""
         return self.labels.get("service") or self.name
 
-    @property
+    @cached_property
     def thresholds(self) -> tuple[int, int]:
         """(failure_threshold, success_threshold), as RegionState.record takes them."""
         return self.failure_threshold, self.success_threshold

@@ -90,7 +90,8 @@ class RegionState:
         self, failure: Failure | None, now: float, agent_id: str, thresholds: tuple[int, int]
     ) -> Transition | None:
         """Count one result (`failure` None means success); return a transition."""
-        self.last_seen = now if self.last_seen is None else max(self.last_seen, now)
+        if self.last_seen is None or now > self.last_seen:
+            self.last_seen = now
         self.agent_id = agent_id
         if failure is None:
             return self._success(thresholds[1])

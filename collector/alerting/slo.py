@@ -7,7 +7,7 @@ the p95 is exact (nearest rank over the sorted samples), not a sketch.
 Two rules keep an outage from paging twice, once as "down" and again as
 "error ratio":
 - failures that belong to an incident are *excluded* (see `exclude_since`
-  and `Sample.excluded`), during the outage and after it;
+  and the `excluded` flag of a `Sample`), during the outage and after it;
 - a failure counts only once it is *settled*: older than the time an outage
   needs to be confirmed. Until then it may still turn out to be the first
   failure of an outage, which pages on its own.
@@ -37,16 +37,12 @@ class SloPolicy:
     start); the alert state is left as it is."""
 
 
-@dataclass
-class Sample:
-    """One result as the window sees it."""
-
-    at: float
-    region: str
-    success: bool
-    duration: float
-    excluded: bool = False
-    """A failure that belongs to an incident already paged."""
+Sample = tuple[float, str, bool, float, bool]
+"""One result as the window sees it: (at, region, success, duration,
+excluded), where `excluded` marks a failure that belongs to an incident
+already paged. A plain tuple of atoms: one is kept per result, and the
+garbage collector stops tracking such tuples, so a full window costs it
+nothing."""
 
 
 @dataclass(frozen=True)
@@ -88,46 +84,49 @@ class SloWindow:
     def __len__(self) -> int:
         return len(self._samples)
 
-    def add(self, sample: Sample) -> None:
+    def add(
+        self, at: float, region: str, success: bool, duration: float, excluded: bool = False
+    ) -> None:
         """Append a result (results arrive roughly in time order)."""
-        self._samples.append(sample)
+        self._samples.append((at, region, success, duration, excluded))
 
     def prune(self, now: float, span: float) -> None:
         """Drop samples older than `span` seconds."""
-        while self._samples and self._samples[0].at <= now - span:
-            self._samples.popleft()
+        samples = self._samples
+        while samples and samples[0][0] <= now - span:
+            samples.popleft()
 
     def exclude_since(self, region: str, since: float) -> None:
         """Mark `region`'s failures from `since` on as part of an incident."""
-        for sample in self._samples:
-            if sample.region == region and not sample.success and sample.at >= since:
-                sample.excluded = True
+        marked = (
+            (at, r, ok, d, x or (r == region and not ok and at >= since))
+            for at, r, ok, d, x in self._samples
+        )
+        self._samples = deque(marked, maxlen=MAX_SAMPLES)
 
     def stats(self, now: float, settle: float, min_samples: int) -> SloStats:
         """p95 and error counts; failures younger than `settle` are left out
         of both sides of the ratio, as are excluded ones."""
-        durations = [s.duration for s in self._samples if s.success]
-        counted = [s for s in self._samples if s.success or _settled(s, now, settle)]
-        errors = sum(1 for s in counted if not s.success)
+        durations = [d for _, _, ok, d, _ in self._samples if ok]
+        errors = sum(
+            1 for at, _, ok, _, x in self._samples if not ok and not x and now - at >= settle
+        )
+        counted = len(durations) + errors
         return SloStats(
             p95=p95(durations) if len(durations) >= min_samples else None,
             successes=len(durations),
             errors=errors,
-            total=len(counted) if len(counted) >= min_samples else 0,
+            total=counted if counted >= min_samples else 0,
         )
 
     def to_list(self) -> list[list[Any]]:
         """JSON-able form, compact: one row per sample."""
-        return [[s.at, s.region, s.success, s.duration, s.excluded] for s in self._samples]
+        return [list(sample) for sample in self._samples]
 
     @classmethod
     def from_list(cls, rows: Iterable[Sequence[Any]]) -> SloWindow:
         """Inverse of `to_list`."""
-        return cls(Sample(float(a), str(r), bool(ok), float(d), bool(x)) for a, r, ok, d, x in rows)
-
-
-def _settled(sample: Sample, now: float, settle: float) -> bool:
-    return not sample.excluded and now - sample.at >= settle
+        return cls((float(a), str(r), bool(ok), float(d), bool(x)) for a, r, ok, d, x in rows)
 
 
 def latency_level(p95_seconds: float, policy: SloPolicy) -> Severity | None:

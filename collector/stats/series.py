@@ -2,11 +2,12 @@
 
 Pure: `ingest(samples, now)` updates state; readers take `now` too.
 
-Ingest is the collector's hot path. Each series accumulates results per
-10-second slot in small dicts of sketch buckets and hands the slots to its
-windows when a reader asks or when too many are open. At one result per
-check and region per interval that is one hand-over per result; under load
-it is one per slot, however many results arrive.
+Ingest is the collector's hot path. Results land in their regional series
+only, in a pending 10-second slot that keeps the durations; slots go to the
+windows (the series' own and the check's ALL series') when a reader asks or
+when too many are open, so the sketch work is done per slot, not per result.
+At one result per check and region per interval that is one hand-over per
+result; under load it is one per slot, however many results arrive.
 """
 
 from __future__ import annotations
@@ -40,16 +41,25 @@ _MAX_PENDING = 8
 arrive a little out of order, so more than one slot is open at a time."""
 
 
-@dataclass
 class _Slot:
-    latency: dict[int, int] = field(default_factory=dict)
-    ok: int = 0
-    failed: int = 0
+    """Results of one series that ended in one 10-second slot, not yet in
+    the windows: durations of the successes, and a count of failures."""
+
+    __slots__ = ("durations", "failed")
+
+    def __init__(self) -> None:
+        self.durations: list[float] = []
+        self.failed = 0
 
 
-@dataclass
+@dataclass(eq=False)
 class Series:
-    """Everything known about one (check, region) or (check, "all")."""
+    """Everything known about one (check, region) or (check, "all").
+
+    Results land in a regional series only. Its pending slots go to its own
+    windows and to the check's ALL series' windows when they settle, so each
+    result is counted once on the hot path, not once per series.
+    """
 
     windows: dict[str, Window] = field(
         default_factory=lambda: {name: Window(span, slot) for name, (span, slot) in WINDOWS.items()}
@@ -60,30 +70,25 @@ class Series:
     last: Sample | None = None
     overall: Series | None = None
     """The check's ALL series, fed with every result of this one."""
+    parts: list[Series] = field(default_factory=list)
+    """For an ALL series: the regional series that feed it."""
     pending: dict[int, _Slot] = field(default_factory=dict)
     pending_now: float = 0.0
 
-    def add(self, ended_at: float, bucket: int | None, now: float) -> None:
-        """Count one result (`bucket` None for a failure) in its pending slot."""
-        index = int(min(ended_at, now) // SLOT)
-        slot = self.pending.get(index)
-        if slot is None:
-            if len(self.pending) >= _MAX_PENDING:
-                self.settle()
-            slot = self.pending[index] = _Slot()
-        self.pending_now = now
-        if bucket is None:
-            slot.failed += 1
-        else:
-            slot.ok += 1
-            slot.latency[bucket] = slot.latency.get(bucket, 0) + 1
-
     def settle(self) -> None:
-        """Hand the pending slots to the windows."""
+        """Hand the pending slots to the windows (this series' and ALL's)."""
+        for part in self.parts:
+            part.settle()
+        if not self.pending:
+            return
+        targets = [*self.windows.values()]
+        if self.overall is not None:
+            targets += self.overall.windows.values()
         for index, slot in sorted(self.pending.items()):
-            latency = Counter(slot.latency)
-            for window in self.windows.values():
-                window.add(index * SLOT, self.pending_now, latency, slot.ok, slot.failed)
+            latency = Counter(map(sketch.bucket, slot.durations))
+            ok = len(slot.durations)
+            for window in targets:
+                window.add(index * SLOT, self.pending_now, latency, ok, slot.failed)
         self.pending.clear()
 
     def window(self, name: str) -> Window:
@@ -99,19 +104,41 @@ class Stats:
         self.series: dict[Key, Series] = {}
 
     def ingest(self, samples: Iterable[Sample], now: float) -> int:
-        """Add a batch of samples; returns how many were counted."""
+        """Add a batch of samples; returns how many were counted.
+
+        The hot path: one series lookup and a few counters per result, the
+        sketch work is done per slot when it settles.
+        """
         count = 0
         series = self.series
+        bounds = HISTOGRAM_BOUNDS
         for s in samples:
             count += 1
-            regional = series.get((s.check, s.region)) or self._new(s.check, s.region)
-            _record(regional, s)
+            regional = series.get((s.check, s.region))
+            if regional is None:
+                regional = self._new(s.check, s.region)
             duration = s.duration
-            bucket = sketch.bucket(duration) if s.success else None
-            ended = s.started_at + duration
-            regional.add(ended, bucket, now)
-            assert regional.overall is not None
-            regional.overall.add(ended, bucket, now)
+            outcome = "success" if s.success else s.reason.value
+            outcomes = regional.outcomes
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            regional.histogram[_bisect(bounds, duration)] += 1
+            regional.duration_sum += duration
+            last = regional.last
+            if last is None or s.started_at >= last.started_at:
+                regional.last = s
+            ended = s.at
+            index = int((ended if ended < now else now) // SLOT)
+            pending = regional.pending
+            slot = pending.get(index)
+            if slot is None:
+                if len(pending) >= _MAX_PENDING:
+                    regional.settle()
+                slot = pending[index] = _Slot()
+            regional.pending_now = now
+            if s.success:
+                slot.durations.append(duration)
+            else:
+                slot.failed += 1
         return count
 
     def _new(self, check: str, region: str) -> Series:
@@ -119,6 +146,7 @@ class Stats:
         if overall is None:
             overall = self.series[check, ALL] = Series()
         regional = self.series[check, region] = Series(overall=overall)
+        overall.parts.append(regional)
         return regional
 
     def forget(self, keep_checks: Iterable[str]) -> None:
@@ -126,13 +154,3 @@ class Stats:
         keep = set(keep_checks)
         for key in [k for k in self.series if k[0] not in keep]:
             del self.series[key]
-
-
-def _record(series: Series, s: Sample) -> None:
-    outcome = "success" if s.success else s.reason.value
-    outcomes = series.outcomes
-    outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    series.histogram[_bisect(HISTOGRAM_BOUNDS, s.duration)] += 1
-    series.duration_sum += s.duration
-    if series.last is None or s.started_at >= series.last.started_at:
-        series.last = s

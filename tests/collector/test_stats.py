@@ -45,3 +45,14 @@ def test_forget_drops_removed_checks() -> None:
     stats.ingest([sample("old", "eu", 1, 0.1), sample("new", "eu", 1, 0.1)], 2)
     stats.forget(["new"])
     assert {c for c, _ in stats.series} == {"new"}
+
+
+def test_all_series_counts_slots_settled_by_any_reader() -> None:
+    stats = Stats()
+    stats.ingest([sample("home", "eu", 100, 0.1), sample("home", "us", 105, 0.2)], 110)
+    stats.ingest([sample("home", "us", 200, 0.0, ok=False)], 210)
+    assert stats.series["home", "eu"].window("5m").samples(210) == 1  # settles eu only
+    overall = stats.series["home", ALL].window("5m")  # settles the rest
+    assert overall.samples(210) == 3
+    assert overall.error_ratio(210) == pytest.approx(1 / 3)
+    assert overall.p95(210) == pytest.approx(0.1, rel=0.01)  # lower nearest rank of 2
