@@ -38,10 +38,14 @@ from common.config import Config
 log = structlog.get_logger("collector.alerting")
 
 _TICK = 1.0
-"""Longest sleep between evaluations: stale regions and heartbeat deadlines
-are noticed within a second."""
+"""Seconds between evaluations: stale regions and heartbeat deadlines are
+noticed within a second. A wake-up (new alerts, a silence) flushes the
+dispatcher at once but does not evaluate every check again."""
 _SAVE_EVERY = 10.0
-"""State is saved at once when alerts change, and at least this often."""
+"""State is saved at least this often."""
+_SAVE_DIRTY = 1.0
+"""A change is saved within this many seconds, not on every change: in an
+alert storm each save would write the whole state again."""
 
 
 class AlertingService:
@@ -63,6 +67,7 @@ class AlertingService:
         self._wake = asyncio.Event()
         self._dirty = False
         self._saved_at = 0.0
+        self._ticked_at = float("-inf")
         self._sending: set[asyncio.Task[None]] = set()
 
     # -- configuration -------------------------------------------------
@@ -179,16 +184,20 @@ class AlertingService:
 
     async def _step(self) -> None:
         now = self.clock()
-        self._push(self.evaluator.tick(now) + self.heartbeats.tick(now), now)
+        if now - self._ticked_at >= _TICK:
+            self._ticked_at = now
+            self._push(self.evaluator.tick(now) + self.heartbeats.tick(now), now)
         for notification in self._dispatcher().flush(now):
             self._send(notification)
         await self._refresh_alertmanagers(now)
         self.save()
+        delay = self._ticked_at + _TICK - now
         deadline = self._dispatcher().next_deadline(now)
-        delay = _TICK if deadline is None else min(_TICK, max(0.0, deadline - now))
+        if deadline is not None:
+            delay = min(delay, deadline - now)
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay)
+            await asyncio.wait_for(self._wake.wait(), max(0.0, delay))
 
     def _push(self, alerts: Iterable[Alert], now: float) -> None:
         dispatcher = self._dispatcher()
@@ -248,9 +257,11 @@ class AlertingService:
                         notifier.track([alert])
 
     def save(self, force: bool = False) -> None:
-        """Persist state when it changed, or every _SAVE_EVERY seconds."""
+        """Persist state: within _SAVE_DIRTY seconds of a change, at least
+        every _SAVE_EVERY seconds, and at once when `force`d (shutdown)."""
         now = self.clock()
-        if not (force or self._dirty or now - self._saved_at >= _SAVE_EVERY):
+        due = _SAVE_DIRTY if self._dirty else _SAVE_EVERY
+        if not force and now - self._saved_at < due:
             return
         self.store.save_state("evaluator", self.evaluator.export_state())
         self.store.save_state("heartbeats", self.heartbeats.export_state())
