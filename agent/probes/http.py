@@ -1,6 +1,6 @@
 """The `http` probe: one request and its redirects, a fresh connection each
 time, with blackbox_exporter's phase timings (resolve, connect, tls,
-processing, transfer) taken from aiohttp trace hooks.
+processing, transfer) from the clock in `http_phases`.
 
 `fetch()` is shared with `http_flow` steps; library exceptions become
 failure reasons in `classify()` and nowhere else.
@@ -8,13 +8,12 @@ failure reasons in `classify()` and nowhere else.
 
 from __future__ import annotations
 
-import contextvars
 import functools
-import os
 import socket
 import ssl
 import time
 from dataclasses import dataclass
+from random import getrandbits
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -22,6 +21,7 @@ import aiohttp
 
 from agent.probes.base import ProbeContext, fail, new_result
 from agent.probes.http_expect import Answer, Finding, Hop, judge
+from agent.probes.http_phases import CLOCK, PhaseClock, PhaseConnector
 from agent.probes.template import Expander, MissingValue
 from common.config.http import HttpCheck, HttpRequest
 from common.logs import scrub
@@ -40,77 +40,6 @@ class RedirectLoop(Exception):
     """The redirects went round in a circle or past `redirects.max`."""
 
 
-class PhaseClock:
-    """Monotonic marks for one request, turned into blackbox phase timings."""
-
-    __slots__ = ("marks", "tls")
-
-    def __init__(self, tls: bool) -> None:
-        self.marks: dict[str, float] = {"start": time.perf_counter()}
-        self.tls = tls
-
-    def mark(self, name: str) -> None:
-        """Record the first time `name` happens."""
-        self.marks.setdefault(name, time.perf_counter())
-
-    def phases(self) -> dict[str, float]:
-        """Durations between consecutive marks, blackbox_exporter names."""
-        m = self.marks
-        # Without TLS, protocol set-up after the TCP connect is part of connect.
-        connected = "tcp_connected" if self.tls else "conn_end"
-        order = [
-            ("resolve", "dns_start", "dns_end"),
-            ("connect", "conn_start", connected),
-            ("tls", "tcp_connected", "conn_end" if self.tls else "tcp_connected"),
-            ("processing", "conn_end", "headers"),
-            ("transfer", "headers", "done"),
-        ]
-        return {name: m[b] - m[a] for name, a, b in order if a in m and b in m}
-
-
-_CLOCK: contextvars.ContextVar[PhaseClock | None] = contextvars.ContextVar("clock", default=None)
-
-
-def _marker(name: str) -> Any:
-    async def hook(_session: object, _ctx: object, _params: object) -> None:
-        clock = _CLOCK.get()
-        if clock is not None:
-            clock.mark(name)
-
-    return hook
-
-
-def trace_config() -> aiohttp.TraceConfig:
-    """Trace hooks that feed the current request's PhaseClock."""
-    trace = aiohttp.TraceConfig()
-    trace.on_dns_resolvehost_start.append(_marker("dns_start"))
-    trace.on_dns_resolvehost_end.append(_marker("dns_end"))
-    trace.on_connection_create_start.append(_marker("conn_start"))
-    trace.on_connection_create_end.append(_marker("conn_end"))
-    return trace
-
-
-class PhaseConnector(aiohttp.TCPConnector):
-    """A connector that marks when TCP is connected, before the TLS handshake.
-
-    aiohttp connects the socket, then calls `loop.create_connection(factory,
-    sock=...)`, which builds the protocol and then runs the handshake. Timing
-    the factory call splits `connect` from `tls`, which aiohttp's trace hooks
-    do not.
-    """
-
-    async def _wrap_create_connection(self, *args: Any, **kwargs: Any) -> Any:
-        factory, *rest = args
-
-        def timed_factory() -> Any:
-            clock = _CLOCK.get()
-            if clock is not None:
-                clock.mark("tcp_connected")
-            return factory()
-
-        return await super()._wrap_create_connection(timed_factory, *rest, **kwargs)
-
-
 def new_session(
     family: int = socket.AF_UNSPEC, cookie_jar: aiohttp.abc.AbstractCookieJar | None = None
 ) -> aiohttp.ClientSession:
@@ -120,7 +49,6 @@ def new_session(
     )
     return aiohttp.ClientSession(
         connector=connector,
-        trace_configs=[trace_config()],
         cookie_jar=aiohttp.DummyCookieJar() if cookie_jar is None else cookie_jar,
     )
 
@@ -173,12 +101,20 @@ def prepare(spec: HttpRequest, expander: Expander) -> Prepared:
 
 def trace_headers() -> tuple[str, dict[str, str]]:
     """A fresh request id, and X-Request-ID and traceparent headers carrying it."""
-    trace_id = os.urandom(16).hex()
+    # Ids must be unique, not unguessable: `random` (as OpenTelemetry uses)
+    # spares two getrandom syscalls per probe. All-zero ids are invalid.
+    trace_id = f"{getrandbits(128) or 1:032x}"
     return trace_id, {
         "X-Request-ID": trace_id,
-        "traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01",
+        "traceparent": f"00-{trace_id}-{getrandbits(64) or 1:016x}-01",
         "User-Agent": "vantage-agent/0.1",
     }
+
+
+@functools.lru_cache(maxsize=256)
+def _deadline(budget: float) -> aiohttp.ClientTimeout:
+    """The timeout for a request with `budget` seconds; checks reuse theirs."""
+    return aiohttp.ClientTimeout(total=budget)
 
 
 @dataclass
@@ -202,10 +138,10 @@ async def fetch(
     phases: dict[str, float] = {}
     chain: list[Hop] = []
     method, url, visited = req.method, req.url, {req.url}
-    deadline = aiohttp.ClientTimeout(total=budget)
+    deadline = _deadline(budget)
     while True:
         clock = PhaseClock(tls=url.startswith("https:"))
-        token = _CLOCK.set(clock)
+        token = CLOCK.set(clock)
         try:
             async with session.request(
                 method,
@@ -223,7 +159,7 @@ async def fetch(
                 body = await _read_capped(resp, req.spec.max_body_bytes)
                 clock.mark("done")
         finally:
-            _CLOCK.reset(token)
+            CLOCK.reset(token)
         for name, seconds in clock.phases().items():
             phases[name] = phases.get(name, 0.0) + seconds
         location = resp.headers.get("Location")
@@ -264,15 +200,18 @@ def _peer(resp: aiohttp.ClientResponse) -> Peer | None:
 
 async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
     """Read at most `cap` bytes of the body."""
+    content = resp.content
     chunks: list[bytes] = []
     size = 0
     while size < cap:
-        chunk = await resp.content.read(min(_CHUNK, cap - size))
+        chunk = await content.read(min(_CHUNK, cap - size))
         if not chunk:
             break
         chunks.append(chunk)
         size += len(chunk)
-    return b"".join(chunks)
+        if content.at_eof():  # a small body arrives whole: skip the read that finds EOF
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def conclude(

@@ -35,6 +35,8 @@ class Expander:
 
     def text(self, template: str) -> str:
         """Expand one string."""
+        if "${" not in template:  # most settings have no template: skip the regex
+            return template
         return _REF.sub(self._lookup, template)
 
     def value(self, data: Any) -> Any:

@@ -11,10 +11,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 import trustme
+import uvloop
 from aiohttp import web
 
 from agent.probes.base import ProbeContext
-from agent.probes.http import classify, probe
+from agent.probes.http import classify, new_session, probe
+from agent.probes.http_phases import CLOCK, PhaseClock, PhaseConnector
 from common.config.http import HttpCheck
 from common.reasons import FailureReason
 from tests.agent.conftest import ServeApp
@@ -105,6 +107,30 @@ async def test_refused_connection(ctx: ProbeContext) -> None:
     assert "127.0.0.1" in r.message
 
 
+def test_on_uvloop_as_in_the_agent() -> None:
+    """The agent runs on uvloop, which connects plain-HTTP probes itself."""
+
+    async def run() -> tuple[pb.Result, pb.Result]:
+        runner = web.AppRunner(app(), access_log=None)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        ctx = ProbeContext("agent-1", "eu-west", env={}, session_factory=new_session)
+        try:
+            ok = await probe(check(f"http://127.0.0.1:{port}/"), ctx)
+            refused = await probe(check(f"http://127.0.0.1:{free_port()}/"), ctx)
+        finally:
+            await ctx.close()
+            await runner.cleanup()
+        return ok, refused
+
+    ok, refused = uvloop.run(run())
+    assert ok.success, ok.message
+    assert set(ok.phase_seconds) == {"connect", "tls", "processing", "transfer"}
+    assert refused.reason == pb.FAILURE_REASON_CONNECT_REFUSED
+    assert refused.message.startswith("connect to 127.0.0.1:")
+
+
 async def test_timeout(target: str, ctx: ProbeContext) -> None:
     r = await probe(check(target + "/slow"), ctx)
     assert r.reason == pb.FAILURE_REASON_TIMEOUT
@@ -178,3 +204,43 @@ def test_ip_version_that_cannot_reach_a_literal_address_is_a_config_error() -> N
         ValueError, match=re.escape("ip_version 6 cannot reach 127.0.0.1, an IPv4 address")
     ):
         check("http://127.0.0.1:1/", ip_version=6)
+
+
+class _SlowResolver(aiohttp.abc.AbstractResolver):
+    """Answers every name with 127.0.0.1 after `delay`: a name lookup
+    without the system resolver."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        await asyncio.sleep(self.delay)
+        return [
+            {"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET,
+             "proto": 0, "flags": socket.AI_NUMERICHOST}
+        ]  # fmt: skip
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_connect_phase_excludes_the_name_lookup(target: str) -> None:
+    port = int(target.rsplit(":", 1)[1].strip("/"))
+    clock = PhaseClock(tls=False)
+    token = CLOCK.set(clock)
+    connector = PhaseConnector(force_close=True, use_dns_cache=False, resolver=_SlowResolver(0.2))
+    try:
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            session.get(f"http://target.test:{port}/") as resp,
+        ):
+            clock.mark("headers")
+            await resp.read()
+            clock.mark("done")
+    finally:
+        CLOCK.reset(token)
+    phases = clock.phases()
+    assert phases["resolve"] >= 0.2
+    assert phases["connect"] < 0.1  # loopback: the 0.2 s lookup is not in it
