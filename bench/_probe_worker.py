@@ -3,9 +3,11 @@
     python -m bench._probe_worker ours TYPE CHECK_JSON
     python -m bench._probe_worker blackbox PROBE_URL
 
-`ours` runs our `probe(check, ctx)` for check type TYPE on uvloop, with one
-shared `new_session()` as the agent has, and serializes the results in
-batches of 500 as the agent's spool does before streaming them. `blackbox`
+`ours` runs a check of type TYPE on uvloop through the agent's own
+`ProbeRunner`, as its scheduler does: the probe with one shared
+`new_session()`, the canonical JSON log line (to this worker's log file),
+the probe counter, and the results serialized in batches of 500 as the
+agent's spool does before streaming them. `blackbox`
 is a keep-alive aiohttp client that requests blackbox_exporter's /probe URL
 and checks `probe_success 1`, as a Prometheus scrape would.
 
@@ -64,23 +66,30 @@ async def ours(check_type: str, check_json: str) -> tuple[OneProbe, Close]:
     """Our probe for `check_type`, as the agent runs it."""
     # Imported here so a probe module that does not import yet becomes a
     # reported error instead of a crash.
-    from agent.probes import ProbeContext, probe_for  # noqa: PLC0415
+    from agent.metrics import AgentMetrics  # noqa: PLC0415
+    from agent.probes import ProbeContext  # noqa: PLC0415
     from agent.probes.http import new_session  # noqa: PLC0415
+    from agent.runner import ProbeRunner  # noqa: PLC0415
     from common.config import CHECK_TYPES  # noqa: PLC0415
     from vantage.v1 import vantage_pb2 as pb  # noqa: PLC0415
 
     check = CHECK_TYPES[check_type].model_validate(json.loads(check_json))
-    probe = probe_for(check_type)
     ctx = ProbeContext("bench-agent", "bench", session_factory=new_session)
     pending: list[pb.Result] = []
+    last: list[pb.Result] = []
 
-    async def one() -> Outcome:
-        result = await probe(check, ctx)
+    def spool(result: pb.Result) -> None:
+        last[:] = [result]
         pending.append(result)
         if len(pending) >= _BATCH:
             pb.AgentMessage(batch=pb.ResultBatch(seq=1, results=pending)).SerializeToString()
             pending.clear()
-        return result.success, result.message
+
+    runner = ProbeRunner(ctx, spool, AgentMetrics())
+
+    async def one() -> Outcome:
+        success = await runner(check, False)
+        return success, last[0].message
 
     async def close() -> None:
         await ctx.close()
@@ -109,7 +118,9 @@ def _reply(message: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """Set up, warm up, then serve run requests until stdin closes."""
-    logs.setup("bench-worker", "warning", json=True)  # to stderr, never stdout
+    # The agent logs one line per probe at info; to stderr (the worker's log
+    # file), never stdout, which carries the replies.
+    logs.setup("bench-worker", "info", json=True)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:

@@ -1,9 +1,10 @@
 """HTTP probes per CPU-second: our probe engine vs blackbox_exporter.
 
 Both sides probe the same local nginx (one worker, a small static page),
-at the same concurrency, with a fresh connection per probe. Ours runs
-`agent.probes.http.probe` in its own uvloop process (`_probe_worker`),
-and its CPU is that process's. blackbox_exporter is driven through
+at the same concurrency, with a fresh connection per probe. Ours runs the
+agent's `ProbeRunner` (the http probe, its canonical log line, the probe
+counter and batch serialization) in its own uvloop process
+(`_probe_worker`), and its CPU is that process's. blackbox_exporter is driven through
 `/probe?module=http_2xx` by a keep-alive client in another process, and its
 CPU is the exporter's own. nginx serves both and is not counted.
 
