@@ -6,7 +6,8 @@ nginx). Three real agents run them and three idle agents, in a region with
 no checks, are the baseline; all six run at once, so the wait is paid once.
 Once every loaded agent reports 1,000 checks, we wait a full interval and
 until each has run at least 1,000 probes, then read VmRSS and VmHWM (peak)
-from /proc. MB here is 10^6 bytes.
+from /proc, with VmRSS split into RssAnon (heap, Python objects) and
+RssFile (mapped library pages). MB here is 10^6 bytes.
 
     python -m bench.agent_memory
 """
@@ -17,6 +18,7 @@ import json
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 from bench._common import (
     ROOT,
@@ -48,6 +50,19 @@ AGENTS = 3
 """Agents of each kind, all at once: repetitions without paying the wait again."""
 TARGET_MB = 60.0
 MB = 1e6
+_STATUS_KEYS = ("VmRSS", "VmHWM", "RssAnon", "RssFile")
+
+
+class Memory(NamedTuple):
+    """One agent's memory from /proc/<pid>/status, in MB."""
+
+    rss: float
+    peak: float
+    anon: float
+    """RssAnon: the heap, Python objects, stacks."""
+    file: float
+    """RssFile: mapped pages of shared libraries (the agent hands back those
+    that only start-up used, see agent/memory.py)."""
 
 
 class Agent:
@@ -78,10 +93,11 @@ class Agent:
                 counts[outcome] += float(value)
         return counts
 
-    def memory_mb(self) -> tuple[float, float]:
-        """(VmRSS, VmHWM) in MB."""
+    def memory_mb(self) -> Memory:
+        """RSS, peak RSS and the anonymous and file-backed parts, in MB."""
         pid = self.proc.pid
-        return proc_status_bytes(pid, "VmRSS") / MB, proc_status_bytes(pid, "VmHWM") / MB
+        rss, peak, anon, file = (proc_status_bytes(pid, key) / MB for key in _STATUS_KEYS)
+        return Memory(rss, peak, anon, file)
 
 
 def _target(procs: Procs) -> str:
@@ -139,7 +155,8 @@ def run() -> list[Row]:
 
 
 def _imports_mb() -> float:
-    """RSS of a Python that only imported the agent: the floor under idle."""
+    """RSS of a Python that only imported the agent. An agent starts there,
+    then hands back the code pages start-up touched once (agent/memory.py)."""
     code = (
         "import agent.main, re; "
         "print(re.search(r'VmRSS:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
@@ -150,13 +167,17 @@ def _imports_mb() -> float:
     return int(out.stdout) * 1024 / MB
 
 
-def _report(memory: dict[str, list[tuple[float, float]]]) -> Row:
+def _report(memory: dict[str, list[Memory]]) -> Row:
     print(f"    (a Python that only imports agent.main: {_imports_mb():.1f} MB)")
     figures = {}
     for kind, values in memory.items():
-        rss, peak = median([v[0] for v in values]), median([v[1] for v in values])
-        reps = ", ".join(f"{v[0]:.1f}" for v in values)
-        print(f"    {kind:<7} RSS {rss:6.1f} MB  peak {peak:6.1f} MB  per agent [{reps}]")
+        rss, peak = median([v.rss for v in values]), median([v.peak for v in values])
+        anon, file = median([v.anon for v in values]), median([v.file for v in values])
+        reps = ", ".join(f"{v.rss:.1f}" for v in values)
+        print(
+            f"    {kind:<7} RSS {rss:6.1f} MB (anon {anon:.1f}, file {file:.1f})  "
+            f"peak {peak:6.1f} MB  per agent [{reps}]"
+        )
         figures[kind] = (rss, peak)
     (rss, peak), (idle, _) = figures["loaded"], figures["idle"]
     print(f"    ratio loaded/idle RSS: {rss / idle:.2f}x; target <= {TARGET_MB:g} MB")

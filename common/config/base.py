@@ -3,8 +3,10 @@ the error type."""
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -48,9 +50,28 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 class Model(BaseModel):
-    """Frozen, and strict about unknown keys."""
+    """Frozen, and strict about unknown keys.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Schemas are built on first validation, not at import: an agent builds
+    only those of the check types it is sent (see `shared()` for nested
+    defaults, which would otherwise build theirs at import).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+_M = TypeVar("_M", bound=Model)
+
+
+def shared(model: type[_M]) -> Callable[[], _M]:
+    """A `default_factory` for a nested model: one default instance, made on
+    first use and shared by every check (models are frozen).
+
+    A plain `= SloSpec()` default would build SloSpec's schema at import,
+    and pydantic deep-copies an unhashable default (one holding a dict) for
+    every check that uses it.
+    """
+    return functools.cache(model)
 
 
 class Defaults(Model):
@@ -109,7 +130,7 @@ class CheckBase(Defaults):
 
     name: str
     type: str
-    slo: SloSpec = SloSpec()
+    slo: SloSpec = Field(default_factory=shared(SloSpec))
     runbook_url: str | None = None
 
     @model_validator(mode="after")
@@ -129,3 +150,8 @@ class CheckBase(Defaults):
         return self.model_dump(
             mode="json", exclude=set(COMMON_FIELDS), exclude_unset=True, by_alias=True
         )
+
+
+def insecure(check: CheckBase) -> bool:
+    """Whether a check turns certificate verification off."""
+    return bool(getattr(check, "insecure_skip_verify", False))

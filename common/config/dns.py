@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from common.config.base import CheckBase, Model
+from common.config.base import CheckBase, Model, shared
 
 RecordType = Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS", "CAA", "SOA", "SRV"]
 RECORD_TYPES: tuple[str, ...] = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "CAA", "SOA", "SRV")
@@ -107,7 +107,7 @@ class DnsCheck(CheckBase):
     query_name: str | None = None
     record: RecordType = "A"
     server: str | None = None
-    expect: DnsExpect = DnsExpect()
+    expect: DnsExpect = Field(default_factory=shared(DnsExpect))
 
     @field_validator("query_name")
     @classmethod

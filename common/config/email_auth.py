@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from common.config.base import CheckBase, Model
+from common.config.base import CheckBase, Model, shared
 from common.config.dns import dns_server, validate_dns_name
 
 SPF_ALL: tuple[str, ...] = ("-all", "~all", "?all", "+all")
@@ -49,7 +49,7 @@ class EmailAuthCheck(CheckBase):
     domain: str
     dkim_selectors: tuple[str, ...] = ()
     server: str | None = None
-    expect: EmailAuthExpect = EmailAuthExpect()
+    expect: EmailAuthExpect = Field(default_factory=shared(EmailAuthExpect))
 
     @field_validator("domain")
     @classmethod

@@ -12,7 +12,7 @@ import jmespath
 import jmespath.exceptions
 from pydantic import Field, field_validator, model_validator
 
-from common.config.base import CheckBase, Duration, Model
+from common.config.base import CheckBase, Duration, Model, shared
 
 _STATUS_RANGE = re.compile(r"^([1-5])xx$")
 _TEMPLATE = re.compile(r"\$\{[^}]*\}")
@@ -191,8 +191,8 @@ class HttpRequest(Model):
     json_body: Any = Field(default=None, alias="json")
     basic_auth: BasicAuth | None = None
     bearer_token: str | None = None
-    expect: HttpExpect = HttpExpect()
-    redirects: Redirects = Redirects()
+    expect: HttpExpect = Field(default_factory=shared(HttpExpect))
+    redirects: Redirects = Field(default_factory=shared(Redirects))
     max_body_bytes: int = Field(default=1 << 20, ge=0)
 
     model_config = Model.model_config | {"populate_by_name": True}

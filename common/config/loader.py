@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import ValidationError
 
-from common.config.base import FROM_YAML, CheckBase, ConfigError, Defaults, Model
+from common.config.base import FROM_YAML, CheckBase, ConfigError, Defaults, Model, insecure
 from common.config.registry import CHECK_TYPES
 
 Path_ = tuple[str | int, ...]
@@ -166,11 +166,6 @@ def _build(data: Any, problems: _Problems) -> Config | None:
     return Config(
         tuple(checks), defaults, digest.hexdigest()[:12], problems.source, warnings, alerting
     )
-
-
-def insecure(check: CheckBase) -> bool:
-    """Whether a check turns certificate verification off."""
-    return bool(getattr(check, "insecure_skip_verify", False))
 
 
 def _warnings(checks: list[CheckBase], problems: _Problems) -> Iterable[str]:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from common.config.base import CheckBase, Model
+from common.config.base import CheckBase, Model, shared
 from common.config.dns import split_host_port, validate_dns_name
 
 TLS_VERSIONS: tuple[str, ...] = ("TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3")
@@ -47,7 +47,7 @@ class TlsCheck(CheckBase):
     target: str
     server_name: str | None = None
     ca_file: str | None = None
-    expect: TlsExpect = TlsExpect()
+    expect: TlsExpect = Field(default_factory=shared(TlsExpect))
 
     @field_validator("target")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections import Counter
 
@@ -79,3 +80,69 @@ async def test_scheduler_runs_checks_and_applies_changes() -> None:
     assert 2 <= len(good) <= 4
     assert ("bad", True) in bad  # a failure was re-checked fast
     assert len(bad) == removed_at  # a removed check stops running
+
+
+async def test_a_finished_run_leaves_no_task_behind() -> None:
+    async def run(_c: CheckBase, _retry: bool) -> bool:
+        return True
+
+    scheduler = Scheduler(run, time.time)
+    scheduler.apply([check("home", interval=0.2)])
+    entry = scheduler.entries["home"]
+    await asyncio.sleep(0.5)
+    # Memory: a check waiting for its next run keeps no finished task.
+    assert entry.task is None or not entry.task.done()
+    scheduler.stop()
+
+
+async def test_every_run_starts_from_the_context_the_scheduler_was_made_in() -> None:
+    field = contextvars.ContextVar("field", default="unset")
+    field.set("bound")  # like structlog's bound agent and region
+    seen: list[str] = []
+
+    async def run(_c: CheckBase, _retry: bool) -> bool:
+        seen.append(field.get())
+        field.set("left by a run")
+        return True
+
+    scheduler = Scheduler(run, time.time)
+    field.set("set later")
+    scheduler.apply([check("home", interval=0.2)])
+    await asyncio.sleep(0.7)
+    scheduler.stop()
+    assert len(seen) >= 2
+    assert set(seen) == {"bound"}
+
+
+async def test_many_checks_each_run_on_their_own_schedule() -> None:
+    runs: Counter[str] = Counter()
+
+    async def run(c: CheckBase, _retry: bool) -> bool:
+        runs[c.name] += 1
+        return True
+
+    scheduler = Scheduler(run, time.time)
+    scheduler.apply([check(f"c{i}", interval=0.4) for i in range(200)])
+    await asyncio.sleep(1.0)
+    scheduler.apply([check(f"c{i}", interval=0.4) for i in range(100)])  # drop half
+    dropped_at = sum(runs[f"c{i}"] for i in range(100, 200))
+    await asyncio.sleep(0.9)
+    scheduler.stop()
+    assert all(4 <= runs[f"c{i}"] <= 5 for i in range(100)), runs
+    assert sum(runs[f"c{i}"] for i in range(100, 200)) == dropped_at
+
+
+async def test_a_wall_clock_stepped_back_does_not_stall_checks() -> None:
+    step = 0.0
+    runs: list[float] = []
+
+    async def run(_c: CheckBase, _retry: bool) -> bool:
+        runs.append(time.monotonic())
+        return True
+
+    scheduler = Scheduler(run, lambda: time.time() + step)
+    scheduler.apply([check("home", interval=0.3)])
+    step = -3600.0  # NTP steps the clock back an hour
+    await asyncio.sleep(1.0)
+    scheduler.stop()
+    assert len(runs) >= 3

@@ -20,9 +20,10 @@ def test_promql_returns_p95_and_probe_success_per_region(
 ) -> None:
     config = write_config(tmp_path / "checks.yaml", demo_target)
     _, grpc_port, http_port = procs.collector(config)
-    procs.agent(grpc_port, "eu-west")
+    _, agent_port = procs.agent(grpc_port, "eu-west")
     procs.agent(grpc_port, "us-east")
-    prometheus = start_prometheus(procs, [f"127.0.0.1:{http_port}"], tmp_path)
+    targets = [f"127.0.0.1:{http_port}", f"127.0.0.1:{agent_port}"]
+    prometheus = start_prometheus(procs, targets, tmp_path)
 
     p95 = 'vantage_check_latency_p95_seconds{check="home",region="all",window="5m"}'
     # The first sample shows up ~6 s after /-/ready: poll, never sleep a fixed time.
@@ -43,6 +44,12 @@ def test_promql_returns_p95_and_probe_success_per_region(
         '(vantage_probe_duration_seconds_bucket{check="home"}))',
     )
     assert 0 < float(quantile[0]["value"][1]) <= 1.0
+
+    # The agent writes its own text format (common.exposition): Prometheus reads it.
+    probes = 'vantage_agent_probes_total{type="http",outcome="success"} > 0'
+    wait_for(lambda: query(prometheus, probes), 30, "the agent's probe counter", every=0.5)
+    connected = query(prometheus, "vantage_agent_collector_connected")
+    assert [r["value"][1] for r in connected] == ["1"]
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
