@@ -24,11 +24,12 @@ from agent.scheduler import Scheduler
 from agent.spool import Spool
 from agent.stream import StreamClient
 from common import logs
+from common.addresses import listen_address
 from common.config import ConfigError
 from common.config.base import insecure
 from common.errors import FatalError
 from common.exposition import CONTENT_TYPE
-from common.runtime import install_loop, split_hostport
+from common.runtime import install_loop
 from common.wire import check_from_proto
 from vantage.v1 import vantage_pb2 as pb
 
@@ -151,7 +152,7 @@ class Agent:
         # aiohttp's low-level server: web.Application and its router would
         # cost 1.3 MB of RSS at import for two pages.
         server = Server(self.serve, access_log=None)
-        host, port = split_hostport(self.settings.http_listen)
+        host, port = listen_address(self.settings.http_listen)
         listener = await asyncio.get_running_loop().create_server(server, host, port)
         log.info(
             "agent.started",

@@ -26,8 +26,9 @@ from collector.server import CollectorService, Ingest
 from collector.stats.series import Stats
 from collector.store import Store
 from common import logs
+from common.addresses import listen_address
 from common.config import Config, ConfigError
-from common.runtime import install_loop, settle_heap, split_hostport
+from common.runtime import install_loop, settle_heap
 from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 log = structlog.get_logger("collector")
@@ -103,7 +104,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         p.error("no agent tokens: set VANTAGE_AGENT_TOKENS=token1,token2")
     for flag in ("grpc_listen", "http_listen"):
         try:
-            split_hostport(getattr(args, flag))
+            listen_address(getattr(args, flag))
         except ValueError as exc:
             p.error(f"--{flag.replace('_', '-')}: {exc}")
     return Settings(
@@ -187,7 +188,7 @@ class Collector:
         # No access log: ping URLs carry secret tokens.
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        host, port = split_hostport(self.settings.http_listen)
+        host, port = listen_address(self.settings.http_listen)
         await web.TCPSite(runner, host, port).start()
         self.serving = True
         log.info(

@@ -29,11 +29,3 @@ def settle_heap() -> None:
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
-
-
-def split_hostport(address: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
-    """`host:port` (or `[v6]:port`, or `:port`) into a pair; ValueError if bad."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"bad address {address!r}: want host:port")
-    return (host.strip("[]") or default_host), int(port)

@@ -22,7 +22,8 @@ import dns.resolver
 from dns.rdtypes.ANY.TXT import TXT
 
 from agent.probes.base import ProbeContext, assertion, fail, finish_assertions, new_result
-from common.config.dns import DnsCheck, DnsExpect, split_host_port
+from common.addresses import split_host_port
+from common.config.dns import DnsCheck, DnsExpect
 from common.reasons import FailureReason
 from vantage.v1 import vantage_pb2 as pb
 

@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 from collector.alerting.heartbeats import HeartbeatPolicy
 from collector.alerting.policy import CheckPolicy
 from collector.alerting.slo import SloPolicy
+from common.addresses import split_host_port
 from common.config import CheckBase, Config
-from common.config.dns import DnsCheck, split_host_port
+from common.config.dns import DnsCheck
 from common.config.email_auth import EmailAuthCheck
 from common.config.heartbeat import HeartbeatCheck
 from common.config.http import HttpCheck

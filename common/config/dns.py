@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from common.addresses import split_host_port
 from common.config.base import CheckBase, Model, shared
 
 RecordType = Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS", "CAA", "SOA", "SRV"]
@@ -22,7 +23,6 @@ RCODES = frozenset(
 )
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
-_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+))(?::(?P<port>\d{1,5}))?$")
 
 
 def validate_dns_name(value: str, what: str = "name") -> str:
@@ -31,22 +31,6 @@ def validate_dns_name(value: str, what: str = "name") -> str:
     if not value or len(value) > 253 or not all(_LABEL.match(label) for label in labels):
         raise ValueError(f"bad {what} {value!r}: use a DNS name like www.example.com")
     return value
-
-
-def split_host_port(value: str, default_port: int) -> tuple[str, int]:
-    """Split `host:port`, `[v6]:port`, `host` or a bare IPv6 address.
-
-    Raises ValueError with a message fit to show a user.
-    """
-    try:
-        return str(ipaddress.IPv6Address(value)), default_port
-    except ValueError:
-        pass
-    match = _HOST_PORT.match(value.strip())
-    port = int(match.group("port")) if match and match.group("port") else default_port
-    if match is None or not 1 <= port <= 65535:
-        raise ValueError(f"bad address {value!r}: write host:port, e.g. 127.0.0.1:{default_port}")
-    return match.group("v6") or match.group("host"), port
 
 
 def dns_server(value: str) -> str:

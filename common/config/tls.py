@@ -8,8 +8,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from common.addresses import split_host_port
 from common.config.base import CheckBase, Model, shared
-from common.config.dns import split_host_port, validate_dns_name
+from common.config.dns import validate_dns_name
 
 TLS_VERSIONS: tuple[str, ...] = ("TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3")
 TlsVersion = Literal["TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3"]

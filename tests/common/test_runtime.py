@@ -5,9 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
-from common.runtime import GC_YOUNG_THRESHOLD, split_hostport
+from common.runtime import GC_YOUNG_THRESHOLD
 
 
 def test_settle_heap_freezes_start_up_objects_and_raises_the_young_threshold() -> None:
@@ -19,21 +17,3 @@ def test_settle_heap_freezes_start_up_objects_and_raises_the_young_threshold() -
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", str(GC_YOUNG_THRESHOLD), "True"]
-
-
-@pytest.mark.parametrize(
-    ("address", "want"),
-    [
-        ("127.0.0.1:9790", ("127.0.0.1", 9790)),
-        (":9791", ("127.0.0.1", 9791)),
-        ("[::1]:9792", ("::1", 9792)),
-    ],
-)
-def test_split_hostport(address: str, want: tuple[str, int]) -> None:
-    assert split_hostport(address) == want
-
-
-@pytest.mark.parametrize("address", ["127.0.0.1", "host:0", "host:65536", "host:http"])
-def test_split_hostport_rejects(address: str) -> None:
-    with pytest.raises(ValueError, match="want host:port"):
-        split_hostport(address)
