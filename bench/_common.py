@@ -302,6 +302,9 @@ def measured(pid: int, work: Callable[[], dict[str, Any]]) -> tuple[float, dict[
     return cpu_seconds(pid) - before, reply
 
 
+LOGGED = "vantage + log line"
+"""The side of ours that also writes the canonical log line per probe."""
+
 ProbeSide = tuple[Worker, int]
 """A probe worker and the pid whose CPU counts for it: the worker itself
 for our probes, blackbox_exporter for its driver."""
@@ -336,12 +339,18 @@ def probe_sides(
     check: dict[str, Any],
     module: tuple[str, dict[str, Any]],
     target: str,
+    log_line: bool = False,
 ) -> dict[str, ProbeSide]:
     """Our probe worker for `check`, and blackbox_exporter running `module`
-    (name, settings) against `target` with its driver, when installed."""
+    (name, settings) against `target` with its driver, when installed. With
+    `log_line`, a second worker of ours also writes the agent's canonical
+    log line per probe (side `LOGGED`)."""
     args = ["ours", check_type, json.dumps(check)]
     ours = probe_worker(procs, f"ours-{check_type}", args)
     sides: dict[str, ProbeSide] = {"vantage": (ours, ours.pid)}
+    if log_line:
+        logged = probe_worker(procs, f"ours-{check_type}-logged", [*args, "info"])
+        sides[LOGGED] = (logged, logged.pid)
     if find_binary("prometheus-blackbox-exporter") is None:
         print(f"  blackbox_exporter skipped: install {BLACKBOX_PACKAGE}")
         return sides

@@ -99,16 +99,22 @@ class Row:
         return cls(bench, figure, f"skipped: {why}")
 
 
-def versus_row(bench: str, figure: str, sides: dict[str, Side], target: float | None) -> Row:
-    """Our probes per CPU-second against blackbox_exporter's, as a row;
-    `target` is the ratio to reach, if there is one."""
-    ours = sides["vantage"]
+def versus_row(
+    bench: str,
+    figure: str,
+    sides: dict[str, Side],
+    target: float | None,
+    ours_side: str = "vantage",
+) -> Row:
+    """Our probes per CPU-second (side `ours_side`) against blackbox_exporter's,
+    as a row; `target` is the ratio to reach, if there is one."""
+    ours = sides[ours_side]
     value = f"{ours.per_cpu:,.0f} probes/CPU-s ({ours.rate:,.0f}/s)"
     theirs = sides.get("blackbox_exporter")
     if theirs is None:
         return Row(bench, figure, value, "blackbox skipped")
     ratio = ours.per_cpu / theirs.per_cpu
-    print(f"    ratio vantage/blackbox (probes per CPU-s): {ratio:.2f}x")
+    print(f"    ratio {ours_side}/blackbox (probes per CPU-s): {ratio:.2f}x")
     baseline = f"blackbox {theirs.per_cpu:,.0f} ({theirs.rate:,.0f}/s)"
     if target is None:
         return Row(bench, figure, value, baseline, ratio)

@@ -1,13 +1,15 @@
 """A worker process that runs probes in bulk, driven by `_common.Worker`.
 
-    python -m bench._probe_worker ours TYPE CHECK_JSON
+    python -m bench._probe_worker ours TYPE CHECK_JSON [LOG_LEVEL]
     python -m bench._probe_worker blackbox PROBE_URL
 
 `ours` runs a check of type TYPE on uvloop through the agent's own
 `ProbeRunner`, as its scheduler does: the probe with one shared
-`new_session()`, the canonical JSON log line (to this worker's log file),
-the probe counter, and the results serialized in batches of 500 as the
-agent's spool does before streaming them. `blackbox`
+`new_session()`, the probe counter, and the results serialized in batches
+of 500 as the agent's spool does before streaming them. At LOG_LEVEL
+`info` it also writes the agent's canonical JSON line per probe (to this
+worker's log file); at the default `warning` that line is skipped, as
+blackbox_exporter logs nothing per probe. `blackbox`
 is a keep-alive aiohttp client that requests blackbox_exporter's /probe URL
 and checks `probe_success 1`, as a Prometheus scrape would.
 
@@ -120,7 +122,8 @@ def main(argv: Sequence[str]) -> int:
     """Set up, warm up, then serve run requests until stdin closes."""
     # The agent logs one line per probe at info; to stderr (the worker's log
     # file), never stdout, which carries the replies.
-    logs.setup("bench-worker", "info", json=True)
+    level = argv[3] if argv[0] == "ours" and len(argv) > 3 else "warning"
+    logs.setup("bench-worker", level, json=True)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:

@@ -2,11 +2,14 @@
 
 Both sides probe the same local nginx (one worker, a small static page),
 at the same concurrency, with a fresh connection per probe. Ours runs the
-agent's `ProbeRunner` (the http probe, its canonical log line, the probe
-counter and batch serialization) in its own uvloop process
-(`_probe_worker`), and its CPU is that process's. blackbox_exporter is driven through
-`/probe?module=http_2xx` by a keep-alive client in another process, and its
-CPU is the exporter's own. nginx serves both and is not counted.
+agent's `ProbeRunner` (the http probe, the probe counter and batch
+serialization) in its own uvloop process (`_probe_worker`), and its CPU is
+that process's; the target is about this engine. A second worker of ours
+also writes the agent's canonical JSON log line per probe, which
+blackbox_exporter does not, and is shown beside it without a target.
+blackbox_exporter is driven through `/probe?module=http_2xx` by a
+keep-alive client in another process, and its CPU is the exporter's own.
+nginx serves both and is not counted.
 
     python -m bench.agent_http
 """
@@ -14,6 +17,7 @@ CPU is the exporter's own. nginx serves both and is not counted.
 from __future__ import annotations
 
 from bench._common import (
+    LOGGED,
     bench_procs,
     compare_probes,
     main_for,
@@ -43,12 +47,14 @@ def run() -> list[Row]:
         start_nginx(procs, http_port=port)
         target = f"http://127.0.0.1:{port}/"
         check = {"name": "bench-http", "url": target, "timeout": "5s"}
-        sides = probe_sides(procs, "http", check, MODULE, target)
+        sides = probe_sides(procs, "http", check, MODULE, target, log_line=True)
         for concurrency, n in PROBES.items():
             figures = compare_probes(sides, n, concurrency)
             print_sides(f"concurrency {concurrency}, {n} probes per run", "probes", figures)
             figure = f"HTTP probes/CPU-s, c={concurrency}"
             rows.append(versus_row(NAME, figure, figures, TARGET_RATIO))
+            logged = f"{figure}, with the log line"
+            rows.append(versus_row(NAME, logged, figures, None, ours_side=LOGGED))
     return rows
 
 
