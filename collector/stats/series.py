@@ -41,15 +41,29 @@ _MAX_PENDING = 8
 arrive a little out of order, so more than one slot is open at a time."""
 
 
+_FOLD = 512
+"""Durations a pending slot keeps before folding them into sketch buckets,
+so a flood between two scrapes holds buckets, not every duration."""
+
+
 class _Slot:
     """Results of one series that ended in one 10-second slot, not yet in
-    the windows: durations of the successes, and a count of failures."""
+    the windows: successes (recent durations, older ones folded into sketch
+    buckets) and a count of failures."""
 
-    __slots__ = ("durations", "failed")
+    __slots__ = ("durations", "failed", "folded", "latency")
 
     def __init__(self) -> None:
         self.durations: list[float] = []
+        self.latency: Counter[int] = Counter()
+        self.folded = 0
         self.failed = 0
+
+    def fold(self) -> None:
+        """Move the kept durations into the sketch buckets."""
+        self.latency.update(map(sketch.bucket, self.durations))
+        self.folded += len(self.durations)
+        self.durations.clear()
 
 
 @dataclass(eq=False)
@@ -85,10 +99,9 @@ class Series:
         if self.overall is not None:
             targets += self.overall.windows.values()
         for index, slot in sorted(self.pending.items()):
-            latency = Counter(map(sketch.bucket, slot.durations))
-            ok = len(slot.durations)
+            slot.fold()
             for window in targets:
-                window.add(index * SLOT, self.pending_now, latency, ok, slot.failed)
+                window.add(index * SLOT, self.pending_now, slot.latency, slot.folded, slot.failed)
         self.pending.clear()
 
     def window(self, name: str) -> Window:
@@ -136,7 +149,10 @@ class Stats:
                 slot = pending[index] = _Slot()
             regional.pending_now = now
             if s.success:
-                slot.durations.append(duration)
+                durations = slot.durations
+                durations.append(duration)
+                if len(durations) >= _FOLD:
+                    slot.fold()
             else:
                 slot.failed += 1
         return count

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from collector.model import Sample
@@ -56,3 +58,16 @@ def test_all_series_counts_slots_settled_by_any_reader() -> None:
     assert overall.samples(210) == 3
     assert overall.error_ratio(210) == pytest.approx(1 / 3)
     assert overall.p95(210) == pytest.approx(0.1, rel=0.01)  # lower nearest rank of 2
+
+
+def test_a_flood_in_one_slot_is_folded_into_buckets_without_losing_results() -> None:
+    stats = Stats()
+    durations = [0.001 * (i % 700 + 1) for i in range(2000)]  # > _FOLD in one slot
+    batch = [sample("home", "eu", 100 + (i % 5), d) for i, d in enumerate(durations)]
+    stats.ingest(batch, now=110)
+    pending = stats.series["home", "eu"].pending
+    assert max(len(slot.durations) for slot in pending.values()) < 512  # folded as it came
+    window = stats.series["home", ALL].window("5m")
+    assert window.samples(110) == 2000
+    exact = sorted(durations)[math.floor(0.95 * (2000 - 1))]
+    assert window.p95(110) == pytest.approx(exact, rel=0.01)
