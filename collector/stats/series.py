@@ -3,9 +3,10 @@
 Pure: `ingest(samples, now)` updates state; readers take `now` too.
 
 Ingest is the collector's hot path. Results land in their regional series
-only, in a pending 10-second slot that keeps the durations; slots go to the
-windows (the series' own and the check's ALL series') when a reader asks or
-when too many are open, so the sketch work is done per slot, not per result.
+only, in a pending 10-second slot that keeps the durations (folded into
+sketch buckets every 512); slots go to the windows (the series' own and the
+check's ALL series') when a reader asks or when too many are open, so the
+window work is done per slot, not per result.
 At one result per check and region per interval that is one hand-over per
 result; under load it is one per slot, however many results arrive.
 """
