@@ -16,11 +16,6 @@ by a regular file, not writable, and with no private (copied-on-write) or
 swapped-out page, so the file holds every byte the mapping shows. It also
 asks malloc to return free heap pages (malloc_trim). Linux only and best
 effort: elsewhere, or on any error, it does nothing.
-
-`freeze_startup_objects()` moves everything start-up made into the
-garbage collector's permanent generation: those objects live as long as the
-agent, and a full collection that walks them stalls the event loop for about
-100 ms (and maps back the traversal code of every extension module).
 """
 
 from __future__ import annotations
@@ -30,8 +25,6 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-from common.runtime import settle_heap
 
 _MADV_DONTNEED = 4
 _HEADER = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$")
@@ -78,17 +71,6 @@ def parse_smaps(text: str) -> list[Mapping]:
         if key in _SIZES and mappings:
             setattr(mappings[-1], _SIZES[key], int(rest.split()[0]))
     return mappings
-
-
-def freeze_startup_objects() -> None:
-    """Keep every object alive now out of future garbage collections, and
-    collect less often (`common.runtime.settle_heap`).
-
-    Call it once, when start-up is over: an object frozen while it is part
-    of a reference cycle is never collected, so freezing again and again
-    (say at every config change, with probes in flight) would leak.
-    """
-    settle_heap()
 
 
 def release_unused_pages(smaps: Path = Path("/proc/self/smaps")) -> int:

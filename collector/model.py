@@ -118,8 +118,7 @@ class Sample:
     @property
     def cert_serial(self) -> str | None:
         """The leaf certificate's serial, None without TLS."""
-        tls = self.tls
-        return (tls.serial or None) if tls is not None else None
+        return self.tls_serial or None
 
     @property
     def failed_assertions(self) -> tuple[str, ...]:

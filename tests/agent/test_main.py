@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
+from agent import main as agent_main
 from agent import memory, settings
 from agent.main import Agent, _stop_http
 from common.config.http import HttpCheck
@@ -21,7 +22,7 @@ from vantage.v1 import vantage_pb2 as pb
 
 @pytest.fixture
 def memory_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What the agent asked of `agent.memory`, which is not done for real
+    """What the agent asked of `agent.memory` and `settle_heap`, not done for real
     here: freezing would keep the whole test session out of collections."""
     calls: list[str] = []
 
@@ -29,7 +30,7 @@ def memory_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append("release")
         return 0
 
-    monkeypatch.setattr(memory, "freeze_startup_objects", lambda: calls.append("freeze"))
+    monkeypatch.setattr(agent_main, "settle_heap", lambda: calls.append("freeze"))
     monkeypatch.setattr(memory, "release_unused_pages", release)
     return calls
 
