@@ -2,9 +2,9 @@
 the gRPC edge (`from_proto`).
 
 Ingest is the collector's hot path, so a Sample copies only what statistics
-and the evaluator read for every result; the details that only the last
-result of a series shows (phases, TLS facts, messages) are read from the
-protobuf message when asked for.
+and the evaluator read for every result (the certificate serial included);
+the details that only the last result of a series shows (phases, messages,
+status) are read from the protobuf message when asked for.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ class Sample:
     """One probe result as the collector sees it."""
 
     __slots__ = (
-        "_tls", "agent_id", "at", "check", "check_type", "duration", "raw", "reason", "region",
-        "started_at", "success",
+        "agent_id", "at", "cert_serial", "check", "check_type", "duration", "raw", "reason",
+        "region", "release", "started_at", "success", "tls",
     )  # fmt: skip
 
     def __init__(  # noqa: PLR0917  # built per result on the hot path: positional is cheapest
@@ -43,8 +43,25 @@ class Sample:
         """When the probe finished (the evaluator's name for it)."""
         self.success = success
         self.reason = reason
-        self.raw = raw if raw is not None else pb.Result()
-        self._tls: pb.TlsDetails | bool | None = False  # False: not looked up yet
+        if raw is None:
+            raw = pb.Result()
+        self.raw = raw
+        self.release: str = raw.release
+        """The target's release, from its release header."""
+        # The evaluator reads these for every result: plain attributes, set
+        # here, are cheaper than properties. Only tls and http probes carry
+        # certificates.
+        tls: pb.TlsDetails | None = None
+        if check_type == "http":
+            http = raw.http
+            if http.HasField("tls"):
+                tls = http.tls
+        elif check_type == "tls" and raw.HasField("tls"):
+            tls = raw.tls
+        self.tls = tls
+        """TLS facts from a tls probe or an https request."""
+        self.cert_serial: str | None = (tls.serial or None) if tls is not None else None
+        """The leaf certificate's serial, None without TLS."""
 
     host = None
     """Unknown here: the evaluator takes the host from the check's policy."""
@@ -58,11 +75,6 @@ class Sample:
     def request_id(self) -> str:
         """The request id the probe sent."""
         return self.raw.request_id
-
-    @property
-    def release(self) -> str:
-        """The target's release, from its release header."""
-        return self.raw.release
 
     @property
     def retry(self) -> bool:
@@ -80,29 +92,10 @@ class Sample:
         return dict(self.raw.phase_seconds)
 
     @property
-    def tls(self) -> pb.TlsDetails | None:
-        """TLS facts from a tls probe or an https request (looked up once)."""
-        if self._tls is False:
-            raw, kind = self.raw, self.check_type
-            if kind == "http" and raw.http.HasField("tls"):
-                self._tls = raw.http.tls
-            elif kind == "tls" and raw.HasField("tls"):
-                self._tls = raw.tls
-            else:  # no other probe carries certificates
-                self._tls = None
-        return self._tls  # type: ignore[return-value]  # False was replaced above
-
-    @property
     def tls_not_after(self) -> float | None:
         """The earliest certificate expiry in the chain, unix seconds."""
         tls = self.tls
         return tls.not_after if tls is not None and tls.not_after else None
-
-    @property
-    def tls_serial(self) -> str:
-        """The leaf certificate's serial."""
-        tls = self.tls
-        return tls.serial if tls is not None else ""
 
     @property
     def tls_version(self) -> str:
@@ -116,11 +109,6 @@ class Sample:
         return self.tls_not_after
 
     @property
-    def cert_serial(self) -> str | None:
-        """The leaf certificate's serial, None without TLS."""
-        return self.tls_serial or None
-
-    @property
     def failed_assertions(self) -> tuple[str, ...]:
         """`name: message` of every failed assertion."""
         return tuple(
@@ -132,7 +120,9 @@ class Sample:
 
 def from_proto(result: pb.Result, agent_id: str, region: str) -> Sample:
     """Convert a wire result; agent and region come from the authenticated
-    stream's Hello, never from the result itself."""
+    stream's Hello, never from the result itself. A success has no failure
+    reason, so its reason field is not read."""
+    success = result.success
     return Sample(
         result.check,
         result.check_type,
@@ -140,7 +130,7 @@ def from_proto(result: pb.Result, agent_id: str, region: str) -> Sample:
         agent_id,
         result.started_at,
         result.duration_seconds,
-        result.success,
-        FailureReason.from_proto(result.reason),
+        success,
+        FailureReason.NONE if success else FailureReason.from_proto(result.reason),
         result,
     )

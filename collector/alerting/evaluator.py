@@ -54,6 +54,9 @@ class _CheckState:
     window: SloWindow = field(default_factory=SloWindow)
     certs: CertTracker = field(default_factory=CertTracker)
     host: str = ""
+    release: str = ""
+    """The release header of the last result (not persisted): deploys are
+    looked up only when it changes."""
     slo_at: float = float("-inf")
     """When the SLO window was last evaluated (not persisted)."""
 
@@ -77,7 +80,6 @@ class _CheckState:
         return cls(
             regions={r: RegionState.from_dict(s) for r, s in data["regions"].items()},
             incident=None if incident is None else Incident.from_dict(incident),
-            window=SloWindow.from_list(data.get("window", [])),
             certs=CertTracker.from_dict(data.get("certs", {})),
             host=data.get("host", ""),
         )
@@ -110,17 +112,36 @@ class Evaluator:
 
     def observe(self, obs: ObservationLike, now: float) -> list[Alert]:
         """Take one result; return the alerts it fires or resolves."""
-        policy = self._policies.get(obs.check)
-        if policy is None or obs.region not in policy.regions:
-            return []  # a result for a check or region no longer configured
-        state = self._checks[policy.name]
-        release = obs.release
-        if release:
-            self.deploys.observe_release(policy.service, release, obs.at)
-        state.host = obs.host or policy.host or state.host
-        if obs.cert_serial is None:  # most results: no TLS
-            return self._record(policy, state, obs, now)
-        return self._certs(policy, state, obs, now) + self._record(policy, state, obs, now)
+        return self.observe_all((obs,), now)
+
+    def observe_all(self, results: Iterable[ObservationLike], now: float) -> list[Alert]:
+        """Take results in order; return the alerts they fire or resolve.
+
+        The collector's hot path, one pass per batch: a result that changes
+        no state costs a few lookups and counters.
+        """
+        alerts: list[Alert] = []
+        policies, checks = self._policies, self._checks
+        for obs in results:
+            policy = policies.get(obs.check)
+            if policy is None:
+                continue  # a result for a check no longer configured
+            state = checks[policy.name]
+            region = state.regions.get(obs.region)
+            if region is None:
+                continue  # or for a region the check no longer runs in
+            release = obs.release
+            if release and release != state.release:  # a deploy, or the first result
+                state.release = release
+                self.deploys.observe_release(policy.service, release, obs.at)
+            host = obs.host or policy.host
+            if host:
+                state.host = host
+            if obs.cert_serial is not None:  # most results carry no certificate
+                alerts += self._certs(policy, state, obs, now)
+            if self._record(policy, state, region, obs, now):
+                alerts += self._outage(policy, state, now, state.stale(policy, now))
+        return alerts
 
     def tick(self, now: float) -> list[Alert]:
         """Time passes: stale regions, SLO windows, outages that quorum
@@ -170,21 +191,24 @@ class Evaluator:
 
     # --- results --------------------------------------------------------
 
+    @staticmethod
     def _record(
-        self, policy: CheckPolicy, state: _CheckState, obs: ObservationLike, now: float
-    ) -> list[Alert]:
-        failure = None if obs.success or obs.reason in _NOT_FAILURES else _failure_of(obs)
-        region = state.regions[obs.region]
-        transition = region.record(failure, now, obs.agent_id, policy.thresholds)
-        if failure is None:
+        policy: CheckPolicy,
+        state: _CheckState,
+        region: RegionState,
+        obs: ObservationLike,
+        now: float,
+    ) -> bool:
+        """Count a result in its region and the SLO window; returns whether
+        the region went down or came back up."""
+        if obs.success or obs.reason in _NOT_FAILURES:
             state.window.add(obs.at, obs.region, True, obs.duration)
-        else:
-            if state.incident is not None:
-                region.in_incident = True
-            state.window.add(obs.at, obs.region, False, obs.duration, region.in_incident)
-        if transition is None:
-            return []
-        return self._outage(policy, state, now, state.stale(policy, now))
+            return region.record(None, now, obs.agent_id, policy.thresholds) is not None
+        transition = region.record(_failure_of(obs), now, obs.agent_id, policy.thresholds)
+        if state.incident is not None:
+            region.in_incident = True
+        state.window.add(obs.at, obs.region, False, obs.duration, region.in_incident)
+        return transition is not None
 
     # --- outages --------------------------------------------------------
 

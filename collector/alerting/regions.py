@@ -93,9 +93,20 @@ class RegionState:
         if self.last_seen is None or now > self.last_seen:
             self.last_seen = now
         self.agent_id = agent_id
-        if failure is None:
-            return self._success(thresholds[1])
-        return self._failure(failure, thresholds[0])
+        if failure is not None:
+            return self._failure(failure, thresholds[0])
+        # A success, inline: it is nearly every result the collector takes.
+        self.failures = 0
+        self.successes += 1
+        if self.down and self.successes < thresholds[1]:
+            return None  # still down: keep the streak's first failure
+        if self.successes >= thresholds[1]:
+            self.in_incident = False
+        self.first_failure = None
+        if self.down:
+            self.down = False
+            return Transition.UP
+        return None
 
     def _failure(self, failure: Failure, threshold: int) -> Transition | None:
         self.successes = 0
@@ -105,19 +116,6 @@ class RegionState:
         if not self.down and self.failures >= threshold:
             self.down = True
             return Transition.DOWN
-        return None
-
-    def _success(self, threshold: int) -> Transition | None:
-        self.failures = 0
-        self.successes += 1
-        if self.down and self.successes < threshold:
-            return None  # still down: keep the streak's first failure
-        if self.successes >= threshold:
-            self.in_incident = False
-        self.first_failure = None
-        if self.down:
-            self.down = False
-            return Transition.UP
         return None
 
     def is_stale(self, now: float, limit: float) -> bool:

@@ -117,9 +117,7 @@ class AlertingService:
 
     def observe(self, samples: Iterable[Sample], now: float) -> None:
         """Deduplicated samples from the gRPC edge."""
-        alerts: list[Alert] = []
-        for sample in samples:  # samples expose what the evaluator reads
-            alerts += self.evaluator.observe(sample, now)
+        alerts = self.evaluator.observe_all(samples, now)  # samples are ObservationLike
         if alerts:
             self._push(alerts, now)
 

@@ -2,12 +2,12 @@
 ratio over a sliding time window. Pure.
 
 Windows are small in production (a few results per minute per region), so
-the p95 is exact (nearest rank over the sorted samples), not a sketch.
+the p95 is exact (nearest rank over the kept durations), not a sketch.
 
 Two rules keep an outage from paging twice, once as "down" and again as
 "error ratio":
 - failures that belong to an incident are *excluded* (see `exclude_since`
-  and the `excluded` flag of a `Sample`), during the outage and after it;
+  and the `excluded` flag of a `Failed` result), during the outage and after it;
 - a failure counts only once it is *settled*: older than the time an outage
   needs to be confirmed. Until then it may still turn out to be the first
   failure of an outage, which pages on its own.
@@ -15,11 +15,11 @@ Two rules keep an outage from paging twice, once as "down" and again as
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
 from collector.alerting.model import Severity
 
@@ -37,12 +37,10 @@ class SloPolicy:
     start); the alert state is left as it is."""
 
 
-Sample = tuple[float, str, bool, float, bool]
-"""One result as the window sees it: (at, region, success, duration,
-excluded), where `excluded` marks a failure that belongs to an incident
-already paged. A plain tuple of atoms: one is kept per result, and the
-garbage collector stops tracking such tuples, so a full window costs it
-nothing."""
+Failed = tuple[float, str, bool]
+"""One failed result as the window keeps it: (at, region, excluded), where
+`excluded` marks a failure that belongs to an incident already paged. A
+plain tuple of atoms, which the garbage collector stops tracking."""
 
 
 @dataclass(frozen=True)
@@ -63,70 +61,72 @@ class SloStats:
         return self.errors / self.total if self.total else None
 
 
-def p95(values: Sequence[float]) -> float:
-    """Exact 95th percentile by nearest rank; `values` must not be empty."""
-    ordered = sorted(values)
-    return ordered[math.ceil(0.95 * len(ordered)) - 1]
+def p95(values: Collection[float]) -> float:
+    """Exact 95th percentile by nearest rank; `values` must not be empty.
+
+    The value at rank ceil(0.95 n) is the k-th largest, k = n - rank + 1, so
+    only the top 5% are kept in order, not all n."""
+    rank = math.ceil(0.95 * len(values))
+    return heapq.nlargest(len(values) - rank + 1, values)[-1]
 
 
 MAX_SAMPLES = 2000
-"""Samples one check's window keeps. At one result per region per interval
-a 5-minute window holds a few dozen; under a flood it keeps the newest
-2,000, so every tick stays cheap and the p95 stays meaningful."""
+"""Successes, and failures, one check's window keeps. At one result per
+region per interval a 5-minute window holds a few dozen; under a flood it
+keeps the newest 2,000 of each, so every tick stays cheap and the p95 stays
+meaningful."""
 
 
 class SloWindow:
-    """The samples of one check over all its regions, oldest first."""
+    """The results of one check over all its regions, oldest first:
+    successes as two parallel queues (end time, duration), so the p95 reads
+    the durations as they are, and failures as `Failed` tuples."""
 
-    def __init__(self, samples: Iterable[Sample] = ()) -> None:
-        self._samples: deque[Sample] = deque(samples, maxlen=MAX_SAMPLES)
+    def __init__(self) -> None:
+        self._ok_at: deque[float] = deque(maxlen=MAX_SAMPLES)
+        self._ok: deque[float] = deque(maxlen=MAX_SAMPLES)
+        self._failed: deque[Failed] = deque(maxlen=MAX_SAMPLES)
 
     def __len__(self) -> int:
-        return len(self._samples)
+        return len(self._ok) + len(self._failed)
 
     def add(
         self, at: float, region: str, success: bool, duration: float, excluded: bool = False
     ) -> None:
         """Append a result (results arrive roughly in time order)."""
-        self._samples.append((at, region, success, duration, excluded))
+        if success:
+            self._ok_at.append(at)
+            self._ok.append(duration)
+        else:
+            self._failed.append((at, region, excluded))
 
     def prune(self, now: float, span: float) -> None:
-        """Drop samples older than `span` seconds."""
-        samples = self._samples
-        while samples and samples[0][0] <= now - span:
-            samples.popleft()
+        """Drop results older than `span` seconds."""
+        oldest = now - span
+        ok_at, ok, failed = self._ok_at, self._ok, self._failed
+        while ok_at and ok_at[0] <= oldest:
+            ok_at.popleft()
+            ok.popleft()
+        while failed and failed[0][0] <= oldest:
+            failed.popleft()
 
     def exclude_since(self, region: str, since: float) -> None:
         """Mark `region`'s failures from `since` on as part of an incident."""
-        marked = (
-            (at, r, ok, d, x or (r == region and not ok and at >= since))
-            for at, r, ok, d, x in self._samples
-        )
-        self._samples = deque(marked, maxlen=MAX_SAMPLES)
+        marked = ((at, r, x or (r == region and at >= since)) for at, r, x in self._failed)
+        self._failed = deque(marked, maxlen=MAX_SAMPLES)
 
     def stats(self, now: float, settle: float, min_samples: int) -> SloStats:
         """p95 and error counts; failures younger than `settle` are left out
         of both sides of the ratio, as are excluded ones."""
-        durations = [d for _, _, ok, d, _ in self._samples if ok]
-        errors = sum(
-            1 for at, _, ok, _, x in self._samples if not ok and not x and now - at >= settle
-        )
-        counted = len(durations) + errors
+        successes = len(self._ok)
+        errors = sum(1 for at, _, x in self._failed if not x and now - at >= settle)
+        counted = successes + errors
         return SloStats(
-            p95=p95(durations) if len(durations) >= min_samples else None,
-            successes=len(durations),
+            p95=p95(self._ok) if successes >= min_samples else None,
+            successes=successes,
             errors=errors,
             total=counted if counted >= min_samples else 0,
         )
-
-    def to_list(self) -> list[list[Any]]:
-        """JSON-able form, compact: one row per sample."""
-        return [list(sample) for sample in self._samples]
-
-    @classmethod
-    def from_list(cls, rows: Iterable[Sequence[Any]]) -> SloWindow:
-        """Inverse of `to_list`."""
-        return cls((float(a), str(r), bool(ok), float(d), bool(x)) for a, r, ok, d, x in rows)
 
 
 def latency_level(p95_seconds: float, policy: SloPolicy) -> Severity | None:

@@ -2,20 +2,22 @@
 
 Pure: `ingest(samples, now)` updates state; readers take `now` too.
 
-Ingest is the collector's hot path. Results land in their regional series
-only, in a pending 10-second slot that keeps the durations (folded into
-sketch buckets every 512); slots go to the windows (the series' own and the
+Ingest is the collector's hot path. A successful result is one duration
+appended to a pending 10-second slot of its regional series; the counting
+(outcome, histogram bucket, duration sum, sketch bucket) is done in bulk
+when the slot folds: every 512 durations, or when a reader asks. A failure,
+rare, is counted at once. Slots go to the windows (the series' own and the
 check's ALL series') when a reader asks or when too many are open, so the
 window work is done per slot, not per result.
-At one result per check and region per interval that is one hand-over per
-result; under load it is one per slot, however many results arrive.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
+import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from collector.model import Sample
@@ -43,14 +45,16 @@ arrive a little out of order, so more than one slot is open at a time."""
 
 
 _FOLD = 512
-"""Durations a pending slot keeps before folding them into sketch buckets,
-so a flood between two scrapes holds buckets, not every duration."""
+"""Durations a pending slot keeps before they are counted in bulk, so a
+flood between two scrapes holds counts, not every duration."""
+
+_histogram_index = functools.partial(_bisect, HISTOGRAM_BOUNDS)
 
 
 class _Slot:
     """Results of one series that ended in one 10-second slot, not yet in
-    the windows: successes (recent durations, older ones folded into sketch
-    buckets) and a count of failures."""
+    the windows: successes (durations not counted yet, and sketch buckets of
+    those that are) and a count of failures."""
 
     __slots__ = ("durations", "failed", "folded", "latency")
 
@@ -59,12 +63,6 @@ class _Slot:
         self.latency: Counter[int] = Counter()
         self.folded = 0
         self.failed = 0
-
-    def fold(self) -> None:
-        """Move the kept durations into the sketch buckets."""
-        self.latency.update(map(sketch.bucket, self.durations))
-        self.folded += len(self.durations)
-        self.durations.clear()
 
 
 @dataclass(eq=False)
@@ -79,9 +77,6 @@ class Series:
     windows: dict[str, Window] = field(
         default_factory=lambda: {name: Window(span, slot) for name, (span, slot) in WINDOWS.items()}
     )
-    outcomes: dict[str, int] = field(default_factory=dict)
-    histogram: list[int] = field(default_factory=lambda: [0] * (len(HISTOGRAM_BOUNDS) + 1))
-    duration_sum: float = 0.0
     last: Sample | None = None
     overall: Series | None = None
     """The check's ALL series, fed with every result of this one."""
@@ -89,6 +84,60 @@ class Series:
     """For an ALL series: the regional series that feed it."""
     pending: dict[int, _Slot] = field(default_factory=dict)
     pending_now: float = 0.0
+    _outcomes: dict[str, int] = field(default_factory=dict)
+    _histogram: list[int] = field(default_factory=lambda: [0] * (len(HISTOGRAM_BOUNDS) + 1))
+    _duration_sum: float = 0.0
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        """Results by outcome: `success` or the failure reason."""
+        self._fold_pending()
+        return self._outcomes
+
+    @property
+    def histogram(self) -> list[int]:
+        """Results per `HISTOGRAM_BOUNDS` bucket (not cumulative; +Inf last)."""
+        self._fold_pending()
+        return self._histogram
+
+    @property
+    def duration_sum(self) -> float:
+        """The sum of every result's duration."""
+        self._fold_pending()
+        return self._duration_sum
+
+    def open_slot(self, index: int) -> _Slot:
+        """A new pending slot; settles the others first when too many are open."""
+        if len(self.pending) >= _MAX_PENDING:
+            self.settle()
+        slot = self.pending[index] = _Slot()
+        return slot
+
+    def fail(self, slot: _Slot, sample: Sample) -> None:
+        """Count a failed result (rare: counted at once, not in bulk)."""
+        outcome = sample.reason.value
+        self._outcomes[outcome] = self._outcomes.get(outcome, 0) + 1
+        self._histogram[_histogram_index(sample.duration)] += 1
+        self._duration_sum += sample.duration
+        slot.failed += 1
+
+    def fold(self, slot: _Slot) -> None:
+        """Count a slot's pending durations, in bulk, and forget them."""
+        durations = slot.durations
+        if not durations:
+            return
+        slot.latency.update(sketch.buckets(durations))
+        histogram = self._histogram
+        for index, count in Counter(map(_histogram_index, durations)).items():
+            histogram[index] += count
+        self._duration_sum += math.fsum(durations)
+        self._outcomes["success"] = self._outcomes.get("success", 0) + len(durations)
+        slot.folded += len(durations)
+        durations.clear()
+
+    def _fold_pending(self) -> None:
+        for slot in self.pending.values():
+            self.fold(slot)
 
     def settle(self) -> None:
         """Hand the pending slots to the windows (this series' and ALL's)."""
@@ -100,7 +149,7 @@ class Series:
         if self.overall is not None:
             targets += self.overall.windows.values()
         for index, slot in sorted(self.pending.items()):
-            slot.fold()
+            self.fold(slot)
             for window in targets:
                 window.add(index * SLOT, self.pending_now, slot.latency, slot.folded, slot.failed)
         self.pending.clear()
@@ -117,46 +166,35 @@ class Stats:
     def __init__(self) -> None:
         self.series: dict[Key, Series] = {}
 
-    def ingest(self, samples: Iterable[Sample], now: float) -> int:
+    def ingest(self, samples: Sequence[Sample], now: float) -> int:
         """Add a batch of samples; returns how many were counted.
 
-        The hot path: one series lookup and a few counters per result, the
-        sketch work is done per slot when it settles.
+        The hot path: one series lookup and one slot lookup per result; a
+        success is one appended duration (see `Series.fold`).
         """
-        count = 0
         series = self.series
-        bounds = HISTOGRAM_BOUNDS
         for s in samples:
-            count += 1
             regional = series.get((s.check, s.region))
             if regional is None:
                 regional = self._new(s.check, s.region)
-            duration = s.duration
-            outcome = "success" if s.success else s.reason.value
-            outcomes = regional.outcomes
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            regional.histogram[_bisect(bounds, duration)] += 1
-            regional.duration_sum += duration
             last = regional.last
             if last is None or s.started_at >= last.started_at:
                 regional.last = s
             ended = s.at
-            index = int((ended if ended < now else now) // SLOT)
-            pending = regional.pending
-            slot = pending.get(index)
+            # int(t / SLOT) is floor(t / SLOT) for unix times, and cheaper than //
+            index = int((ended if ended < now else now) / SLOT)
+            slot = regional.pending.get(index)
             if slot is None:
-                if len(pending) >= _MAX_PENDING:
-                    regional.settle()
-                slot = pending[index] = _Slot()
+                slot = regional.open_slot(index)
             regional.pending_now = now
             if s.success:
                 durations = slot.durations
-                durations.append(duration)
+                durations.append(s.duration)
                 if len(durations) >= _FOLD:
-                    slot.fold()
+                    regional.fold(slot)
             else:
-                slot.failed += 1
-        return count
+                regional.fail(slot, s)
+        return len(samples)
 
     def _new(self, check: str, region: str) -> Series:
         overall = self.series.get((check, ALL))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import random
+
 import pytest
 
-from collector.alerting.slo import MAX_SAMPLES, SloWindow
+from collector.alerting.slo import MAX_SAMPLES, SloWindow, p95
 
 
 def test_excluded_and_unsettled_failures_do_not_count() -> None:
@@ -26,17 +29,29 @@ def test_window_stays_bounded_after_marking_an_incident() -> None:
     for i in range(MAX_SAMPLES + 10):
         window.add(float(i), "eu", False, 1.0)
     window.exclude_since("eu", 0.0)
-    window.add(1e6, "eu", True, 0.1)
     assert len(window) == MAX_SAMPLES
-    rows = window.to_list()
-    assert rows[-1] == [1e6, "eu", True, 0.1, False]
-    assert all(excluded for *_, excluded in rows[:-1])
-    assert SloWindow.from_list(rows).to_list() == rows
+    assert window.stats(now=1e6, settle=0.0, min_samples=1).errors == 0  # all excluded
+    for i in range(MAX_SAMPLES + 10):
+        window.add(1e6 + i, "eu", True, float(i))
+    assert len(window) == 2 * MAX_SAMPLES  # the newest of each kind
+    window.add(2e6, "eu", False, 1.0)  # after the incident: counts
+    stats = window.stats(now=3e6, settle=0.0, min_samples=1)
+    assert (stats.successes, stats.errors) == (MAX_SAMPLES, 1)
+    assert stats.p95 == float(10 + math.ceil(0.95 * MAX_SAMPLES) - 1)  # the oldest 10 dropped
 
 
-def test_prune_drops_old_samples() -> None:
+def test_prune_drops_old_results_of_both_kinds() -> None:
     window = SloWindow()
     for at in (10.0, 20.0, 30.0):
-        window.add(at, "eu", True, 0.1)
-    window.prune(now=40.0, span=20.0)
-    assert [row[0] for row in window.to_list()] == [30.0]
+        window.add(at, "eu", True, at / 100)
+        window.add(at + 1, "us", False, 1.0)
+    window.prune(now=40.0, span=20.0)  # keeps what ended after t=20
+    assert len(window) == 3
+    stats = window.stats(now=40.0, settle=0.0, min_samples=1)
+    assert (stats.successes, stats.errors, stats.p95) == (1, 2, 0.3)
+
+
+@pytest.mark.parametrize("n", [1, 2, 19, 20, 21, 100, 2000])
+def test_p95_is_the_nearest_rank(n: int) -> None:
+    values = random.Random(n).sample(range(10 * n), n)
+    assert p95(values) == sorted(values)[math.ceil(0.95 * n) - 1]
