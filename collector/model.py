@@ -10,6 +10,7 @@ status) are read from the protobuf message when asked for.
 from __future__ import annotations
 
 from common.reasons import FailureReason
+from common.wire import phases_of
 from vantage.v1 import vantage_pb2 as pb
 
 
@@ -88,8 +89,8 @@ class Sample:
 
     @property
     def phases(self) -> dict[str, float]:
-        """Phase timings by blackbox_exporter name."""
-        return dict(self.raw.phase_seconds)
+        """Phase timings by blackbox_exporter name: the phases the probe reached."""
+        return phases_of(self.raw.phases)
 
     @property
     def tls_not_after(self) -> float | None:

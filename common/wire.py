@@ -12,6 +12,12 @@ from common.config import CHECK_TYPES, CheckBase, ConfigError
 from vantage.v1 import vantage_pb2 as pb
 
 
+def phases_of(message: pb.Phases) -> dict[str, float]:
+    """The phase timings a probe reached, by blackbox_exporter name, in
+    wire order (resolve, connect, tls, processing, transfer)."""
+    return {field.name: seconds for field, seconds in message.ListFields()}
+
+
 def check_to_proto(check: CheckBase) -> pb.Check:
     """The wire form of a validated check."""
     spec = struct_pb2.Struct()

@@ -70,6 +70,13 @@ def new_result(check: CheckBase, ctx: ProbeContext) -> pb.Result:
     )
 
 
+def set_phases(message: pb.Phases, phases: Mapping[str, float], add: bool = False) -> None:
+    """Write phase timings by blackbox_exporter name (`connect`, `tls`, ...)
+    into `message`, or add them to what it holds when `add`."""
+    for name, seconds in phases.items():
+        setattr(message, name, getattr(message, name) + seconds if add else seconds)
+
+
 def fail(result: pb.Result, reason: FailureReason, message: str) -> pb.Result:
     """Mark `result` failed with `reason`; the message is cut to 300 chars."""
     result.success = False

@@ -96,7 +96,7 @@ async def probe(check: DnsCheck, ctx: ProbeContext) -> pb.Result:
         reason, message = failure_reason(exc)
         return fail(result, reason, message)
     finally:
-        result.phase_seconds["resolve"] = time.monotonic() - started
+        result.phases.resolve = time.monotonic() - started
         result.duration_seconds = time.monotonic() - started
     result.dns.rcode = dns.rcode.to_text(response.rcode())
     result.dns.tcp = tcp

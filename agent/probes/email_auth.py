@@ -84,7 +84,7 @@ async def probe(check: EmailAuthCheck, ctx: ProbeContext) -> pb.Result:
     except (LookupFailed, dns.exception.DNSException) as exc:
         return fail(result, *_reason(exc))
     finally:
-        result.phase_seconds["resolve"] = time.monotonic() - started
+        result.phases.resolve = time.monotonic() - started
         result.duration_seconds = time.monotonic() - started
     return finish_assertions(result)
 

@@ -19,7 +19,7 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from agent.probes.base import ProbeContext, fail, new_result
+from agent.probes.base import ProbeContext, fail, new_result, set_phases
 from agent.probes.http_expect import Answer, Finding, Hop, judge
 from agent.probes.http_phases import CLOCK, PhaseClock, PhaseConnector
 from agent.probes.template import Expander, MissingValue
@@ -254,8 +254,7 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> pb.Result:
 def _record(result: pb.Result, fetched: Fetched, release_header: str | None) -> None:
     answer = fetched.answer
     result.request_id = fetched.request_id
-    for name, seconds in fetched.phases.items():
-        result.phase_seconds[name] = seconds
+    set_phases(result.phases, fetched.phases)
     details = result.http
     details.status_code = answer.status
     details.final_url = answer.final_url

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import aiohttp
 import jmespath
 
-from agent.probes.base import ProbeContext, fail, new_result
+from agent.probes.base import ProbeContext, fail, new_result, set_phases
 from agent.probes.http import Fetched, classify, conclude, fetch, new_session, prepare, ssl_context
 from agent.probes.http_expect import judge
 from agent.probes.template import Expander
@@ -91,9 +91,8 @@ async def _run_step(
 
 def _record_step(record: pb.FlowStep, result: pb.Result, fetched: Fetched) -> None:
     record.status_code = fetched.answer.status
-    for name, seconds in fetched.phases.items():
-        record.phase_seconds[name] = seconds
-        result.phase_seconds[name] = result.phase_seconds[name] + seconds
+    set_phases(record.phases, fetched.phases)
+    set_phases(result.phases, fetched.phases, add=True)
     result.request_id = fetched.request_id
 
 

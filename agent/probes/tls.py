@@ -17,7 +17,6 @@ import socket
 import ssl
 import time
 import warnings
-from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -140,18 +139,16 @@ def _parse(der: bytes) -> x509.Certificate | None:
         return None
 
 
-async def _handshake(
-    check: TlsCheck, context: ssl.SSLContext, phases: MutableMapping[str, float]
-) -> Peer:
+async def _handshake(check: TlsCheck, context: ssl.SSLContext, phases: pb.Phases) -> Peer:
     """Connect and handshake; `phases` gets `connect` once connected and
     `tls` once the handshake is done."""
     host, port = check.address
     started = time.monotonic()
     _, writer = await asyncio.open_connection(host, port)
     try:
-        phases["connect"] = time.monotonic() - started
+        phases.connect = time.monotonic() - started
         await writer.start_tls(context, server_hostname=check.sni)
-        phases["tls"] = time.monotonic() - started - phases["connect"]
+        phases.tls = time.monotonic() - started - phases.connect
         return read_peer(writer.get_extra_info("ssl_object"))
     finally:
         # A probe has nothing to say after the handshake; waiting for the
@@ -228,7 +225,7 @@ async def _probe(check: TlsCheck, result: pb.Result) -> pb.Result:
     started = time.monotonic()
     try:
         async with asyncio.timeout(check.timeout):
-            peer = await _handshake(check, context, result.phase_seconds)
+            peer = await _handshake(check, context, result.phases)
     except OSError as exc:
         remaining = check.timeout - (time.monotonic() - started)
         return await _failed(check, result, exc, remaining)
@@ -237,7 +234,7 @@ async def _probe(check: TlsCheck, result: pb.Result) -> pb.Result:
 
 
 async def _failed(check: TlsCheck, result: pb.Result, exc: OSError, remaining: float) -> pb.Result:
-    reason, message = _reason(exc, connected="connect" in result.phase_seconds)
+    reason, message = _reason(exc, connected=result.phases.HasField("connect"))
     diagnosable = reason in _DIAGNOSABLE and remaining > 0
     peer = await _diagnose(check, remaining) if diagnosable else None
     if peer is not None:
@@ -257,7 +254,7 @@ async def _diagnose(check: TlsCheck, seconds: float) -> Peer | None:
     """The facts from a handshake that verifies nothing, if one succeeds."""
     try:
         async with asyncio.timeout(seconds):
-            return await _handshake(check, _diagnostic_context(), {})
+            return await _handshake(check, _diagnostic_context(), pb.Phases())
     except OSError:
         return None
 

@@ -19,6 +19,7 @@ from agent.probes.http import classify, new_session, probe
 from agent.probes.http_phases import CLOCK, PhaseClock, PhaseConnector
 from common.config.http import HttpCheck
 from common.reasons import FailureReason
+from common.wire import phases_of
 from tests.agent.conftest import ServeApp
 from tests.support.net import free_port
 from vantage.v1 import vantage_pb2 as pb
@@ -69,9 +70,9 @@ async def test_success_records_phases_status_release_and_ids(
     assert r.reason == pb.FAILURE_REASON_UNSPECIFIED
     assert r.http.status_code == 200 and r.http.body_bytes == 5
     assert r.release == "v1.4.2"
-    assert set(r.phase_seconds) == {"connect", "tls", "processing", "transfer"}
-    assert r.phase_seconds["tls"] == 0.0
-    assert 0 < sum(r.phase_seconds.values()) <= r.duration_seconds
+    assert set(phases_of(r.phases)) == {"connect", "tls", "processing", "transfer"}
+    assert r.phases.tls == 0.0 and r.phases.HasField("tls")
+    assert 0 < sum(phases_of(r.phases).values()) <= r.duration_seconds
     sent = seen_headers[-1]
     assert sent["X-Request-ID"] == r.request_id and re.fullmatch(r"[0-9a-f]{32}", r.request_id)
     assert re.fullmatch(rf"00-{r.request_id}-[0-9a-f]{{16}}-01", sent["traceparent"])
@@ -126,7 +127,7 @@ def test_on_uvloop_as_in_the_agent() -> None:
 
     ok, refused = uvloop.run(run())
     assert ok.success, ok.message
-    assert set(ok.phase_seconds) == {"connect", "tls", "processing", "transfer"}
+    assert set(phases_of(ok.phases)) == {"connect", "tls", "processing", "transfer"}
     assert refused.reason == pb.FAILURE_REASON_CONNECT_REFUSED
     assert refused.message.startswith("connect to 127.0.0.1:")
 
@@ -152,7 +153,7 @@ async def test_https_verifies_against_ca_file_and_records_tls_phase(
     assert untrusted.reason == pb.FAILURE_REASON_TLS_VERIFY
     assert "certificate verify failed" in untrusted.message
     assert trusted.success, trusted.message
-    assert trusted.phase_seconds["tls"] > 0
+    assert trusted.phases.tls > 0
     assert skipped.success
 
 

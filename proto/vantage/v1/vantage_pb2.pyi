@@ -303,26 +303,6 @@ Global___Check: _TypeAlias = Check  # noqa: Y015
 class Result(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    @_typing.final
-    class PhaseSecondsEntry(_message.Message):
-        DESCRIPTOR: _descriptor.Descriptor
-
-        KEY_FIELD_NUMBER: _builtins.int
-        VALUE_FIELD_NUMBER: _builtins.int
-        key: _builtins.str
-        value: _builtins.float
-        def __init__(
-            self,
-            *,
-            key: _builtins.str = ...,
-            value: _builtins.float = ...,
-        ) -> None: ...
-        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
-        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-        def WhichOneof(self, oneof_group: _Never) -> None: ...
-
     CHECK_FIELD_NUMBER: _builtins.int
     CHECK_TYPE_FIELD_NUMBER: _builtins.int
     AGENT_ID_FIELD_NUMBER: _builtins.int
@@ -332,7 +312,7 @@ class Result(_message.Message):
     SUCCESS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
-    PHASE_SECONDS_FIELD_NUMBER: _builtins.int
+    PHASES_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     RELEASE_FIELD_NUMBER: _builtins.int
     RETRY_FIELD_NUMBER: _builtins.int
@@ -359,11 +339,7 @@ class Result(_message.Message):
     retry: _builtins.bool
     """a fast-confirmation re-probe"""
     @_builtins.property
-    def phase_seconds(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
-        """Phase timings, blackbox_exporter names: resolve, connect, tls,
-        processing, transfer.
-        """
-
+    def phases(self) -> Global___Phases: ...
     @_builtins.property
     def assertions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Assertion]: ...
     @_builtins.property
@@ -386,7 +362,7 @@ class Result(_message.Message):
         success: _builtins.bool = ...,
         reason: Global___FailureReason.ValueType = ...,
         message: _builtins.str = ...,
-        phase_seconds: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        phases: Global___Phases | None = ...,
         request_id: _builtins.str = ...,
         release: _builtins.str = ...,
         retry: _builtins.bool = ...,
@@ -396,15 +372,71 @@ class Result(_message.Message):
         dns: Global___DnsDetails | None = ...,
         flow: Global___FlowDetails | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["details", b"details", "dns", b"dns", "flow", b"flow", "http", b"http", "tls", b"tls"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["details", b"details", "dns", b"dns", "flow", b"flow", "http", b"http", "phases", b"phases", "tls", b"tls"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "assertions", b"assertions", "check", b"check", "check_type", b"check_type", "details", b"details", "dns", b"dns", "duration_seconds", b"duration_seconds", "flow", b"flow", "http", b"http", "message", b"message", "phase_seconds", b"phase_seconds", "reason", b"reason", "region", b"region", "release", b"release", "request_id", b"request_id", "retry", b"retry", "started_at", b"started_at", "success", b"success", "tls", b"tls"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "assertions", b"assertions", "check", b"check", "check_type", b"check_type", "details", b"details", "dns", b"dns", "duration_seconds", b"duration_seconds", "flow", b"flow", "http", b"http", "message", b"message", "phases", b"phases", "reason", b"reason", "region", b"region", "release", b"release", "request_id", b"request_id", "retry", b"retry", "started_at", b"started_at", "success", b"success", "tls", b"tls"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_details: _TypeAlias = _typing.Literal["http", "tls", "dns", "flow"]  # noqa: Y015
     _WhichOneofArgType_details: _TypeAlias = _typing.Literal["details", b"details"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_details) -> _WhichOneofReturnType_details | None: ...
 
 Global___Result: _TypeAlias = Result  # noqa: Y015
+
+@_typing.final
+class Phases(_message.Message):
+    """Phase timings in seconds, blackbox_exporter's names. A phase the probe
+    did not reach is unset: a dns probe has `resolve` only, and a tls probe
+    refused at connect has none. Fixed fields, not a map: the collector
+    decodes one of these per result.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESOLVE_FIELD_NUMBER: _builtins.int
+    CONNECT_FIELD_NUMBER: _builtins.int
+    TLS_FIELD_NUMBER: _builtins.int
+    PROCESSING_FIELD_NUMBER: _builtins.int
+    TRANSFER_FIELD_NUMBER: _builtins.int
+    resolve: _builtins.float
+    connect: _builtins.float
+    tls: _builtins.float
+    processing: _builtins.float
+    transfer: _builtins.float
+    def __init__(
+        self,
+        *,
+        resolve: _builtins.float | None = ...,
+        connect: _builtins.float | None = ...,
+        tls: _builtins.float | None = ...,
+        processing: _builtins.float | None = ...,
+        transfer: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_connect", b"_connect", "_processing", b"_processing", "_resolve", b"_resolve", "_tls", b"_tls", "_transfer", b"_transfer", "connect", b"connect", "processing", b"processing", "resolve", b"resolve", "tls", b"tls", "transfer", b"transfer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_connect", b"_connect", "_processing", b"_processing", "_resolve", b"_resolve", "_tls", b"_tls", "_transfer", b"_transfer", "connect", b"connect", "processing", b"processing", "resolve", b"resolve", "tls", b"tls", "transfer", b"transfer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__connect: _TypeAlias = _typing.Literal["connect"]  # noqa: Y015
+    _WhichOneofArgType__connect: _TypeAlias = _typing.Literal["_connect", b"_connect"]  # noqa: Y015
+    _WhichOneofReturnType__processing: _TypeAlias = _typing.Literal["processing"]  # noqa: Y015
+    _WhichOneofArgType__processing: _TypeAlias = _typing.Literal["_processing", b"_processing"]  # noqa: Y015
+    _WhichOneofReturnType__resolve: _TypeAlias = _typing.Literal["resolve"]  # noqa: Y015
+    _WhichOneofArgType__resolve: _TypeAlias = _typing.Literal["_resolve", b"_resolve"]  # noqa: Y015
+    _WhichOneofReturnType__tls: _TypeAlias = _typing.Literal["tls"]  # noqa: Y015
+    _WhichOneofArgType__tls: _TypeAlias = _typing.Literal["_tls", b"_tls"]  # noqa: Y015
+    _WhichOneofReturnType__transfer: _TypeAlias = _typing.Literal["transfer"]  # noqa: Y015
+    _WhichOneofArgType__transfer: _TypeAlias = _typing.Literal["_transfer", b"_transfer"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__connect) -> _WhichOneofReturnType__connect | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__processing) -> _WhichOneofReturnType__processing | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__resolve) -> _WhichOneofReturnType__resolve | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tls) -> _WhichOneofReturnType__tls | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__transfer) -> _WhichOneofReturnType__transfer | None: ...
+
+Global___Phases: _TypeAlias = Phases  # noqa: Y015
 
 @_typing.final
 class Assertion(_message.Message):
@@ -571,33 +603,13 @@ Global___DnsDetails: _TypeAlias = DnsDetails  # noqa: Y015
 class FlowStep(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    @_typing.final
-    class PhaseSecondsEntry(_message.Message):
-        DESCRIPTOR: _descriptor.Descriptor
-
-        KEY_FIELD_NUMBER: _builtins.int
-        VALUE_FIELD_NUMBER: _builtins.int
-        key: _builtins.str
-        value: _builtins.float
-        def __init__(
-            self,
-            *,
-            key: _builtins.str = ...,
-            value: _builtins.float = ...,
-        ) -> None: ...
-        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
-        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-        def WhichOneof(self, oneof_group: _Never) -> None: ...
-
     NAME_FIELD_NUMBER: _builtins.int
     SUCCESS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     DURATION_SECONDS_FIELD_NUMBER: _builtins.int
     STATUS_CODE_FIELD_NUMBER: _builtins.int
-    PHASE_SECONDS_FIELD_NUMBER: _builtins.int
+    PHASES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     success: _builtins.bool
     reason: Global___FailureReason.ValueType
@@ -605,7 +617,7 @@ class FlowStep(_message.Message):
     duration_seconds: _builtins.float
     status_code: _builtins.int
     @_builtins.property
-    def phase_seconds(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
+    def phases(self) -> Global___Phases: ...
     def __init__(
         self,
         *,
@@ -615,11 +627,11 @@ class FlowStep(_message.Message):
         message: _builtins.str = ...,
         duration_seconds: _builtins.float = ...,
         status_code: _builtins.int = ...,
-        phase_seconds: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        phases: Global___Phases | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["phases", b"phases"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_seconds", b"duration_seconds", "message", b"message", "name", b"name", "phase_seconds", b"phase_seconds", "reason", b"reason", "status_code", b"status_code", "success", b"success"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_seconds", b"duration_seconds", "message", b"message", "name", b"name", "phases", b"phases", "reason", b"reason", "status_code", b"status_code", "success", b"success"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
