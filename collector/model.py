@@ -1,5 +1,5 @@
 """Domain values the collector works with, converted once from protobuf at
-the gRPC edge (`from_proto`).
+the gRPC edge (`Sample(result, agent_id, region)`).
 
 Ingest is the collector's hot path, so a Sample copies only what statistics
 and the evaluator read for every result (the certificate serial included);
@@ -22,31 +22,25 @@ class Sample:
         "region", "release", "started_at", "success", "tls",
     )  # fmt: skip
 
-    def __init__(  # noqa: PLR0917  # built per result on the hot path: positional is cheapest
-        self,
-        check: str,
-        check_type: str,
-        region: str,
-        agent_id: str,
-        started_at: float,
-        duration: float,
-        success: bool,
-        reason: FailureReason,
-        raw: pb.Result | None = None,
-    ) -> None:
-        self.check = check
-        self.check_type = check_type
-        self.region = region
+    def __init__(self, raw: pb.Result, agent_id: str, region: str) -> None:
+        """Convert a wire result; agent and region come from the authenticated
+        stream's Hello, never from the result itself."""
+        self.raw = raw
         self.agent_id = agent_id
+        self.region = region
+        self.check: str = raw.check
+        check_type: str = raw.check_type
+        self.check_type = check_type
+        started_at: float = raw.started_at
+        duration: float = raw.duration_seconds
         self.started_at = started_at
         self.duration = duration
         self.at = started_at + duration
         """When the probe finished (the evaluator's name for it)."""
+        success: bool = raw.success
         self.success = success
-        self.reason = reason
-        if raw is None:
-            raw = pb.Result()
-        self.raw = raw
+        # A success has no failure reason: the field is not read.
+        self.reason = FailureReason.NONE if success else FailureReason.from_proto(raw.reason)
         self.release: str = raw.release
         """The target's release, from its release header."""
         # The evaluator reads these for every result: plain attributes, set
@@ -117,21 +111,3 @@ class Sample:
             for a in self.raw.assertions
             if not a.ok
         )
-
-
-def from_proto(result: pb.Result, agent_id: str, region: str) -> Sample:
-    """Convert a wire result; agent and region come from the authenticated
-    stream's Hello, never from the result itself. A success has no failure
-    reason, so its reason field is not read."""
-    success = result.success
-    return Sample(
-        result.check,
-        result.check_type,
-        region,
-        agent_id,
-        result.started_at,
-        result.duration_seconds,
-        success,
-        FailureReason.NONE if success else FailureReason.from_proto(result.reason),
-        result,
-    )

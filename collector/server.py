@@ -17,7 +17,7 @@ import grpc
 import structlog
 
 from collector.metrics import CollectorMetrics
-from collector.model import Sample, from_proto
+from collector.model import Sample
 from common.auth import bearer_ok
 from common.config import Config
 from common.wire import check_to_proto
@@ -63,7 +63,7 @@ class Ingest:
         if batch.seq <= self.high_water.get(agent.agent_id, -1):
             return False
         self.high_water[agent.agent_id] = batch.seq
-        samples = [from_proto(r, agent.agent_id, agent.region) for r in batch.results]
+        samples = [Sample(r, agent.agent_id, agent.region) for r in batch.results]
         self.sink(samples, time.time())
         return True
 

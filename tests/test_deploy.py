@@ -13,7 +13,6 @@ from prometheus_client import generate_latest
 from collector.metrics import CollectorMetrics
 from collector.model import Sample
 from collector.stats.series import Stats
-from common.reasons import FailureReason
 from tests.support.binaries import require_binary
 from vantage.v1 import vantage_pb2 as pb
 
@@ -40,10 +39,12 @@ def test_alertmanager_example_is_valid() -> None:
 
 def test_rules_name_only_series_the_collector_exports() -> None:
     stats = Stats()
-    raw = pb.Result(check="home", check_type="tls", success=True)
+    raw = pb.Result(
+        check="home", check_type="tls", started_at=1000.0, duration_seconds=0.1, success=True
+    )
     raw.tls.not_after, raw.tls.version = 2e9, "TLSv1.3"
     stats.ingest(
-        [Sample("home", "tls", "eu-west", "a", 1000.0, 0.1, True, FailureReason.NONE, raw)],
+        [Sample(raw, "a", "eu-west")],
         now=1000.0,
     )
     metrics = CollectorMetrics(stats, clock=lambda: 1000.0)

@@ -139,7 +139,16 @@ class Evaluator:
                 state.host = host
             if obs.cert_serial is not None:  # most results carry no certificate
                 alerts += self._certs(policy, state, obs, now)
-            if self._record(policy, state, region, obs, now):
+            # Count it in its region and the SLO window.
+            if obs.success or obs.reason in _NOT_FAILURES:
+                state.window.add(obs.at, obs.region, True, obs.duration)
+                transition = region.record(None, now, obs.agent_id, policy.thresholds)
+            else:
+                transition = region.record(_failure_of(obs), now, obs.agent_id, policy.thresholds)
+                if state.incident is not None:
+                    region.in_incident = True
+                state.window.add(obs.at, obs.region, False, obs.duration, region.in_incident)
+            if transition is not None:  # the region went down or came back up
                 alerts += self._outage(policy, state, now, state.stale(policy, now))
         return alerts
 
@@ -190,25 +199,6 @@ class Evaluator:
         return self.set_policies(list(self._policies.values()), now)
 
     # --- results --------------------------------------------------------
-
-    @staticmethod
-    def _record(
-        policy: CheckPolicy,
-        state: _CheckState,
-        region: RegionState,
-        obs: ObservationLike,
-        now: float,
-    ) -> bool:
-        """Count a result in its region and the SLO window; returns whether
-        the region went down or came back up."""
-        if obs.success or obs.reason in _NOT_FAILURES:
-            state.window.add(obs.at, obs.region, True, obs.duration)
-            return region.record(None, now, obs.agent_id, policy.thresholds) is not None
-        transition = region.record(_failure_of(obs), now, obs.agent_id, policy.thresholds)
-        if state.incident is not None:
-            region.in_incident = True
-        state.window.add(obs.at, obs.region, False, obs.duration, region.in_incident)
-        return transition is not None
 
     # --- outages --------------------------------------------------------
 

@@ -9,11 +9,15 @@ import pytest
 from collector.model import Sample
 from collector.stats.series import ALL, HISTOGRAM_BOUNDS, Stats
 from common.reasons import FailureReason
+from vantage.v1 import vantage_pb2 as pb
 
 
 def sample(check: str, region: str, at: float, duration: float, ok: bool = True) -> Sample:
-    reason = FailureReason.NONE if ok else FailureReason.CONNECT_REFUSED
-    return Sample(check, "http", region, f"agent-{region}", at, duration, ok, reason)
+    raw = pb.Result(check=check, check_type="http", started_at=at, duration_seconds=duration)
+    raw.success = ok
+    if not ok:
+        raw.reason = FailureReason.CONNECT_REFUSED.to_proto()
+    return Sample(raw, f"agent-{region}", region)
 
 
 def test_regions_and_all_get_their_own_windows() -> None:
