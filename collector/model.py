@@ -14,6 +14,10 @@ from common.wire import phases_of
 from vantage.v1 import vantage_pb2 as pb
 
 
+_SUCCESS = FailureReason.NONE
+"""Read once: an enum member costs a descriptor call each time it is named."""
+
+
 class Sample:
     """One probe result as the collector sees it."""
 
@@ -40,7 +44,7 @@ class Sample:
         success: bool = raw.success
         self.success = success
         # A success has no failure reason: the field is not read.
-        self.reason = FailureReason.NONE if success else FailureReason.from_proto(raw.reason)
+        self.reason = _SUCCESS if success else FailureReason.from_proto(raw.reason)
         self.release: str = raw.release
         """The target's release, from its release header."""
         # The evaluator reads these for every result: plain attributes, set

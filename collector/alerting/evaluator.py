@@ -144,7 +144,10 @@ class Evaluator:
                 state.window.add(obs.at, obs.region, True, obs.duration)
                 transition = region.record(None, now, obs.agent_id, policy.thresholds)
             else:
-                transition = region.record(_failure_of(obs), now, obs.agent_id, policy.thresholds)
+                # Only a streak's first failure is kept: the facts of the
+                # others are not gathered.
+                failure = region.first_failure or _failure_of(obs)
+                transition = region.record(failure, now, obs.agent_id, policy.thresholds)
                 if state.incident is not None:
                     region.in_incident = True
                 state.window.add(obs.at, obs.region, False, obs.duration, region.in_incident)
