@@ -13,7 +13,6 @@ from common.reasons import FailureReason
 from common.wire import phases_of
 from vantage.v1 import vantage_pb2 as pb
 
-
 _SUCCESS = FailureReason.NONE
 """Read once: an enum member costs a descriptor call each time it is named."""
 
@@ -22,8 +21,8 @@ class Sample:
     """One probe result as the collector sees it."""
 
     __slots__ = (
-        "agent_id", "at", "cert_serial", "check", "check_type", "duration", "raw", "reason",
-        "region", "release", "started_at", "success", "tls",
+        "agent_id", "at", "cert_serial", "check", "duration", "raw", "reason", "region",
+        "release", "started_at", "success", "tls",
     )  # fmt: skip
 
     def __init__(self, raw: pb.Result, agent_id: str, region: str) -> None:
@@ -33,8 +32,6 @@ class Sample:
         self.agent_id = agent_id
         self.region = region
         self.check: str = raw.check
-        check_type: str = raw.check_type
-        self.check_type = check_type
         started_at: float = raw.started_at
         duration: float = raw.duration_seconds
         self.started_at = started_at
@@ -48,15 +45,8 @@ class Sample:
         self.release: str = raw.release
         """The target's release, from its release header."""
         # The evaluator reads these for every result: plain attributes, set
-        # here, are cheaper than properties. Only tls and http probes carry
-        # certificates.
-        tls: pb.TlsDetails | None = None
-        if check_type == "http":
-            http = raw.http
-            if http.HasField("tls"):
-                tls = http.tls
-        elif check_type == "tls" and raw.HasField("tls"):
-            tls = raw.tls
+        # here, are cheaper than properties.
+        tls = raw.tls if raw.HasField("tls") else None
         self.tls = tls
         """TLS facts from a tls probe or an https request."""
         self.cert_serial: str | None = (tls.serial or None) if tls is not None else None
@@ -64,6 +54,11 @@ class Sample:
 
     host = None
     """Unknown here: the evaluator takes the host from the check's policy."""
+
+    @property
+    def check_type(self) -> str:
+        """The probe type: `http`, `tls`, `dns`, ..."""
+        return self.raw.check_type
 
     @property
     def message(self) -> str:

@@ -265,7 +265,7 @@ def _record(result: pb.Result, fetched: Fetched, release_header: str | None) -> 
     if fetched.tls is not None:
         from agent.probes.tls import record  # noqa: PLC0415  # see _peer
 
-        record(details.tls, fetched.tls)
+        record(result.tls, fetched.tls)
     if release_header:
         result.release = answer.headers.get(release_header, "")[:64]
 

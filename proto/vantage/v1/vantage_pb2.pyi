@@ -317,8 +317,8 @@ class Result(_message.Message):
     RELEASE_FIELD_NUMBER: _builtins.int
     RETRY_FIELD_NUMBER: _builtins.int
     ASSERTIONS_FIELD_NUMBER: _builtins.int
-    HTTP_FIELD_NUMBER: _builtins.int
     TLS_FIELD_NUMBER: _builtins.int
+    HTTP_FIELD_NUMBER: _builtins.int
     DNS_FIELD_NUMBER: _builtins.int
     FLOW_FIELD_NUMBER: _builtins.int
     check: _builtins.str
@@ -343,9 +343,14 @@ class Result(_message.Message):
     @_builtins.property
     def assertions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Assertion]: ...
     @_builtins.property
-    def http(self) -> Global___HttpDetails: ...
+    def tls(self) -> Global___TlsDetails:
+        """Certificate facts: from a tls probe, or from an http probe's https
+        connection (the last one, after redirects). Beside the details, not
+        in them, so the collector finds certificates with one presence test.
+        """
+
     @_builtins.property
-    def tls(self) -> Global___TlsDetails: ...
+    def http(self) -> Global___HttpDetails: ...
     @_builtins.property
     def dns(self) -> Global___DnsDetails: ...
     @_builtins.property
@@ -367,8 +372,8 @@ class Result(_message.Message):
         release: _builtins.str = ...,
         retry: _builtins.bool = ...,
         assertions: _abc.Iterable[Global___Assertion] | None = ...,
-        http: Global___HttpDetails | None = ...,
         tls: Global___TlsDetails | None = ...,
+        http: Global___HttpDetails | None = ...,
         dns: Global___DnsDetails | None = ...,
         flow: Global___FlowDetails | None = ...,
     ) -> None: ...
@@ -376,7 +381,7 @@ class Result(_message.Message):
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "assertions", b"assertions", "check", b"check", "check_type", b"check_type", "details", b"details", "dns", b"dns", "duration_seconds", b"duration_seconds", "flow", b"flow", "http", b"http", "message", b"message", "phases", b"phases", "reason", b"reason", "region", b"region", "release", b"release", "request_id", b"request_id", "retry", b"retry", "started_at", b"started_at", "success", b"success", "tls", b"tls"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_details: _TypeAlias = _typing.Literal["http", "tls", "dns", "flow"]  # noqa: Y015
+    _WhichOneofReturnType_details: _TypeAlias = _typing.Literal["http", "dns", "flow"]  # noqa: Y015
     _WhichOneofArgType_details: _TypeAlias = _typing.Literal["details", b"details"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_details) -> _WhichOneofReturnType_details | None: ...
 
@@ -497,17 +502,12 @@ class HttpDetails(_message.Message):
     FINAL_URL_FIELD_NUMBER: _builtins.int
     BODY_BYTES_FIELD_NUMBER: _builtins.int
     HTTP_VERSION_FIELD_NUMBER: _builtins.int
-    TLS_FIELD_NUMBER: _builtins.int
     status_code: _builtins.int
     final_url: _builtins.str
     body_bytes: _builtins.int
     http_version: _builtins.str
     @_builtins.property
     def redirects(self) -> _containers.RepeatedCompositeFieldContainer[Global___RedirectHop]: ...
-    @_builtins.property
-    def tls(self) -> Global___TlsDetails:
-        """set for https targets"""
-
     def __init__(
         self,
         *,
@@ -516,11 +516,10 @@ class HttpDetails(_message.Message):
         final_url: _builtins.str = ...,
         body_bytes: _builtins.int = ...,
         http_version: _builtins.str = ...,
-        tls: Global___TlsDetails | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["tls", b"tls"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_bytes", b"body_bytes", "final_url", b"final_url", "http_version", b"http_version", "redirects", b"redirects", "status_code", b"status_code", "tls", b"tls"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_bytes", b"body_bytes", "final_url", b"final_url", "http_version", b"http_version", "redirects", b"redirects", "status_code", b"status_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
