@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -73,18 +74,19 @@ def p95(values: Collection[float]) -> float:
 MAX_SAMPLES = 2000
 """Successes, and failures, one check's window keeps. At one result per
 region per interval a 5-minute window holds a few dozen; under a flood it
-keeps the newest 2,000 of each, so every tick stays cheap and the p95 stays
-meaningful."""
+keeps the newest 2,000 of each (successes: from each `prune` on), so every
+tick stays cheap and the p95 stays meaningful."""
 
 
 class SloWindow:
     """The results of one check over all its regions, oldest first:
-    successes as two parallel queues (end time, duration), so the p95 reads
-    the durations as they are, and failures as `Failed` tuples."""
+    successes as two parallel arrays of unboxed floats (end time, duration),
+    so a full window holds no Python object per result, and failures as
+    `Failed` tuples."""
 
     def __init__(self) -> None:
-        self._ok_at: deque[float] = deque(maxlen=MAX_SAMPLES)
-        self._ok: deque[float] = deque(maxlen=MAX_SAMPLES)
+        self._ok_at = array("d")
+        self._ok = array("d")
         self._failed: deque[Failed] = deque(maxlen=MAX_SAMPLES)
 
     def __len__(self) -> int:
@@ -101,12 +103,14 @@ class SloWindow:
             self._failed.append((at, region, excluded))
 
     def prune(self, now: float, span: float) -> None:
-        """Drop results older than `span` seconds."""
+        """Drop results older than `span` seconds, and successes beyond the
+        newest MAX_SAMPLES."""
         oldest = now - span
         ok_at, ok, failed = self._ok_at, self._ok, self._failed
-        while ok_at and ok_at[0] <= oldest:
-            ok_at.popleft()
-            ok.popleft()
+        drop = max(0, len(ok) - MAX_SAMPLES)
+        while drop < len(ok_at) and ok_at[drop] <= oldest:
+            drop += 1
+        del ok_at[:drop], ok[:drop]
         while failed and failed[0][0] <= oldest:
             failed.popleft()
 
@@ -118,11 +122,12 @@ class SloWindow:
     def stats(self, now: float, settle: float, min_samples: int) -> SloStats:
         """p95 and error counts; failures younger than `settle` are left out
         of both sides of the ratio, as are excluded ones."""
-        successes = len(self._ok)
+        durations = self._ok[-MAX_SAMPLES:]
+        successes = len(durations)
         errors = sum(1 for at, _, x in self._failed if not x and now - at >= settle)
         counted = successes + errors
         return SloStats(
-            p95=p95(self._ok) if successes >= min_samples else None,
+            p95=p95(durations) if successes >= min_samples else None,
             successes=successes,
             errors=errors,
             total=counted if counted >= min_samples else 0,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -53,13 +54,13 @@ _histogram_index = functools.partial(_bisect, HISTOGRAM_BOUNDS)
 
 class _Slot:
     """Results of one series that ended in one 10-second slot, not yet in
-    the windows: successes (durations not counted yet, and sketch buckets of
-    those that are) and a count of failures."""
+    the windows: successes (durations not counted yet, unboxed, and sketch
+    buckets of those that are) and a count of failures."""
 
     __slots__ = ("durations", "failed", "folded", "latency")
 
     def __init__(self) -> None:
-        self.durations: list[float] = []
+        self.durations = array("d")
         self.latency: Counter[int] = Counter()
         self.folded = 0
         self.failed = 0
@@ -133,7 +134,7 @@ class Series:
         self._duration_sum += math.fsum(durations)
         self._outcomes["success"] = self._outcomes.get("success", 0) + len(durations)
         slot.folded += len(durations)
-        durations.clear()
+        del durations[:]
 
     def _fold_pending(self) -> None:
         for slot in self.pending.values():

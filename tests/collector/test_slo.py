@@ -33,6 +33,7 @@ def test_window_stays_bounded_after_marking_an_incident() -> None:
     assert window.stats(now=1e6, settle=0.0, min_samples=1).errors == 0  # all excluded
     for i in range(MAX_SAMPLES + 10):
         window.add(1e6 + i, "eu", True, float(i))
+    window.prune(now=2e6, span=3e6)  # drops by count only
     assert len(window) == 2 * MAX_SAMPLES  # the newest of each kind
     window.add(2e6, "eu", False, 1.0)  # after the incident: counts
     stats = window.stats(now=3e6, settle=0.0, min_samples=1)
