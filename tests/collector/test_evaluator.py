@@ -603,3 +603,39 @@ def test_stale_state_from_another_version_is_ignored() -> None:
     ev = Evaluator([policy()], now=0.0)
     assert ev.load_state({"version": 0}, now=1.0) == []
     assert ev.export_state()["version"] == 1
+
+
+# --- batches ---------------------------------------------------------------------
+
+
+def test_a_batch_is_taken_as_its_results_one_by_one() -> None:
+    """`observe_all` (the collector's hot path) skips work that changes
+    nothing: same alerts and same state as `observe` on each result."""
+    cert = {"cert_serial": "ab12", "cert_not_after": 14 * 86400.0}
+    steps = [
+        *ok(0, release="v1", **cert),
+        *ok(60, release="v1"),
+        *fail(120, "eu-west", "us-east", release="v2"),
+        *fail(130, "eu-west", "us-east", release="v2", message="other"),
+        *fail(140, "eu-west", release="v2"),
+        *ok(200, release="v2"),
+        *ok(260, release="v1"),
+        *ok(320, release="v3", **cert),
+        result(330, "mars", True),  # a region the check does not run in
+        result(330, "eu-west", True, check="gone"),  # a check no longer configured
+    ]
+    one, batched = Evaluator([policy()], now=0.0), Evaluator([policy()], now=0.0)
+    alerts_one: list[Alert] = []
+    alerts_batched: list[Alert] = []
+    for start in range(0, len(steps), 4):  # batches of 4, each at its last result's time
+        batch = [s for s in steps[start : start + 4] if isinstance(s, Observation)]
+        now = batch[-1].at
+        for obs in batch:
+            alerts_one += one.observe(obs, now)
+        alerts_batched += batched.observe_all(batch, now)
+    assert when(alerts_batched) == when(alerts_one)
+    assert {"CheckDown", "CertExpiring"} <= {a.name for a in alerts_one}
+    assert [a.to_dict() for a in alerts_batched] == [a.to_dict() for a in alerts_one]
+    assert batched.export_state() == one.export_state()
+    assert batched.deploys.to_dict() == one.deploys.to_dict()
+    assert [v for v, *_ in batched.deploys.to_dict()["portal"]] == ["v1", "v2", "v3"]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 import math
+import random
+from collections import Counter
 
 import pytest
 
 from collector.model import Sample
+from collector.stats import sketch
 from collector.stats.series import ALL, HISTOGRAM_BOUNDS, Stats
 from common.reasons import FailureReason
 from vantage.v1 import vantage_pb2 as pb
@@ -75,3 +79,18 @@ def test_a_flood_in_one_slot_is_folded_into_buckets_without_losing_results() -> 
     assert window.samples(110) == 2000
     exact = sorted(durations)[math.floor(0.95 * (2000 - 1))]
     assert window.p95(110) == pytest.approx(exact, rel=0.01)
+    # Counted in bulk, yet exactly: outcomes, histogram buckets and the sum.
+    series = stats.series["home", "eu"]
+    assert series.outcomes == {"success": 2000}
+    histogram = [0] * (len(HISTOGRAM_BOUNDS) + 1)
+    for d in durations:
+        histogram[bisect.bisect_left(HISTOGRAM_BOUNDS, d)] += 1
+    assert series.histogram == histogram
+    assert series.duration_sum == pytest.approx(sum(durations))
+
+
+@pytest.mark.parametrize("low", [1e-3, 1e-6, 0.0])
+def test_sketch_buckets_in_bulk_equal_one_by_one(low: float) -> None:
+    rng = random.Random(3)
+    values = [low, *(rng.lognormvariate(-3, 1.5) for _ in range(5000))]
+    assert sketch.buckets(values) == Counter(map(sketch.bucket, values))
