@@ -39,16 +39,16 @@ _PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 
 def http_result(check: str, region: str, rng: random.Random, now: float) -> pb.Result:
     """One realistic http result: phases, request id, details; 3% fail."""
-    phases = pb.Phases(**{name: rng.uniform(0.0005, 0.08) for name in _PHASES})
+    phases = {name: rng.uniform(0.0005, 0.08) for name in _PHASES}
     result = pb.Result(
         check=check,
         check_type="http",
         agent_id=f"agent-{region}",
         region=region,
         started_at=now - rng.uniform(0, 60),
-        duration_seconds=sum(seconds for _, seconds in phases.ListFields()),
+        duration_seconds=sum(phases.values()),
         success=True,
-        phases=phases,
+        phases=pb.Phases(**phases),
         request_id=os.urandom(16).hex(),
         release="portal-2026.11.27-1",
     )

@@ -38,7 +38,6 @@ HISTOGRAM_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.
 """Upper bounds of `vantage_probe_duration_seconds` buckets (+Inf implied)."""
 
 Key = tuple[str, str]
-_bisect = bisect.bisect_left
 
 _MAX_PENDING = 8
 """Slots a series accumulates before handing them to its windows; results
@@ -49,7 +48,7 @@ _FOLD = 512
 """Durations a pending slot keeps before they are counted in bulk, so a
 flood between two scrapes holds counts, not every duration."""
 
-_histogram_index = functools.partial(_bisect, HISTOGRAM_BOUNDS)
+_histogram_index = functools.partial(bisect.bisect_left, HISTOGRAM_BOUNDS)
 
 
 class _Slot:

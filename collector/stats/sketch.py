@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 
 ACCURACY = 0.01
 _GAMMA = (1 + ACCURACY) / (1 - ACCURACY)
@@ -27,10 +27,9 @@ def bucket(value: float) -> int:
     return math.ceil(math.log(value) / _LOG_GAMMA)
 
 
-def buckets(values: Iterable[float]) -> Counter[int]:
+def buckets(values: Sequence[float]) -> Counter[int]:
     """Bucket counts of many latencies: `Counter(map(bucket, values))`, with
     the arithmetic done in C when every value is above `_MIN`."""
-    values = list(values)
     if values and min(values) > _MIN:
         return Counter(map(math.ceil, map(_LOG_GAMMA.__rtruediv__, map(math.log, values))))
     return Counter(map(bucket, values))
