@@ -10,7 +10,6 @@ collector's own environment (in checks, only the agent resolves them).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -40,35 +39,72 @@ def load_collector_config(
 
 
 class ConfigSource:
-    """Holds the config in force and tells subscribers when it changes."""
+    """Holds the config in force and tells subscribers when it changes.
 
-    def __init__(self, path: Path, on_change: Callable[[Config, AlertingConfig], None]) -> None:
+    The watcher polls the file's metadata and applies a change only once the
+    file has stopped changing for one poll (an editor that truncates, then
+    writes, is never seen half-way). The file is parsed in a thread, so a
+    reload of a large file never stalls ingest or the HTTP server. Nothing
+    that a file contains can stop the watcher: a bad file is logged and
+    counted (`outcome(False)`) and the config in force stays.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        on_change: Callable[[Config, AlertingConfig], None],
+        outcome: Callable[[bool], None] = lambda ok: None,
+    ) -> None:
         self.path = path
         self.on_change = on_change
+        self.outcome = outcome
         self.config, self.alerting = load_collector_config(path)
-        self._digest = self._file_digest()
+        self._applied = self._seen = self._stat()
         _warn(self.config)
 
-    def _file_digest(self) -> str:
+    def _stat(self) -> tuple[int, ...]:
+        """What changes when the file does (a ConfigMap swap changes the inode)."""
         try:
-            return hashlib.sha256(self.path.read_bytes()).hexdigest()
+            st = self.path.stat()
         except OSError:
-            return ""
+            return ()
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def reload(self, reason: str) -> bool:
-        """Load the file again; keep the old config when the new one is bad."""
-        self._digest = self._file_digest()
+        """Load the file again, here; keep the old config when the new one is bad."""
         try:
-            config, alerting = load_collector_config(self.path)
+            loaded = load_collector_config(self.path)
         except ConfigError as exc:
-            log.error(
-                "config.reload_failed",
-                reason=reason,
-                errors=exc.problems,
-                kept_version=self.config.version,
+            return self._failed(reason, exc.problems)
+        return self._apply(reason, *loaded)
+
+    async def reload_async(self, reason: str) -> bool:
+        """`reload`, with the file read and validated off the event loop."""
+        try:
+            loaded = await asyncio.to_thread(load_collector_config, self.path)
+        except ConfigError as exc:
+            return self._failed(reason, exc.problems)
+        return self._apply(reason, *loaded)
+
+    def _failed(self, reason: str, problems: list[str]) -> bool:
+        log.error(
+            "config.reload_failed", reason=reason, errors=problems, kept_version=self.config.version
+        )
+        self.outcome(False)
+        return False
+
+    def _apply(self, reason: str, config: Config, alerting: AlertingConfig) -> bool:
+        old = self.config
+        if old.checks and not config.checks and not config.empty_on_purpose:
+            return self._failed(
+                reason,
+                [
+                    f"{self.path.name}: the new file has no checks, so every check would be "
+                    "removed: refused (write `checks: []` to remove them all on purpose)"
+                ],
             )
-            return False
-        if config.version == self.config.version:
+        self.outcome(True)
+        if (config.version, config.agents) == (old.version, old.agents):
             log.info("config.unchanged", reason=reason, version=config.version)
             return True
         self.config, self.alerting = config, alerting
@@ -80,11 +116,23 @@ class ConfigSource:
         return True
 
     async def watch(self, every: float = 1.0) -> None:
-        """Poll the file's content; works with editors and k8s ConfigMap swaps."""
+        """Poll the file; works with editors and k8s ConfigMap swaps. Never ends
+        but by cancellation."""
         while True:
             await asyncio.sleep(every)
-            if self._file_digest() not in (self._digest, ""):
-                self.reload("file changed")
+            try:
+                await self._poll()
+            except Exception as exc:  # noqa: BLE001  # the watcher must outlive any bug
+                log.error("config.watch_failed", error=repr(exc))
+                self.outcome(False)
+
+    async def _poll(self) -> None:
+        current = self._stat()
+        settled = current == self._seen
+        self._seen = current
+        if settled and current not in (self._applied, ()):
+            self._applied = current
+            await self.reload_async("file changed")
 
 
 def _warn(config: Config) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +23,12 @@ from collector.api_alerting import AlertingApi
 from collector.config_source import ConfigSource
 from collector.metrics import CollectorMetrics
 from collector.model import Sample
-from collector.server import CollectorService, Ingest
+from collector.server import DEFAULT_RATE, CollectorService, Ingest
 from collector.stats.series import Stats
 from collector.store import Store
 from common import logs
 from common.addresses import listen_address
+from common.auth import AgentTokens, Binding, read_token_file
 from common.config import Config, ConfigError
 from common.runtime import install_loop, settle_heap
 from vantage.v1 import vantage_pb2_grpc as pb_grpc
@@ -49,6 +51,9 @@ class Settings:
     api_tokens: tuple[str, ...] = ()
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    agent_tokens_file: Path | None = None
+    """Shared agent tokens, one per line; re-read on every config reload."""
+    agent_rate: float = DEFAULT_RATE
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Settings:
@@ -57,8 +62,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     p = argparse.ArgumentParser(
         prog="vantage-collector",
         description="Ingest probe results from Vantage agents; serve metrics, state and alerts.",
-        epilog="Agent tokens come from VANTAGE_AGENT_TOKENS, API tokens (deploys, silences, "
-        "heartbeat tokens) from VANTAGE_API_TOKENS; both comma-separated.",
+        epilog="Agent tokens: bound ones in the config's `agents:` section (vantage token "
+        "create), shared ones from VANTAGE_AGENT_TOKENS (comma-separated) or --agent-tokens-file. "
+        "API tokens (deploys, silences, heartbeat tokens) from VANTAGE_API_TOKENS or "
+        "--api-tokens-file. Files hold one token per line and keep tokens out of ps.",
     )
     p.add_argument(
         "--config",
@@ -96,32 +103,64 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         default=env("VANTAGE_TLS_KEY"),
         help="PEM private key for --tls-cert [VANTAGE_TLS_KEY]",
     )
+    p.add_argument(
+        "--agent-tokens-file",
+        default=env("VANTAGE_AGENT_TOKENS_FILE"),
+        help="shared agent tokens, one per line [VANTAGE_AGENT_TOKENS_FILE]",
+    )
+    p.add_argument(
+        "--api-tokens-file",
+        default=env("VANTAGE_API_TOKENS_FILE"),
+        help="API tokens, one per line [VANTAGE_API_TOKENS_FILE]",
+    )
+    p.add_argument(
+        "--agent-rate",
+        type=float,
+        default=float(env("VANTAGE_AGENT_RATE", str(DEFAULT_RATE))),
+        help="results per second one agent may send; RESOURCE_EXHAUSTED past it "
+        "[VANTAGE_AGENT_RATE]",
+    )
     args = p.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         p.error("--tls-cert and --tls-key go together")
-    tokens = _tokens("VANTAGE_AGENT_TOKENS")
-    if not tokens:
-        p.error("no agent tokens: set VANTAGE_AGENT_TOKENS=token1,token2")
     for flag in ("grpc_listen", "http_listen"):
         try:
             listen_address(getattr(args, flag))
         except ValueError as exc:
             p.error(f"--{flag.replace('_', '-')}: {exc}")
+    agent_file = Path(args.agent_tokens_file) if args.agent_tokens_file else None
+    api_tokens = _tokens("VANTAGE_API_TOKENS")
+    try:
+        if agent_file is not None:
+            read_token_file(agent_file)
+        if args.api_tokens_file:
+            api_tokens += read_token_file(Path(args.api_tokens_file))
+    except (OSError, ValueError) as exc:
+        p.exit(2, f"vantage-collector: token file: {_why(exc)}\n")
     return Settings(
         Path(args.config),
         args.grpc_listen,
         args.http_listen,
         Path(args.state_dir),
-        tokens,
+        _tokens("VANTAGE_AGENT_TOKENS"),
         args.log_level,
-        _tokens("VANTAGE_API_TOKENS"),
+        api_tokens,
         Path(args.tls_cert) if args.tls_cert else None,
         Path(args.tls_key) if args.tls_key else None,
+        agent_file,
+        args.agent_rate,
     )
 
 
 def _tokens(variable: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in os.environ.get(variable, "").split(",") if t.strip())
+
+
+def _why(exc: BaseException) -> str:
+    """One line for a start-up error: the file and the OS's reason."""
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
 
 
 class Collector:
@@ -131,18 +170,33 @@ class Collector:
         self.settings = settings
         self.stats = Stats()
         self.metrics = CollectorMetrics(self.stats)
-        self.source = ConfigSource(settings.config, self._config_changed)
+        self.source = ConfigSource(settings.config, self._config_changed, self._reloaded)
         self.ingest = Ingest(self.on_samples)
+        self.agent_tokens = self._read_agent_tokens(AgentTokens())
+        if not self.agent_tokens:
+            raise ConfigError(
+                [
+                    "no agent tokens: add `agents:` to the config (vantage token create), or set "
+                    "VANTAGE_AGENT_TOKENS=token1,token2 or --agent-tokens-file"
+                ]
+            )
         self.service = CollectorService(
-            lambda: self.source.config, lambda: list(settings.tokens), self.ingest, self.metrics
+            lambda: self.source.config,
+            lambda: self.agent_tokens,
+            self.ingest,
+            self.metrics,
+            rate=settings.agent_rate,
         )
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store.open(settings.state_dir)
         self.alerting = AlertingService(self.store, self.metrics)
         self.alerting.configure(self.source.config, self.source.alerting)
         self.alerting.restore()
-        self.ingest.high_water.update(self.store.load_state("dedup") or {})
+        skipped = self.ingest.restore(self.store.load_state("dedup") or {}, time.time())
+        if skipped:
+            log.warning("dedup.marks_skipped", count=skipped)
         self.serving = False
+        self._tasks: set[asyncio.Task[bool]] = set()
         self.metrics.config_info.labels(self.source.config.version).set(1)
 
     def on_samples(self, samples: list[Sample], now: float) -> None:
@@ -150,17 +204,38 @@ class Collector:
         self.stats.ingest(samples, now)
         self.alerting.observe(samples, now)
 
+    def _read_agent_tokens(self, current: AgentTokens) -> AgentTokens:
+        """Bound tokens from the config, shared ones from the environment and
+        the tokens file; an unreadable file keeps the `current` shared ones."""
+        shared = self.settings.tokens
+        path = self.settings.agent_tokens_file
+        if path is not None:
+            try:
+                shared += read_token_file(path)
+            except (OSError, ValueError) as exc:
+                log.error("tokens.unreadable", file=str(path), error=_why(exc))
+                return AgentTokens(_bindings(self.source.config), current.shared, hashed=True)
+        return AgentTokens(_bindings(self.source.config), shared)
+
     def _config_changed(self, config: Config, alerting: AlertingConfig) -> None:
+        self.agent_tokens = self._read_agent_tokens(self.agent_tokens)
+        self.service.revoke()
         self.stats.forget(c.name for c in config.checks)
         self.metrics.config_info.clear()
         self.metrics.config_info.labels(config.version).set(1)
         self.alerting.configure(config, alerting)
         self.service.broadcast(config)
 
-    def reload(self, reason: str) -> None:
-        """Reload the config file, counting the outcome."""
-        ok = self.source.reload(reason)
+    def _reloaded(self, ok: bool) -> None:
         self.metrics.config_reloads.labels("success" if ok else "failure").inc()
+        if not ok:
+            self.metrics.config_reload_errors.inc()
+
+    def reload(self, reason: str) -> None:
+        """Reload the config file (off the event loop), counting the outcome."""
+        task = asyncio.get_running_loop().create_task(self.source.reload_async(reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _add_port(self, server: grpc.aio.Server) -> int:
         """Listen for agents: TLS when a certificate is configured."""
@@ -231,6 +306,10 @@ class Collector:
         while True:
             await asyncio.sleep(5)
             self.store.save_state("dedup", self.ingest.high_water)
+
+
+def _bindings(config: Config) -> list[Binding]:
+    return [Binding(a.name, a.region, a.token_sha256) for a in config.agents]
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:

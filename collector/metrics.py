@@ -59,6 +59,16 @@ class CollectorMetrics:
             ["outcome"],
             registry=r,
         )
+        self.config_reload_errors = Counter(
+            "vantage_config_reload_errors_total",
+            "Config reloads refused (bad file, or every check removed); the old config stays.",
+            registry=r,
+        )
+        self.store_errors = Counter(
+            "vantage_store_errors_total",
+            "State database operations that failed (retried until the store works).",
+            registry=r,
+        )
         self.config_info = Gauge(
             "vantage_config_info", "The config version in force.", ["version"], registry=r
         )

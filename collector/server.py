@@ -1,24 +1,35 @@
 """The gRPC edge: authenticate agents, push config, ingest result batches.
 
-Protobuf becomes domain values here and nowhere else. Dedup is by
-(agent_id, seq): an agent sends strictly increasing seqs on its one stream
-and re-sends unacked batches after a reconnect, so a high-water mark per
-agent is enough to never count a batch twice.
+Protobuf becomes domain values here and nowhere else. Who an agent is comes
+from its token (`common.auth`), never from what its Hello claims:
+- a bound token may report only as its own name and region
+  (PERMISSION_DENIED otherwise);
+- an agent id already connected with another token or region is refused
+  (ALREADY_EXISTS); the same agent reconnecting replaces its old stream.
+
+Dedup is by (authenticated identity, seq): an agent sends strictly
+increasing seqs and re-sends unacked batches after a reconnect, so a
+high-water mark per identity never counts a batch twice. A seq the agent's
+clock cannot have produced is refused (INVALID_ARGUMENT), so no mark can be
+pushed far ahead. Results for checks the agent's region does not run are
+dropped and counted, so an agent cannot create series; a per-agent rate
+limit answers RESOURCE_EXHAUSTED.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
 import grpc
 import structlog
 
+from collector.limits import RateLimit, label_refusal, seq_refusal
 from collector.metrics import CollectorMetrics
 from collector.model import Sample
-from common.auth import bearer_ok
+from common.auth import AgentTokens, Identity
 from common.config import Config
 from common.wire import check_to_proto
 from vantage.v1 import vantage_pb2 as pb
@@ -28,17 +39,28 @@ log = structlog.get_logger("collector.grpc")
 
 _HELLO_TIMEOUT = 10.0
 """Seconds a new stream has to send its Hello."""
-
-
-def token_ok(metadata: Iterable[tuple[str, str | bytes]], tokens: Iterable[str]) -> bool:
-    """Whether the `authorization: Bearer <token>` metadata holds a known token."""
-    return bearer_ok(next((v for k, v in metadata if k == "authorization"), None), tokens)
+MAX_BATCH_RESULTS = 10_000
+"""Results in one batch; the agent sends 500 by default."""
+DEFAULT_RATE = 5_000.0
+"""Results per second per agent (1,000 checks at 10 s is 100/s); bursts of
+ten seconds' worth let a backlog go out after a reconnect."""
 
 
 def config_message(config: Config, region: str) -> pb.CollectorMessage:
     """The Config message for one region: only the checks it runs."""
     checks = [check_to_proto(c) for c in config.for_region(region)]
     return pb.CollectorMessage(config=pb.Config(version=config.version, checks=checks))
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Ends a stream with a status (sent through the stream's outbox)."""
+
+    code: grpc.StatusCode
+    details: str
+
+
+Outgoing = pb.CollectorMessage | Refusal | None
 
 
 @dataclass
@@ -48,23 +70,47 @@ class AgentConn:
     agent_id: str
     region: str
     version: str
-    outbox: asyncio.Queue[pb.CollectorMessage | None] = field(default_factory=asyncio.Queue)
+    identity: Identity
+    limit: RateLimit
+    outbox: asyncio.Queue[Outgoing] = field(default_factory=asyncio.Queue)
+    unknown: int = 0
+    """Results dropped for checks this agent's region does not run."""
+
+    @property
+    def key(self) -> str:
+        """Where this stream's dedup marks live."""
+        return self.identity.key(self.agent_id, self.region)
 
 
 class Ingest:
-    """Where samples go after dedup: statistics and the evaluator."""
+    """Dedup, then statistics and the evaluator (`sink`)."""
 
     def __init__(self, sink: Callable[[list[Sample], float], None]) -> None:
         self.sink = sink
         self.high_water: dict[str, int] = {}
+        """Highest seq ingested, by authenticated identity key."""
 
-    def accept(self, agent: AgentConn, batch: pb.ResultBatch) -> bool:
-        """Ingest `batch` unless it was seen already; returns whether it was new."""
-        if batch.seq <= self.high_water.get(agent.agent_id, -1):
+    def restore(self, marks: Mapping[str, object], now: float) -> int:
+        """Load saved marks, skipping any no agent could have made (an old
+        file's marks by claimed id, or a seq past the clock); returns how
+        many were skipped."""
+        kept = {
+            k: v
+            for k, v in marks.items()
+            if k.startswith(("agent:", "shared:"))
+            and isinstance(v, int)
+            and seq_refusal(v, now) is None
+        }
+        self.high_water.update(kept)
+        return len(marks) - len(kept)
+
+    def accept(self, key: str, samples: list[Sample], seq: int, now: float) -> bool:
+        """Ingest `samples` unless batch `seq` was seen; returns whether it was new."""
+        if seq <= self.high_water.get(key, -1):
             return False
-        self.high_water[agent.agent_id] = batch.seq
-        samples = [Sample(r, agent.agent_id, agent.region) for r in batch.results]
-        self.sink(samples, time.time())
+        self.high_water[key] = seq
+        if samples:
+            self.sink(samples, now)
         return True
 
 
@@ -74,20 +120,36 @@ class CollectorService(pb_grpc.CollectorServicer):
     def __init__(
         self,
         config: Callable[[], Config],
-        tokens: Callable[[], list[str]],
+        tokens: Callable[[], AgentTokens],
         ingest: Ingest,
         metrics: CollectorMetrics,
+        *,
+        rate: float = DEFAULT_RATE,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.tokens = tokens
         self.ingest = ingest
         self.metrics = metrics
+        self.rate = rate
+        self.clock = clock
         self.agents: dict[str, AgentConn] = {}
+        self._runs: dict[str, frozenset[str]] = {}
+        self._runs_version = ""
 
     def broadcast(self, config: Config) -> None:
         """Push a changed config to every connected agent."""
         for agent in self.agents.values():
             agent.outbox.put_nowait(config_message(config, agent.region))
+
+    def revoke(self) -> None:
+        """Close the streams whose token is no longer valid (after a reload)."""
+        tokens = self.tokens()
+        for agent in list(self.agents.values()):
+            if not tokens.allows(agent.identity):
+                log.warning("agent.token_revoked", agent=agent.agent_id, region=agent.region)
+                refusal = Refusal(grpc.StatusCode.UNAUTHENTICATED, "agent token revoked")
+                agent.outbox.put_nowait(refusal)
 
     async def Connect(  # gRPC method name
         self,
@@ -95,7 +157,9 @@ class CollectorService(pb_grpc.CollectorServicer):
         context: grpc.aio.ServicerContext[pb.AgentMessage, pb.CollectorMessage],
     ) -> AsyncIterator[pb.CollectorMessage]:
         """Authenticate, read Hello, push config, then ack batches."""
-        authenticated = token_ok(context.invocation_metadata() or (), self.tokens())
+        metadata = context.invocation_metadata() or ()
+        header = next((v for k, v in metadata if k == "authorization"), None)
+        identity = self.tokens().identify(header)
         # The Hello is read even from a caller about to be refused: ending the
         # call while its first message is in flight sometimes reached the
         # client as INTERNAL instead of UNAUTHENTICATED, and an agent retries
@@ -104,16 +168,20 @@ class CollectorService(pb_grpc.CollectorServicer):
             first = await asyncio.wait_for(anext(aiter(request_iterator), None), _HELLO_TIMEOUT)
         except TimeoutError:
             first = None
-        if not authenticated:
+        if identity is None:
             self.metrics.auth_failures.inc()
             log.warning("agent.unauthenticated", peer=context.peer())
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing agent token")
-        agent = await self._hello(first, context)
-        self._register(agent)
+        agent = await self._hello(first, identity, context)
+        refusal = self._register(agent)
+        if refusal is not None:
+            await context.abort(refusal.code, refusal.details)
         reader = asyncio.create_task(self._read(agent, request_iterator))
         try:
             yield config_message(self.config(), agent.region)
             while (message := await agent.outbox.get()) is not None:
+                if isinstance(message, Refusal):
+                    await context.abort(message.code, message.details)
                 yield message
         finally:
             reader.cancel()
@@ -122,44 +190,130 @@ class CollectorService(pb_grpc.CollectorServicer):
     async def _hello(
         self,
         first: pb.AgentMessage | None,
+        identity: Identity,
         context: grpc.aio.ServicerContext,  # type: ignore[type-arg]
     ) -> AgentConn:
         if first is None or first.WhichOneof("msg") != "hello":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be Hello")
         hello = first.hello
-        if not hello.agent_id or not hello.region:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Hello needs agent_id and region")
-        return AgentConn(hello.agent_id, hello.region, hello.version)
+        for name, value in (("agent_id", hello.agent_id), ("region", hello.region)):
+            why = label_refusal(name, value)
+            if why is not None:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
+        denied = identity.refusal(hello.agent_id, hello.region)
+        if denied is not None:
+            self.metrics.auth_failures.inc()
+            log.warning("agent.permission_denied", peer=context.peer(), why=denied)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, denied)
+        limit = RateLimit(self.rate, self.rate * 10)
+        return AgentConn(hello.agent_id, hello.region, hello.version[:64], identity, limit)
 
     async def _read(self, agent: AgentConn, requests: AsyncIterator[pb.AgentMessage]) -> None:
         try:
             async for message in requests:
                 if message.WhichOneof("msg") == "batch":
-                    self._on_batch(agent, message.batch)
+                    refusal = self._on_batch(agent, message.batch)
+                    if refusal is not None:
+                        agent.outbox.put_nowait(refusal)
+                        return
+                # Let other streams and the HTTP server run between batches,
+                # however fast this agent sends.
+                await asyncio.sleep(0)
         except grpc.aio.AioRpcError:
             pass  # the agent went away; the handler's finally cleans up
         finally:
             agent.outbox.put_nowait(None)
 
-    def _on_batch(self, agent: AgentConn, batch: pb.ResultBatch) -> None:
-        new = self.ingest.accept(agent, batch)
+    def _on_batch(self, agent: AgentConn, batch: pb.ResultBatch) -> Refusal | None:
+        now = self.clock()
+        refusal = _batch_refusal(agent, batch, now)
+        if refusal is not None:
+            self.metrics.ingest_batches.labels("refused").inc()
+            self.metrics.ingest_results.labels("refused").inc(len(batch.results))
+            log.warning("agent.batch_refused", agent=agent.agent_id, why=refusal.details)
+            return refusal
+        samples = self._known(agent, batch)
+        new = self.ingest.accept(agent.key, samples, batch.seq, now)
         status = "ok" if new else "duplicate"
         self.metrics.ingest_batches.labels(status).inc()
-        self.metrics.ingest_results.labels(status).inc(len(batch.results))
+        self.metrics.ingest_results.labels(status).inc(len(samples) if new else len(batch.results))
         agent.outbox.put_nowait(pb.CollectorMessage(ack=pb.Ack(seq=batch.seq)))
+        return None
 
-    def _register(self, agent: AgentConn) -> None:
+    def _known(self, agent: AgentConn, batch: pb.ResultBatch) -> list[Sample]:
+        """Samples of the checks this agent's region runs; the rest is counted."""
+        runs = self._checks_run_in(agent.region)
+        samples = [
+            Sample(r, agent.agent_id, agent.region) for r in batch.results if r.check in runs
+        ]
+        dropped = len(batch.results) - len(samples)
+        if dropped:
+            self.metrics.ingest_results.labels("unknown_check").inc(dropped)
+            if agent.unknown == 0:  # once per stream: a flood must not flood the log
+                log.warning("agent.unknown_checks", agent=agent.agent_id, region=agent.region)
+            agent.unknown += dropped
+        return samples
+
+    def _checks_run_in(self, region: str) -> frozenset[str]:
+        config = self.config()
+        if config.version != self._runs_version:
+            self._runs, self._runs_version = {}, config.version
+        runs = self._runs.get(region)
+        if runs is None:
+            runs = self._runs[region] = frozenset(c.name for c in config.for_region(region))
+        return runs
+
+    def _register(self, agent: AgentConn) -> Refusal | None:
         old = self.agents.get(agent.agent_id)
         if old is not None:
-            old.outbox.put_nowait(None)  # a newer stream from the same agent wins
+            if (old.identity.token_sha256, old.region) != (
+                agent.identity.token_sha256,
+                agent.region,
+            ):
+                return _taken(old, agent)
+            old.outbox.put_nowait(None)  # the same agent reconnected: the newer stream wins
         self.agents[agent.agent_id] = agent
         self.metrics.agent_connected.labels(agent.agent_id, agent.region).set(1)
         log.info(
             "agent.connected", agent=agent.agent_id, region=agent.region, version=agent.version
         )
+        return None
 
     def _unregister(self, agent: AgentConn) -> None:
         if self.agents.get(agent.agent_id) is agent:
             del self.agents[agent.agent_id]
             self.metrics.agent_connected.labels(agent.agent_id, agent.region).set(0)
-            log.info("agent.disconnected", agent=agent.agent_id, region=agent.region)
+            log.info(
+                "agent.disconnected",
+                agent=agent.agent_id,
+                region=agent.region,
+                unknown=agent.unknown,
+            )
+
+
+def _taken(old: AgentConn, new: AgentConn) -> Refusal:
+    log.warning("agent.id_taken", agent=new.agent_id, region=new.region, connected=old.region)
+    what = "another token" if old.region == new.region else f"region {old.region!r}"
+    return Refusal(
+        grpc.StatusCode.ALREADY_EXISTS,
+        f"agent id {new.agent_id!r} is already connected with {what}; give this agent its "
+        "own id (--agent-id or VANTAGE_AGENT_ID), or stop the other agent",
+    )
+
+
+def _batch_refusal(agent: AgentConn, batch: pb.ResultBatch, now: float) -> Refusal | None:
+    why = seq_refusal(batch.seq, now)
+    if why is not None:
+        return Refusal(grpc.StatusCode.INVALID_ARGUMENT, why)
+    size = len(batch.results)
+    if size > MAX_BATCH_RESULTS:
+        return Refusal(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"batch of {size} results, over the maximum of {MAX_BATCH_RESULTS}",
+        )
+    if not agent.limit.take(size, now):
+        return Refusal(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"over {agent.limit.rate:.0f} results/s for this agent: slow down and retry",
+        )
+    return None

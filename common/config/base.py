@@ -46,7 +46,8 @@ def _duration(value: Any, info: ValidationInfo) -> float:
 Duration = Annotated[float, BeforeValidator(_duration)]
 """A duration: `30s` in YAML, float seconds in code."""
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+"""Check, agent and region names: safe as label values, at most 63 characters."""
 
 
 class Model(BaseModel):
@@ -135,7 +136,7 @@ class CheckBase(Defaults):
 
     @model_validator(mode="after")
     def _check_common(self) -> CheckBase:
-        if not _NAME.match(self.name):
+        if not NAME_PATTERN.match(self.name):
             raise ValueError(
                 f"name {self.name!r}: use letters, digits, '.', '_' or '-', at most 63 characters"
             )

@@ -2,6 +2,12 @@
 
 Defaults are applied first, then every check is validated on its own, so one
 run reports every mistake, each as `FILE:LINE: check 'NAME': field 'F': why`.
+
+The file is hostile until proven otherwise (the collector reloads it while
+serving): it is refused past `MAX_BYTES`, and when its aliases expand it by
+more than `MAX_ALIAS_NODES` nodes (a "billion laughs" would otherwise eat
+memory and CPU for minutes). It is parsed once, by libyaml's C parser, whose
+nodes keep their line numbers for error messages.
 """
 
 from __future__ import annotations
@@ -16,11 +22,17 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import ValidationError
 
+from common.config.agents import AgentSpec
 from common.config.base import FROM_YAML, CheckBase, ConfigError, Defaults, Model, insecure
 from common.config.registry import CHECK_TYPES
+from common.config.semantics import semantic_problems
 
 Path_ = tuple[str | int, ...]
-_ROOT_KEYS = ("defaults", "checks", "alerting")
+_ROOT_KEYS = ("defaults", "checks", "alerting", "agents")
+MAX_BYTES = 16 * 1024 * 1024
+"""A config file larger than this is refused before it is read."""
+MAX_ALIAS_NODES = 1_000_000
+"""How many nodes aliases may add to a document when expanded."""
 _M = TypeVar("_M", bound=Model)
 
 
@@ -36,6 +48,11 @@ class Config:
     alerting: Mapping[str, Any] | None = None
     """The raw `alerting:` section; the collector validates it
     (collector.config_source), since only the collector routes alerts."""
+    agents: tuple[AgentSpec, ...] = ()
+    """Agent tokens bound to a name and region (collector only; not part of
+    `version`, which agents see)."""
+    empty_on_purpose: bool = False
+    """The file says `checks: []`: a reload may remove every check."""
 
     def for_region(self, region: str) -> tuple[CheckBase, ...]:
         """The checks an agent in `region` runs."""
@@ -50,19 +67,30 @@ def load_config(path: str | Path) -> Config:
     """Read and validate `path`. Raises ConfigError naming file and line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
+    _check_size(len(raw), path.name)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path.name}: not UTF-8 text (byte {exc.start})"]) from exc
     return parse_config(text, source=str(path))
+
+
+def _check_size(size: int, name: str) -> None:
+    if size > MAX_BYTES:
+        raise ConfigError([f"{name}: larger than {MAX_BYTES // 2**20} MiB: refused"])
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:
     """Validate YAML `text`; `source` names it in error messages."""
     name = Path(source).name
+    _check_size(len(text), name)
     duplicates: list[str] = []
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = _load(text, name, duplicates)
+        node, data = _load(text, name, duplicates)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark else name
@@ -77,8 +105,8 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     return config
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A SafeLoader that reports duplicate keys instead of keeping the last.
+class _StrictLoader(yaml.CSafeLoader):
+    """libyaml's safe loader, reporting duplicate keys instead of keeping the last.
 
     One exception makes the documented `dns` example work as written: a
     check of `type: dns` that says `name:` twice means the check's name
@@ -111,13 +139,58 @@ def _is_dns(node: yaml.MappingNode) -> bool:
     return any(k.value == "type" and getattr(v, "value", None) == "dns" for k, v in node.value)
 
 
-def _load(text: str, source: str, duplicates: list[str]) -> Any:
+def _load(text: str, source: str, duplicates: list[str]) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for line numbers) and its data."""
     loader = _StrictLoader(text)
     loader.source, loader.duplicates = source, duplicates
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _check_aliases(node, source)
+        return node, loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+def _check_aliases(root: yaml.Node, source: str) -> None:
+    """Refuse a document whose aliases expand it past MAX_ALIAS_NODES.
+
+    Composing shares an aliased node instead of copying it, so the tree is
+    small; each node's expanded size is counted once (memoized), which
+    keeps this linear in the file however deep the aliases nest."""
+    sizes: dict[int, int] = {}
+    unique = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            children = _children(node)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            continue
+        if key in sizes:
+            if sizes[key] < 0:
+                raise ConfigError([f"{source}:{node.start_mark.line + 1}: recursive alias"])
+            continue
+        sizes[key], unique = -1, unique + 1
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if sizes.get(id(c), 0) <= 0)
+    if sizes[id(root)] - unique > MAX_ALIAS_NODES:
+        raise ConfigError(
+            [
+                f"{source}: aliases expand the document by {sizes[id(root)] - unique:,} nodes, "
+                f"over the limit of {MAX_ALIAS_NODES:,}: refused (an alias bomb?)"
+            ]
+        )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 class _Problems:
@@ -164,8 +237,33 @@ def _build(data: Any, problems: _Problems) -> Config | None:
     if alerting is not None:
         digest.update(repr(alerting).encode())
     return Config(
-        tuple(checks), defaults, digest.hexdigest()[:12], problems.source, warnings, alerting
+        tuple(checks),
+        defaults,
+        digest.hexdigest()[:12],
+        problems.source,
+        warnings,
+        alerting,
+        _agents(data.get("agents"), problems),
+        data.get("checks") == [],
     )
+
+
+def _agents(raw: Any, problems: _Problems) -> tuple[AgentSpec, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.add(("agents",), "'agents' must be a list of {name, region, token_sha256}")
+        return ()
+    out: list[AgentSpec] = []
+    for index, item in enumerate(raw):
+        spec = _validate(AgentSpec, item, ("agents", index), problems, None)
+        if spec is None:
+            continue
+        for field in ("name", "token_sha256"):
+            if any(getattr(o, field) == getattr(spec, field) for o in out):
+                problems.add(("agents", index, field), f"agent {field} used twice")
+        out.append(spec)
+    return tuple(out)
 
 
 def _warnings(checks: list[CheckBase], problems: _Problems) -> Iterable[str]:
@@ -197,6 +295,8 @@ def _checks(raw: Any, defaults: Mapping[str, Any], problems: _Problems) -> list[
             seen[name] = problems.check_lines[name] = problems.line(path)
         check = _one_check(item, defaults, path, problems)
         if check is not None:
+            for field, why in semantic_problems(check):
+                problems.add((*path, field) if field else path, why, check.name)
             out.append(check)
     return out
 

@@ -310,7 +310,7 @@ def test_config_as_written_with_defaults() -> None:
           ca_file: /etc/vantage/ca.pem
         - name: cert-v6
           type: tls
-          target: "[2001:db8::1]"
+          target: "[2001:db8::1]:443"
           server_name: www.example.com
           expect: {min_days_valid: 30, min_version: TLSv1.3}
         """),

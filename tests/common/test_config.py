@@ -189,7 +189,7 @@ BAD = [
     (
         "not-yaml",
         "checks: [\n",
-        ["checks.yaml:2: not valid YAML: expected the node content, but found '<stream end>'"],
+        ["checks.yaml:2: not valid YAML: did not find expected node content"],
     ),
     (
         "two-mistakes-both-reported",
