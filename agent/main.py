@@ -17,13 +17,13 @@ from aiohttp.web_server import Server
 from agent import memory
 from agent import settings as settings_mod
 from agent.metrics import AgentMetrics
+from agent.probe_kit.http_client import new_session
 from agent.probes import ProbeContext
-from agent.probes.http import new_session
 from agent.runner import ProbeRunner
 from agent.scheduler import Scheduler
 from agent.spool import Spool
 from agent.stream import StreamClient
-from common import logs
+from common import logs, redaction
 from common.addresses import listen_address
 from common.config import ConfigError
 from common.config.base import insecure
@@ -180,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `vantage-agent`."""
     settings = settings_mod.load(argv)
     logs.setup("agent", settings.log_level)
-    logs.redact(settings.token)
+    redaction.redact(settings.token)
     structlog.contextvars.bind_contextvars(agent=settings.agent_id, region=settings.region)
     install_loop()
     return asyncio.run(Agent(settings).run())

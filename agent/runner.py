@@ -9,10 +9,11 @@ from collections.abc import Callable
 import structlog
 
 from agent.metrics import AgentMetrics
+from agent.probe_kit.base import fail, new_result
 from agent.probes import ProbeContext, probe_for
-from agent.probes.base import fail, new_result
 from common.config import CheckBase
 from common.reasons import FailureReason
+from common.redaction import scrub_result
 from vantage.v1 import vantage_pb2 as pb
 
 log = structlog.get_logger("agent.probe")
@@ -40,6 +41,9 @@ async def run_probe(check: CheckBase, ctx: ProbeContext, retry: bool = False) ->
             new_result(check, ctx), FailureReason.INTERNAL, f"{type(exc).__name__}: {exc}"
         )
     result.retry = retry
+    # The one place a result is redacted: every string in it, whatever the
+    # probe type, before it is logged, spooled, streamed or printed.
+    scrub_result(result)
     return result
 
 

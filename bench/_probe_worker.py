@@ -69,8 +69,8 @@ async def ours(check_type: str, check_json: str) -> tuple[OneProbe, Close]:
     # Imported here so a probe module that does not import yet becomes a
     # reported error instead of a crash.
     from agent.metrics import AgentMetrics  # noqa: PLC0415
+    from agent.probe_kit.http_client import new_session  # noqa: PLC0415
     from agent.probes import ProbeContext  # noqa: PLC0415
-    from agent.probes.http import new_session  # noqa: PLC0415
     from agent.runner import ProbeRunner  # noqa: PLC0415
     from common.config import CHECK_TYPES  # noqa: PLC0415
     from vantage.v1 import vantage_pb2 as pb  # noqa: PLC0415

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from common.config import CheckBase
-from common.logs import scrub
 from common.reasons import FailureReason
+from common.redaction import scrub
 from vantage.v1 import vantage_pb2 as pb
 
 

@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.probes.base import ProbeContext
-from agent.probes.http import new_session
+from agent.probe_kit.base import ProbeContext
+from agent.probe_kit.http_client import new_session
 from agent.runner import run_probe
 from cli.junit import write_junit
 from cli.table import render_table

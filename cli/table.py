@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from common.logs import scrub
 from common.reasons import FailureReason
+from common.redaction import scrub
 from vantage.v1 import vantage_pb2 as pb
 
 _HEADER = ("check", "result", "latency", "reason")

@@ -13,7 +13,7 @@ from collector.model import Sample
 from collector.stats.series import ALL, Series, Stats
 from common.config import CheckBase, Config
 from common.durations import format_duration
-from common.logs import scrub
+from common.redaction import scrub
 
 
 def _window_view(series: Series, now: float) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from collector.model import Sample
 from collector.server import DEFAULT_RATE, CollectorService, Ingest
 from collector.stats.series import Stats
 from collector.store import Store
-from common import logs
+from common import logs, redaction
 from common.addresses import listen_address
 from common.auth import AgentTokens, Binding, read_token_file
 from common.config import Config, ConfigError
@@ -322,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_args(argv)
     logs.setup("collector", settings.log_level)
     for token in settings.tokens:
-        logs.redact(token)
+        redaction.redact(token)
     try:
         collector = Collector(settings)
     except ConfigError as exc:

@@ -1,9 +1,8 @@
 """structlog set-up shared by every process: JSON lines when stdout is not a
 TTY, readable lines when it is, and secret redaction on every line.
 
-Secrets (resolved `${env:...}` values, extracted tokens, agent tokens) are
-registered with `redact()`; every string in every log event is scrubbed
-before rendering.
+Every string in every log event is scrubbed by `common.redaction` before
+rendering; secrets are registered there with `redact()`.
 """
 
 from __future__ import annotations
@@ -15,22 +14,7 @@ from typing import Any
 
 import structlog
 
-REDACTED = "[REDACTED]"
-_SECRETS: set[str] = set()
-
-
-def redact(secret: str) -> None:
-    """Never print `secret` in a log line from now on."""
-    if len(secret) >= 4:  # shorter values would scrub ordinary words
-        _SECRETS.add(secret)
-
-
-def scrub(text: str) -> str:
-    """`text` with every registered secret replaced."""
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+from common.redaction import active, scrub
 
 
 def _scrub_value(value: Any) -> Any:
@@ -46,7 +30,7 @@ def _scrub_value(value: Any) -> Any:
 def _redact_processor(
     _logger: Any, _name: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    if not _SECRETS:
+    if not active():
         return event
     return {k: _scrub_value(v) for k, v in event.items()}
 

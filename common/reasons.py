@@ -1,7 +1,8 @@
 """The closed set of failure reasons a probe can report.
 
 A probe never raises for a failed target: it maps library exceptions to one
-of these values in a single function and returns it inside the result.
+of these values in a single function and returns it inside the result;
+`common.faults` says which fault becomes which reason, for every probe.
 The members mirror the proto enum `vantage.v1.FailureReason`; a test keeps
 the two in step.
 """
@@ -32,12 +33,15 @@ class FailureReason(StrEnum):
     TLS_EXPIRING = "tls_expiring"
     TLS_VERSION = "tls_version"
     HTTP_STATUS = "http_status"
-    HTTP_PROTOCOL = "http_protocol"
+    PROTOCOL_ERROR = "protocol_error"
     REDIRECT_LOOP = "redirect_loop"
     ASSERTION = "assertion"
     TIMEOUT = "timeout"
     CONFIG = "config"
     INTERNAL = "internal"
+    DNS_REFUSED = "dns_refused"
+    BODY_TOO_LARGE = "body_too_large"
+    INVALID_URL = "invalid_url"
 
     def to_proto(self) -> pb.FailureReason.ValueType:
         """The proto enum value for this reason."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from agent.probes.base import Probe, ProbeContext
+from agent.probe_kit.base import Probe, ProbeContext
 
 PROBES: dict[str, str] = {
     "http": "agent.probes.http",

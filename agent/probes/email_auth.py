@@ -14,8 +14,15 @@ import time
 import dns.exception
 import dns.rcode
 
-from agent.probes.base import ProbeContext, fail, finish_assertions, new_result
-from agent.probes.dns import answers, assert_that, failure_reason, query, resolve_server
+from agent.probe_kit.base import ProbeContext, fail, finish_assertions, new_result
+from agent.probe_kit.dns_client import (
+    answers,
+    assert_that,
+    classify_query,
+    query,
+    resolve_server,
+)
+from agent.probe_kit.faults import DnsAnswerError, Failure
 from agent.probes.emailauth_rules import (
     LOOKUP_LIMIT,
     RecordError,
@@ -29,12 +36,7 @@ from agent.probes.emailauth_rules import (
     walk_spf,
 )
 from common.config.email_auth import EmailAuthCheck
-from common.reasons import FailureReason
 from vantage.v1 import vantage_pb2 as pb
-
-
-class RcodeError(Exception):
-    """The server answered with an rcode that carries no data (SERVFAIL, …)."""
 
 
 class LookupFailed(Exception):
@@ -62,16 +64,16 @@ class _TxtLookup:
         except (dns.exception.DNSException, OSError) as exc:
             raise LookupFailed(name, exc) from exc
         if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-            raise LookupFailed(name, RcodeError(dns.rcode.to_text(response.rcode())))
+            raise LookupFailed(name, DnsAnswerError(name, dns.rcode.to_text(response.rcode())))
         return answers(response, "TXT")
 
 
-def _reason(exc: LookupFailed | dns.exception.DNSException) -> tuple[FailureReason, str]:
-    """Failure reasons come from the dns probe's mapping, plus the name."""
+def classify(exc: BaseException) -> Failure:
+    """The error mapper: the shared table, plus the name looked up."""
     if isinstance(exc, LookupFailed):
-        reason, message = failure_reason(exc.cause)
+        reason, message = classify_query(exc.cause)
         return reason, f"TXT {exc.name}: {message}"
-    return failure_reason(exc)
+    return classify_query(exc)
 
 
 async def probe(check: EmailAuthCheck, ctx: ProbeContext) -> pb.Result:
@@ -82,7 +84,7 @@ async def probe(check: EmailAuthCheck, ctx: ProbeContext) -> pb.Result:
         lookup = _TxtLookup(resolve_server(check.server), started + check.timeout)
         await _lint(result, check, lookup)
     except (LookupFailed, dns.exception.DNSException) as exc:
-        return fail(result, *_reason(exc))
+        return fail(result, *classify(exc))
     finally:
         result.phases.resolve = time.monotonic() - started
         result.duration_seconds = time.monotonic() - started

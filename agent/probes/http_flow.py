@@ -16,10 +16,19 @@ from dataclasses import dataclass
 import aiohttp
 import jmespath
 
-from agent.probes.base import ProbeContext, fail, new_result, set_phases
-from agent.probes.http import Fetched, classify, conclude, fetch, new_session, prepare, ssl_context
-from agent.probes.http_expect import judge
-from agent.probes.template import Expander
+from agent.probe_kit.base import ProbeContext, fail, new_result, set_phases
+from agent.probe_kit.faults import Failure
+from agent.probe_kit.http_client import (
+    Fetched,
+    conclude,
+    fetch,
+    new_session,
+    prepare,
+    ssl_context,
+)
+from agent.probe_kit.http_client import classify as classify_http
+from agent.probe_kit.http_expect import judge
+from agent.probe_kit.template import Expander
 from common.config.http_flow import Extract, FlowStep, HttpFlowCheck
 from common.reasons import FailureReason
 from vantage.v1 import vantage_pb2 as pb
@@ -27,6 +36,14 @@ from vantage.v1 import vantage_pb2 as pb
 
 class ExtractFailed(Exception):
     """A step's answer lacked a value the flow needs."""
+
+
+def classify(exc: BaseException) -> Failure:
+    """The error mapper: a missing extracted value is an assertion; the rest
+    as in `http`, by the shared table."""
+    if isinstance(exc, ExtractFailed):
+        return FailureReason.ASSERTION, str(exc)
+    return classify_http(exc)
 
 
 async def probe(check: HttpFlowCheck, ctx: ProbeContext) -> pb.Result:
@@ -81,8 +98,6 @@ async def _run_step(
         if failure is None:
             _extract_all(step, fetched, expander)
         return failure
-    except ExtractFailed as exc:
-        return FailureReason.ASSERTION, str(exc)
     except Exception as exc:  # noqa: BLE001  # every failure becomes data, see classify()
         return classify(exc)
     finally:
@@ -115,7 +130,7 @@ def _extract(name: str, source: Extract, fetched: Fetched) -> str:
         where = f"JSON path {source.json_!r}"
     else:
         assert source.regex is not None
-        match = re.search(source.regex, answer.body.decode("utf-8", errors="replace"))
+        match = re.search(source.regex, answer.text)
         value = (match.group(1) if match.groups() else match.group(0)) if match else None
         where = f"regex /{source.regex}/"
     if not value:

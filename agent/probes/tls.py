@@ -5,7 +5,7 @@ When the verifying handshake fails, a second handshake that verifies
 nothing reads the certificate anyway, so a failed result still says which
 certificate the server sent and, for a handshake refused over the protocol
 version, which version the server speaks. Library errors become failure
-reasons in `_reason` only.
+reasons in `classify` only, by the shared table.
 """
 
 from __future__ import annotations
@@ -13,18 +13,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import socket
 import ssl
 import time
 import warnings
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-
-from agent.probes.base import ProbeContext, fail, new_result
+from agent.probe_kit.base import ProbeContext, fail, new_result
+from agent.probe_kit.certs import Peer, read_peer, record
+from agent.probe_kit.faults import Failure, failure
+from agent.probe_kit.faults import classify as classify_shared
 from common.config.tls import TlsCheck, TlsExpect
+from common.faults import Fault
 from common.reasons import FailureReason
 from vantage.v1 import vantage_pb2 as pb
 
@@ -37,16 +36,6 @@ _MIN_VERSION = {
 # Names as SSLObject.version() reports them, oldest first.
 _VERSION_ORDER = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 _CONFIG_NAME = dict(zip(_VERSION_ORDER, _MIN_VERSION, strict=True))
-_VERIFY_REASONS = {
-    10: FailureReason.TLS_EXPIRED,  # X509_V_ERR_CERT_HAS_EXPIRED
-    62: FailureReason.TLS_HOSTNAME,  # X509_V_ERR_HOSTNAME_MISMATCH
-}
-# Checked in order: SSLError last, since ssl errors are OSErrors too.
-_BY_TYPE: tuple[tuple[type[OSError], FailureReason, str], ...] = (
-    (ConnectionRefusedError, FailureReason.CONNECT_REFUSED, "connect failed"),
-    (socket.gaierror, FailureReason.DNS_ERROR, "cannot resolve host"),
-    (ssl.SSLError, FailureReason.TLS_HANDSHAKE, "handshake failed"),
-)
 _DAY = 86400.0
 # Failures where the certificate or version may still be readable.
 _DIAGNOSABLE = frozenset(
@@ -57,16 +46,6 @@ _DIAGNOSABLE = frozenset(
         FailureReason.TLS_HANDSHAKE,
     }
 )
-
-
-@dataclass(frozen=True)
-class Peer:
-    """What one handshake showed: protocol, cipher and the certificate chain
-    (leaf first)."""
-
-    version: str
-    cipher: str
-    chain: tuple[x509.Certificate, ...]
 
 
 def _allow_versions(context: ssl.SSLContext, min_version: str) -> None:
@@ -109,36 +88,6 @@ def _context(check: TlsCheck) -> ssl.SSLContext:
     return _verifying_context(check.ca_file, mtime, check.expect.min_version)
 
 
-def _chain_der(ssl_object: ssl.SSLObject) -> list[bytes]:
-    # Python 3.11 only exposes the leaf publicly. The C object behind it
-    # has the chain accessors that 3.13 makes public; prefer the verified
-    # chain, since servers may still send an expired cross-signed root
-    # that verification skips.
-    inner = getattr(ssl_object, "_sslobj", None)
-    for name in ("get_verified_chain", "get_unverified_chain"):
-        chain = getattr(inner, name, lambda: None)()
-        if chain:
-            return [ssl.PEM_cert_to_DER_cert(cert.public_bytes()) for cert in chain]
-    leaf = ssl_object.getpeercert(binary_form=True)
-    return [leaf] if leaf else []
-
-
-def read_peer(ssl_object: ssl.SSLObject) -> Peer:
-    """The facts of a finished handshake (the http probe reads them too)."""
-    cipher = ssl_object.cipher()
-    chain = tuple(cert for der in _chain_der(ssl_object) if (cert := _parse(der)))
-    return Peer(ssl_object.version() or "", cipher[0] if cipher else "", chain)
-
-
-def _parse(der: bytes) -> x509.Certificate | None:
-    # cryptography is stricter than OpenSSL; a certificate it cannot read
-    # costs us its facts, never the probe.
-    try:
-        return x509.load_der_x509_certificate(der)
-    except ValueError:
-        return None
-
-
 async def _handshake(check: TlsCheck, context: ssl.SSLContext, phases: pb.Phases) -> Peer:
     """Connect and handshake; `phases` gets `connect` once connected and
     `tls` once the handshake is done."""
@@ -156,46 +105,16 @@ async def _handshake(check: TlsCheck, context: ssl.SSLContext, phases: pb.Phases
         writer.transport.abort()
 
 
-def _reason(exc: OSError, connected: bool) -> tuple[FailureReason, str]:
-    """The one place socket and ssl errors become failure reasons."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        reason = _VERIFY_REASONS.get(exc.verify_code, FailureReason.TLS_VERIFY)
-        return reason, f"certificate verify failed: {exc.verify_message}"
-    if isinstance(exc, TimeoutError):
-        if connected:
-            return FailureReason.TIMEOUT, "TLS handshake timed out"
-        return FailureReason.CONNECT_TIMEOUT, "connect timed out"
-    detail = getattr(exc, "reason", None) or exc.strerror or str(exc) or type(exc).__name__
-    for kind, reason, what in _BY_TYPE:
-        if isinstance(exc, kind):
-            return reason, f"{what}: {detail}"
-    if connected:
-        return FailureReason.TLS_HANDSHAKE, f"handshake failed: {detail}"
-    return FailureReason.CONNECT_ERROR, f"connect failed: {detail}"
-
-
-def record(tls: pb.TlsDetails, peer: Peer) -> None:
-    """Copy handshake facts into a result's TlsDetails; the earliest
-    not_after of the chain is the one that matters."""
-    tls.version, tls.cipher = peer.version, peer.cipher
-    if not peer.chain:
-        return
-    leaf = peer.chain[0]
-    tls.not_after = min(cert.not_valid_after_utc for cert in peer.chain).timestamp()
-    tls.issuer = leaf.issuer.rfc4514_string()
-    tls.subject = leaf.subject.rfc4514_string()
-    tls.sans.extend(_sans(leaf))
-    tls.serial = format(leaf.serial_number, "x")
-    tls.sha256_fingerprint = leaf.fingerprint(hashes.SHA256()).hex()
-
-
-def _sans(cert: x509.Certificate) -> list[str]:
-    try:
-        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
-        return []
-    ips = [str(ip) for ip in names.get_values_for_type(x509.IPAddress)]
-    return names.get_values_for_type(x509.DNSName) + ips
+def classify(exc: BaseException, connected: bool = True) -> Failure:
+    """The error mapper: socket and ssl errors, by the shared table. Once
+    connected, the handshake is all this probe says: a reset or EOF then is
+    a failed handshake, and a timeout a handshake timeout."""
+    if connected and isinstance(exc, TimeoutError):
+        return failure(Fault.TIMEOUT, "TLS handshake timed out")
+    if connected and isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError):
+        detail = exc.strerror or str(exc) or type(exc).__name__
+        return failure(Fault.TLS_PROTOCOL, f"TLS handshake failed: {detail}")
+    return classify_shared(exc, connected)
 
 
 def _below(version: str, minimum: str) -> bool:
@@ -234,7 +153,7 @@ async def _probe(check: TlsCheck, result: pb.Result) -> pb.Result:
 
 
 async def _failed(check: TlsCheck, result: pb.Result, exc: OSError, remaining: float) -> pb.Result:
-    reason, message = _reason(exc, connected=result.phases.HasField("connect"))
+    reason, message = classify(exc, connected=result.phases.HasField("connect"))
     diagnosable = reason in _DIAGNOSABLE and remaining > 0
     peer = await _diagnose(check, remaining) if diagnosable else None
     if peer is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import jmespath
 import jmespath.exceptions
@@ -14,8 +14,13 @@ from pydantic import Field, field_validator, model_validator
 
 from common.config.base import CheckBase, Duration, Model, shared
 
-_STATUS_RANGE = re.compile(r"^([1-5])xx$")
+_STATUS_RANGE = re.compile(r"^([1-5])xx$", re.IGNORECASE)
 _TEMPLATE = re.compile(r"\$\{[^}]*\}")
+# What may stand in a host: a DNS name (or IDN), an IPv4 or a bracketed IPv6.
+_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+(%[\w.-]+)?\]|[^\s/?#@:\[\]\\<>\"{}|^`%]+)$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_BODY_BYTES = 10 << 20
+"""The default `max_body_bytes`: 10 MiB."""
 
 
 def status_matches(spec: str, status: int) -> bool:
@@ -27,24 +32,55 @@ def status_matches(spec: str, status: int) -> bool:
 
 
 def _status_spec(value: object) -> str:
-    text = str(value)
-    if _STATUS_RANGE.match(text) or (text.isdigit() and 100 <= int(text) <= 599):
+    text = str(value).strip()
+    if _STATUS_RANGE.match(text):
+        return text.lower()  # 2XX and 2xx are the same class
+    if text.isdigit() and 100 <= int(text) <= 599:
         return text
     raise ValueError(f"bad status {value!r}: use a code from 100 to 599 or a range like 2xx")
 
 
 def validate_url(url: str) -> str:
     """Reject URLs a probe could never request (templates are checked later)."""
-    parts = urlsplit(_TEMPLATE.sub("x", url))
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"bad URL {url!r}: the scheme must be http or https")
-    if not parts.hostname:
-        raise ValueError(f"bad URL {url!r}: no host")
+    if url != url.strip() or any(c in url for c in "\r\n\t"):
+        raise ValueError(f"bad URL {url!r}: white space around or inside it")
     try:
-        _ = parts.port
+        parts = urlsplit(_TEMPLATE.sub("x", url))
+    except ValueError as exc:
+        raise ValueError(f"bad URL {url!r}: {exc}") from None
+    try:
+        port = parts.port
     except ValueError:
         raise ValueError(f"bad URL {url!r}: bad port") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"bad URL {url!r}: the scheme must be http or https")
+    host = parts.netloc.rpartition("@")[2]
+    host = host.rsplit(":", 1)[0] if port is not None or host.endswith(":") else host
+    if not parts.hostname or not _HOST.match(host):
+        raise ValueError(f"bad URL {url!r}: bad host {host!r}")
+    if port == 0:
+        raise ValueError(f"bad URL {url!r}: bad port 0")
     return url
+
+
+def normalise_url(url: str, base: str | None = None) -> str:
+    """`url` as the resource it names: resolved against `base` when
+    relative, scheme and host in lower case, no default port, `/` for an
+    empty path. Used to compare URLs by meaning, not spelling."""
+    try:
+        parts = urlsplit(urljoin(base, url.strip()) if base else url.strip())
+        port = parts.port
+    except ValueError:
+        return url  # compared as written; the probe reports it malformed
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    auth = parts.netloc.rpartition("@")[0]
+    netloc = f"{auth}@{host}" if auth else host
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def _regex(pattern: str) -> str:
@@ -62,6 +98,9 @@ class HeaderExpect(Model):
     regex: str | None = None
     contains: str | None = None
     absent: bool = False
+    match: Literal["all", "any"] = "all"
+    """A header may repeat (Set-Cookie): `all` its values must fit (the
+    default: one cookie without Secure is a finding), or `any` one of them."""
 
     @model_validator(mode="before")
     @classmethod
@@ -193,7 +232,8 @@ class HttpRequest(Model):
     bearer_token: str | None = None
     expect: HttpExpect = Field(default_factory=shared(HttpExpect))
     redirects: Redirects = Field(default_factory=shared(Redirects))
-    max_body_bytes: int = Field(default=1 << 20, ge=0)
+    max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=0)
+    """A larger body fails with `body_too_large`; 0 means no limit."""
 
     model_config = Model.model_config | {"populate_by_name": True}
 
@@ -214,6 +254,16 @@ class HttpRequest(Model):
     def _one_body(self) -> HttpRequest:
         if self.body is not None and self.json_body is not None:
             raise ValueError("give body or json, not both")
+        body_rules = [
+            name
+            for name in ("body_contains", "body_not_contains", "body_regex", "json")
+            if getattr(self.expect, "json_" if name == "json" else name)
+        ]
+        if self.method == "HEAD" and body_rules:
+            raise ValueError(
+                f"method HEAD gets no body, so expect.{body_rules[0]} can never pass:"
+                " use GET, or drop the body assertions"
+            )
         return self
 
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiohttp import web
 
-from agent.probes.base import ProbeContext
-from agent.probes.http import new_session
+from agent.probe_kit.base import ProbeContext
+from agent.probe_kit.http_client import new_session
 from tests.agent.knot import knot
 from tests.agent.portal import portal_app
 from tests.support.net import free_port

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.probes.base import ProbeContext
+from agent.probe_kit.base import ProbeContext
 from agent.probes.dns import probe
 from common.config import ConfigError, parse_config
 from common.config.dns import DnsCheck, DnsExpect
@@ -80,7 +80,7 @@ async def test_expected_nxdomain_is_success(knot: Knot) -> None:
 async def test_unexpected_nxdomain_is_dns_nxdomain(knot: Knot) -> None:
     result = await probe(check(knot.server, "staging.probe.test"), CTX)
     assert reason(result) is FailureReason.DNS_NXDOMAIN
-    assert result.message == "staging.probe.test: no such name"
+    assert result.message == "staging.probe.test: the server answered NXDOMAIN, want NOERROR"
 
 
 @pytest.mark.integration

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.probes.base import ProbeContext
+from agent.probe_kit.base import ProbeContext
 from agent.probes.email_auth import probe
 from agent.probes.emailauth_rules import (
     DkimKey,
@@ -101,7 +101,7 @@ async def test_long_spf_split_over_strings_is_joined(knot: Knot) -> None:
             "p-none.mail.test",
             (),
             {"dmarc.policy": "none < quarantine", "dmarc.rua": "no rua=: nobody gets reports"},
-            "assertion: dmarc.policy: none < quarantine (+1 more)",
+            "assertion: dmarc.policy: none < quarantine; dmarc.rua: no rua=: nobody gets reports",
         ),
         ("weak-dkim.mail.test", ("s1",), {"dkim.s1.key_bits": "512 < 1024"}, None),
         ("lax.mail.test", (), {"spf.all_policy": "?all is laxer than ~all"}, None),

@@ -14,9 +14,10 @@ import trustme
 import uvloop
 from aiohttp import web
 
-from agent.probes.base import ProbeContext
-from agent.probes.http import classify, new_session, probe
-from agent.probes.http_phases import CLOCK, PhaseClock, PhaseConnector
+from agent.probe_kit.base import ProbeContext
+from agent.probe_kit.http_client import new_session
+from agent.probe_kit.http_phases import CLOCK, PhaseClock, PhaseConnector
+from agent.probes.http import classify, probe
 from common.config.http import HttpCheck
 from common.reasons import FailureReason
 from common.wire import phases_of
@@ -97,9 +98,15 @@ async def test_expected_status_list(target: str, ctx: ProbeContext) -> None:
     assert r.success
 
 
-async def test_body_read_is_capped(target: str, ctx: ProbeContext) -> None:
+async def test_body_over_the_limit_fails_and_names_it(target: str, ctx: ProbeContext) -> None:
     r = await probe(check(target + "/big", max_body_bytes=1000), ctx)
-    assert r.success and r.http.body_bytes == 1000
+    assert r.reason == pb.FAILURE_REASON_BODY_TOO_LARGE
+    assert "1000 bytes" in r.message
+
+
+async def test_no_limit_reads_the_whole_body(target: str, ctx: ProbeContext) -> None:
+    r = await probe(check(target + "/big", max_body_bytes=0), ctx)
+    assert r.success and r.http.body_bytes > 1000
 
 
 async def test_refused_connection(ctx: ProbeContext) -> None:
@@ -181,14 +188,14 @@ async def test_https_verifies_against_ca_file_and_records_tls_phase(
                 aiohttp.client_reqrep.ConnectionKey("h", 80, False, True, None, None, None),
                 OSError(socket.EAI_AGAIN, "Temporary failure"),
             ),
-            FailureReason.DNS_TIMEOUT,
+            FailureReason.DNS_ERROR,  # glibc's EAI_AGAIN is refused, failed or silent
         ),
         (TimeoutError(), FailureReason.TIMEOUT),
         (aiohttp.TooManyRedirects(None, ()), FailureReason.REDIRECT_LOOP),  # type: ignore[arg-type]
-        (aiohttp.ServerDisconnectedError(), FailureReason.HTTP_PROTOCOL),
+        (aiohttp.ServerDisconnectedError(), FailureReason.PROTOCOL_ERROR),
         (ValueError("bug"), FailureReason.INTERNAL),
     ],
-    ids=["refused", "nxdomain", "dns-timeout", "timeout", "redirects", "disconnected", "internal"],
+    ids=["refused", "nxdomain", "dns-again", "timeout", "redirects", "disconnected", "internal"],
 )
 def test_classify_maps_library_errors(exc: BaseException, reason: FailureReason) -> None:
     assert classify(exc)[0] is reason

@@ -10,8 +10,8 @@ import pytest
 import structlog
 import yaml
 
-from agent.probes.base import ProbeContext
-from agent.probes.http import new_session
+from agent.probe_kit.base import ProbeContext
+from agent.probe_kit.http_client import new_session
 from agent.probes.http_flow import probe
 from agent.runner import log_result
 from common import logs

@@ -17,7 +17,7 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from agent.probes.base import ProbeContext
+from agent.probe_kit.base import ProbeContext
 from agent.probes.tls import probe
 from common.config import ConfigError, parse_config
 from common.config.tls import TlsCheck, TlsExpect
@@ -232,7 +232,7 @@ async def test_plain_tcp_server_is_a_handshake_failure(ca_file: str, serve: Serv
     port = await serve(None, http)
     result = await probe(check(port, ca_file), CTX)
     assert reason(result) is FailureReason.TLS_HANDSHAKE
-    assert result.message == "handshake failed: WRONG_VERSION_NUMBER"
+    assert result.message == "TLS handshake failed: WRONG_VERSION_NUMBER"
     assert not result.tls.sha256_fingerprint
 
 

@@ -61,7 +61,11 @@ checks:
 
 
 def smoke(*args: str, password: str = PASSWORD) -> subprocess.CompletedProcess[str]:
-    env = {"PORTAL_PASSWORD": password, "PATH": "/usr/bin:/bin"}
+    env = {
+        "PORTAL_PASSWORD": password,
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": f"{ROOT}:{ROOT}/proto",  # this tree's generated code, not an install's
+    }
     return subprocess.run(
         [sys.executable, "-m", "cli", "smoke", *args],
         cwd=ROOT,

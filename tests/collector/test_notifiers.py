@@ -52,7 +52,7 @@ from collector.alerting.receivers import (
     SmsSpec,
 )
 from collector.alerting.regions import Failure, Incident
-from common import logs
+from common import redaction
 from tests.support.net import free_port
 
 T0 = 1_790_000_000.0  # 2026-09-21T...Z; any fixed time will do
@@ -532,7 +532,7 @@ async def test_secrets_are_registered_for_redaction(
     sms: dict[str, Any] = {"url": "http://127.0.0.1:1/send?token=t0k3n-abc", "to": ["+15550100"]}
     build("sms", session, counter, **sms, username="AC123", password="auth-t0ken")
     line = f"{slack} R0UT1NGKEY0123456789 p4ssw0rd t0k3n-abc auth-t0ken"
-    assert logs.scrub(line) == " ".join([logs.REDACTED] * 5)
+    assert redaction.scrub(line) == " ".join([redaction.REDACTED] * 5)
 
 
 # --- webhook ------------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def build_notifier(
 ) -> Notifier:
     """The notifier for one parsed receiver. `counter` is
     `vantage_notifications_total` with labels (receiver, outcome). Registers
-    the receiver's secrets with `common.logs.redact`. Raises ValueError for a
+    the receiver's secrets with `common.redaction.redact`. Raises ValueError for a
     receiver that did not come from `parse_alerting`."""
     if receiver.type not in FACTORIES:
         raise ValueError(f"receiver {receiver.name!r}: unknown type {receiver.type!r}")

@@ -37,7 +37,7 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from collector.alerting.model import Alert, Notification
-from common import logs
+from common import redaction
 
 Request = Callable[[], Awaitable[None]]
 """One attempt at one request; raises a `SendError` when it fails."""
@@ -124,7 +124,7 @@ def redact_url(url: str, *, whole: bool) -> None:
     parts = urllib.parse.urlsplit(url)
     secrets = [parts.password or "", *(v for _, v in urllib.parse.parse_qsl(parts.query))]
     for secret in [*secrets, url if whole else ""]:
-        logs.redact(secret)
+        redaction.redact(secret)
 
 
 class BaseNotifier(ABC):

@@ -26,7 +26,7 @@ from collector.alerting.notifiers.base import (
     TransientSendError,
 )
 from collector.alerting.receivers import EmailSpec, SmtpSpec
-from common import logs
+from common import redaction
 
 
 class EmailNotifier(BaseNotifier):
@@ -35,7 +35,7 @@ class EmailNotifier(BaseNotifier):
     def __init__(self, name: str, spec: EmailSpec, context: Context) -> None:
         super().__init__(name, context, spec.smtp.timeout)
         self.spec = spec
-        logs.redact(spec.smtp.password)
+        redaction.redact(spec.smtp.password)
 
     async def deliver(self, notification: Notification) -> None:
         """Build the message once; each attempt is a fresh SMTP session."""

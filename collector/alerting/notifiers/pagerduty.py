@@ -14,7 +14,7 @@ from collector.alerting.model import Alert, AlertState, Notification, Severity
 from collector.alerting.notifiers import render
 from collector.alerting.notifiers.base import BaseNotifier, Context, redact_url
 from collector.alerting.receivers import PagerDutySpec
-from common import logs
+from common import redaction
 
 SUMMARY_LIMIT = 1024  # the API rejects longer summaries
 _SEVERITIES = {Severity.CRITICAL, Severity.WARNING, Severity.INFO}
@@ -26,7 +26,7 @@ class PagerDutyNotifier(BaseNotifier):
     def __init__(self, name: str, spec: PagerDutySpec, context: Context) -> None:
         super().__init__(name, context, spec.timeout)
         self.spec = spec
-        logs.redact(spec.routing_key)
+        redaction.redact(spec.routing_key)
         redact_url(spec.url, whole=False)
 
     async def deliver(self, notification: Notification) -> None:

@@ -16,7 +16,7 @@ from collector.alerting.model import Notification
 from collector.alerting.notifiers import render
 from collector.alerting.notifiers.base import BaseNotifier, Context, redact_url
 from collector.alerting.receivers import SmsSpec
-from common import logs
+from common import redaction
 
 
 class SmsNotifier(BaseNotifier):
@@ -31,7 +31,7 @@ class SmsNotifier(BaseNotifier):
             else {}
         )
         redact_url(spec.url, whole=True)
-        logs.redact(spec.password)
+        redaction.redact(spec.password)
 
     async def deliver(self, notification: Notification) -> None:
         """One message per recipient, side by side; a failed one names its alerts."""

@@ -43,15 +43,24 @@ class _FailureReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Failure
     FAILURE_REASON_TLS_EXPIRING: _FailureReason.ValueType  # 11
     FAILURE_REASON_TLS_VERSION: _FailureReason.ValueType  # 12
     FAILURE_REASON_HTTP_STATUS: _FailureReason.ValueType  # 13
-    FAILURE_REASON_HTTP_PROTOCOL: _FailureReason.ValueType  # 14
+    FAILURE_REASON_PROTOCOL_ERROR: _FailureReason.ValueType  # 14
+    """was HTTP_PROTOCOL: any probe's application protocol"""
     FAILURE_REASON_REDIRECT_LOOP: _FailureReason.ValueType  # 15
     FAILURE_REASON_ASSERTION: _FailureReason.ValueType  # 16
     FAILURE_REASON_TIMEOUT: _FailureReason.ValueType  # 17
     FAILURE_REASON_CONFIG: _FailureReason.ValueType  # 18
     FAILURE_REASON_INTERNAL: _FailureReason.ValueType  # 19
+    FAILURE_REASON_DNS_REFUSED: _FailureReason.ValueType  # 20
+    """the DNS server answered REFUSED"""
+    FAILURE_REASON_BODY_TOO_LARGE: _FailureReason.ValueType  # 21
+    """the body passed max_body_bytes: never judged"""
+    FAILURE_REASON_INVALID_URL: _FailureReason.ValueType  # 22
+    """a URL (after templates) or a Location that cannot be requested"""
 
 class FailureReason(_FailureReason, metaclass=_FailureReasonEnumTypeWrapper):
-    """Closed set of reasons a probe fails. Mirrors common.results.FailureReason."""
+    """Closed set of reasons a probe fails. Mirrors common.reasons.FailureReason;
+    common/faults.py maps each fault to one of these.
+    """
 
 FAILURE_REASON_UNSPECIFIED: FailureReason.ValueType  # 0
 FAILURE_REASON_DNS_NXDOMAIN: FailureReason.ValueType  # 1
@@ -67,12 +76,19 @@ FAILURE_REASON_TLS_EXPIRED: FailureReason.ValueType  # 10
 FAILURE_REASON_TLS_EXPIRING: FailureReason.ValueType  # 11
 FAILURE_REASON_TLS_VERSION: FailureReason.ValueType  # 12
 FAILURE_REASON_HTTP_STATUS: FailureReason.ValueType  # 13
-FAILURE_REASON_HTTP_PROTOCOL: FailureReason.ValueType  # 14
+FAILURE_REASON_PROTOCOL_ERROR: FailureReason.ValueType  # 14
+"""was HTTP_PROTOCOL: any probe's application protocol"""
 FAILURE_REASON_REDIRECT_LOOP: FailureReason.ValueType  # 15
 FAILURE_REASON_ASSERTION: FailureReason.ValueType  # 16
 FAILURE_REASON_TIMEOUT: FailureReason.ValueType  # 17
 FAILURE_REASON_CONFIG: FailureReason.ValueType  # 18
 FAILURE_REASON_INTERNAL: FailureReason.ValueType  # 19
+FAILURE_REASON_DNS_REFUSED: FailureReason.ValueType  # 20
+"""the DNS server answered REFUSED"""
+FAILURE_REASON_BODY_TOO_LARGE: FailureReason.ValueType  # 21
+"""the body passed max_body_bytes: never judged"""
+FAILURE_REASON_INVALID_URL: FailureReason.ValueType  # 22
+"""a URL (after templates) or a Location that cannot be requested"""
 Global___FailureReason: _TypeAlias = FailureReason  # noqa: Y015
 
 @_typing.final

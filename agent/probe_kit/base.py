@@ -18,7 +18,6 @@ from typing import Any
 import aiohttp
 
 from common.config import CheckBase
-from common.logs import scrub
 from common.reasons import FailureReason
 from vantage.v1 import vantage_pb2 as pb
 
@@ -78,10 +77,11 @@ def set_phases(message: pb.Phases, phases: Mapping[str, float], add: bool = Fals
 
 
 def fail(result: pb.Result, reason: FailureReason, message: str) -> pb.Result:
-    """Mark `result` failed with `reason`; the message is cut to 300 chars."""
+    """Mark `result` failed with `reason`; the message is cut to 300 chars
+    (the runner redacts the whole result, see `common.redaction`)."""
     result.success = False
     result.reason = reason.to_proto()
-    result.message = scrub(message)[:300]
+    result.message = message[:300]
     return result
 
 
@@ -92,12 +92,11 @@ def assertion(result: pb.Result, name: str, ok: bool, message: str = "") -> bool
 
 
 def finish_assertions(result: pb.Result) -> pb.Result:
-    """Succeed unless an assertion failed; the first failure is the message."""
+    """Succeed unless an assertion failed; the message names every failed
+    one (the assertions themselves carry each in full)."""
     failed = [a for a in result.assertions if not a.ok]
     if failed:
-        first = failed[0]
-        text = f"{first.name}: {first.message}" if first.message else first.name
-        more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
-        return fail(result, FailureReason.ASSERTION, text + more)
+        text = "; ".join(f"{a.name}: {a.message}" if a.message else a.name for a in failed)
+        return fail(result, FailureReason.ASSERTION, text)
     result.success = True
     return result

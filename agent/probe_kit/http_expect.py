@@ -6,18 +6,29 @@ Each rule becomes a named assertion (`http.status`, `header.x-frame-options`,
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import functools
 import json
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jmespath
 import jmespath.exceptions
+from multidict import MultiMapping
 
-from common.config.http import HeaderExpect, HttpExpect, JsonExpect, Redirects, status_matches
+from common.config.http import (
+    ChainHop,
+    HeaderExpect,
+    HttpExpect,
+    JsonExpect,
+    Redirects,
+    normalise_url,
+    status_matches,
+)
 from common.durations import format_duration
 
 
@@ -35,11 +46,28 @@ class Answer:
     """What the probe saw: the final response and the way there."""
 
     status: int
-    headers: Mapping[str, str]
+    headers: MultiMapping[str]
     body: bytes
     final_url: str
     elapsed: float
     chain: list[Hop] = field(default_factory=list)
+    charset: str | None = None
+
+    @functools.cached_property
+    def text(self) -> str:
+        """The body decoded with the response's charset (UTF-8 when it
+        names none, or one Python does not know)."""
+        encoding = "utf-8"
+        with contextlib.suppress(LookupError):
+            encoding = codecs.lookup(self.charset or encoding).name
+        return self.body.decode(encoding, errors="replace")
+
+
+def reads_body(expect: HttpExpect) -> bool:
+    """Whether judging needs the body kept (else it is only counted)."""
+    return bool(
+        expect.body_contains or expect.body_not_contains or expect.body_regex or expect.json_
+    )
 
 
 Finding = tuple[str, bool, str]
@@ -52,9 +80,9 @@ def judge(expect: HttpExpect, redirects: Redirects, answer: Answer) -> list[Find
     if expect.headers:
         findings += [_header(name, rule, answer.headers) for name, rule in expect.headers.items()]
     if expect.body_contains or expect.body_not_contains or expect.body_regex:
-        findings += _body(expect, answer.body)
+        findings += _body(expect, answer.text)
     if expect.json_:
-        findings += _json(expect.json_, answer.body)
+        findings += _json(expect.json_, answer.text)
     if expect.max_latency is not None:
         ok = answer.elapsed <= expect.max_latency
         message = f"latency {answer.elapsed * 1000:.0f}ms > {format_duration(expect.max_latency)}"
@@ -71,23 +99,37 @@ def _status(specs: tuple[str, ...], status: int) -> Finding:
     return "http.status", ok, f"status {status}, want {', '.join(specs)}"
 
 
-def _header(name: str, rule: HeaderExpect, headers: Mapping[str, str]) -> Finding:
-    value = headers.get(name)
+def _header(name: str, rule: HeaderExpect, headers: MultiMapping[str]) -> Finding:
+    """Judge every value of a header that may repeat (Set-Cookie): all of
+    them must fit, or any one, as `rule.match` says."""
+    values = headers.getall(name, [])
     label = f"header.{name.lower()}"
     if rule.absent:
-        return label, value is None, f"present: {value!r}"
-    if value is None:
+        return label, not values, f"present: {', '.join(map(repr, values))}"
+    if not values:
         return label, False, "missing"
+    fits, want = _header_test(rule)
+    bad = [v for v in values if not fits(v)]
+    ok = not bad if rule.match == "all" else len(bad) < len(values)
+    if len(values) == 1:
+        return label, ok, f"{values[0]!r}, want {want}"
+    shown = ", ".join(map(repr, bad if rule.match == "all" else values))
+    return label, ok, f"{len(bad)} of {len(values)} values fail ({shown}), want {rule.match} {want}"
+
+
+def _header_test(rule: HeaderExpect) -> tuple[Callable[[str], bool], str]:
     if rule.equals is not None:
-        return label, value == rule.equals, f"{value!r} != {rule.equals!r}"
+        equals = rule.equals
+        return (lambda v: v == equals), repr(equals)
     if rule.contains is not None:
-        return label, rule.contains in value, f"{value!r} lacks {rule.contains!r}"
+        contains = rule.contains
+        return (lambda v: contains in v), f"containing {contains!r}"
     assert rule.regex is not None
-    return label, re.search(rule.regex, value) is not None, f"{value!r} !~ /{rule.regex}/"
+    pattern = re.compile(rule.regex)
+    return (lambda v: pattern.search(v) is not None), f"matching /{rule.regex}/"
 
 
-def _body(expect: HttpExpect, body: bytes) -> list[Finding]:
-    text = body.decode("utf-8", errors="replace")
+def _body(expect: HttpExpect, text: str) -> list[Finding]:
     findings = [("body.contains", s in text, f"missing {s!r}") for s in expect.body_contains]
     findings += [
         ("body.not_contains", s not in text, f"found {s!r}") for s in expect.body_not_contains
@@ -112,7 +154,7 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def _json(rules: tuple[JsonExpect, ...], body: bytes) -> list[Finding]:
+def _json(rules: tuple[JsonExpect, ...], body: str) -> list[Finding]:
     try:
         data = json.loads(body)
     except ValueError as exc:
@@ -137,15 +179,9 @@ def _json_rule(rule: JsonExpect, data: Any) -> Finding:
 def _redirects(redirects: Redirects, answer: Answer) -> list[Finding]:
     findings: list[Finding] = []
     if redirects.expect_chain is not None:
-        got = [f"{h.status} {h.location}" for h in answer.chain]
-        want = [f"{h.status or '3xx'} {h.location or '*'}" for h in redirects.expect_chain]
-        ok = len(answer.chain) == len(redirects.expect_chain) and all(
-            (w.status in (None, h.status)) and (w.location in (None, h.location))
-            for w, h in zip(redirects.expect_chain, answer.chain, strict=False)
-        )
-        findings.append(("redirects.chain", ok, f"chain {got or 'empty'}, want {want or 'empty'}"))
+        findings.append(_chain(redirects.expect_chain, answer))
     if redirects.expect_final_url is not None:
-        ok = answer.final_url == redirects.expect_final_url
+        ok = normalise_url(answer.final_url) == normalise_url(redirects.expect_final_url)
         findings.append(
             (
                 "redirects.final_url",
@@ -154,3 +190,23 @@ def _redirects(redirects: Redirects, answer: Answer) -> list[Finding]:
             )
         )
     return findings
+
+
+def _chain(expected: tuple[ChainHop, ...], answer: Answer) -> Finding:
+    """Locations compare as the URLs they lead to: a relative Location, host
+    case, a default port or an empty path change nothing."""
+    chain = answer.chain
+    bases = [h.url for h in chain] + [answer.final_url] * max(0, len(expected) - len(chain))
+    got = [f"{h.status} {normalise_url(h.location, h.url)}" for h in chain]
+    want = [
+        f"{w.status or '3xx'} {normalise_url(w.location, base) if w.location else '*'}"
+        for w, base in zip(expected, bases, strict=False)
+    ]
+    ok = len(chain) == len(expected) and all(
+        w.status in (None, h.status)
+        and (w.location is None or want_url == got_url.partition(" ")[2])
+        for w, h, want_url, got_url in zip(
+            expected, chain, [x.partition(" ")[2] for x in want], got, strict=True
+        )
+    )
+    return "redirects.chain", ok, f"chain {got or 'empty'}, want {want or 'empty'}"

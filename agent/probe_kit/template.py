@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from common import logs
+from common import redaction
 
 _REF = re.compile(r"\$\{(env:)?([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
@@ -31,7 +31,7 @@ class Expander:
     def set(self, name: str, value: str) -> None:
         """Add a flow variable; it is treated as a secret."""
         self.variables[name] = value
-        logs.redact(value)
+        redaction.redact(value)
 
     def text(self, template: str) -> str:
         """Expand one string."""
@@ -55,7 +55,7 @@ class Expander:
             if name not in self.env:
                 raise MissingValue(f"environment variable {name} is not set on this agent")
             value = self.env[name]
-            logs.redact(value)
+            redaction.redact(value)
             return value
         if name not in self.variables:
             raise MissingValue(f"variable ${{{name}}} is not set (extract it in an earlier step)")

@@ -4,7 +4,7 @@ connector that opens the request's fresh connection.
 blackbox_exporter's phases are resolve, connect, tls, processing and
 transfer. The connector marks DNS start and end (host names only), TCP
 start (after the lookup), TCP connected (before a TLS handshake) and
-connection end;
+connection end, and keeps the handshake's ssl object for certificate facts;
 `fetch()` marks headers and done. The clock travels in a context variable:
 aiohttp hands nothing of ours down to its connector.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -30,11 +31,12 @@ if TYPE_CHECKING:
 class PhaseClock:
     """Monotonic marks for one request, turned into blackbox phase timings."""
 
-    __slots__ = ("marks", "tls")
+    __slots__ = ("marks", "ssl_object", "tls")
 
     def __init__(self, tls: bool) -> None:
         self.marks: dict[str, float] = {"start": time.perf_counter()}
         self.tls = tls
+        self.ssl_object: ssl.SSLObject | None = None
 
     def mark(self, name: str) -> None:
         """Record the first time `name` happens."""
@@ -104,6 +106,11 @@ class PhaseConnector(aiohttp.TCPConnector):
     ) -> ResponseHandler:
         proto = await super()._create_connection(req, traces, timeout)
         _mark("conn_end")
+        clock = CLOCK.get()
+        if clock is not None and clock.tls and proto.transport is not None:
+            # Kept for certificate facts: a small body releases the
+            # connection before the probe could ask the response for it.
+            clock.ssl_object = proto.transport.get_extra_info("ssl_object")
         return proto
 
     async def _wrap_create_connection(self, *args: Any, **kwargs: Any) -> Any:

@@ -1,0 +1,280 @@
+"""The HTTP client that `http` and `http_flow` share: prepare a request,
+send it and follow its redirects on a fresh connection, read the body up to
+its limit, and map aiohttp's exceptions to failure reasons in `classify`.
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from random import getrandbits
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+import aiohttp
+
+from agent.probe_kit.faults import (
+    BodyTooLarge,
+    Failure,
+    InvalidUrl,
+    ProtocolViolation,
+)
+from agent.probe_kit.faults import classify as classify_shared
+from agent.probe_kit.http_expect import Answer, Finding, Hop
+from agent.probe_kit.http_phases import CLOCK, PhaseClock, PhaseConnector
+from agent.probe_kit.template import Expander
+from common.config.http import HttpRequest, validate_url
+from common.reasons import FailureReason
+from common.redaction import redact
+from vantage.v1 import vantage_pb2 as pb
+
+if TYPE_CHECKING:
+    from agent.probe_kit.certs import Peer
+
+_CHUNK = 64 * 1024
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class RedirectLoop(Exception):
+    """The redirects went round in a circle or past `redirects.max`."""
+
+
+def new_session(
+    family: int = socket.AF_UNSPEC, cookie_jar: aiohttp.abc.AbstractCookieJar | None = None
+) -> aiohttp.ClientSession:
+    """A session whose every request opens a fresh connection and lookup."""
+    connector = PhaseConnector(
+        force_close=True, use_dns_cache=False, limit=0, family=socket.AddressFamily(family)
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar() if cookie_jar is None else cookie_jar,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def ssl_context(ca_file: str | None, verify: bool = True) -> ssl.SSLContext | bool:
+    """The TLS settings for a request: system store, a CA file, or no checks.
+
+    Cached: building a context and loading a CA bundle costs milliseconds.
+    """
+    if not verify:
+        return False
+    return ssl.create_default_context(cafile=ca_file) if ca_file else True
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request with every template resolved, ready to send."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    data: str | None
+    json: Any
+    auth: aiohttp.BasicAuth | None
+    spec: HttpRequest
+
+
+def prepare(spec: HttpRequest, expander: Expander) -> Prepared:
+    """Resolve `${env:...}` and `${var}` in the request. MissingValue if
+    unset, InvalidUrl if the URL they make cannot be requested."""
+    headers = {k: expander.text(v) for k, v in spec.headers.items()}
+    if spec.bearer_token is not None:
+        headers["Authorization"] = f"Bearer {expander.text(spec.bearer_token)}"
+    auth = None
+    if spec.basic_auth is not None:
+        auth = aiohttp.BasicAuth(
+            expander.text(spec.basic_auth.username), expander.text(spec.basic_auth.password)
+        )
+        # The header value is base64("user:pass"): a secret of its own.
+        redact(auth.encode().partition(" ")[2])
+    body = expander.text(spec.body) if spec.body is not None else None
+    url = expander.text(spec.url)
+    if url != spec.url:
+        try:
+            validate_url(url)
+        except ValueError as exc:
+            raise InvalidUrl(str(exc)) from None
+    return Prepared(spec.method, url, headers, body, expander.value(spec.json_body), auth, spec)
+
+
+def trace_headers() -> tuple[str, dict[str, str]]:
+    """A fresh request id, and X-Request-ID and traceparent headers carrying it."""
+    # Ids must be unique, not unguessable: `random` (as OpenTelemetry uses)
+    # spares two getrandom syscalls per probe. All-zero ids are invalid.
+    trace_id = f"{getrandbits(128) or 1:032x}"
+    return trace_id, {
+        "X-Request-ID": trace_id,
+        "traceparent": f"00-{trace_id}-{getrandbits(64) or 1:016x}-01",
+        "User-Agent": "vantage-agent/0.1",
+    }
+
+
+@functools.lru_cache(maxsize=256)
+def _deadline(budget: float) -> aiohttp.ClientTimeout:
+    """The timeout for a request with `budget` seconds; checks reuse theirs."""
+    return aiohttp.ClientTimeout(total=budget)
+
+
+@dataclass
+class Fetched:
+    """What `fetch` learnt beyond the Answer."""
+
+    answer: Answer
+    phases: dict[str, float]
+    tls: Peer | None
+    request_id: str
+    http_version: str
+    body_bytes: int
+
+
+async def fetch(
+    session: aiohttp.ClientSession,
+    req: Prepared,
+    budget: float,
+    tls: ssl.SSLContext | bool,
+    keep_body: bool = True,
+) -> Fetched:
+    """Send `req`, following redirects as configured. Raises on transport
+    errors, a malformed Location and a body over the limit. The body is
+    kept only when `keep_body` (something will read it); it is counted anyway."""
+    request_id, ids = trace_headers()
+    started = time.perf_counter()
+    phases: dict[str, float] = {}
+    chain: list[Hop] = []
+    method, url, visited = req.method, req.url, {req.url}
+    peer: Peer | None = None
+    while True:
+        clock = PhaseClock(tls=url.startswith("https:"))
+        token = CLOCK.set(clock)
+        try:
+            async with session.request(
+                method,
+                url,
+                headers={**req.headers, **ids},
+                data=req.data,
+                json=req.json,
+                auth=req.auth,
+                timeout=_deadline(budget),
+                allow_redirects=False,
+                ssl=tls,
+            ) as resp:
+                clock.mark("headers")
+                body, size = await read_body(resp, req.spec.max_body_bytes, keep_body)
+                clock.mark("done")
+        finally:
+            CLOCK.reset(token)
+        peer = _peer(clock) or peer
+        for name, seconds in clock.phases().items():
+            phases[name] = phases.get(name, 0.0) + seconds
+        location = resp.headers.get("Location")
+        if resp.status not in _REDIRECTS or location is None:
+            break
+        chain.append(Hop(resp.status, url, location))
+        if not req.spec.redirects.follow:
+            break
+        url = next_url(url, location)
+        if url in visited or len(chain) > req.spec.redirects.max:
+            raise RedirectLoop(_loop_message(chain, req.spec.redirects.max, url in visited))
+        visited.add(url)
+        if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
+            method = "GET"  # what browsers do; 307/308 keep the method
+    answer = Answer(
+        resp.status, resp.headers, body, url, time.perf_counter() - started, chain, resp.charset
+    )
+    version = f"{resp.version.major}.{resp.version.minor}" if resp.version else ""
+    return Fetched(answer, phases, peer, request_id, version, size)
+
+
+def next_url(url: str, location: str) -> str:
+    """Where a redirect leads; ProtocolViolation for a Location no client
+    could follow (malformed, or to a scheme other than http/https)."""
+    try:
+        target = urljoin(url, location.strip())
+        return validate_url(target)
+    except ValueError as exc:
+        raise ProtocolViolation(f"malformed Location {location!r} from {url}: {exc}") from None
+
+
+def _loop_message(chain: list[Hop], limit: int, looped: bool) -> str:
+    path = " -> ".join([chain[0].url, *(h.location for h in chain)])
+    return f"redirect loop: {path}" if looped else f"more than {limit} redirects: {path}"
+
+
+def _peer(clock: PhaseClock) -> Peer | None:
+    # The connector caught the ssl object at the handshake: a small body
+    # releases the connection before `fetch` could ask the response for it.
+    if clock.ssl_object is None:
+        return None
+    # Imported here: certificate parsing loads `cryptography`, which an
+    # agent probing only plain-HTTP targets never needs (memory matters).
+    from agent.probe_kit.certs import read_peer  # noqa: PLC0415
+
+    return read_peer(clock.ssl_object)
+
+
+async def read_body(resp: aiohttp.ClientResponse, limit: int, keep: bool) -> tuple[bytes, int]:
+    """The body (empty unless `keep`) and its size. BodyTooLarge past
+    `limit` bytes (0: no limit): a body never judged must not pass."""
+    content = resp.content
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await content.read(_CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+        if limit and size > limit:
+            raise BodyTooLarge(limit)
+        if keep:
+            chunks.append(chunk)
+        if content.at_eof():  # a small body arrives whole: skip the read that finds EOF
+            break
+    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), size
+
+
+def conclude(findings: list[Finding], result: pb.Result, prefix: str = "") -> Failure | None:
+    """Record every finding as an assertion; the reason and a message that
+    names every failed one (the status first), or None when all passed."""
+    for name, ok, message in findings:
+        result.assertions.add(name=prefix + name, ok=ok, message="" if ok else message[:300])
+    failed = [(name, message) for name, ok, message in findings if not ok]
+    if not failed:
+        return None
+    reason = FailureReason.HTTP_STATUS if failed[0][0] == "http.status" else FailureReason.ASSERTION
+    text = "; ".join(m if n == "http.status" else f"{n}: {m}" for n, m in failed)
+    return reason, text
+
+
+def classify(exc: BaseException) -> Failure:
+    """The error mapper for aiohttp: unwrap what aiohttp wraps and let the
+    shared table decide; aiohttp's own errors are protocol errors."""
+    if isinstance(exc, RedirectLoop):
+        return FailureReason.REDIRECT_LOOP, str(exc)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return classify_shared(exc.certificate_error)
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        return classify_shared(exc.os_error)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        # aiohttp re-raises the resolver's gaierror as a plain OSError.
+        error = exc.os_error
+        reason, message = classify_shared(socket.gaierror(error.errno, error.strerror))
+        return reason, f"cannot resolve {exc.host}: {message}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason, message = classify_shared(exc.os_error, connected=False)
+        return reason, f"connect to {exc.host}:{exc.port}: {exc.os_error.strerror or message}"
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return classify_shared(TimeoutError(), connected=False)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return classify_shared(InvalidUrl(f"bad URL {exc}"))
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return FailureReason.REDIRECT_LOOP, "too many redirects"
+    if isinstance(exc, TimeoutError):  # aiohttp's read timeouts are ClientErrors too
+        return classify_shared(exc)
+    if isinstance(exc, aiohttp.ClientError):
+        return classify_shared(ProtocolViolation(f"{type(exc).__name__}: {exc}"))
+    return classify_shared(exc)
