@@ -190,6 +190,7 @@ class Collector:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store.open(settings.state_dir)
         self.alerting = AlertingService(self.store, self.metrics)
+        self.alerting.agents_connected = lambda: len(self.service.agents)
         self.alerting.configure(self.source.config, self.source.alerting)
         self.alerting.restore()
         skipped = self.ingest.restore(self.store.load_state("dedup") or {}, time.time())

@@ -24,13 +24,14 @@ it watches, per check (see `CheckPolicy`):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from collector.alerting import texts
 from collector.alerting.certs import CertEvent, CertTracker
 from collector.alerting.deploys import Deploys
-from collector.alerting.model import Alert, AlertState
+from collector.alerting.lifecycle import Lifecycle, key
+from collector.alerting.model import Alert
 from collector.alerting.policy import CheckPolicy, Observation, ObservationLike
 from collector.alerting.regions import Failure, Incident, RegionState, outage_holds
 from collector.alerting.slo import SloWindow, error_level, latency_level
@@ -95,7 +96,10 @@ class Evaluator:
         """Deploy records; the API handler calls `deploys.record(...)`."""
         self._policies: dict[str, CheckPolicy] = {}
         self._checks: dict[str, _CheckState] = {}
-        self._active: dict[str, Alert] = {}
+        self.alerts = Lifecycle()
+        self._connected_at = now
+        """When an agent was last known to be connected (see `_blind`)."""
+        """Every alert this evaluator fires (see `lifecycle.py`)."""
         self.set_policies(policies, now)
 
     def set_policies(self, policies: Iterable[CheckPolicy], now: float) -> list[Alert]:
@@ -155,9 +159,10 @@ class Evaluator:
                 alerts += self._outage(policy, state, now, state.stale(policy, now))
         return alerts
 
-    def tick(self, now: float) -> list[Alert]:
+    def tick(self, now: float, connected: int | None = None) -> list[Alert]:
         """Time passes: stale regions, SLO windows, outages that quorum
-        changes open or close. Call every few seconds."""
+        changes open or close. Call every few seconds. `connected` is the
+        number of agents with an open stream (None: not known)."""
         alerts: list[Alert] = []
         stale: dict[str, set[str]] = {}
         for policy in self._policies.values():
@@ -167,11 +172,11 @@ class Evaluator:
             if now - state.slo_at >= SLO_EVERY:
                 state.slo_at = now
                 alerts += self._slo(policy, state, now)
-        return alerts + self._agents(now, stale)
+        return alerts + self._agents(now, stale) + self._blind(now, stale, connected)
 
     def active_alerts(self) -> list[Alert]:
         """Every alert firing now."""
-        return list(self._active.values())
+        return self.alerts.active()
 
     def incidents(self) -> list[dict[str, Any]]:
         """Open incidents, as JSON-able dicts (see `Incident.to_dict`)."""
@@ -182,7 +187,7 @@ class Evaluator:
         return {
             "version": STATE_VERSION,
             "checks": {name: state.to_dict() for name, state in self._checks.items()},
-            "active": {key: alert.to_dict() for key, alert in self._active.items()},
+            "lifecycle": self.alerts.export(),
             "deploys": self.deploys.to_dict(),
         }
 
@@ -194,7 +199,7 @@ class Evaluator:
         if data.get("version") != STATE_VERSION:
             return []
         self._checks = {n: _CheckState.from_dict(s) for n, s in data["checks"].items()}
-        self._active = {k: Alert.from_dict(a) for k, a in data["active"].items()}
+        self.alerts.load(data.get("lifecycle") or {"active": data.get("active", {})})
         self.deploys.load(data.get("deploys", {}))
         for state in self._checks.values():
             for region in state.regions.values():
@@ -240,8 +245,8 @@ class Evaluator:
             if region.first_failure is not None:
                 region.in_incident = True
                 state.window.exclude_since(name, region.first_failure.at)
-        return self._fire(
-            _key(incident.alertname, policy.name), texts.outage(policy, state.host, incident)
+        return self.alerts.fire(
+            key(incident.alertname, policy.name), texts.outage(policy, state.host, incident)
         )
 
     def _close(self, policy: CheckPolicy, state: _CheckState, now: float) -> list[Alert]:
@@ -249,31 +254,61 @@ class Evaluator:
         assert incident is not None
         incident.resolved_at = now
         state.incident = None
-        key = _key(incident.alertname, policy.name)
-        return self._resolve(key, now, texts.recovered(policy, incident), incident.to_dict())
+        k = key(incident.alertname, policy.name)
+        notes = texts.recovered(policy, incident)
+        return self.alerts.resolve(k, now, notes, {"incident": incident.to_dict()})
 
     # --- stale agents ---------------------------------------------------
 
     def _agents(self, now: float, stale: Mapping[str, set[str]]) -> list[Alert]:
-        silent: dict[tuple[str, str], list[str]] = {}
-        last_seen: dict[tuple[str, str], float | None] = {}
-        for check, names in sorted(stale.items()):
-            for name in sorted(names):
+        """`AgentDown` per silent (agent, region), naming every check it was
+        assigned, kept current while it fires."""
+        silent: dict[tuple[str, str], float | None] = {}
+        for check, names in stale.items():
+            for name in names:
                 region = self._checks[check].regions[name]
                 who = (region.agent_id or "unknown", name)
-                silent.setdefault(who, []).append(check)
-                last_seen[who] = _latest(last_seen.get(who), region.last_seen)
-        blind = {c for c, names in stale.items() if names == set(self._policies[c].regions)}
+                silent[who] = _latest(silent.get(who), region.last_seen)
         alerts: list[Alert] = []
-        for (agent, where), checks in silent.items():
-            alert = texts.agent_down(
-                agent, where, checks=checks, blind=blind, last_seen=last_seen[agent, where], now=now
-            )
-            alerts += self._fire(_key("AgentDown", agent, where), alert)
-        wanted = {_key("AgentDown", *who) for who in silent}
-        for key in [k for k in self._active if k.startswith("AgentDown|") and k not in wanted]:
-            alerts += self._resolve(key, now, texts.agent_back(self._active[key]))
+        for (agent, where), seen in sorted(silent.items()):
+            checks = self._assigned(agent, where)
+            alert = texts.agent_down(agent, where, checks=checks, last_seen=seen, now=now)
+            alerts += self.alerts.fire(key("AgentDown", agent, where), alert, refresh=True)
+        wanted = {key("AgentDown", *who) for who in silent}
+        for k in [k for k in self.alerts.keys("AgentDown|") if k not in wanted]:
+            current = self.alerts.get(k)
+            assert current is not None
+            alerts += self.alerts.resolve(k, now, texts.agent_back(current))
         return alerts
+
+    def _assigned(self, agent: str, region: str) -> list[str]:
+        """The checks `agent` probes in `region`: every check of the region
+        it last reported for, or that no agent reported for yet."""
+        return sorted(
+            name
+            for name, state in self._checks.items()
+            if (r := state.regions.get(region)) is not None and r.agent_id in (agent, "")
+        )
+
+    def _blind(
+        self, now: float, stale: Mapping[str, set[str]], connected: int | None
+    ) -> list[Alert]:
+        """`MonitoringBlind` while any check has every region stale, or no
+        agent has been connected for longer than a region needs to go stale."""
+        blind = sorted(
+            c for c, names in stale.items() if names and names == set(self._policies[c].regions)
+        )
+        if connected:
+            self._connected_at = now
+        elif connected == 0 and self._policies:
+            grace = min(p.stale_grace for p in self._policies.values())
+            if now - self._connected_at > grace:
+                blind = sorted(self._policies)
+        k = key("MonitoringBlind")
+        if blind:
+            alert = texts.monitoring_blind(blind, connected, now)
+            return self.alerts.fire(k, alert, refresh=True)
+        return self.alerts.resolve(k, now, texts.sight_back())
 
     # --- SLO ------------------------------------------------------------
 
@@ -284,21 +319,21 @@ class Evaluator:
         if stats.p95 is not None:  # too few results say nothing either way
             level = latency_level(stats.p95, policy.slo)
             alert = texts.latency(policy, state.host, stats, level, now)
-            alerts += self._set_level(_key("LatencyHigh", policy.name), alert, now)
+            alerts += self._set_level(key("LatencyHigh", policy.name), alert, now)
         if stats.error_ratio is not None:
             level = error_level(stats.error_ratio, policy.slo)
             alert = texts.error_ratio(policy, state.host, stats, level, now)
-            alerts += self._set_level(_key("ErrorRatioHigh", policy.name), alert, now)
+            alerts += self._set_level(key("ErrorRatioHigh", policy.name), alert, now)
         return alerts
 
-    def _set_level(self, key: str, alert: Alert | None, now: float) -> list[Alert]:
+    def _set_level(self, k: str, alert: Alert | None, now: float) -> list[Alert]:
         """Fire `alert`, resolve the current one, or swap them when the
         severity changed (severity is a label, so it is a new alert)."""
-        current = self._active.get(key)
+        current = self.alerts.get(k)
         if current is not None and alert is not None and current.severity == alert.severity:
             return []
-        alerts = self._resolve(key, now, texts.level_changed(current, alert)) if current else []
-        return alerts + (self._fire(key, alert) if alert is not None else [])
+        alerts = self.alerts.resolve(k, now, texts.level_changed(current, alert)) if current else []
+        return alerts + (self.alerts.fire(k, alert) if alert is not None else [])
 
     # --- certificates ---------------------------------------------------
 
@@ -313,48 +348,18 @@ class Evaluator:
     def _cert_event(
         self, policy: CheckPolicy, state: _CheckState, event: CertEvent, now: float
     ) -> list[Alert]:
-        prefix = _key("CertExpiring", policy.name, event.record.serial)
+        prefix = key("CertExpiring", policy.name, event.record.serial)
         if event.firing and event.level is not None:
             alert = texts.cert_expiring(policy, state.host, event.record, event.level, now)
-            return self._fire(_key(prefix, event.level), alert)
+            return self.alerts.fire(key(prefix, event.level), alert)
         note = texts.cert_renewed(policy, event.record, event.renewed_by)
-        keys = [k for k in self._active if k.startswith(prefix + "|")]
-        return [a for k in keys for a in self._resolve(k, now, note)]
-
-    # --- emitting -------------------------------------------------------
-
-    def _fire(self, key: str, alert: Alert) -> list[Alert]:
-        if key in self._active:
-            return []  # already firing: transitions only
-        self._active[key] = alert
-        return [alert]
-
-    def _resolve(
-        self,
-        key: str,
-        now: float,
-        annotations: Mapping[str, str],
-        incident: Mapping[str, Any] | None = None,
-    ) -> list[Alert]:
-        alert = self._active.pop(key, None)
-        if alert is None:
-            return []
-        details = dict(alert.details) if incident is None else {"incident": dict(incident)}
-        notes = {**alert.annotations, **annotations}
-        resolved = replace(
-            alert, state=AlertState.RESOLVED, ends_at=now, annotations=notes, details=details
-        )
-        return [resolved]
+        return [
+            a for k in self.alerts.keys(prefix + "|") for a in self.alerts.resolve(k, now, note)
+        ]
 
     def _forget(self, check: str, now: float) -> list[Alert]:
-        keys = [k for k, a in self._active.items() if a.labels.get("check") == check]
         self._checks.pop(check, None)
-        note = {"resolution": "the check was removed from the config"}
-        return [a for k in keys for a in self._resolve(k, now, note)]
-
-
-def _key(*parts: str) -> str:
-    return "|".join(parts)
+        return self.alerts.forget(check, now, "the check was removed from the config")
 
 
 def _latest(a: float | None, b: float | None) -> float | None:

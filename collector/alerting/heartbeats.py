@@ -6,9 +6,12 @@ a run begins and `/ping/<token>/fail` when it fails. Per job, at most one of
 two alerts fires at a time:
 
 - **`HeartbeatMissed`** when no success arrived by the *deadline*: the last
-  success + `period` + `grace` (before the first success: the time the check
-  was first registered + `period` + `grace`, so a job that was configured but
-  never wired up alerts too). It fires once, at the deadline, from `tick`.
+  success + `period` + `grace` (before the first success: the first ping +
+  `period` + `grace`). It fires once, at the deadline, from `tick`.
+
+A job starts **`new`**, as on healthchecks.io: until its first ping (of any
+kind) it has no deadline and never alerts. A check added to the config is
+not a broken job; its token may not even have been handed out yet.
 - **`JobFailed`** on a `/fail` ping. The job is known to be broken, so no
   `HeartbeatMissed` follows while it fires: one page per broken job. A fail
   while `HeartbeatMissed` fires swaps them (the job ran again, but failed).
@@ -36,10 +39,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from collector.alerting.deploys import humanize
+from collector.alerting.lifecycle import Lifecycle, check_labels, key
 from collector.alerting.model import Alert, AlertState, Severity
 from collector.alerting.regions import stamp
 
@@ -89,6 +93,8 @@ class _Beat:
     """What is known about one job; JSON round-trips through to/from_dict."""
 
     registered_at: float
+    first_ping: float | None = None
+    """None: the job is `new` (never pinged) and has no deadline."""
     last_success: float | None = None
     last_start: float | None = None
     last_fail: float | None = None
@@ -96,9 +102,9 @@ class _Beat:
     token_hash: str = ""
     token_shown: bool = False
 
-    def deadline(self, policy: HeartbeatPolicy) -> float:
-        base = self.registered_at if self.last_success is None else self.last_success
-        return base + policy.overdue_after
+    def deadline(self, policy: HeartbeatPolicy) -> float | None:
+        base = self.first_ping if self.last_success is None else self.last_success
+        return None if base is None else base + policy.overdue_after
 
     def last_seen(self) -> float | None:
         seen = [t for t in (self.last_success, self.last_start, self.last_fail) if t is not None]
@@ -114,8 +120,11 @@ class _Beat:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> _Beat:
+        seen = [data.get(k) for k in ("last_success", "last_start", "last_fail")]
+        first = data.get("first_ping", min((t for t in seen if t is not None), default=None))
         return cls(
             registered_at=float(data["registered_at"]),
+            first_ping=_opt_float(first),
             last_success=_opt_float(data.get("last_success")),
             last_start=_opt_float(data.get("last_start")),
             last_fail=_opt_float(data.get("last_fail")),
@@ -132,7 +141,7 @@ class HeartbeatMonitor:
     def __init__(self, policies: Iterable[HeartbeatPolicy] = (), *, now: float) -> None:
         self._policies: dict[str, HeartbeatPolicy] = {}
         self._beats: dict[str, _Beat] = {}
-        self._active: dict[str, Alert] = {}
+        self.alerts = Lifecycle()
         self._by_hash: dict[str, str] = {}
         self._unshown: dict[str, str] = {}
         """Plain tokens generated at registration and not handed out yet.
@@ -169,6 +178,8 @@ class HeartbeatMonitor:
         beat, policy = self._beats.get(name), self._policies.get(name)
         if beat is None or policy is None:
             return []
+        if beat.first_ping is None:
+            beat.first_ping = now
         if kind == "start":
             beat.last_start = now
             return []
@@ -188,7 +199,9 @@ class HeartbeatMonitor:
         return [
             a
             for n in sorted(due)
-            for a in self._fire(_key(MISSED, n), _missed(self._policies[n], self._beats[n], now))
+            for a in self.alerts.fire(
+                key(MISSED, n), _missed(self._policies[n], self._beats[n], now)
+            )
         ]
 
     def next_deadline(self) -> float | None:
@@ -197,7 +210,7 @@ class HeartbeatMonitor:
 
     def active_alerts(self) -> list[Alert]:
         """Every alert firing now."""
-        return list(self._active.values())
+        return self.alerts.active()
 
     def status(self, now: float) -> list[dict[str, Any]]:
         """Per job, JSON-able, for the API: deadlines and state, never a token."""
@@ -263,7 +276,7 @@ class HeartbeatMonitor:
         return {
             "version": STATE_VERSION,
             "beats": {name: beat.to_dict() for name, beat in sorted(self._beats.items())},
-            "active": {key: alert.to_dict() for key, alert in sorted(self._active.items())},
+            "lifecycle": self.alerts.export(),
         }
 
     def load_state(self, data: Mapping[str, Any], now: float) -> list[Alert]:
@@ -274,26 +287,25 @@ class HeartbeatMonitor:
         Returns resolves for alerts of jobs gone from the config."""
         if data.get("version") != STATE_VERSION:
             return []
-        self._active = {k: Alert.from_dict(a) for k, a in data.get("active", {}).items()}
+        self.alerts.load(data.get("lifecycle") or {"active": data.get("active", {})})
         for name, saved in data.get("beats", {}).items():
             if name in self._policies:
                 self._beats[name] = _Beat.from_dict(saved)
                 self._unshown.pop(name, None)  # the token made at __init__ is void
         self._by_hash = {b.token_hash: n for n, b in self._beats.items() if b.token_hash}
-        gone = {a.labels.get("check", "") for a in self._active.values()} - self._policies.keys()
+        gone = {a.labels.get("check", "") for a in self.alerts.active()} - self._policies.keys()
         return [a for name in sorted(gone) for a in self._forget(name, now)]
 
     # --- internals ------------------------------------------------------
 
     def _firing(self, name: str) -> str | None:
         """The alertname firing for job `name` (at most one), if any."""
-        return next((a for a in (FAILED, MISSED) if _key(a, name) in self._active), None)
+        return next((a for a in (FAILED, MISSED) if key(a, name) in self.alerts), None)
 
     def _pending(self) -> dict[str, float]:
-        """The deadline of every job with no alert firing."""
-        return {
-            n: self._beats[n].deadline(p) for n, p in self._policies.items() if not self._firing(n)
-        }
+        """The deadline of every job past `new` with no alert firing."""
+        deadlines = {n: self._beats[n].deadline(p) for n, p in self._policies.items()}
+        return {n: d for n, d in deadlines.items() if d is not None and not self._firing(n)}
 
     def _set_token(self, name: str) -> str:
         token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -308,45 +320,34 @@ class HeartbeatMonitor:
 
     def _failed(self, policy: HeartbeatPolicy, beat: _Beat, now: float) -> list[Alert]:
         note = f"{policy.name} ran again at {stamp(now)}, but reported failure"
-        alerts = self._resolve(_key(MISSED, policy.name), now, note)
-        return alerts + self._fire(_key(FAILED, policy.name), _job_failed(policy, beat, now))
+        alerts = self._resolve(key(MISSED, policy.name), now, note)
+        return alerts + self.alerts.fire(key(FAILED, policy.name), _job_failed(policy, beat, now))
 
     def _succeeded(self, policy: HeartbeatPolicy, now: float) -> list[Alert]:
         note = f"{policy.name} reported success at {stamp(now)}"
         return [
-            *self._resolve(_key(MISSED, policy.name), now, note),
-            *self._resolve(_key(FAILED, policy.name), now, note),
+            *self._resolve(key(MISSED, policy.name), now, note),
+            *self._resolve(key(FAILED, policy.name), now, note),
         ]
 
-    def _fire(self, key: str, alert: Alert) -> list[Alert]:
-        if key in self._active:
-            return []  # already firing: transitions only
-        self._active[key] = alert
-        return [alert]
-
-    def _resolve(self, key: str, now: float, resolution: str) -> list[Alert]:
-        alert = self._active.pop(key, None)
-        if alert is None:
-            return []
-        notes = {**alert.annotations, "resolution": resolution}
-        return [replace(alert, state=AlertState.RESOLVED, ends_at=now, annotations=notes)]
+    def _resolve(self, k: str, now: float, resolution: str) -> list[Alert]:
+        return self.alerts.resolve(k, now, {"resolution": resolution})
 
     def _forget(self, name: str, now: float) -> list[Alert]:
         beat = self._beats.pop(name, None)
         if beat is not None:
             self._by_hash.pop(beat.token_hash, None)
         self._unshown.pop(name, None)
-        keys = sorted(k for k, a in self._active.items() if a.labels.get("check") == name)
-        note = "the check was removed from the config"
-        return [a for k in keys for a in self._resolve(k, now, note)]
+        return self.alerts.forget(name, now, "the check was removed from the config")
 
     def _status(self, name: str, now: float) -> dict[str, Any]:
         policy, beat = self._policies[name], self._beats[name]
         deadline, firing = beat.deadline(policy), self._firing(name)
-        late = firing == MISSED or (firing is None and now >= deadline)
+        late = firing == MISSED or (firing is None and deadline is not None and now >= deadline)
+        state = "failed" if firing == FAILED else "missed" if late else "up"
         return {
             "check": name,
-            "state": "failed" if firing == FAILED else "missed" if late else "up",
+            "state": "new" if deadline is None else state,
             "period": policy.period,
             "grace": policy.grace,
             "deadline": deadline,
@@ -362,23 +363,22 @@ class HeartbeatMonitor:
 
 
 def _labels(policy: HeartbeatPolicy, alertname: str) -> dict[str, str]:
-    """The check's own labels, then ours on top (as `texts.check_labels`)."""
-    labels = {k: v for k, v in policy.labels.items() if k != "severity"}
-    return labels | {
-        "alertname": alertname,
-        "check": policy.name,
-        "check_type": "heartbeat",
-        "severity": policy.severity,
-    }
+    return check_labels(
+        policy.labels,
+        alertname=alertname,
+        check=policy.name,
+        check_type="heartbeat",
+        severity=policy.severity,
+    )
 
 
 def _notes(policy: HeartbeatPolicy, beat: _Beat, summary: str, description: str) -> dict[str, str]:
-    seen = beat.last_seen()
+    seen, deadline = beat.last_seen(), beat.deadline(policy)
     notes = {
         "summary": summary,
         "description": description,
         "last_seen": "never" if seen is None else stamp(seen),
-        "deadline": stamp(beat.deadline(policy)),
+        "deadline": "none" if deadline is None else stamp(deadline),
     }
     if policy.runbook_url:
         notes["runbook_url"] = policy.runbook_url
@@ -397,7 +397,8 @@ def _details(policy: HeartbeatPolicy, beat: _Beat) -> dict[str, object]:
 
 def _since(beat: _Beat, now: float) -> str:
     if beat.last_success is None:
-        return f"never reported success (registered {stamp(beat.registered_at)})"
+        first = beat.registered_at if beat.first_ping is None else beat.first_ping
+        return f"never reported success (first ping {stamp(first)})"
     ago = humanize(now - beat.last_success)
     return f"last reported success at {stamp(beat.last_success)} ({ago} ago)"
 
@@ -405,6 +406,7 @@ def _since(beat: _Beat, now: float) -> str:
 def _missed(policy: HeartbeatPolicy, beat: _Beat, now: float) -> Alert:
     """`HeartbeatMissed`: no success by the deadline."""
     deadline = beat.deadline(policy)
+    assert deadline is not None  # only jobs past `new` have one to miss
     summary = f"job {policy.name} missed its heartbeat: {_since(beat, now)}"
     description = (
         f"Job {policy.name} {_since(beat, now)}; a success was due by {stamp(deadline)} "
@@ -434,10 +436,6 @@ def _job_failed(policy: HeartbeatPolicy, beat: _Beat, now: float) -> Alert:
     return Alert(
         _labels(policy, FAILED), notes, AlertState.FIRING, now, None, _details(policy, beat)
     )
-
-
-def _key(alertname: str, name: str) -> str:
-    return f"{alertname}|{name}"
 
 
 def _opt_float(value: Any) -> float | None:

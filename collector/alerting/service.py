@@ -69,6 +69,10 @@ class AlertingService:
         self._saved_at = 0.0
         self._ticked_at = float("-inf")
         self._sending: set[asyncio.Task[None]] = set()
+        self.agents_connected: Callable[[], int] | None = None
+        """How many agents have an open stream (set by the collector): no
+        agent at all makes `MonitoringBlind` fire without waiting for every
+        region to go stale."""
 
     # -- configuration -------------------------------------------------
 
@@ -184,7 +188,9 @@ class AlertingService:
         now = self.clock()
         if now - self._ticked_at >= _TICK:
             self._ticked_at = now
-            self._push(self.evaluator.tick(now) + self.heartbeats.tick(now), now)
+            connected = self.agents_connected() if self.agents_connected else None
+            self._push(self.evaluator.tick(now, connected) + self.heartbeats.tick(now), now)
+            self._refresh(now)
         for notification in self._dispatcher().flush(now):
             self._send(notification)
         await self._refresh_alertmanagers(now)
@@ -212,6 +218,14 @@ class AlertingService:
             self._record_incident(alert)
             dispatcher.push(alert, now)
         self._wake.set()
+
+    def _refresh(self, now: float) -> None:
+        """Firing alerts whose text changed (the checks an `AgentDown` names)
+        replace their old copy: not news, but what a repeat or resolve shows."""
+        dispatcher = self._dispatcher()
+        for alert in self.evaluator.alerts.take_refreshed():
+            dispatcher.push(alert, now)
+            self._dirty = True
 
     def _record_incident(self, alert: Alert) -> None:
         incident = alert.details.get("incident")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from collector.alerting import lifecycle
 from collector.alerting.certs import DAY, CertRecord
 from collector.alerting.deploys import humanize
 from collector.alerting.model import Alert, AlertState, Severity
@@ -31,17 +32,15 @@ _SEVERITY = {
 
 
 def check_labels(policy: CheckPolicy, host: str, alertname: str, severity: str) -> dict[str, str]:
-    """The labels of a check's alert: its own labels, then ours on top."""
-    labels = {k: v for k, v in policy.labels.items() if k != "severity"}
-    labels |= {
-        "alertname": alertname,
-        "check": policy.name,
-        "check_type": policy.check_type,
-        "severity": severity,
-    }
-    if policy.host or host:  # inhibition matches alerts of one host on it
-        labels["host"] = policy.host or host
-    return labels
+    """The labels of a check's alert (`lifecycle.check_labels` for a policy)."""
+    return lifecycle.check_labels(
+        policy.labels,
+        alertname=alertname,
+        check=policy.name,
+        check_type=policy.check_type,
+        severity=severity,
+        host=policy.host or host,
+    )
 
 
 def _notes(policy: CheckPolicy, summary: str, description: str) -> dict[str, str]:
@@ -96,30 +95,37 @@ def recovered(policy: CheckPolicy, incident: Incident) -> dict[str, str]:
 
 
 def agent_down(
-    agent: str,
-    region: str,
-    *,
-    checks: list[str],
-    blind: set[str],
-    last_seen: float | None,
-    now: float,
+    agent: str, region: str, *, checks: list[str], last_seen: float | None, now: float
 ) -> Alert:
-    """One stale agent in one region; says so when a check has no data at all."""
+    """One stale agent in one region, naming every check it was assigned."""
     since = f"since {stamp(last_seen)}" if last_seen is not None else "since we started"
     summary = f"agent {agent} in {region} sent no results {since}"
     description = (
-        f"No results from agent {agent} in {region} for {', '.join(checks)} {since}: "
-        "the agent or its link to the collector is in trouble, not the target. "
-        "The region does not vote on outages until it reports again."
+        f"No results from agent {agent} in {region} {since}. It probes {len(checks)} "
+        f"checks: {', '.join(checks)}. The agent or its link to the collector is in "
+        "trouble, not the target; the region does not vote on outages until it reports again."
     )
-    notes = {"summary": summary, "description": description}
-    if blind_here := sorted(c for c in checks if c in blind):
-        stale = f"all regions stale for {', '.join(blind_here)}"
-        notes["summary"] += f"; {stale}"
-        notes["description"] += f" {stale}: no data, the problem is ours, not the target's."
-        notes["all_regions_stale"] = ", ".join(blind_here)
+    notes = {"summary": summary, "description": description, "checks": ", ".join(checks)}
     labels = {"alertname": "AgentDown", "agent": agent, "region": region, "severity": "warning"}
     return Alert(labels, notes, AlertState.FIRING, now)
+
+
+def monitoring_blind(checks: list[str], connected: int | None, now: float) -> Alert:
+    """`MonitoringBlind`: checks nobody watches. Critical: an outage of ours."""
+    why = "no agent is connected" if connected == 0 else "every region of these checks is stale"
+    summary = f"monitoring is blind for {len(checks)} checks ({why}): {', '.join(checks)}"
+    description = (
+        f"{summary}. No results arrive for them, so an outage of the targets would not "
+        "page: the problem is ours (agents, their network, or the collector's ingest)."
+    )
+    notes = {"summary": summary, "description": description, "checks": ", ".join(checks)}
+    labels = {"alertname": "MonitoringBlind", "severity": Severity.CRITICAL.value}
+    return Alert(labels, notes, AlertState.FIRING, now)
+
+
+def sight_back() -> dict[str, str]:
+    """Annotations for the resolve of `MonitoringBlind`."""
+    return {"resolution": "every check has a region reporting again"}
 
 
 def agent_back(alert: Alert) -> dict[str, str]:

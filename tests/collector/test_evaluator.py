@@ -220,7 +220,7 @@ STALE = [
     pytest.param(
         policy(),
         [*ok(0), Tick(100), Tick(200), Tick(300)],
-        [(200, "AgentDown", "firing")] * 3,
+        [*[(200, "AgentDown", "firing")] * 3, (200, "MonitoringBlind", "firing")],
         id="all-regions-stale-no-checkdown",
     ),
     pytest.param(
@@ -263,15 +263,15 @@ def test_agent_down_names_agent_and_region_once_for_many_checks() -> None:
         "severity": "warning",
     }
     assert "api, home" in alert.annotations["description"]
-    assert "all_regions_stale" not in alert.annotations
+    assert alert.annotations["checks"] == "api, home"
 
 
 def test_all_regions_stale_says_the_problem_is_ours() -> None:
-    alerts = run([*ok(0), Tick(200)])
-    assert {a.labels["region"] for a in alerts} == set(REGIONS)
-    for alert in alerts:
-        assert alert.annotations["all_regions_stale"] == "home"
-        assert "the problem is ours, not the target's" in alert.annotations["description"]
+    *agents, blind = run([*ok(0), Tick(200)])
+    assert {a.labels["region"] for a in agents} == set(REGIONS)
+    assert dict(blind.labels) == {"alertname": "MonitoringBlind", "severity": "critical"}
+    assert blind.annotations["checks"] == "home"
+    assert "the problem is ours" in blind.annotations["description"]
 
 
 def test_never_seen_region_is_stale_after_the_limit_from_start() -> None:

@@ -3,7 +3,7 @@
 Each case is a table row: a series of steps, each with its time, and the
 transitions expected as (time, alertname, state). Nothing sleeps: time is
 data. The job `backup` runs hourly with 5 minutes grace and is registered at
-t=0, so before any ping its deadline is 3900.
+t=0. It is `new` until its first ping: no deadline, no alert.
 """
 
 from __future__ import annotations
@@ -104,10 +104,16 @@ CASES: list[tuple[str, list[Step], list[Transition]]] = [
         [Ping(100), Tick(3999.9), Tick(4000), Tick(4100), Tick(9000)],
         [(4000, MISSED, FIRING)],
     ),
+    ("new-job-never-alerts-before-its-first-ping", [Tick(3900), Tick(10 * 86400)], []),
     (
-        "never-pinged-misses-from-registration",
-        [Tick(3899), Tick(3900)],
-        [(3900, MISSED, FIRING)],
+        "first-ping-of-any-kind-starts-the-clock",
+        [Tick(5000), Ping(5000, "start"), Tick(8899), Tick(8900)],
+        [(8900, MISSED, FIRING)],
+    ),
+    (
+        "first-ping-a-failure-pages-at-once",
+        [Ping(50, "fail", "boom")],
+        [(50, FAILED, FIRING)],
     ),
     (
         "late-ping-resolves-and-the-clock-restarts",
@@ -131,7 +137,7 @@ CASES: list[tuple[str, list[Step], list[Transition]]] = [
     ),
     (
         "fail-while-missed-swaps-the-alerts",
-        [Tick(3900), Ping(4000, "fail"), Ping(4100)],
+        [Ping(0, "start"), Tick(3900), Ping(4000, "fail"), Ping(4100)],
         [
             (3900, MISSED, FIRING),
             (4000, MISSED, RESOLVED),
@@ -164,10 +170,11 @@ CASES: list[tuple[str, list[Step], list[Transition]]] = [
         [Ping(100, "fail"), Restart(saved=100, at=200), Tick(9000), Ping(9100)],
         [(100, FAILED, FIRING), (9100, FAILED, RESOLVED)],
     ),
+    ("restart-keeps-a-new-job-new", [Restart(saved=10, at=3000), Tick(90000)], []),
     (
-        "restart-of-a-never-pinged-job-keeps-its-registration-time",
-        [Restart(saved=10, at=3000), Tick(3899), Tick(3900)],
-        [(3900, MISSED, FIRING)],
+        "restart-keeps-the-first-ping",
+        [Ping(100, "start"), Restart(saved=200, at=3000), Tick(3999), Tick(4000)],
+        [(4000, MISSED, FIRING)],
     ),
 ]
 
@@ -225,6 +232,7 @@ def test_fingerprint_is_deterministic() -> None:
 
 def test_missed_text_names_a_run_that_never_finished() -> None:
     monitor = HeartbeatMonitor([policy()], now=0.0)
+    monitor.ping("backup", "success", 0.0)
     monitor.ping("backup", "start", 3000.0)
     (alert,) = monitor.tick(3900.0)
     assert (
@@ -259,6 +267,7 @@ def test_removed_check_resolves_its_alert_and_token() -> None:
     monitor = HeartbeatMonitor([policy()], now=0.0)
     token = monitor.token_for("backup")
     assert token is not None
+    monitor.ping("backup", "start", 0.0)
     monitor.tick(3900.0)
     (resolved,) = monitor.set_policies([], 4000.0)
     assert (resolved.name, resolved.state) == (MISSED, RESOLVED)
@@ -267,14 +276,37 @@ def test_removed_check_resolves_its_alert_and_token() -> None:
 
 def test_load_state_resolves_alerts_of_removed_checks() -> None:
     old = HeartbeatMonitor([policy()], now=0.0)
+    old.ping("backup", "start", 0.0)
     old.tick(3900.0)
     fresh = HeartbeatMonitor([], now=5000.0)
     (resolved,) = fresh.load_state(json.loads(json.dumps(old.export_state())), 5000.0)
     assert (resolved.name, resolved.state, resolved.ends_at) == (MISSED, RESOLVED, 5000.0)
 
 
+@pytest.mark.parametrize(
+    ("pings", "at", "state", "deadline"),
+    [
+        ([], 99999.0, "new", None),
+        ([(100.0, "start")], 200.0, "up", 4000.0),
+        ([(100.0, "success")], 4001.0, "missed", 4000.0),
+        ([(100.0, "fail")], 200.0, "failed", 4000.0),
+    ],
+    ids=["new-until-first-ping", "up-after-a-start", "missed", "failed"],
+)
+def test_status_states(
+    pings: list[tuple[float, PingKind]], at: float, state: str, deadline: float | None
+) -> None:
+    monitor = HeartbeatMonitor([policy()], now=0.0)
+    for when, kind in pings:
+        monitor.ping("backup", kind, when)
+    monitor.tick(at)
+    (row,) = monitor.status(at)
+    assert (row["state"], row["deadline"]) == (state, deadline)
+
+
 def test_status_and_next_deadline() -> None:
     monitor = HeartbeatMonitor([policy()], now=0.0)
+    assert monitor.next_deadline() is None  # new: nothing to wait for
     monitor.ping("backup", "success", 100.0)
     assert monitor.next_deadline() == 4000.0
     (row,) = monitor.status(4001.0)

@@ -319,7 +319,11 @@ def test_a_silence_mutes_the_page_until_it_ends(
     assert status == 201
     listed = get_json(f"{api}/api/v1/silences")["silences"]
     assert [s["id"] for s in listed] == [added["id"]]
-    # The job never pings: the deadline passes while the silence holds.
+    # The job starts once and never reports: the deadline passes while the
+    # silence holds. (A job that never pinged at all is `new` and never alerts.)
+    token = post(f"{api}/api/v1/heartbeats/nightly-backup/token", {}, API_TOKEN)[1]["token"]
+    assert post(f"{api}/ping/{token}/start", {})[0] == 200
+    assert get_json(f"{api}/api/v1/heartbeats")["heartbeats"][0]["state"] == "up"
     wait_for(lambda: get_json(f"{api}/api/v1/alerts")["alerts"], 10, "HeartbeatMissed firing")
     firing = get_json(f"{api}/api/v1/alerts")["alerts"][0]
     assert (firing["labels"]["alertname"], firing["silenced"]) == ("HeartbeatMissed", True)

@@ -1,0 +1,116 @@
+"""`MonitoringBlind` and `AgentDown`: what fires when the monitor cannot see.
+
+Table rows of steps (results, ticks with the number of connected agents)
+and the transitions expected; time is data, nothing sleeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from collector.alerting.evaluator import Evaluator
+from collector.alerting.model import Alert
+from tests.collector.test_evaluator import AP, EU, REGIONS, US, policy, result
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passes with `connected` agents streaming (None: not known)."""
+
+    at: float
+    connected: int | None = None
+
+
+@dataclass(frozen=True)
+class Ok:
+    """A success of `check` in every region in `regions` at `at`."""
+
+    at: float
+    check: str = "home"
+    regions: tuple[str, ...] = REGIONS
+
+
+Step = Tick | Ok
+
+
+def run(steps: list[Step]) -> tuple[Evaluator, list[tuple[float, str, str]]]:
+    ev = Evaluator([policy(), policy(name="api", interval=600.0)], now=0.0)
+    out: list[Alert] = []
+    for step in steps:
+        if isinstance(step, Tick):
+            out += ev.tick(step.at, step.connected)
+        else:
+            for region in step.regions:
+                out += ev.observe(result(step.at, region, True, check=step.check), step.at)
+    return ev, [(a.starts_at if a.ends_at is None else a.ends_at, a.name, a.state) for a in out]
+
+
+BLIND = [
+    pytest.param(
+        [Ok(0), Ok(0, "api"), Ok(100), Tick(151, 3), Tick(200, 3)],
+        [],
+        id="all-reporting-nothing",
+    ),
+    pytest.param(
+        # home (60 s) goes stale in every region at 150 s; api (600 s) not.
+        [Ok(0), Ok(0, "api"), Tick(149, 3), Tick(150, 3)],
+        [],
+        id="stale-needs-more-than-the-limit",
+    ),
+    pytest.param(
+        [Ok(0), Ok(0, "api"), Tick(151, 3), Tick(160, 3)],
+        [(151, "AgentDown", "firing")] * 3 + [(151, "MonitoringBlind", "firing")],
+        id="every-region-of-one-check-stale-is-blind",
+    ),
+    pytest.param(
+        [Ok(0), Ok(0, "api"), Ok(100, "home", (EU, US)), Tick(151, 3)],
+        [(151, "AgentDown", "firing")],
+        id="one-region-stale-is-not-blind",
+    ),
+    pytest.param(
+        [Ok(0), Ok(0, "api"), Tick(10, 2), Tick(40, 0), Tick(41, 0)],
+        [(41, "MonitoringBlind", "firing")],
+        id="no-agent-connected-for-the-grace-is-blind",
+    ),
+    pytest.param(
+        [Ok(0), Ok(0, "api"), Tick(10, 2), Tick(40, 0), Tick(41, 0), Tick(42, 2)],
+        [(41, "MonitoringBlind", "firing"), (42, "MonitoringBlind", "resolved")],
+        id="an-agent-back-resolves",
+    ),
+    pytest.param(
+        [Ok(0), Ok(0, "api"), Tick(151, 3), Ok(155), Tick(156, 3)],
+        [(151, "AgentDown", "firing")] * 3
+        + [(151, "MonitoringBlind", "firing"), (156, "MonitoringBlind", "resolved")]
+        + [(156, "AgentDown", "resolved")] * 3,
+        id="results-again-resolve",
+    ),
+]
+
+
+@pytest.mark.parametrize(("steps", "expected"), BLIND)
+def test_monitoring_blind(steps: list[Step], expected: list[tuple[float, str, str]]) -> None:
+    assert sorted(run(steps)[1]) == sorted(expected)
+
+
+def test_blind_names_the_unwatched_checks_and_pages() -> None:
+    ev, _ = run([Ok(0), Ok(0, "api"), Tick(10, 2), Tick(41, 0)])
+    [blind] = [a for a in ev.active_alerts() if a.name == "MonitoringBlind"]
+    assert blind.severity == "critical"
+    assert blind.annotations["checks"] == "api, home"
+    assert "no agent is connected" in blind.annotations["summary"]
+
+
+def test_agent_down_names_every_assigned_check_and_keeps_it_current() -> None:
+    # Only `home` (60 s) is stale at 151 s; `api` (600 s) is not yet, but the
+    # silent agent probes it too, so the alert names both from the start.
+    ev, _ = run([Ok(0), Ok(0, "api"), Ok(100, "home", (EU, US)), Tick(151, 3)])
+    [down] = ev.active_alerts()
+    assert (down.labels["agent"], down.annotations["checks"]) == ("agent-ap-south", "api, home")
+    ev.set_policies([policy(), policy(name="api", interval=600.0), policy(name="new")], 152.0)
+    assert ev.tick(152.0, 3) == []  # not news
+    [refreshed] = ev.alerts.take_refreshed()
+    assert refreshed.annotations["checks"] == "api, home, new"
+    assert refreshed.starts_at == down.starts_at
+    assert AP in refreshed.annotations["summary"]
