@@ -131,8 +131,16 @@ def _zone_file(origin: str, records: list[str]) -> str:
     return "\n".join([*head, *records, ""])
 
 
-def _config(tmp: Path, port: int) -> str:
-    zones = "\n".join(f"  - domain: {name}." for name in ZONES)
+def _all_zones() -> dict[str, list[str]]:
+    # The email-auth corpus builds on this module's helpers, so it is
+    # imported here, once this module is loaded.
+    from tests.agent.emailauth_corpus import corpus_zones  # noqa: PLC0415
+
+    return {**ZONES, **corpus_zones()}
+
+
+def _config(tmp: Path, port: int, zones: dict[str, list[str]]) -> str:
+    listed = "\n".join(f"  - domain: {name}." for name in zones)
     return f"""\
 server:
     rundir: "{tmp}"
@@ -147,7 +155,7 @@ template:
     storage: "{tmp}/zones"
     file: "%s.zone"
 zone:
-{zones}
+{listed}
 """
 
 
@@ -166,10 +174,11 @@ def knot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Knot]:
     binary = require_binary("knotd", "knot")
     tmp = tmp_path_factory.mktemp("knot")
     (tmp / "zones").mkdir()
-    for origin, records in ZONES.items():
+    zones = _all_zones()
+    for origin, records in zones.items():
         (tmp / "zones" / f"{origin}.zone").write_text(_zone_file(origin, records))
     port = free_port()
-    (tmp / "knot.conf").write_text(_config(tmp, port))
+    (tmp / "knot.conf").write_text(_config(tmp, port, zones))
     log = tmp / "knotd.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(

@@ -10,17 +10,20 @@ from collections.abc import Iterator
 import pytest
 
 from agent.probe_kit.base import ProbeContext
-from agent.probes.email_auth import probe
-from agent.probes.emailauth_rules import (
-    DkimKey,
-    RecordError,
-    all_at_least,
-    parse_dkim_key,
+from agent.probes.email_auth import DMARC_RULES, SPF_RULES, probe
+from agent.probes.email_auth import dmarc as dmarc_rules
+from agent.probes.email_auth.dkim import DkimKey, parse_dkim_key
+from agent.probes.email_auth.dmarc import (
+    Discovered,
+    Dmarc,
+    judge,
+    organizational_domain,
     parse_dmarc,
-    parse_spf,
     policy_at_least,
-    walk_spf,
+    uri_problem,
 )
+from agent.probes.email_auth.records import Finding, RecordError
+from agent.probes.email_auth.spf import all_at_least, parse_spf, walk_spf
 from common.config import ConfigError, parse_config
 from common.config.email_auth import EmailAuthCheck, EmailAuthExpect
 from common.reasons import FailureReason
@@ -56,15 +59,8 @@ async def test_good_domain_passes_every_rule(knot: Knot) -> None:
     result = await probe(check(knot.server, "good.mail.test", ("s1", "s2")), CTX)
     assert result.success, result.message
     assert [a.name for a in result.assertions] == [
-        "spf.single_record",
-        "spf.syntax",
-        "spf.lookup_limit",
-        "spf.includes",
-        "spf.all_policy",
-        "dmarc.present",
-        "dmarc.syntax",
-        "dmarc.policy",
-        "dmarc.rua",
+        *SPF_RULES,
+        *DMARC_RULES,
         "dkim.s1.key",
         "dkim.s1.key_bits",
         "dkim.s2.key",
@@ -88,20 +84,27 @@ async def test_long_spf_split_over_strings_is_joined(knot: Knot) -> None:
         (
             "deep.mail.test",
             (),
-            {"spf.lookup_limit": "12 > 10"},
-            "assertion: spf.lookup_limit: 12 > 10",
+            {
+                "spf.lookup_limit": "12 > 10",
+                "spf.void_lookup_limit": "7 lookups found nothing (a.deep.mail.test A, "
+                "a.deep.mail.test MX, c.deep.mail.test A, c.deep.mail.test MX, "
+                "b.deep.mail.test A), limit 2",
+            },
+            "assertion: spf.lookup_limit: 12 > 10; spf.void_lookup_limit: 7 lookups found nothing "
+            "(a.deep.mail.test A, a.deep.mail.test MX, c.deep.mail.test A, c.deep.mail.test MX, "
+            "b.deep.mail.test A), limit 2",
         ),
         (
             "no-dmarc.mail.test",
             (),
-            {"dmarc.present": "no record at _dmarc.no-dmarc.mail.test"},
+            {"dmarc.present": "no record at _dmarc.no-dmarc.mail.test or its organization's"},
             None,
         ),
         (
             "p-none.mail.test",
             (),
-            {"dmarc.policy": "none < quarantine", "dmarc.rua": "no rua=: nobody gets reports"},
-            "assertion: dmarc.policy: none < quarantine; dmarc.rua: no rua=: nobody gets reports",
+            {"dmarc.policy": "p=none < quarantine", "dmarc.rua": "no rua=: nobody gets reports"},
+            "assertion: dmarc.policy: p=none < quarantine; dmarc.rua: no rua=: nobody gets reports",
         ),
         ("weak-dkim.mail.test", ("s1",), {"dkim.s1.key_bits": "512 < 1024"}, None),
         ("lax.mail.test", (), {"spf.all_policy": "?all is laxer than ~all"}, None),
@@ -176,17 +179,17 @@ def test_spf_parses_terms_and_ignores_unknown_modifiers() -> None:
     spf = parse_spf("v=spf1 +a mx/24 ip4:192.0.2.0/24 ~include:x.test foo=bar exp=e.test ?all")
     assert spf.all_qualifier() == "?all"
     assert spf.modifier("exp") == "e.test"
-    assert [(t.qualifier, t.name, t.value) for t in spf.terms][:4] == [
-        ("+", "a", ""),
-        ("+", "mx", "/24"),
-        ("+", "ip4", "192.0.2.0/24"),
-        ("~", "include", "x.test"),
+    assert [(t.qualifier, t.name, t.domain, t.network, t.v4) for t in spf.terms][:4] == [
+        ("+", "a", "", "", None),
+        ("+", "mx", "", "", 24),
+        ("+", "ip4", "", "192.0.2.0/24", 24),
+        ("~", "include", "x.test", "", None),
     ]
 
 
 def _lookup(records: dict[str, list[str]]):  # type: ignore[no-untyped-def]
-    async def lookup(name: str) -> list[str]:
-        return records.get(name, [])
+    async def lookup(name: str, rdtype: str) -> list[str]:
+        return records.get(f"{name} {rdtype}", [])
 
     return lookup
 
@@ -194,30 +197,33 @@ def _lookup(records: dict[str, list[str]]):  # type: ignore[no-untyped-def]
 async def test_walk_counts_through_includes_and_redirects() -> None:
     lookup = _lookup(
         {
-            "inc.test": ["v=spf1 a mx ~all"],
-            "next.test": ["v=spf1 exists:%{i}.x.test include:inc.test -all"],
+            "inc.test TXT": ["v=spf1 a mx ~all"],
+            "inc.test A": ["192.0.2.1"],
+            "inc.test MX": ["10 mx.inc.test."],
+            "mx.inc.test A": ["192.0.2.2"],
+            "next.test TXT": ["v=spf1 exists:%{i}.x.test include:inc.test -all"],
         }
     )
     walk = await walk_spf(
         "top.test", parse_spf("v=spf1 include:inc.test redirect=next.test"), lookup
     )
     # include(1) + a, mx (2) + redirect(1) + exists, include (2) + a, mx (2)
-    assert (walk.lookups, walk.all_qualifier, walk.problems) == (8, "-all", [])
+    assert (walk.lookups, walk.stranger, walk.findings, walk.voids) == (8, "-all", [], [])
 
 
 async def test_walk_ignores_redirect_when_all_is_present() -> None:
     walk = await walk_spf("top.test", parse_spf("v=spf1 mx redirect=x.test ~all"), _lookup({}))
-    assert (walk.lookups, walk.all_qualifier) == (1, "~all")
+    assert (walk.lookups, walk.stranger, walk.voids) == (1, "~all", ["top.test MX"])
 
 
 async def test_walk_reports_loops_and_missing_targets() -> None:
-    lookup = _lookup({"a.test": ["v=spf1 include:top.test -all"]})
+    lookup = _lookup({"a.test TXT": ["v=spf1 include:top.test -all"]})
     walk = await walk_spf(
         "top.test", parse_spf("v=spf1 include:a.test include:none.test -all"), lookup
     )
-    assert walk.problems == [
-        "loop: top.test -> a.test -> top.test",
-        "none.test: 0 SPF records, want 1",
+    assert walk.findings == [
+        Finding("spf.includes", "loop: top.test -> a.test -> top.test"),
+        Finding("spf.includes", "include:none.test: 0 SPF records, want 1"),
     ]
 
 
@@ -263,8 +269,8 @@ def test_dmarc_errors(record: str, error: str) -> None:
 
 
 def test_dmarc_tags() -> None:
-    tags = parse_dmarc("v=DMARC1; p=quarantine; rua=mailto:d@x.test;")
-    assert tags == {"v": "DMARC1", "p": "quarantine", "rua": "mailto:d@x.test"}
+    dmarc = parse_dmarc("v=DMARC1; p=Quarantine; rua=mailto:d@x.test,mailto:e@y.test!10m;")
+    assert dmarc == Dmarc("quarantine", None, 100, ("mailto:d@x.test", "mailto:e@y.test!10m"), ())
 
 
 def test_dkim_keys() -> None:
@@ -358,3 +364,226 @@ def test_config_as_written_with_defaults() -> None:
     assert written.dkim_selectors == ("s1",)
     assert defaults.domain == "example.org"
     assert defaults.expect == written.expect == EmailAuthExpect()
+
+
+# --- RFC rules, table-driven ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("record", "error"),
+    [
+        (
+            "v=spf1 exists:%{x}.a.test -all",
+            "'exists:%{x}.a.test': macro letter 'x' is not allowed here",
+        ),
+        (
+            "v=spf1 exists:%{c}.a.test -all",
+            "'exists:%{c}.a.test': macro letter 'c' is not allowed here",
+        ),
+        ("v=spf1 include:50%.a.test -all", "'include:50%.a.test': bad macro at '%.a.'"),
+        ("v=spf1 exists:%{i.a.test -all", "'exists:%{i.a.test': bad macro at '%{i.'"),
+        (
+            "v=spf1 exists:%{d0}.a.test -all",
+            "'exists:%{d0}.a.test': a macro's digit transformer must not be 0",
+        ),
+        (
+            "v=spf1 include:localhost -all",
+            "'include:localhost': 'localhost' is not a fully qualified domain",
+        ),
+        ("v=spf1 a:192.0.2.1 -all", "'a:192.0.2.1': '192.0.2.1' is not a fully qualified domain"),
+        (
+            "v=spf1 redirect=%{z}.a.test",
+            "'redirect=%{z}.a.test': macro letter 'z' is not allowed here",
+        ),
+    ],
+    ids=[
+        "letter",
+        "exp-letter",
+        "lone-percent",
+        "unclosed",
+        "zero-digit",
+        "single-label",
+        "ip-as-name",
+        "redirect",
+    ],
+)
+def test_spf_macro_and_domain_errors(record: str, error: str) -> None:
+    with pytest.raises(RecordError) as info:
+        parse_spf(record)
+    assert str(info.value) == error
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        "v=spf1 exists:%{i}._spf.%{d} -all",
+        "v=spf1 exists:%{ir}.%{l1r+-}._spf.%{d2} -all",
+        "v=spf1 include:%{d}.%%.%_.%-.a.test -all",
+        "v=spf1 exists:%{I}.a.test -all",
+    ],
+    ids=["plain", "transformers", "escapes", "upper-case"],
+)
+def test_spf_valid_macros(record: str) -> None:
+    parse_spf(record)
+
+
+@pytest.mark.parametrize(
+    ("records", "stranger", "rules"),
+    [
+        ({"o.test TXT": ["v=spf1 +all"]}, "+all", []),
+        ({"o.test TXT": ["v=spf1 all"]}, "+all", []),
+        ({"o.test TXT": ["v=spf1 ip4:192.0.2.1 -all"]}, "-all", []),
+        ({"o.test TXT": ["v=spf1 ?all"]}, "-all", []),
+        ({}, "-all", ["spf.includes"]),
+        ({"o.test TXT": ["v=spf1 ip4:0.0.0.0/0"]}, "+all", ["spf.networks"]),
+        ({"o.test TXT": ["v=spf1 ip4:10.0.0.0/8 -all"]}, "-all", ["spf.networks"]),
+    ],
+    ids=["plus-all", "bare-all", "closed", "neutral", "missing", "slash-0", "slash-8"],
+)
+async def test_include_of_an_open_record_opens_the_includer(
+    records: dict[str, list[str]], stranger: str, rules: list[str]
+) -> None:
+    walk = await walk_spf("top.test", parse_spf("v=spf1 include:o.test -all"), _lookup(records))
+    assert walk.stranger == stranger
+    assert [f.rule for f in walk.findings] == rules
+
+
+@pytest.mark.parametrize(
+    ("record", "stranger", "networks"),
+    [
+        ("v=spf1 ip4:0.0.0.0/0 -all", "+all", 1),
+        ("v=spf1 ip4:192.0.0.0/15 -all", "-all", 1),
+        ("v=spf1 ip4:192.0.0.0/16 -all", "-all", 0),
+        ("v=spf1 ip6:2001::/31 -all", "-all", 1),
+        ("v=spf1 ip6:2001:db8::/32 -all", "-all", 0),
+        ("v=spf1 a/8 -all", "-all", 1),
+        ("v=spf1 mx//0 -all", "-all", 1),
+        ("v=spf1 exists:top.test -all", "+all", 0),
+        ("v=spf1 -all ip4:0.0.0.0/0", "-all", 1),
+    ],
+    ids=["v4-0", "v4-15", "v4-16", "v6-31", "v6-32", "a-8", "mx-v6-0", "exists-fixed", "after-all"],
+)
+async def test_wide_networks(record: str, stranger: str, networks: int) -> None:
+    lookup = _lookup({"top.test A": ["192.0.2.1"], "top.test MX": ["10 top.test."]})
+    walk = await walk_spf("top.test", parse_spf(record), lookup)
+    assert walk.stranger == stranger
+    assert sum(f.rule == "spf.networks" for f in walk.findings) == networks
+
+
+async def test_void_lookups_are_counted_and_named() -> None:
+    record = "v=spf1 a:nx1.test mx:nx2.test include:nx3.test exists:%{i}.nx4.test -all"
+    walk = await walk_spf("top.test", parse_spf(record), _lookup({}))
+    # exists with a macro names no fixed record, so it is not looked up
+    assert walk.voids == ["nx1.test A", "nx2.test MX", "nx3.test TXT"]
+    assert walk.lookups == 4
+
+
+@pytest.mark.parametrize(
+    ("uri", "problem"),
+    [
+        ("mailto:d@x.test", None),
+        ("mailto:d@x.test!10m", None),
+        ("MAILTO:d+dmarc@x.test!20", None),
+        ("d@x.test", "'d@x.test' is not a URI: write mailto:reports@example.com"),
+        (
+            "https://x.test/r",
+            "'https://x.test/r': reports are sent by mail only, use a mailto: URI",
+        ),
+        ("mailto:nobody", "'mailto:nobody': 'nobody' is not a mail address"),
+        ("mailto:a@b", "'mailto:a@b': 'a@b' is not a mail address"),
+        (
+            "mailto:d@x.test!10x",
+            "'mailto:d@x.test!10x' is not a URI: write mailto:reports@example.com",
+        ),
+    ],
+    ids=["plain", "size", "upper", "no-scheme", "https", "no-at", "single-label", "bad-size"],
+)
+def test_dmarc_uri(uri: str, problem: str | None) -> None:
+    assert uri_problem(uri) == problem
+
+
+_ORG = Discovered("org.test", ("",))  # found at the organization, for a subdomain
+_OWN = _ORG  # the same discovery, for the domain itself
+
+
+@pytest.mark.parametrize(
+    ("domain", "found", "record", "want", "findings"),
+    [
+        ("org.test", _OWN, "v=DMARC1; p=reject; rua=mailto:d@org.test", "reject", []),
+        (
+            "org.test",
+            _OWN,
+            "v=DMARC1; p=reject; pct=50; rua=mailto:d@org.test",
+            "reject",
+            [
+                (
+                    "dmarc.policy",
+                    "p=reject with pct=50: 50% of failing mail gets quarantine, want reject for all",
+                )
+            ],
+        ),
+        ("org.test", _OWN, "v=DMARC1; p=reject; pct=50; rua=mailto:d@org.test", "quarantine", []),
+        (
+            "org.test",
+            _OWN,
+            "v=DMARC1; p=reject; sp=none; rua=mailto:d@org.test",
+            "quarantine",
+            [
+                (
+                    "dmarc.subdomain_policy",
+                    "sp=none < quarantine: failing mail from subdomains of org.test is let through",
+                )
+            ],
+        ),
+        (
+            "mail.org.test",
+            _ORG,
+            "v=DMARC1; p=reject; sp=none; rua=mailto:d@org.test",
+            "quarantine",
+            [("dmarc.policy", "sp=none (from _dmarc.org.test) < quarantine")],
+        ),
+        ("mail.org.test", _ORG, "v=DMARC1; p=reject; rua=mailto:d@org.test", "reject", []),
+        (
+            "org.test",
+            _OWN,
+            "v=DMARC1; p=quarantine; rua=d@org.test; ruf=mailto:x",
+            "quarantine",
+            [
+                ("dmarc.rua_uri", "'d@org.test' is not a URI: write mailto:reports@example.com"),
+                ("dmarc.ruf_uri", "'mailto:x': 'x' is not a mail address"),
+            ],
+        ),
+    ],
+    ids=["ok", "pct-reject", "pct-quarantine-ok", "sp-none", "inherited-sp", "inherited-p", "uris"],
+)
+def test_dmarc_judge(
+    domain: str, found: Discovered, record: str, want: str, findings: list[tuple[str, str]]
+) -> None:
+    got = judge(domain, found, parse_dmarc(record), want)
+    assert [(f.rule, f.message) for f in got] == findings
+
+
+@pytest.mark.parametrize(
+    ("domain", "org"),
+    [
+        ("a.b.example.co.uk", "example.co.uk"),
+        ("mail.test", "mail.test"),
+        ("x.mail.test", "mail.test"),
+        ("co.uk", "co.uk"),
+    ],
+)
+def test_organizational_domain_from_the_shipped_list(domain: str, org: str) -> None:
+    assert organizational_domain(domain) == org
+
+
+async def test_the_suffix_list_is_read_from_the_package_not_fetched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # publicsuffixlist reads its bundled snapshot; any network use fails here.
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the suffix list must not be fetched")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    dmarc_rules._suffix_list.cache_clear()
+    assert organizational_domain("www.example.com") == "example.com"
