@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.addresses import default_listen
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -62,8 +64,11 @@ def parser() -> argparse.ArgumentParser:
     )
     add(
         "--http-listen",
-        default=_env("HTTP_LISTEN", "127.0.0.1:9792"),
-        help="/metrics and /healthz address [VANTAGE_HTTP_LISTEN]",
+        # VANTAGE_HTTP_LISTEN is the older name, still read; the collector
+        # has its own variable, so one environment can set both.
+        default=_env("AGENT_HTTP_LISTEN", _env("HTTP_LISTEN", default_listen(9792))),
+        help="/metrics and /healthz address; all interfaces when VANTAGE_IN_CONTAINER=1, "
+        "else loopback [VANTAGE_AGENT_HTTP_LISTEN]",
     )
     add(
         "--tls-ca",

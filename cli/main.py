@@ -24,13 +24,14 @@ from cli.junit import write_junit
 from cli.table import render_table
 from collector.config_source import load_collector_config
 from common import logs
+from common.cli import Parser
 from common.config import CheckBase, Config, ConfigError, load_config
 from common.runtime import install_loop
 from vantage.v1 import vantage_pb2 as pb
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vantage", description="Vantage command line.")
+def _parser() -> Parser:
+    p = Parser("vantage", "Vantage command line.")
     sub = p.add_subparsers(dest="command", required=True)
     validate = sub.add_parser("validate", help="check a config file without starting anything")
     validate.add_argument("config", type=Path)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ from collector.server import DEFAULT_RATE, CollectorService, Ingest
 from collector.stats.series import Stats
 from collector.store import Store
 from common import logs, redaction
-from common.addresses import listen_address
+from common.addresses import default_listen, listen_address
 from common.auth import AgentTokens, Binding, read_token_file
+from common.cli import Parser
 from common.config import Config, ConfigError
 from common.runtime import install_loop, settle_heap
 from vantage.v1 import vantage_pb2_grpc as pb_grpc
@@ -57,30 +59,35 @@ class Settings:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Settings:
-    """The collector's command line."""
+    """The collector's command line; a bad flag or file exits with one line."""
     env = os.environ.get
-    p = argparse.ArgumentParser(
-        prog="vantage-collector",
-        description="Ingest probe results from Vantage agents; serve metrics, state and alerts.",
-        epilog="Agent tokens: bound ones in the config's `agents:` section (vantage token "
+    p = Parser(
+        "vantage-collector",
+        "Ingest probe results from Vantage agents; serve metrics, state and alerts.",
+        "Agent tokens: bound ones in the config's `agents:` section (vantage token "
         "create), shared ones from VANTAGE_AGENT_TOKENS (comma-separated) or --agent-tokens-file. "
-        "API tokens (deploys, silences, heartbeat tokens) from VANTAGE_API_TOKENS or "
-        "--api-tokens-file. Files hold one token per line and keep tokens out of ps.",
+        "API tokens (deploys, silences, heartbeat tokens, the status page) from "
+        "VANTAGE_API_TOKENS or --api-tokens-file. Files hold one token per line and keep tokens "
+        "out of ps. Listen addresses default to all interfaces when VANTAGE_IN_CONTAINER=1 (the "
+        "image sets it), to loopback otherwise.",
     )
     p.add_argument(
         "--config",
         default=env("VANTAGE_CONFIG", str(DEFAULT_CONFIG)),
-        help="checks YAML file [VANTAGE_CONFIG] (default: the bundled example)",
+        help="checks YAML file [VANTAGE_CONFIG]",
     )
     p.add_argument(
         "--grpc-listen",
-        default=env("VANTAGE_GRPC_LISTEN", "127.0.0.1:9790"),
-        help="agent gRPC address [VANTAGE_GRPC_LISTEN]",
+        default=env(
+            "VANTAGE_COLLECTOR_GRPC_LISTEN", env("VANTAGE_GRPC_LISTEN", default_listen(9790))
+        ),
+        help="agent gRPC address [VANTAGE_COLLECTOR_GRPC_LISTEN]",
     )
     p.add_argument(
         "--http-listen",
-        default=env("VANTAGE_HTTP_LISTEN", "127.0.0.1:9791"),
-        help="/metrics, /healthz, /readyz and API address [VANTAGE_HTTP_LISTEN]",
+        default=env("VANTAGE_COLLECTOR_HTTP_LISTEN", default_listen(9791)),
+        help="status page, /metrics, /healthz, /readyz and API address "
+        "[VANTAGE_COLLECTOR_HTTP_LISTEN]",
     )
     p.add_argument(
         "--state-dir",
@@ -90,7 +97,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     p.add_argument(
         "--log-level",
         default=env("VANTAGE_LOG_LEVEL", "info"),
-        help="debug, info, warning, error [VANTAGE_LOG_LEVEL]",
+        choices=("debug", "info", "warning", "error"),
+        help="[VANTAGE_LOG_LEVEL]",
     )
     p.add_argument(
         "--tls-cert",
@@ -121,13 +129,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "[VANTAGE_AGENT_RATE]",
     )
     args = p.parse_args(argv)
-    if bool(args.tls_cert) != bool(args.tls_key):
-        p.error("--tls-cert and --tls-key go together")
-    for flag in ("grpc_listen", "http_listen"):
-        try:
-            listen_address(getattr(args, flag))
-        except ValueError as exc:
-            p.error(f"--{flag.replace('_', '-')}: {exc}")
+    _check_args(p, args)
     agent_file = Path(args.agent_tokens_file) if args.agent_tokens_file else None
     api_tokens = _tokens("VANTAGE_API_TOKENS")
     try:
@@ -136,7 +138,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         if args.api_tokens_file:
             api_tokens += read_token_file(Path(args.api_tokens_file))
     except (OSError, ValueError) as exc:
-        p.exit(2, f"vantage-collector: token file: {_why(exc)}\n")
+        p.error(f"token file: {_why(exc)}")
     return Settings(
         Path(args.config),
         args.grpc_listen,
@@ -150,6 +152,36 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         agent_file,
         args.agent_rate,
     )
+
+
+def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with one line for a bad flag, a missing file or an unusable directory."""
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("--tls-cert and --tls-key go together")
+    for flag in ("grpc_listen", "http_listen"):
+        try:
+            listen_address(getattr(args, flag))
+        except ValueError as exc:
+            p.error(f"--{flag.replace('_', '-')}: {exc}")
+    for flag in ("config", "tls_cert", "tls_key"):
+        value = getattr(args, flag)
+        if value and not os.access(value, os.R_OK):
+            p.error(f"--{flag.replace('_', '-')} {value}: cannot read this file")
+    problem = _state_dir_problem(Path(args.state_dir))
+    if problem:
+        p.error(f"--state-dir {args.state_dir}: {problem}")
+
+
+def _state_dir_problem(path: Path) -> str | None:
+    """Why the state directory cannot be used, or None: made if missing,
+    then written to once, so a read-only volume fails at start, not later."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        return f"cannot write here ({exc.strerror}); give the collector's user a writable directory"
+    return None
 
 
 def _tokens(variable: str) -> tuple[str, ...]:
@@ -265,7 +297,15 @@ class Collector:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         host, port = listen_address(self.settings.http_listen)
-        await web.TCPSite(runner, host, port).start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            log.error(
+                "collector.http_bind_failed", address=self.settings.http_listen, error=str(exc)
+            )
+            await server.stop(grace=None)
+            await runner.cleanup()
+            return 1
         self.serving = True
         log.info(
             "collector.started",

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 
 _HOST_PORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+))(?::(?P<port>\d{1,5}))?$")
@@ -39,3 +40,15 @@ def listen_address(address: str, default_host: str = "127.0.0.1") -> tuple[str, 
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"bad address {address!r}: want host:port")
     return (host.strip("[]") or default_host), int(port)
+
+
+def in_container() -> bool:
+    """Whether VANTAGE_IN_CONTAINER (set by the image) says we run in a container."""
+    return os.environ.get("VANTAGE_IN_CONTAINER", "").lower() in {"1", "true", "yes"}
+
+
+def default_listen(port: int) -> str:
+    """A process's default listen address: every interface in a container,
+    where the port is only reachable through the container's network, and
+    loopback elsewhere, so nothing is exposed by accident."""
+    return f"{'0.0.0.0' if in_container() else '127.0.0.1'}:{port}"  # noqa: S104

@@ -499,7 +499,7 @@ ERRORS = [
     pytest.param(
         route(group_wait="10"),
         "alerting.route.routes[0].group_wait: bad duration '10': "
-        "write a number with ms, s, m or h, e.g. 30s",
+        "write a number with ms, s, m, h or d, e.g. 30s, 7d or 1h30m",
         id="duration-without-unit",
     ),
     pytest.param(

@@ -82,7 +82,7 @@ BAD = [
         """),
         [
             "checks.yaml:5: check 'home': field 'interval': bad duration '5x': "
-            "write a number with ms, s, m or h, e.g. 30s"
+            "write a number with ms, s, m, h or d, e.g. 30s, 7d or 1h30m"
         ],
     ),
     (
@@ -183,7 +183,7 @@ BAD = [
         "bad-default",
         "defaults: {interval: soon}\n",
         [
-            "checks.yaml:1: field 'interval': bad duration 'soon': write a number with ms, s, m or h, e.g. 30s"
+            "checks.yaml:1: field 'interval': bad duration 'soon': write a number with ms, s, m, h or d, e.g. 30s, 7d or 1h30m"
         ],
     ),
     (
@@ -205,7 +205,7 @@ BAD = [
         [
             "checks.yaml:4: check 'a': field 'url': bad URL 'nope': the scheme must be http or https",
             "checks.yaml:8: check 'b': field 'interval': bad duration '1x': "
-            "write a number with ms, s, m or h, e.g. 30s",
+            "write a number with ms, s, m, h or d, e.g. 30s, 7d or 1h30m",
         ],
     ),
 ]
@@ -225,13 +225,27 @@ def test_bad_config_message(text: str, expected: list[str]) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("500ms", 0.5), ("30s", 30.0), ("2m", 120.0), ("1h", 3600.0), ("1.5s", 1.5)],
+    [
+        ("500ms", 0.5),
+        ("30s", 30.0),
+        ("2m", 120.0),
+        ("1h", 3600.0),
+        ("1.5s", 1.5),
+        ("7d", 604800.0),
+        ("1h30m", 5400.0),
+        ("1d12h", 129600.0),
+        ("2m30s500ms", 150.5),
+        (" 30s ", 30.0),
+    ],
+    ids=["ms", "s", "m", "h", "fraction", "days", "h+m", "d+h", "m+s+ms", "padded"],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "5", "5x", "-1s", "1 d", "s"])
+@pytest.mark.parametrize(
+    "text", ["", "5", "5x", "-1s", "1 d", "s", "30m1h", "1h1h", "1h 30m", "h30m", "1h30"]
+)
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="bad duration"):
         parse_duration(text)
@@ -239,7 +253,15 @@ def test_parse_duration_rejects(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0.5, "500ms"), (60, "60s"), (90, "90s"), (600, "10m"), (3600, "1h"), (1.5, "1.5s")],
+    [
+        (0.5, "500ms"),
+        (60, "60s"),
+        (90, "90s"),
+        (600, "10m"),
+        (3600, "1h"),
+        (1.5, "1.5s"),
+        (604800, "7d"),
+    ],
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
