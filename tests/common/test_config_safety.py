@@ -20,12 +20,12 @@ BAD = [
     (
         "interval-under-1s",
         "checks:\n  - {name: a, type: http, url: 'http://x/', interval: 500ms, timeout: 100ms}\n",
-        ["checks.yaml:3: check 'a': field 'interval': 500ms is outside 1s..24h"],
+        ["checks.yaml:3: check 'a': field 'interval': 500ms is outside 1s..1d"],
     ),
     (
         "interval-over-a-day",
         "checks:\n  - {name: a, type: http, url: 'http://x/', interval: 48h}\n",
-        ["checks.yaml:3: check 'a': field 'interval': 48h is outside 1s..24h"],
+        ["checks.yaml:3: check 'a': field 'interval': 2d is outside 1s..1d"],
     ),
     (
         "threshold-over-max",
