@@ -1,43 +1,50 @@
-"""Wire the agent together: settings, probes, scheduler, spool, stream and
-its own small HTTP server for /metrics and /healthz."""
+"""Wire the agent together: settings, state dir, probes, scheduler, one
+spool and stream per collector, and its own small HTTP server (agent.web)."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
-from aiohttp.web_exceptions import HTTPMethodNotAllowed, HTTPNotFound
-from aiohttp.web_request import BaseRequest
-from aiohttp.web_response import Response, StreamResponse, json_response
-from aiohttp.web_server import Server
 
-from agent import memory
 from agent import settings as settings_mod
+from agent import web
 from agent.metrics import AgentMetrics
+from agent.overload import LagMonitor
 from agent.probe_kit.http_client import new_session
 from agent.probes import ProbeContext
 from agent.runner import ProbeRunner
 from agent.scheduler import Scheduler
 from agent.spool import Spool
+from agent.state import StateDir
 from agent.stream import StreamClient
 from common import logs, redaction
-from common.addresses import listen_address
-from common.config import ConfigError
+from common.config import CheckBase, ConfigError
 from common.config.base import insecure
 from common.errors import FatalError
-from common.exposition import CONTENT_TYPE
 from common.runtime import install_loop, settle_heap
 from common.wire import check_from_proto
 from vantage.v1 import vantage_pb2 as pb
 
 log = structlog.get_logger("agent")
 
-_METHODS = ("GET", "HEAD")
-_SHUTDOWN_TIMEOUT = 60.0
-"""Seconds open requests get to finish at exit (web.AppRunner's default)."""
+SHED_RECENT = 60.0
+"""Seconds after the last shed run during which /readyz says the agent sheds."""
+
+
+@dataclass
+class Applied:
+    """The config one collector gave this agent."""
+
+    version: str
+    source: str  # "collector", or "saved" when read back from the state dir
+    checks: list[CheckBase] = field(default_factory=list)
 
 
 class Agent:
@@ -46,23 +53,56 @@ class Agent:
     def __init__(self, settings: settings_mod.Settings) -> None:
         self.settings = settings
         self.metrics = AgentMetrics()
-        self.spool = Spool(settings.spool_limit)
+        self.state = StateDir(settings.state_dir)
+        self.state.lock()
         self.ctx = ProbeContext(settings.agent_id, settings.region, session_factory=new_session)
-        self.stream = StreamClient(settings, self.spool, self.apply_config, self.metrics)
-        self.scheduler = Scheduler(ProbeRunner(self.ctx, self.collect, self.metrics), time.time)
+        self.lag = LagMonitor()
+        self.streams = [self._stream(c) for c in settings.collectors]
+        self.applied: dict[str, Applied] = {}
+        self.owners: dict[str, StreamClient] = {}
+        runner = ProbeRunner(self.ctx, self.collect, self.metrics, self.lag, self.shed)
+        self.scheduler = Scheduler(
+            runner, time.time, shed_after=settings.shed_after, on_shed=self.shed
+        )
         self.settled = False  # start-up is over once a first config is applied
+        self.last_shed = -SHED_RECENT
+        self.dropped_seen = 0
+
+    def _stream(self, collector: str) -> StreamClient:
+        s = self.settings
+        spool = Spool(self.state.spool_dir(collector), s.spool_max_bytes, s.spool_max_age)
+        return StreamClient(s, collector, spool, self.apply_config, self.metrics)
 
     def collect(self, result: pb.Result) -> None:
-        """Spool a finished result."""
-        before = self.spool.dropped
-        self.spool.add(result)
-        if self.spool.dropped > before:
-            self.metrics.dropped.inc(self.spool.dropped - before)
-        self.stream.notify()
+        """Spool a finished result for the collector that sent its check."""
+        owner = self.owners.get(result.check)
+        if owner is None:  # its check was removed while it ran
+            return
+        owner.spool.add(result)
+        owner.notify()
 
-    def apply_config(self, config: pb.Config) -> None:
-        """Schedule the checks for this region; skip any that do not validate."""
-        checks = []
+    def shed(self, check: CheckBase, why: str) -> None:
+        """Count a run the agent could not do in time (never a failure)."""
+        self.metrics.skipped.inc()
+        owner = self.owners.get(check.name)
+        if owner is not None:
+            owner.runs_skipped += 1
+        if time.monotonic() - self.last_shed > SHED_RECENT:
+            log.warning("agent.shedding", check=check.name, why=why)
+        self.last_shed = time.monotonic()
+
+    @property
+    def shedding(self) -> bool:
+        """Whether a run was shed within the last `SHED_RECENT` seconds."""
+        return time.monotonic() - self.last_shed < SHED_RECENT
+
+    def apply_config(self, stream: StreamClient, config: pb.Config) -> None:
+        """A collector sent its config: keep it, and schedule the union."""
+        self.state.save_config(stream.collector, config)
+        self._apply(stream, config, "collector")
+
+    def _apply(self, stream: StreamClient, config: pb.Config, source: str) -> None:
+        applied = self.applied[stream.collector] = Applied(config.version, source)
         for message in config.checks:
             try:
                 check = check_from_proto(message)
@@ -70,110 +110,133 @@ class Agent:
                 log.error("config.check_rejected", error=str(exc))
                 continue
             if check.probed and self.settings.region in check.regions:
-                checks.append(check)
+                applied.checks.append(check)
                 if insecure(check):
                     log.warning(
                         "config.insecure_check",
                         check=check.name,
                         warning="insecure_skip_verify is on: certificates are not verified",
                     )
-        self.scheduler.apply(checks)
-        self.metrics.checks.set(len(checks))
-        self.metrics.config_version.clear()
-        self.metrics.config_version.labels(config.version).set(1)
-        log.info("config.applied", version=config.version, checks=len(checks))
+        self._schedule()
+        log.info(
+            "config.applied",
+            collector=stream.collector,
+            version=config.version,
+            source=source,
+            checks=len(applied.checks),
+        )
+        if not applied.checks:
+            log.warning("config.no_checks", collector=stream.collector, warning=self.idle_warning)
         if not self.settled:  # the first config ends start-up
             self.settled = True
             # Start-up objects live as long as the agent: a full collection
-            # walking them stalled the loop for ~100 ms (and mapped back the
-            # traversal code of every extension module). Once only: an object
+            # walking them stalled the loop for ~100 ms. Once only: an object
             # frozen inside a reference cycle is never collected.
             settle_heap()
-        # Hand back the code pages that start-up, or building the schemas of
-        # this config's check types, touched once.
-        memory.release_unused_pages()
 
-    async def health(self, _request: BaseRequest) -> Response:
-        """/healthz: alive, and whether the collector stream is up."""
-        body = {
-            "status": "ok",
-            "agent": self.settings.agent_id,
-            "region": self.settings.region,
-            "collector_connected": self.stream.connected,
-            "checks": len(self.scheduler.entries),
-            "spooled_results": len(self.spool),
-        }
-        return json_response(body)
+    def _schedule(self) -> None:
+        """Run the union of every collector's checks; each result goes back
+        to the collector that sent its check (the first one, if two did)."""
+        union: dict[str, CheckBase] = {}
+        self.owners = {}
+        for stream in self.streams:
+            for check in self.applied.get(stream.collector, Applied("", "")).checks:
+                if check.name not in union:
+                    union[check.name] = check
+                    self.owners[check.name] = stream
+        self.scheduler.apply(union.values())
+        self.metrics.checks.set(len(union))
+        self.metrics.config_version.clear()
+        for collector, applied in self.applied.items():
+            self.metrics.config_version.labels(collector, applied.version, applied.source).set(1)
 
-    async def metrics_page(self, _request: BaseRequest) -> Response:
-        """/metrics in the Prometheus text format."""
-        self.metrics.spooled.set(len(self.spool))
-        return Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+    @property
+    def idle_warning(self) -> str | None:
+        """Why this agent probes nothing, when a config assigns it no check."""
+        if not self.applied or any(a.checks for a in self.applied.values()):
+            return None
+        return (
+            f"no checks are assigned to region {self.settings.region!r}: "
+            "check --region against the regions in the collector's checks file"
+        )
+
+    def load_saved(self) -> None:
+        """Probe on the configs saved by the last run until collectors answer."""
+        for stream in self.streams:
+            config = self.state.saved_config(stream.collector)
+            if config is not None and stream.collector not in self.applied:
+                self._apply(stream, config, "saved")
+
+    async def maintain(self) -> None:
+        """Every fsync interval: fsync the spools, enforce their bounds, and
+        count what the bounds dropped."""
+        while True:
+            await asyncio.sleep(self.settings.fsync_interval)
+            self.tend_spools()
+
+    def tend_spools(self) -> None:
+        """One maintenance pass over every spool."""
+        for stream in self.streams:
+            stream.spool.sync()
+            stream.spool.enforce()
+        dropped = sum(s.spool.dropped for s in self.streams)
+        if dropped > self.dropped_seen:
+            self.metrics.dropped.inc(dropped - self.dropped_seen)
+            self.dropped_seen = dropped
+
+    def update_gauges(self) -> None:
+        """Spool gauges, read at scrape time."""
+        now = time.time()
+        for stream in self.streams:
+            spool, c = stream.spool, stream.collector
+            self.metrics.spooled.labels(c).set(len(spool))
+            self.metrics.spool_bytes.labels(c).set(spool.size_bytes)
+            self.metrics.spool_oldest.labels(c).set(spool.oldest_age(now))
 
     async def run(self) -> int:
         """Run until SIGINT/SIGTERM (0) or a fatal stream error (2)."""
-        server, listener = await self._start_http()
+        try:
+            server, listener = await web.start(self)
+        except OSError as exc:
+            print(
+                f"vantage-agent: --http-listen {self.settings.http_listen}: {exc.strerror}",
+                file=sys.stderr,
+            )
+            return 2
+        self.lag.start()
+        self.load_saved()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        stream = asyncio.create_task(self.stream.run_forever())
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait({stream, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        code = self._exit_code(stream)
-        stopper.cancel()
-        stream.cancel()
+        streams = {asyncio.create_task(s.run_forever()) for s in self.streams}
+        tasks = {*streams, asyncio.create_task(stop.wait()), asyncio.create_task(self.maintain())}
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        code = max((_exit_code(t) for t in done & streams), default=0)
+        for task in tasks:
+            task.cancel()
         self.scheduler.stop()
+        self.lag.stop()
+        for stream in self.streams:
+            stream.spool.close()
         await self.ctx.close()
-        await _stop_http(server, listener)
+        await web.stop(server, listener)
         log.info("agent.stopped", code=code)
         return code
 
-    @staticmethod
-    def _exit_code(stream: asyncio.Task[None]) -> int:
-        if not stream.done() or stream.cancelled():
-            return 0
-        error = stream.exception()
-        if isinstance(error, FatalError):
-            log.error("stream.fatal", error=str(error))
-            return 2
-        if error is not None:
-            log.error("stream.crashed", error=repr(error))
-            return 1
+
+def _exit_code(stream: asyncio.Task[Any]) -> int:
+    if stream.cancelled():
         return 0
-
-    async def serve(self, request: BaseRequest) -> StreamResponse:
-        """Route a request as aiohttp's router would: GET (and HEAD) on
-        /healthz and /metrics, 405 for another method, 404 elsewhere."""
-        page = {"/healthz": self.health, "/metrics": self.metrics_page}.get(request.path)
-        if page is None:
-            raise HTTPNotFound
-        if request.method not in _METHODS:
-            raise HTTPMethodNotAllowed(request.method, _METHODS)
-        return await page(request)
-
-    async def _start_http(self) -> tuple[Server, asyncio.Server]:
-        # aiohttp's low-level server: web.Application and its router would
-        # cost 1.3 MB of RSS at import for two pages.
-        server = Server(self.serve, access_log=None)
-        host, port = listen_address(self.settings.http_listen)
-        listener = await asyncio.get_running_loop().create_server(server, host, port)
-        log.info(
-            "agent.started",
-            agent=self.settings.agent_id,
-            region=self.settings.region,
-            collector=self.settings.collector,
-            http=self.settings.http_listen,
-        )
-        return server, listener
-
-
-async def _stop_http(server: Server, listener: asyncio.Server) -> None:
-    """Stop listening, then close connections (as web.AppRunner.cleanup does)."""
-    listener.close()
-    await asyncio.sleep(0)  # let requests that just arrived start
-    server.pre_shutdown()
-    await server.shutdown(_SHUTDOWN_TIMEOUT)
+    error = stream.exception()
+    if isinstance(error, FatalError):
+        log.error("stream.fatal", error=str(error))
+        print(f"vantage-agent: {error}", file=sys.stderr)
+        return 2
+    if error is not None:
+        log.error("stream.crashed", error=repr(error))
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -183,4 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     redaction.redact(settings.token)
     structlog.contextvars.bind_contextvars(agent=settings.agent_id, region=settings.region)
     install_loop()
-    return asyncio.run(Agent(settings).run())
+    try:
+        agent = Agent(settings)
+    except (ValueError, OSError) as exc:
+        print(f"vantage-agent: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(agent.run())

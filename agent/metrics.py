@@ -11,7 +11,7 @@ from common.exposition import Counter, Gauge, Registry
 
 
 class AgentMetrics:
-    """The agent's own health: probes run, connection, spool."""
+    """The agent's own health: probes run, connections, spools, shed runs."""
 
     def __init__(self, registry: Registry | None = None) -> None:
         self.registry = registry or Registry()
@@ -24,23 +24,46 @@ class AgentMetrics:
         )
         self.checks = Gauge("vantage_agent_checks", "Checks scheduled on this agent.", registry=r)
         self.connected = Gauge(
-            "vantage_agent_collector_connected", "1 while the collector stream is up.", registry=r
+            "vantage_agent_collector_connected",
+            "1 while the stream to this collector is up.",
+            ["collector"],
+            registry=r,
         )
         self.reconnects = Counter(
             "vantage_agent_reconnects_total", "Stream reconnect attempts.", registry=r
         )
         self.spooled = Gauge(
-            "vantage_agent_spool_results", "Results waiting for a collector ack.", registry=r
+            "vantage_agent_spool_results",
+            "Results in the spool waiting for a collector's ack.",
+            ["collector"],
+            registry=r,
+        )
+        self.spool_bytes = Gauge(
+            "vantage_agent_spool_bytes",
+            "Bytes of spool files on disk.",
+            ["collector"],
+            registry=r,
+        )
+        self.spool_oldest = Gauge(
+            "vantage_agent_spool_oldest_age_seconds",
+            "Age of the oldest unacked result in the spool.",
+            ["collector"],
+            registry=r,
         )
         self.dropped = Counter(
-            "vantage_agent_results_dropped_total",
-            "Results dropped because the spool was full.",
+            "vantage_agent_spool_dropped_total",
+            "Unacked results dropped because the spool passed its size or age bound.",
+            registry=r,
+        )
+        self.skipped = Counter(
+            "vantage_agent_runs_skipped_total",
+            "Runs shed because the agent could not keep up (not target failures).",
             registry=r,
         )
         self.config_version = Gauge(
             "vantage_agent_config_info",
-            "The config version this agent runs.",
-            ["version"],
+            "The config version this agent runs, and where it came from (collector or saved).",
+            ["collector", "version", "source"],
             registry=r,
         )
 

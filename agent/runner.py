@@ -1,4 +1,7 @@
-"""Run one probe: enforce the timeout, log one canonical line, spool it."""
+"""Run one probe: enforce the timeout, log one canonical line, spool it.
+
+A timeout that the agent's own loop lag may have caused is shed, not
+reported (see agent.overload)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from collections.abc import Callable
 
 import structlog
 
+from agent import overload
 from agent.metrics import AgentMetrics
 from agent.probe_kit.base import fail, new_result
 from agent.probes import ProbeContext, probe_for
@@ -64,19 +68,45 @@ def log_result(result: pb.Result) -> None:
     )
 
 
+ShedFn = Callable[[CheckBase, str], None]
+"""Told of a run shed (check, why)."""
+
+
 class ProbeRunner:
     """Glue between the scheduler and the spool, with metrics."""
 
     def __init__(
-        self, ctx: ProbeContext, sink: Callable[[pb.Result], None], metrics: AgentMetrics
+        self,
+        ctx: ProbeContext,
+        sink: Callable[[pb.Result], None],
+        metrics: AgentMetrics,
+        lag: overload.LagMonitor | None = None,
+        on_shed: ShedFn | None = None,
     ) -> None:
         self.ctx = ctx
         self.sink = sink
         self.metrics = metrics
+        self.lag = lag
+        self.on_shed = on_shed
 
     async def __call__(self, check: CheckBase, retry: bool) -> bool:
+        started = asyncio.get_running_loop().time()
         result = await run_probe(check, self.ctx, retry)
+        if not result.success and await self._suspect(check, result, started):
+            return True  # not the target's failure: back to the regular schedule
         log_result(result)
         self.metrics.probes.labels(check.type, "success" if result.success else "failure").inc()
         self.sink(result)
         return result.success
+
+    async def _suspect(self, check: CheckBase, result: pb.Result, started: float) -> bool:
+        reason = FailureReason.from_proto(result.reason)
+        if self.lag is None or self.on_shed is None or reason not in overload.TIMEOUT_REASONS:
+            return False
+        # The lag that made this timeout fire may not be measured yet: the
+        # monitor's next wake-up says how late the loop ran meanwhile.
+        await asyncio.sleep(self.lag.tick)
+        if not overload.suspect_timeout(reason, check.timeout, self.lag.max_since(started)):
+            return False
+        self.on_shed(check, "loop_lag")
+        return True

@@ -12,10 +12,12 @@ import asyncio
 import contextvars
 import heapq
 import itertools
+import math
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from agent.overload import too_late
 from common.config import CheckBase
 
 
@@ -47,6 +49,8 @@ def after_result(
 
 RunFn = Callable[[CheckBase, bool], Awaitable[bool]]
 """Runs one probe (check, is_retry) and returns whether it succeeded."""
+ShedFn = Callable[[CheckBase, str], None]
+"""Told of a run shed because it came too late (check, why)."""
 
 
 @dataclass(slots=True)
@@ -82,6 +86,9 @@ class Scheduler:
     """Every run starts from this context (the one the scheduler was made
     in, with the agent's bound log fields), not from the one the previous
     run ended in."""
+    shed_after: float = math.inf
+    """A run that would start this many seconds past its slot is shed."""
+    on_shed: ShedFn | None = None
     _queue: list[tuple[float, int, _Entry]] = field(init=False, default_factory=list)
     """(loop time, order, entry), earliest first."""
     _order: Iterator[int] = field(init=False, default_factory=itertools.count)
@@ -134,6 +141,13 @@ class Scheduler:
 
     def _fire(self, entry: _Entry) -> None:
         if self.entries.get(entry.check.name) is not entry:
+            return
+        now = self.clock()
+        if self.on_shed is not None and too_late(now, entry.due, self.shed_after):
+            self.on_shed(entry.check, "late")
+            check = entry.check
+            entry.retry = False
+            self._push(entry, next_due(now, check.interval, phase(check.name, check.interval)))
             return
         entry.task = asyncio.get_running_loop().create_task(self._run(entry))
 

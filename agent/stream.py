@@ -1,27 +1,29 @@
-"""The agent's one long-lived gRPC stream to the collector.
+"""The agent's long-lived gRPC stream to one collector.
 
 Hello first; then the collector sends Config and Acks while the agent sends
-ResultBatches. A dropped stream is retried with exponential backoff and
-jitter (tenacity) on transient errors only; UNAUTHENTICATED and
-PERMISSION_DENIED are fatal. Probing goes on while disconnected: results wait
-in the spool.
+ResultBatches from that collector's spool: live results at once, the
+backlog of an outage at `backfill_rate` results a second, oldest first.
+
+A dropped stream is retried with exponential backoff and jitter; the
+backoff starts over after a stream that lived longer than `_STABLE`. Only
+UNAVAILABLE-like statuses are retried: UNAUTHENTICATED, PERMISSION_DENIED
+and ALREADY_EXISTS stop the agent with one line, as does an HTTP/1 server
+where the collector's gRPC port should be. Keepalive pings notice a dead
+peer within `keepalive` * 2 seconds. Probing goes on while disconnected:
+results wait in the spool.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import time
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 import structlog
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    wait_exponential_jitter,
-)
 
 from agent.metrics import AgentMetrics
 from agent.settings import Settings
@@ -29,79 +31,144 @@ from agent.spool import Spool
 from common import __version__
 from common.errors import FatalError, TransientError
 from vantage.v1 import vantage_pb2 as pb
-from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 log = structlog.get_logger("agent.stream")
 
-_FATAL = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
+_FATAL = {
+    grpc.StatusCode.UNAUTHENTICATED: "the token is not valid",
+    grpc.StatusCode.PERMISSION_DENIED: "this token may not report as this agent or region",
+    grpc.StatusCode.ALREADY_EXISTS: "another agent is connected with this id: set --agent-id",
+}
+_HTTP1 = "http1.x server"
+"""What gRPC core says when the address answers HTTP/1 (the collector's
+HTTP port, or a web server), e.g. 'Trying to connect an http1.x server'."""
 _MAX_IN_FLIGHT = 64
+_STABLE = 60.0
+"""A stream that lived this long resets the reconnect backoff."""
+_METHOD = "/vantage.v1.Collector/Connect"
 
 
-def classify_rpc_error(error: grpc.aio.AioRpcError) -> Exception:
-    """Map a gRPC status to TransientError or FatalError."""
-    if error.code() in _FATAL:
-        return FatalError(f"collector refused this agent: {error.code().name}: {error.details()}")
-    return TransientError(f"{error.code().name}: {error.details()}")
+def classify_rpc_error(error: grpc.aio.AioRpcError, collector: str) -> Exception:
+    """Map a gRPC status to TransientError or FatalError (with a message
+    that says what to change)."""
+    code, details = error.code(), error.details() or ""
+    if code in _FATAL:
+        return FatalError(
+            f"collector {collector} refused this agent: {code.name}: {_FATAL[code]} ({details})"
+        )
+    if _HTTP1 in details:
+        return FatalError(
+            f"{collector} answers HTTP/1, not gRPC: is that the collector's HTTP port? "
+            "--collector takes its gRPC address (--grpc-listen, 9790 by default)"
+        )
+    return TransientError(f"{code.name}: {details}")
+
+
+def backoff(attempt: int, jitter: float, initial: float = 0.5, cap: float = 30.0) -> float:
+    """Seconds to wait before reconnect `attempt` (0-based): exponential,
+    capped, plus `jitter` (drawn by the caller in [0, 1))."""
+    return float(min(cap, initial * 2**attempt)) + jitter
+
+
+class RateBudget:
+    """A token bucket of results per second, one second of burst."""
+
+    def __init__(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self.tokens = rate
+        self.at = now
+
+    def take(self, want: int, now: float) -> int:
+        """How many of `want` results may go now (taken from the budget)."""
+        self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        granted = min(want, int(self.tokens))
+        self.tokens -= granted
+        return granted
+
+
+def _serialize(message: bytes | pb.AgentMessage) -> bytes:
+    # Batches leave the spool already encoded; only the Hello is a message.
+    return message if isinstance(message, bytes) else message.SerializeToString()
 
 
 class StreamClient:
-    """Keeps the stream up and moves results from the spool to the collector."""
+    """Keeps one collector's stream up and moves results from its spool."""
 
     def __init__(
         self,
         settings: Settings,
+        collector: str,
         spool: Spool,
-        on_config: Callable[[pb.Config], None],
+        on_config: Callable[[StreamClient, pb.Config], None],
         metrics: AgentMetrics,
     ) -> None:
         self.settings = settings
+        self.collector = collector
         self.spool = spool
         self.on_config = on_config
         self.metrics = metrics
+        self.runs_skipped = 0
+        """Runs of this collector's checks shed since the last batch."""
         self.config_version = ""
         self.wakeup = asyncio.Event()
         self.connected = False
+        self.last_error = ""
 
     def notify(self) -> None:
         """A result was spooled: flush early if a batch is full."""
-        if len(self.spool.pending) >= self.settings.batch_size:
+        if self.spool.write_ordinal - self.spool.live >= self.settings.batch_size:
             self.wakeup.set()
 
     async def run_forever(self) -> None:
         """Connect, stream, reconnect on transient errors; raise FatalError."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TransientError),
-            wait=wait_exponential_jitter(initial=0.5, max=30, jitter=1),
-            before_sleep=self._before_sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
+        attempt = 0
+        while True:
+            began = time.monotonic()
+            try:
                 await self._session()
-
-    def _before_sleep(self, state: RetryCallState) -> None:
-        self.metrics.reconnects.inc()
-        delay = state.next_action.sleep if state.next_action else 0.0
-        error = state.outcome.exception() if state.outcome else None
-        log.warning("stream.reconnect_scheduled", in_seconds=round(delay, 2), error=str(error))
+            except TransientError as exc:
+                self.last_error = str(exc)
+                if time.monotonic() - began > _STABLE:
+                    attempt = 0
+                delay = backoff(attempt, random.random())  # noqa: S311 - jitter, not crypto
+                attempt += 1
+                self.metrics.reconnects.inc()
+                log.warning(
+                    "stream.reconnect_scheduled",
+                    collector=self.collector,
+                    in_seconds=round(delay, 2),
+                    error=str(exc),
+                )
+                await asyncio.sleep(delay)
 
     def _channel(self) -> grpc.aio.Channel:
-        options = [("grpc.keepalive_time_ms", 20_000), ("grpc.keepalive_timeout_ms", 10_000)]
+        keepalive_ms = int(self.settings.keepalive * 1000)
+        options = [
+            ("grpc.keepalive_time_ms", keepalive_ms),
+            ("grpc.keepalive_timeout_ms", keepalive_ms),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.max_pings_without_data", 0),
+        ]
         if self.settings.tls_ca:
             with open(self.settings.tls_ca, "rb") as f:
                 creds = grpc.ssl_channel_credentials(root_certificates=f.read())
-            return grpc.aio.secure_channel(self.settings.collector, creds, options=options)
-        return grpc.aio.insecure_channel(self.settings.collector, options=options)
+            return grpc.aio.secure_channel(self.collector, creds, options=options)
+        return grpc.aio.insecure_channel(self.collector, options=options)
 
     async def _session(self) -> None:
         async with self._channel() as channel:
-            stub = pb_grpc.CollectorStub(channel)
-            call = stub.Connect(metadata=(("authorization", f"Bearer {self.settings.token}"),))
+            connect = channel.stream_stream(
+                _METHOD,
+                request_serializer=_serialize,
+                response_deserializer=pb.CollectorMessage.FromString,
+            )
+            call = connect(metadata=(("authorization", f"Bearer {self.settings.token}"),))
             try:
                 await self._hello(call)
                 await self._pump(call)
             except grpc.aio.AioRpcError as exc:
-                raise classify_rpc_error(exc) from exc
+                raise classify_rpc_error(exc, self.collector) from exc
             except (asyncio.InvalidStateError, grpc.aio.UsageError) as exc:
                 raise TransientError(f"stream broke: {exc}") from exc
             finally:
@@ -120,25 +187,33 @@ class StreamClient:
 
     async def _pump(self, call: Any) -> None:
         reader = asyncio.create_task(self._read(call))
+        budget = RateBudget(self.settings.backfill_rate, time.monotonic())
         try:
-            for batch in self.spool.unacked():
-                await call.write(pb.AgentMessage(batch=batch))
+            for message in self.spool.rewind():
+                await call.write(message)
             while not reader.done():
-                await self._flush_once(call)
+                await self._flush_once(call, budget)
             reader.result()
         finally:
             reader.cancel()
 
-    async def _flush_once(self, call: Any) -> None:
+    async def _flush_once(self, call: Any, budget: RateBudget) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wakeup.wait(), self.settings.flush_interval)
         self.wakeup.clear()
-        while len(self.spool.in_flight) < _MAX_IN_FLIGHT:
-            batch = self.spool.next_batch(self.settings.batch_size)
+        size, spool = self.settings.batch_size, self.spool
+        while len(spool.in_flight) < _MAX_IN_FLIGHT:
+            skipped, self.runs_skipped = self.runs_skipped, 0
+            batch = spool.next_live(size, skipped)
             if batch is None:
                 break
-            await call.write(pb.AgentMessage(batch=batch))
-        self.metrics.spooled.set(len(self.spool))
+            await call.write(batch.message)
+        while len(spool.in_flight) < _MAX_IN_FLIGHT and spool.backlog:
+            granted = budget.take(min(size, spool.backlog_count), time.monotonic())
+            batch = spool.next_backlog(granted) if granted else None
+            if batch is None:
+                break
+            await call.write(batch.message)
 
     async def _read(self, call: Any) -> None:
         async for message in call:
@@ -146,16 +221,15 @@ class StreamClient:
             if kind == "config":
                 self._set_connected(True)
                 self.config_version = message.config.version
-                self.on_config(message.config)
+                self.on_config(self, message.config)
             elif kind == "ack":
                 self.spool.ack(message.ack.seq)
         raise TransientError("collector closed the stream")
 
     def _set_connected(self, up: bool) -> None:
         if up != self.connected:
-            log.info(
-                "stream.connected" if up else "stream.disconnected",
-                collector=self.settings.collector,
-            )
+            log.info("stream.connected" if up else "stream.disconnected", collector=self.collector)
+        if up:
+            self.last_error = ""
         self.connected = up
-        self.metrics.connected.set(1 if up else 0)
+        self.metrics.connected.labels(self.collector).set(1 if up else 0)

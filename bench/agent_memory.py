@@ -48,7 +48,8 @@ SETTLE = 5.0
 DEADLINE = 150.0
 AGENTS = 3
 """Agents of each kind, all at once: repetitions without paying the wait again."""
-TARGET_MB = 60.0
+TARGET_MB = 80.0
+"""Issue 12: RSS at 1,000 checks <= 80 MB, with no page-dropping of shared libraries."""
 MB = 1e6
 _STATUS_KEYS = ("VmRSS", "VmHWM", "RssAnon", "RssFile")
 
@@ -61,8 +62,8 @@ class Memory(NamedTuple):
     anon: float
     """RssAnon: the heap, Python objects, stacks."""
     file: float
-    """RssFile: mapped pages of shared libraries (the agent hands back those
-    that only start-up used, see agent/memory.py)."""
+    """RssFile: mapped pages of shared libraries and the Python modules,
+    counted as the kernel counts them (nothing is dropped to lower it)."""
 
 
 class Agent:
@@ -71,6 +72,7 @@ class Agent:
     def __init__(self, procs: Procs, grpc_port: int, name: str, region: str) -> None:
         self.name, self.port = name, free_port()
         argv = [*agent_argv(grpc_port, region, name, self.port), "--token", TOKEN]
+        argv += ["--state-dir", str(procs.tmp / f"{name}-state")]
         self.proc: Proc = procs.start(name, argv)
 
     def health(self) -> dict[str, object]:
@@ -155,8 +157,7 @@ def run() -> list[Row]:
 
 
 def _imports_mb() -> float:
-    """RSS of a Python that only imported the agent. An agent starts there,
-    then hands back the code pages start-up touched once (agent/memory.py)."""
+    """RSS of a Python that only imported the agent: where an agent starts."""
     code = (
         "import agent.main, re; "
         "print(re.search(r'VmRSS:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"

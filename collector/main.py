@@ -24,7 +24,7 @@ from collector.api_alerting import AlertingApi
 from collector.config_source import ConfigSource
 from collector.metrics import CollectorMetrics
 from collector.model import Sample
-from collector.server import DEFAULT_RATE, CollectorService, Ingest
+from collector.server import DEFAULT_RATE, KEEPALIVE_OPTIONS, CollectorService, Ingest
 from collector.stats.series import Stats
 from collector.store import Store
 from common import logs, redaction
@@ -282,7 +282,7 @@ class Collector:
 
     async def run(self) -> int:
         """Serve until a stop signal."""
-        server = grpc.aio.server()
+        server = grpc.aio.server(options=KEEPALIVE_OPTIONS)
         pb_grpc.add_CollectorServicer_to_server(self.service, server)
         if self._add_port(server) == 0:
             log.error("collector.grpc_bind_failed", address=self.settings.grpc_listen)

@@ -44,6 +44,17 @@ MAX_BATCH_RESULTS = 10_000
 DEFAULT_RATE = 5_000.0
 """Results per second per agent (1,000 checks at 10 s is 100/s); bursts of
 ten seconds' worth let a backlog go out after a reconnect."""
+KEEPALIVE_OPTIONS = [
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 1_000),
+]
+"""gRPC server options: ping every agent every 10 s and drop one that does
+not answer within 10 s more, so a dead agent's stream is noticed within
+20 s; accept the agents' own pings (every --keepalive, at most one a
+second) without answering GOAWAY 'too many pings'."""
 
 
 def config_message(config: Config, region: str) -> pb.CollectorMessage:

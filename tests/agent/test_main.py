@@ -1,104 +1,168 @@
-"""The agent's own HTTP endpoints: /metrics in the Prometheus text format
-and /healthz, after a config is applied."""
+"""The agent process in one piece, never connected: its HTTP pages
+(/, /healthz, /readyz, /metrics), the union of its collectors' configs, the
+config saved for a restart, and the count of shed runs."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import make_mocked_request
 
 from agent import main as agent_main
-from agent import memory, settings
-from agent.main import Agent, _stop_http
+from agent import settings, web
+from agent.main import Agent
 from common.config.http import HttpCheck
 from common.exposition import CONTENT_TYPE
 from common.wire import check_to_proto
 from tests.support.net import free_port
 from vantage.v1 import vantage_pb2 as pb
 
-
-@pytest.fixture
-def memory_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What the agent asked of `agent.memory` and `settle_heap`, not done for real
-    here: freezing would keep the whole test session out of collections."""
-    calls: list[str] = []
-
-    def release() -> int:
-        calls.append("release")
-        return 0
-
-    monkeypatch.setattr(agent_main, "settle_heap", lambda: calls.append("freeze"))
-    monkeypatch.setattr(memory, "release_unused_pages", release)
-    return calls
+COLLECTORS = "127.0.0.1:1,127.0.0.1:2"
 
 
-@pytest.fixture
-async def agent(memory_calls: list[str]) -> AsyncIterator[Agent]:
-    """An agent (never connected) running two checks of config `v7`."""
-    argv = ["--collector", "127.0.0.1:1", "--region", "eu-west", "--token", "t0ken"]
+def config(version: str, *names: str, region: str = "eu-west") -> pb.Config:
+    checks = [HttpCheck(name=n, url="http://127.0.0.1:1/", regions=(region,)) for n in names]
+    return pb.Config(version=version, checks=[check_to_proto(c) for c in checks])
+
+
+@pytest.fixture(autouse=True)
+def no_heap_freeze(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Freezing would keep the whole test session out of collections."""
+    monkeypatch.setattr(agent_main, "settle_heap", lambda: None)
+
+
+def make_agent(state: Path) -> Agent:
+    argv = ["--collector", COLLECTORS, "--region", "eu-west", "--token", "t0ken"]
     listen = f"127.0.0.1:{free_port()}"
-    a = Agent(settings.load([*argv, "--agent-id", "agent-1", "--http-listen", listen]))
-    checks = [
-        HttpCheck(name=name, url="http://127.0.0.1:1/", regions=("eu-west",))
-        for name in ("home", "api")
-    ]
-    a.apply_config(pb.Config(version="v7", checks=[check_to_proto(c) for c in checks]))
+    extra = ["--agent-id", "agent-1", "--http-listen", listen, "--state-dir", str(state)]
+    return Agent(settings.load([*argv, *extra]))
+
+
+@pytest.fixture
+async def agent(tmp_path: Path) -> AsyncIterator[Agent]:
+    """An agent with two collectors, never connected; the first sent two checks."""
+    a = make_agent(tmp_path / "state")
+    a.apply_config(a.streams[0], config("v7", "home", "api"))
     yield a
     a.scheduler.stop()
+    for stream in a.streams:
+        stream.spool.close()
     await a.ctx.close()
+
+
+async def get(agent: Agent, path: str, method: str = "GET") -> tuple[int, str, dict[str, str]]:
+    server, listener = await web.start(agent)
+    try:
+        url = f"http://{agent.settings.http_listen}{path}"
+        async with aiohttp.ClientSession() as session, session.request(method, url) as resp:
+            return resp.status, await resp.text(), dict(resp.headers)
+    finally:
+        await web.stop(server, listener)
 
 
 async def test_metrics_page_is_prometheus_text(agent: Agent) -> None:
     agent.metrics.probes.labels("http", "success").inc(3)
-    response = await agent.metrics_page(make_mocked_request("GET", "/metrics"))
-    assert response.headers["Content-Type"] == CONTENT_TYPE
-    assert isinstance(response.body, bytes)
-    lines = response.body.decode().splitlines()
+    status, text, headers = await get(agent, "/metrics")
+    assert (status, headers["Content-Type"]) == (200, CONTENT_TYPE)
+    lines = text.splitlines()
     for line in [
         "# TYPE vantage_agent_probes_total counter",
         'vantage_agent_probes_total{outcome="success",type="http"} 3.0',
         "vantage_agent_checks 2.0",
-        "vantage_agent_collector_connected 0.0",
-        "vantage_agent_spool_results 0.0",
+        'vantage_agent_spool_results{collector="127.0.0.1:1"} 0.0',
+        'vantage_agent_spool_oldest_age_seconds{collector="127.0.0.1:2"} 0.0',
+        "vantage_agent_spool_dropped_total 0.0",
+        "vantage_agent_runs_skipped_total 0.0",
         "vantage_agent_reconnects_total 0.0",
-        "vantage_agent_results_dropped_total 0.0",
-        'vantage_agent_config_info{version="v7"} 1.0',
+        'vantage_agent_config_info{collector="127.0.0.1:1",source="collector",version="v7"} 1.0',
     ]:
         assert line in lines, line
+    assert "vantage_agent_spool_bytes" in text
 
 
-async def test_a_new_config_replaces_the_version_series(agent: Agent) -> None:
-    agent.apply_config(pb.Config(version="v8"))
-    response = await agent.metrics_page(make_mocked_request("GET", "/metrics"))
-    assert isinstance(response.body, bytes)
-    text = response.body.decode()
-    assert 'vantage_agent_config_info{version="v8"} 1.0' in text
-    assert "v7" not in text
-    assert "vantage_agent_checks 0.0" in text
-
-
-async def test_start_up_objects_are_frozen_once_and_pages_released_per_config(
-    agent: Agent, memory_calls: list[str]
+async def test_the_union_of_configs_is_scheduled_and_each_result_goes_to_its_owner(
+    agent: Agent,
 ) -> None:
-    assert memory_calls == ["freeze", "release"]
-    agent.apply_config(pb.Config(version="v8"))
-    assert memory_calls == ["freeze", "release", "release"]
-
-
-async def test_healthz_reports_checks_and_connection(agent: Agent) -> None:
-    response = await agent.health(make_mocked_request("GET", "/healthz"))
-    assert response.text is not None
-    assert json.loads(response.text) == {
-        "status": "ok",
-        "agent": "agent-1",
-        "region": "eu-west",
-        "collector_connected": False,
-        "checks": 2,
-        "spooled_results": 0,
+    first, second = agent.streams
+    agent.apply_config(second, config("s1", "api", "shop"))
+    assert sorted(agent.scheduler.entries) == ["api", "home", "shop"]
+    assert {n: s.collector for n, s in agent.owners.items()} == {
+        "home": first.collector,
+        "api": first.collector,
+        "shop": second.collector,
     }
+    for name in ("home", "shop", "gone"):
+        agent.collect(pb.Result(check=name, started_at=1.0))
+    assert (len(first.spool), len(second.spool)) == (1, 1)
+
+
+async def test_readyz_is_503_until_every_stream_is_live_with_a_config(agent: Agent) -> None:
+    status, text, _ = await get(agent, "/readyz")
+    body = json.loads(text)
+    assert (status, body["ready"], body["config"]) == (503, False, "collector")
+    assert [c["config"] for c in body["collectors"]] == ["collector", "none"]
+    for stream in agent.streams:
+        stream.connected = True
+    agent.apply_config(agent.streams[1], config("s1", "shop"))
+    status, text, _ = await get(agent, "/readyz")
+    assert (status, json.loads(text)["warnings"]) == (200, [])
+
+
+async def test_a_restart_without_collectors_probes_on_the_saved_config(
+    agent: Agent, tmp_path: Path
+) -> None:
+    for stream in agent.streams:
+        stream.spool.close()
+    agent.state.unlock()
+    again = make_agent(tmp_path / "state")
+    again.load_saved()
+    try:
+        assert sorted(again.scheduler.entries) == ["api", "home"]
+        body = web.readiness(again)
+        assert (body["ready"], body["config"]) == (False, "saved")
+        assert "running on a saved config: a collector is unreachable" in body["warnings"]
+    finally:
+        again.scheduler.stop()
+        for stream in again.streams:
+            stream.spool.close()
+
+
+def test_a_second_agent_on_the_same_state_dir_is_refused(agent: Agent) -> None:
+    with pytest.raises(ValueError, match="in use by another agent"):
+        make_agent(agent.settings.state_dir)
+
+
+async def test_a_region_with_no_checks_is_warned_about(tmp_path: Path) -> None:
+    a = make_agent(tmp_path / "s")
+    a.apply_config(a.streams[0], config("v1", "home", region="us-east"))
+    try:
+        warning = "no checks are assigned to region 'eu-west'"
+        assert a.idle_warning is not None and warning in a.idle_warning
+        assert any(warning in w for w in web.readiness(a)["warnings"])
+    finally:
+        for stream in a.streams:
+            stream.spool.close()
+
+
+async def test_shed_runs_are_counted_for_the_owner_and_shown(agent: Agent) -> None:
+    (check,) = [e.check for e in agent.scheduler.entries.values() if e.check.name == "home"]
+    agent.shed(check, "late")
+    assert agent.streams[0].runs_skipped == 1
+    assert agent.metrics.skipped.series[()].value == 1
+    body = web.readiness(agent)
+    assert body["shedding"] is True
+    assert any("shedding runs" in w for w in body["warnings"])
+
+
+async def test_root_page_names_the_agent_region_and_collectors(agent: Agent) -> None:
+    status, text, headers = await get(agent, "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    for fragment in ["agent-1", "eu-west", "127.0.0.1:1", "127.0.0.1:2", "disconnected"]:
+        assert fragment in text
+    assert "http://" not in text and "https://" not in text  # no external assets
 
 
 @pytest.mark.parametrize(
@@ -109,21 +173,15 @@ async def test_healthz_reports_checks_and_connection(agent: Agent) -> None:
         ("GET", "/metrics", 200, "# TYPE vantage_agent_checks gauge"),
         ("POST", "/metrics", 405, "405: Method Not Allowed"),
         ("GET", "/metrics/", 404, "404: Not Found"),
-        ("GET", "/", 404, "404: Not Found"),
+        ("GET", "/nope", 404, "404: Not Found"),
     ],
-    ids=["healthz", "head", "metrics", "post", "trailing-slash", "root"],
+    ids=["healthz", "head", "metrics", "post", "trailing-slash", "unknown"],
 )
 async def test_http_server_routes_like_aiohttps_router(
     agent: Agent, method: str, path: str, status: int, body: str
 ) -> None:
-    server, listener = await agent._start_http()
-    try:
-        url = f"http://{agent.settings.http_listen}{path}"
-        async with aiohttp.ClientSession() as session, session.request(method, url) as resp:
-            text = await resp.text()
-            assert resp.status == status
-            assert body in text
-            if status == 405:
-                assert resp.headers["Allow"] == "GET,HEAD"
-    finally:
-        await _stop_http(server, listener)
+    got, text, headers = await get(agent, path, method)
+    assert got == status
+    assert body in text
+    if status == 405:
+        assert headers["Allow"] == "GET,HEAD"

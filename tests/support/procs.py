@@ -139,7 +139,10 @@ class Procs:
         """An agent for `region`; returns (proc, its HTTP port)."""
         port = free_port()
         agent_id = agent_id or f"agent-{region}"
-        argv = [*agent_argv(grpc_port, region, agent_id, port), "--flush-interval", "0.2"]
+        argv = [
+            *agent_argv(grpc_port, region, agent_id, port),
+            *("--flush-interval", "0.2", "--state-dir", str(self.tmp / f"{agent_id}-state")),
+        ]
         return self.start(agent_id, argv, {"VANTAGE_TOKEN": token, **(env or {})}), port
 
     def stop_all(self) -> None:

@@ -184,7 +184,13 @@ class ResultBatch(_message.Message):
 
     SEQ_FIELD_NUMBER: _builtins.int
     RESULTS_FIELD_NUMBER: _builtins.int
+    RUNS_SKIPPED_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
+    runs_skipped: _builtins.int
+    """Runs the agent shed since its previous batch because it could not keep
+    up (its loop lagged or it fell behind schedule). Not target failures:
+    the collector counts them as the agent's trouble, never as the check's.
+    """
     @_builtins.property
     def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___Result]: ...
     def __init__(
@@ -192,10 +198,11 @@ class ResultBatch(_message.Message):
         *,
         seq: _builtins.int = ...,
         results: _abc.Iterable[Global___Result] | None = ...,
+        runs_skipped: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results", "seq", b"seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results", "runs_skipped", b"runs_skipped", "seq", b"seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

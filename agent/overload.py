@@ -1,0 +1,79 @@
+"""Telling an overloaded agent from a failing target.
+
+A probe's timers run on the agent's event loop. When the loop is blocked or
+saturated, a timer fires late, and a target that answered in a millisecond
+looks like a timeout. So the agent watches its own loop lag, and:
+
+- a run that starts more than `shed_after` past its slot is *shed*: not
+  run, counted (`vantage_agent_runs_skipped_total`), and reported to the
+  collector as skipped, never as a failure;
+- a probe that timed out while the loop lagged by a tenth of its timeout or
+  more is shed the same way: the timeout may be ours, not the target's.
+
+The decisions are pure functions; `LagMonitor` only measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from common.reasons import FailureReason
+
+TIMEOUT_REASONS = frozenset(
+    {FailureReason.TIMEOUT, FailureReason.CONNECT_TIMEOUT, FailureReason.DNS_TIMEOUT}
+)
+LAG_SHARE = 0.1
+"""Loop lag, as a share of the probe's timeout, that makes its timeout suspect."""
+TICK = 0.05
+"""Seconds between the monitor's wake-ups."""
+
+
+def too_late(now: float, due: float, shed_after: float) -> bool:
+    """Whether a run due at `due` and starting at `now` is shed."""
+    return now - due > shed_after
+
+
+def suspect_timeout(reason: FailureReason, timeout: float, lag: float) -> bool:
+    """Whether a failure may come from the agent's own lag, not the target."""
+    return reason in TIMEOUT_REASONS and lag >= LAG_SHARE * timeout
+
+
+class LagMonitor:
+    """Measures how late the loop runs a callback due every `TICK` seconds."""
+
+    def __init__(self, tick: float = TICK) -> None:
+        self.tick = tick
+        self.samples: deque[tuple[float, float]] = deque(maxlen=4096)
+        self._handle: asyncio.TimerHandle | None = None
+        self._expected = 0.0
+
+    def start(self) -> None:
+        """Begin measuring on the running loop."""
+        loop = asyncio.get_running_loop()
+        self._expected = loop.time() + self.tick
+        self._handle = loop.call_at(self._expected, self._wake)
+
+    def stop(self) -> None:
+        """Stop measuring."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _wake(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        lag = now - self._expected
+        if lag > 0.001:
+            self.samples.append((now, lag))
+        self._expected = now + self.tick
+        self._handle = loop.call_at(self._expected, self._wake)
+
+    def max_since(self, since: float) -> float:
+        """The largest lag measured at or after loop time `since`."""
+        worst = 0.0
+        for at, lag in reversed(self.samples):
+            if at < since:
+                break
+            worst = max(worst, lag)
+        return worst
