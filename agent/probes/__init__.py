@@ -16,6 +16,7 @@ PROBES: dict[str, str] = {
     "dns": "agent.probes.dns",
     "email_auth": "agent.probes.email_auth",
     "http_flow": "agent.probes.http_flow",
+    "tcp": "agent.probes.tcp",
 }
 """Check type -> the module whose `probe` function runs it."""
 

@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 
 from agent.probe_kit.base import ProbeContext, fail, new_result
 from agent.probe_kit.certs import Peer, read_peer, record
-from agent.probe_kit.faults import Failure, failure
+from agent.probe_kit.faults import Failure, ProtocolViolation, failure
 from agent.probe_kit.faults import classify as classify_shared
+from agent.probe_kit.starttls import negotiate
 from common.config.tls import TlsCheck, TlsExpect
 from common.faults import Fault
 from common.reasons import FailureReason
@@ -93,9 +94,11 @@ async def _handshake(check: TlsCheck, context: ssl.SSLContext, phases: pb.Phases
     `tls` once the handshake is done."""
     host, port = check.address
     started = time.monotonic()
-    _, writer = await asyncio.open_connection(host, port)
+    reader, writer = await asyncio.open_connection(host, port)
     try:
         phases.connect = time.monotonic() - started
+        if check.starttls:
+            await negotiate(check.starttls, reader, writer)
         await writer.start_tls(context, server_hostname=check.sni)
         phases.tls = time.monotonic() - started - phases.connect
         return read_peer(writer.get_extra_info("ssl_object"))
@@ -145,14 +148,16 @@ async def _probe(check: TlsCheck, result: pb.Result) -> pb.Result:
     try:
         async with asyncio.timeout(check.timeout):
             peer = await _handshake(check, context, result.phases)
-    except OSError as exc:
+    except (OSError, ProtocolViolation) as exc:
         remaining = check.timeout - (time.monotonic() - started)
         return await _failed(check, result, exc, remaining)
     record(result.tls, peer)
     return _judge(result, check.expect, peer)
 
 
-async def _failed(check: TlsCheck, result: pb.Result, exc: OSError, remaining: float) -> pb.Result:
+async def _failed(
+    check: TlsCheck, result: pb.Result, exc: OSError | ProtocolViolation, remaining: float
+) -> pb.Result:
     reason, message = classify(exc, connected=result.phases.HasField("connect"))
     diagnosable = reason in _DIAGNOSABLE and remaining > 0
     peer = await _diagnose(check, remaining) if diagnosable else None
@@ -174,7 +179,7 @@ async def _diagnose(check: TlsCheck, seconds: float) -> Peer | None:
     try:
         async with asyncio.timeout(seconds):
             return await _handshake(check, _diagnostic_context(), pb.Phases())
-    except OSError:
+    except (OSError, ProtocolViolation):
         return None
 
 

@@ -10,6 +10,7 @@ from common.config.email_auth import EmailAuthCheck
 from common.config.heartbeat import HeartbeatCheck
 from common.config.http import HttpCheck
 from common.config.http_flow import HttpFlowCheck
+from common.config.tcp import TcpCheck
 from common.config.tls import TlsCheck
 
 CHECK_TYPES: dict[str, type[CheckBase]] = {
@@ -19,4 +20,5 @@ CHECK_TYPES: dict[str, type[CheckBase]] = {
     "email_auth": EmailAuthCheck,
     "http_flow": HttpFlowCheck,
     "heartbeat": HeartbeatCheck,
+    "tcp": TcpCheck,
 }

@@ -14,9 +14,12 @@ from common.config.dns import validate_dns_name
 
 TLS_VERSIONS: tuple[str, ...] = ("TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3")
 TlsVersion = Literal["TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3"]
+StartTls = Literal["smtp", "imap", "pop3"]
+"""Protocols whose STARTTLS dialogue the tls and tcp probes speak."""
 
 
-def _host(host: str, what: str) -> str:
+def check_host(host: str, what: str) -> str:
+    """An IP address as is, or a valid DNS name; ValueError naming `what`."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -48,19 +51,20 @@ class TlsCheck(CheckBase):
     target: str
     server_name: str | None = None
     ca_file: str | None = None
+    starttls: StartTls | None = None
     expect: TlsExpect = Field(default_factory=shared(TlsExpect))
 
     @field_validator("target")
     @classmethod
     def _target(cls, value: str) -> str:
         host, _ = split_host_port(value, 443)
-        _host(host, "target host")
+        check_host(host, "target host")
         return value
 
     @field_validator("server_name")
     @classmethod
     def _server_name(cls, value: str | None) -> str | None:
-        return None if value is None else _host(value, "server_name")
+        return None if value is None else check_host(value, "server_name")
 
     @property
     def address(self) -> tuple[str, int]:
