@@ -7,25 +7,21 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
+from collector.exposition import CONTENT_TYPE, Exposition
 from collector.model import Sample
-from collector.stats.series import ALL, Series, Stats
+from collector.stats.series import ALL, Stats
 from common.config import CheckBase, Config
 from common.durations import format_duration
 from common.redaction import scrub
 
 
-def _window_view(series: Series, now: float) -> dict[str, Any]:
-    view: dict[str, Any] = {}
-    for name in series.windows:
-        window = series.window(name)
-        view[name] = {
-            "p95_seconds": window.p95(now),
-            "error_ratio": window.error_ratio(now),
-            "samples": window.samples(now),
-        }
-    return view
+def _window_view(stats: Stats, check: str, region: str, now: float) -> dict[str, Any]:
+    return {
+        name: {"p95_seconds": f.p95, "error_ratio": f.error_ratio, "samples": f.samples}
+        for name, f in stats.figures(check, region, now).items()
+    }
 
 
 def _last_view(last: Sample | None) -> dict[str, Any] | None:
@@ -48,11 +44,15 @@ def check_view(check: CheckBase, stats: Stats, now: float) -> dict[str, Any]:
     """The JSON state of one check: settings, and stats per region and overall."""
     regions: dict[str, Any] = {}
     for region in [*check.regions, ALL]:
-        series = stats.series.get((check.name, region))
-        if series is None:
+        series = stats.get(check.name, region)
+        last = series.last if series is not None else None
+        if region != ALL and series is None:
             regions[region] = {"last": None, "windows": {}}
             continue
-        regions[region] = {"last": _last_view(series.last), "windows": _window_view(series, now)}
+        regions[region] = {
+            "last": _last_view(last),
+            "windows": _window_view(stats, check.name, region, now),
+        }
     return {
         "name": check.name,
         "type": check.type,
@@ -71,11 +71,14 @@ class Api:
         stats: Stats,
         registry: Any,
         ready: Callable[[], bool],
+        *,
         clock: Callable[[], float] = time.time,
+        exposition: Exposition | None = None,
     ) -> None:
         self.config = config
         self.stats = stats
         self.registry = registry
+        self.exposition = exposition or Exposition(stats, (), (), clock=clock)
         self.ready = ready
         self.clock = clock
 
@@ -89,10 +92,16 @@ class Api:
         app.router.add_get("/api/v1/checks/{name}", self.one_check)
         return app
 
-    async def metrics(self, _request: web.Request) -> web.Response:
-        """Prometheus exposition."""
-        body = generate_latest(self.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    async def metrics(self, request: web.Request) -> web.StreamResponse:
+        """Prometheus exposition: the per-series families, streamed in
+        chunks as they are rendered, then the collector's own metrics."""
+        response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
+        await response.prepare(request)
+        async for chunk in self.exposition.render():
+            await response.write(chunk)
+        await response.write(generate_latest(self.registry))
+        await response.write_eof()
+        return response
 
     async def healthz(self, _request: web.Request) -> web.Response:
         """Liveness: the process answers."""

@@ -56,6 +56,7 @@ class Settings:
     agent_tokens_file: Path | None = None
     """Shared agent tokens, one per line; re-read on every config reload."""
     agent_rate: float = DEFAULT_RATE
+    detailed_metrics: bool = False
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Settings:
@@ -128,6 +129,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         help="results per second one agent may send; RESOURCE_EXHAUSTED past it "
         "[VANTAGE_AGENT_RATE]",
     )
+    p.add_argument(
+        "--detailed-metrics",
+        action="store_true",
+        default=env("VANTAGE_DETAILED_METRICS", "") not in ("", "0", "false"),
+        help="also export the costly per-series families (the duration histogram, 15 lines "
+        "per check and region) [VANTAGE_DETAILED_METRICS=1]",
+    )
     args = p.parse_args(argv)
     _check_args(p, args)
     agent_file = Path(args.agent_tokens_file) if args.agent_tokens_file else None
@@ -151,6 +159,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         Path(args.tls_key) if args.tls_key else None,
         agent_file,
         args.agent_rate,
+        args.detailed_metrics,
     )
 
 
@@ -201,7 +210,7 @@ class Collector:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stats = Stats()
-        self.metrics = CollectorMetrics(self.stats)
+        self.metrics = CollectorMetrics(self.stats, detailed=settings.detailed_metrics)
         self.source = ConfigSource(settings.config, self._config_changed, self._reloaded)
         self.ingest = Ingest(self.on_samples)
         self.agent_tokens = self._read_agent_tokens(AgentTokens())
@@ -289,7 +298,11 @@ class Collector:
             return 1
         await server.start()
         api = Api(
-            lambda: self.source.config, self.stats, self.metrics.registry, lambda: self.serving
+            lambda: self.source.config,
+            self.stats,
+            self.metrics.registry,
+            lambda: self.serving,
+            exposition=self.metrics.series,
         )
         app = api.app()
         AlertingApi(self.alerting, self.settings.api_tokens).add_routes(app)

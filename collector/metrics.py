@@ -1,33 +1,37 @@
 """Every metric the collector exports, defined in this one module.
 
-Per-(check, region) series are rendered at scrape time from `Stats` by a
-custom collector, so ingest never touches prometheus_client objects; the
-collector's own counters are ordinary prometheus_client metrics. All live on
-one `CollectorRegistry` owned by `CollectorMetrics` (tests make a fresh one).
+The collector's own counters are ordinary prometheus_client metrics on one
+`CollectorRegistry` owned by `CollectorMetrics` (tests make a fresh one).
+The per-(check, region) families are entries of `SERIES_FAMILIES` and
+`WINDOW_FAMILIES`, rendered from `Stats` by `collector.exposition` with a
+cache per series, so ingest never touches a metric object. Adding a series
+is one entry here.
+
+What each (check, region) exports at 50k checks was chosen by cost: the
+blackbox_exporter names and the window figures are on by default; the
+duration histogram (15 lines per series) is `detailed` (opt-in,
+`--detailed-metrics`). See docs/performance.md.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.registry import Collector
 
-from collector.model import Sample
-from collector.stats.series import ALL, HISTOGRAM_BOUNDS, WINDOWS, Key, Series, Stats
+from collector.exposition import Exposition, Family, Line, SeriesFamily, WindowFamily
+from collector.stats.series import HISTOGRAM_BOUNDS, Series, Stats
+from collector.stats.window import Figures
+from common.exposition import escape_label_value
 
 
 class CollectorMetrics:
     """The collector's registry and its own counters and gauges."""
 
-    def __init__(self, stats: Stats, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, stats: Stats, clock: Callable[[], float] = time.time, *, detailed: bool = False
+    ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.agent_connected = Gauge(
@@ -84,126 +88,107 @@ class CollectorMetrics:
             ["alertname", "state"],
             registry=r,
         )
-        r.register(StatsExposition(stats, clock))
+        self.series = Exposition(
+            stats, SERIES_FAMILIES, WINDOW_FAMILIES, detailed=detailed, clock=clock
+        )
+        """The per-series families (`/metrics` renders both)."""
 
 
-class StatsExposition(Collector):
-    """Renders blackbox-compatible and vantage_* series from `Stats`."""
+def _last(value: Callable[[Series], float | None]) -> Callable[[Series, float], Iterable[Line]]:
+    """Lines of a gauge read from a series' last result, when it has one."""
 
-    def __init__(self, stats: Stats, clock: Callable[[], float]) -> None:
-        self.stats = stats
-        self.clock = clock
+    def lines(series: Series, _now: float) -> Iterable[Line]:
+        found = value(series) if series.last is not None else None
+        return () if found is None else (("", "", found),)
 
-    def collect(self) -> Iterator[Metric]:
-        """Build every family from the current state."""
-        now = self.clock()
-        regional = [(k, s) for k, s in self.stats.series.items() if k[1] != ALL]
-        yield from _last_result_families(regional)
-        yield from _tls_dns_families(regional, now)
-        yield _histogram(regional)
-        yield from _outcome_counter(regional)
-        yield from _window_families(self.stats.series.items(), now)
+    return lines
 
 
-def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc, labels=labels)
-
-
-def _last_result_families(regional: list[tuple[Key, Series]]) -> Iterator[Metric]:
-    labels = ["check", "region"]
-    success = _gauge("probe_success", "Whether the last probe succeeded.", labels)
-    duration = _gauge("probe_duration_seconds", "Duration of the last probe.", labels)
-    status = _gauge("probe_http_status_code", "HTTP status of the last probe.", labels)
-    phases = _gauge(
-        "probe_http_duration_seconds", "Phase durations of the last HTTP probe.", [*labels, "phase"]
-    )
-    expiry = _gauge(
-        "probe_ssl_earliest_cert_expiry", "Earliest certificate expiry, unix time.", labels
-    )
-    for (check, region), series in regional:
-        last = series.last
-        if last is None:
-            continue
-        key = [check, region]
-        success.add_metric(key, 1.0 if last.success else 0.0)
-        duration.add_metric(key, last.duration)
-        _add_details(last, key, status, phases, expiry)
-    yield from (success, duration, status, phases, expiry)
-
-
-def _add_details(
-    last: Sample,
-    key: list[str],
-    status: GaugeMetricFamily,
-    phases: GaugeMetricFamily,
-    expiry: GaugeMetricFamily,
-) -> None:
-    if last.check_type == "http":
-        status.add_metric(key, float(last.status_code))
+def _phases(series: Series, _now: float) -> Iterable[Line]:
+    last = series.last
+    if last is not None and last.check_type == "http":
         for phase, seconds in last.phases.items():
-            phases.add_metric([*key, phase], seconds)
-    if last.tls_not_after:
-        expiry.add_metric(key, last.tls_not_after)
+            yield "", f',phase="{phase}"', seconds
 
 
-def _tls_dns_families(regional: list[tuple[Key, Series]], now: float) -> Iterator[Metric]:
-    labels = ["check", "region"]
-    days = _gauge(
-        "vantage_tls_cert_expiry_days", "Days until the earliest certificate expires.", labels
-    )
-    version = _gauge(
-        "probe_tls_version_info", "TLS version of the last probe.", [*labels, "version"]
-    )
-    lookup = _gauge("probe_dns_lookup_time_seconds", "DNS lookup time of the last probe.", labels)
-    for (check, region), series in regional:
-        last = series.last
-        if last is None:
-            continue
-        if last.tls_not_after:
-            days.add_metric([check, region], (last.tls_not_after - now) / 86400)
-        if last.tls_version:
-            version.add_metric([check, region, last.tls_version], 1.0)
-        if last.check_type == "dns" and "resolve" in last.phases:
-            lookup.add_metric([check, region], last.phases["resolve"])
-    yield from (days, version, lookup)
+def _tls_version(series: Series, _now: float) -> Iterable[Line]:
+    last = series.last
+    if last is not None and last.tls_version:
+        yield "", f',version="{escape_label_value(last.tls_version)}"', 1.0
 
 
-def _histogram(regional: list[tuple[Key, Series]]) -> Metric:
-    family = HistogramMetricFamily(
-        "vantage_probe_duration_seconds", "Probe durations.", labels=["check", "region"]
-    )
-    for (check, region), series in regional:
-        cumulative, buckets = 0, []
-        for bound, count in zip([*HISTOGRAM_BOUNDS, float("inf")], series.histogram, strict=True):
-            cumulative += count
-            buckets.append(("+Inf" if bound == float("inf") else str(bound), float(cumulative)))
-        family.add_metric([check, region], buckets, series.duration_sum)
-    return family
+def _outcomes(series: Series, _now: float) -> Iterable[Line]:
+    for outcome, count in series.outcomes.items():
+        yield "", f',outcome="{outcome}"', float(count)
 
 
-def _outcome_counter(regional: list[tuple[Key, Series]]) -> Iterator[Metric]:
-    family = CounterMetricFamily(
-        "vantage_probe_results",
-        "Probe results by outcome (success or failure reason).",
-        labels=["check", "region", "outcome"],
-    )
-    for (check, region), series in regional:
-        for outcome, count in series.outcomes.items():
-            family.add_metric([check, region, outcome], float(count))
-    yield family
+def _histogram(series: Series, _now: float) -> Iterable[Line]:
+    cumulative = 0
+    for bound, count in zip(_BOUNDS, series.histogram, strict=True):
+        cumulative += count
+        yield "_bucket", f',le="{bound}"', float(cumulative)
+    yield "_count", "", float(cumulative)
+    yield "_sum", "", series.duration_sum
 
 
-def _window_families(items: Iterable[tuple[Key, Series]], now: float) -> Iterator[Metric]:
-    labels = ["check", "region", "window"]
-    p95 = _gauge("vantage_check_latency_p95_seconds", "p95 latency of successful probes.", labels)
-    ratio = _gauge("vantage_check_error_ratio", "Failed probes / all probes.", labels)
-    for (check, region), series in items:
-        for name in WINDOWS:
-            window = series.window(name)
-            value = window.p95(now)
-            if value is not None:
-                p95.add_metric([check, region, name], value)
-            errors = window.error_ratio(now)
-            if errors is not None:
-                ratio.add_metric([check, region, name], errors)
-    yield from (p95, ratio)
+def _cert_days(series: Series, now: float) -> Iterable[Line]:
+    last = series.last
+    if last is not None and last.cert_not_after:
+        yield "", "", (last.cert_not_after - now) / 86400
+
+
+def _http(series: Series) -> float | None:
+    last = series.last
+    return float(last.status_code) if last and last.check_type == "http" else None
+
+
+def _dns_lookup(series: Series) -> float | None:
+    last = series.last
+    return last.phases.get("resolve") if last and last.check_type == "dns" else None
+
+
+_BOUNDS = [*(str(b) for b in HISTOGRAM_BOUNDS), "+Inf"]
+
+SERIES_FAMILIES: list[SeriesFamily] = [
+    Family("probe_success", "gauge", "Whether the last probe succeeded.",
+           _last(lambda s: 1.0 if s.last and s.last.success else 0.0)),
+    Family("probe_duration_seconds", "gauge", "Duration of the last probe.",
+           _last(lambda s: s.last.duration if s.last else None)),
+    Family("probe_http_status_code", "gauge", "HTTP status of the last probe.", _last(_http)),
+    Family("probe_http_duration_seconds", "gauge", "Phase durations of the last HTTP probe.",
+           _phases),
+    Family("probe_ssl_earliest_cert_expiry", "gauge", "Earliest certificate expiry, unix time.",
+           _last(lambda s: s.last.cert_not_after if s.last else None)),
+    Family("probe_tls_version_info", "gauge", "TLS version of the last probe.", _tls_version),
+    Family("probe_dns_lookup_time_seconds", "gauge", "DNS lookup time of the last probe.",
+           _last(_dns_lookup)),
+    Family("vantage_probe_results_total", "counter",
+           "Probe results by outcome (success or failure reason).", _outcomes),
+    Family("vantage_probe_duration_seconds", "histogram", "Probe durations.", _histogram,
+           detailed=True),
+    Family("vantage_tls_cert_expiry_days", "gauge",
+           "Days until the earliest certificate expires.", _cert_days, volatile=True),
+]  # fmt: skip
+"""Families of each (check, region), from its `Series`."""
+
+
+def _window(
+    value: Callable[[Figures], float | None],
+) -> Callable[[dict[str, Figures], float], Iterable[Line]]:
+    def lines(figures: dict[str, Figures], _now: float) -> Iterable[Line]:
+        for name, found in figures.items():
+            got = value(found)
+            if got is not None:
+                yield "", f',window="{name}"', got
+
+    return lines
+
+
+WINDOW_FAMILIES: list[WindowFamily] = [
+    Family("vantage_check_latency_p95_seconds", "gauge",
+           "p95 latency of successful probes (nearest rank).", _window(lambda f: f.p95)),
+    Family("vantage_check_error_ratio", "gauge", "Failed probes / all probes.",
+           _window(lambda f: f.error_ratio)),
+]  # fmt: skip
+"""Families of each (check, region) and each check over all regions
+(`region="all"`), from the window figures."""

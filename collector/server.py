@@ -19,6 +19,7 @@ limit answers RESOURCE_EXHAUSTED.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +32,8 @@ from collector.metrics import CollectorMetrics
 from collector.model import Sample
 from common.auth import AgentTokens, Identity
 from common.config import Config
-from common.wire import check_to_proto
+from common.reasons import FailureReason
+from common.wire import check_to_proto, phases_of
 from vantage.v1 import vantage_pb2 as pb
 from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
@@ -55,6 +57,47 @@ KEEPALIVE_OPTIONS = [
 not answer within 10 s more, so a dead agent's stream is noticed within
 20 s; accept the agents' own pings (every --keepalive, at most one a
 second) without answering GOAWAY 'too many pings'."""
+
+
+_SUCCESS = FailureReason.NONE
+
+
+def sample_of(raw: pb.Result, agent_id: str, region: str) -> Sample:
+    """The collector's one conversion of a wire result. `agent_id` and
+    `region` come from the stream's Hello; check and release names are
+    interned, since many results (and every series' last one) repeat them."""
+    success = raw.success
+    tls = raw.tls if raw.HasField("tls") else None
+    http = raw.http if raw.HasField("http") else None
+    started_at, duration = raw.started_at, raw.duration_seconds
+    return Sample(
+        check=sys.intern(raw.check),
+        region=region,
+        agent_id=agent_id,
+        at=started_at + duration,
+        duration=duration,
+        success=success,
+        check_type=sys.intern(raw.check_type),
+        reason=_SUCCESS if success else FailureReason.from_proto(raw.reason),
+        message=raw.message,
+        request_id=raw.request_id,
+        release=sys.intern(raw.release),
+        retry=raw.retry,
+        phases=phases_of(raw.phases),
+        status_code=http.status_code if http is not None else 0,
+        http_version=http.http_version if http is not None else "",
+        redirects=len(http.redirects) if http is not None else 0,
+        cert_not_after=(tls.not_after or None) if tls is not None else None,
+        cert_serial=(tls.serial or None) if tls is not None else None,
+        tls_version=tls.version if tls is not None else "",
+        failed_assertions=() if success else _failed_assertions(raw),
+    )
+
+
+def _failed_assertions(raw: pb.Result) -> tuple[str, ...]:
+    return tuple(
+        f"{a.name}: {a.message}" if a.message else a.name for a in raw.assertions if not a.ok
+    )
 
 
 def config_message(config: Config, region: str) -> pb.CollectorMessage:
@@ -255,7 +298,7 @@ class CollectorService(pb_grpc.CollectorServicer):
         """Samples of the checks this agent's region runs; the rest is counted."""
         runs = self._checks_run_in(agent.region)
         samples = [
-            Sample(r, agent.agent_id, agent.region) for r in batch.results if r.check in runs
+            sample_of(r, agent.agent_id, agent.region) for r in batch.results if r.check in runs
         ]
         dropped = len(batch.results) - len(samples)
         if dropped:

@@ -32,15 +32,16 @@ from collector.alerting.certs import CertEvent, CertTracker
 from collector.alerting.deploys import Deploys
 from collector.alerting.lifecycle import Lifecycle, key
 from collector.alerting.model import Alert
-from collector.alerting.policy import CheckPolicy, Observation, ObservationLike
+from collector.alerting.policy import CheckPolicy
 from collector.alerting.regions import Failure, Incident, RegionState, outage_holds
 from collector.alerting.slo import SloWindow, error_level, latency_level
+from collector.model import Sample
+from collector.stats.series import counts_as_success
 
-__all__ = ["CheckPolicy", "Evaluator", "Observation", "ObservationLike"]
+__all__ = ["CheckPolicy", "Evaluator"]
 
 STATE_VERSION = 1
 """Bumped when the shape of `export_state` changes; older state is ignored."""
-_NOT_FAILURES = frozenset({"tls_expiring"})
 SLO_EVERY = 5.0
 """Seconds between SLO evaluations of a check: a 5-minute p95 needs no
 finer clock, and each evaluation walks the whole window."""
@@ -111,14 +112,15 @@ class Evaluator:
             state.regions = {
                 r: state.regions.get(r) or RegionState(since=now) for r in policy.regions
             }
+            state.host = policy.host or ""
         self._policies = new
         return alerts
 
-    def observe(self, obs: ObservationLike, now: float) -> list[Alert]:
+    def observe(self, obs: Sample, now: float) -> list[Alert]:
         """Take one result; return the alerts it fires or resolves."""
         return self.observe_all((obs,), now)
 
-    def observe_all(self, results: Iterable[ObservationLike], now: float) -> list[Alert]:
+    def observe_all(self, results: Iterable[Sample], now: float) -> list[Alert]:
         """Take results in order; return the alerts they fire or resolve.
 
         The collector's hot path, one pass per batch: a result that changes
@@ -138,13 +140,10 @@ class Evaluator:
             if release and release != state.release:  # a deploy, or the first result
                 state.release = release
                 self.deploys.observe_release(policy.service, release, obs.at)
-            host = obs.host or policy.host
-            if host:
-                state.host = host
             if obs.cert_serial is not None:  # most results carry no certificate
                 alerts += self._certs(policy, state, obs, now)
             # Count it in its region and the SLO window.
-            if obs.success or obs.reason in _NOT_FAILURES:
+            if counts_as_success(obs):
                 state.window.add(obs.at, obs.region, True, obs.duration)
                 transition = region.record(None, now, obs.agent_id, policy.thresholds)
             else:
@@ -338,7 +337,7 @@ class Evaluator:
     # --- certificates ---------------------------------------------------
 
     def _certs(
-        self, policy: CheckPolicy, state: _CheckState, obs: ObservationLike, now: float
+        self, policy: CheckPolicy, state: _CheckState, obs: Sample, now: float
     ) -> list[Alert]:
         if obs.cert_serial is None or obs.cert_not_after is None:
             return []
@@ -366,7 +365,7 @@ def _latest(a: float | None, b: float | None) -> float | None:
     return max((t for t in (a, b) if t is not None), default=None)
 
 
-def _failure_of(obs: ObservationLike) -> Failure:
+def _failure_of(obs: Sample) -> Failure:
     return Failure(
         at=obs.at,
         reason=obs.reason,

@@ -1,8 +1,10 @@
-"""SLO windows per check: exact p95 of successful durations and the error
-ratio over a sliding time window. Pure.
+"""SLO windows per check: p95 of successful durations and the error ratio
+over a sliding time window. Pure.
 
-Windows are small in production (a few results per minute per region), so
-the p95 is exact (nearest rank over the kept durations), not a sketch.
+Successes are kept by the collector's one window engine
+(`collector.stats.window`) and the p95 is its one rule, so the alert judges
+the number the dashboard shows (`vantage_check_latency_p95_seconds{region="all",
+window="5m"}`).
 
 Two rules keep an outage from paging twice, once as "down" and again as
 "error ratio":
@@ -15,14 +17,12 @@ Two rules keep an outage from paging twice, once as "down" and again as
 
 from __future__ import annotations
 
-import heapq
-import math
-from array import array
 from collections import deque
-from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from collector.alerting.model import Severity
+from collector.stats.window import MAX_SAMPLES, Window, p95
 
 
 @dataclass(frozen=True)
@@ -62,31 +62,13 @@ class SloStats:
         return self.errors / self.total if self.total else None
 
 
-def p95(values: Collection[float]) -> float:
-    """Exact 95th percentile by nearest rank; `values` must not be empty.
-
-    The value at rank ceil(0.95 n) is the k-th largest, k = n - rank + 1, so
-    only the top 5% are kept in order, not all n."""
-    rank = math.ceil(0.95 * len(values))
-    return heapq.nlargest(len(values) - rank + 1, values)[-1]
-
-
-MAX_SAMPLES = 2000
-"""Successes, and failures, one check's window keeps. At one result per
-region per interval a 5-minute window holds a few dozen; under a flood it
-keeps the newest 2,000 of each (successes: from each `prune` on), so every
-tick stays cheap and the p95 stays meaningful."""
-
-
 class SloWindow:
-    """The results of one check over all its regions, oldest first:
-    successes as two parallel arrays of unboxed floats (end time, duration),
-    so a full window holds no Python object per result, and failures as
-    `Failed` tuples."""
+    """The results of one check over all its regions: successes in a
+    `Window` (the newest MAX_SAMPLES within the span), failures as `Failed`
+    tuples, oldest first."""
 
-    def __init__(self) -> None:
-        self._ok_at = array("d")
-        self._ok = array("d")
+    def __init__(self, span: float = float("inf")) -> None:
+        self._ok = Window(span)
         self._failed: deque[Failed] = deque(maxlen=MAX_SAMPLES)
 
     def __len__(self) -> int:
@@ -97,22 +79,33 @@ class SloWindow:
     ) -> None:
         """Append a result (results arrive roughly in time order)."""
         if success:
-            self._ok_at.append(at)
-            self._ok.append(duration)
+            self._ok.add(at, duration, True)
         else:
             self._failed.append((at, region, excluded))
 
     def prune(self, now: float, span: float) -> None:
-        """Drop results older than `span` seconds, and successes beyond the
+        """Drop results `span` seconds old or more, and successes beyond the
         newest MAX_SAMPLES."""
         oldest = now - span
-        ok_at, ok, failed = self._ok_at, self._ok, self._failed
-        drop = max(0, len(ok) - MAX_SAMPLES)
-        while drop < len(ok_at) and ok_at[drop] <= oldest:
-            drop += 1
-        del ok_at[:drop], ok[:drop]
+        self._ok.span = span
+        self._ok.prune(now)
+        failed = self._failed
         while failed and failed[0][0] <= oldest:
             failed.popleft()
+
+    def to_state(self) -> dict[str, Any]:
+        """The window as JSON-able data, for `from_state` after a restart."""
+        failed = [list(f) for f in self._failed]
+        return {"span": self._ok.span, "ok": self._ok.to_state(), "failed": failed}
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> SloWindow:
+        """A window from `to_state` output."""
+        window = cls()
+        window._ok = Window.from_state(float(data.get("span", "inf")), data.get("ok", {}))
+        for at, region, excluded in data.get("failed", ()):
+            window._failed.append((float(at), str(region), bool(excluded)))
+        return window
 
     def exclude_since(self, region: str, since: float) -> None:
         """Mark `region`'s failures from `since` on as part of an incident."""
@@ -122,7 +115,7 @@ class SloWindow:
     def stats(self, now: float, settle: float, min_samples: int) -> SloStats:
         """p95 and error counts; failures younger than `settle` are left out
         of both sides of the ratio, as are excluded ones."""
-        durations = self._ok[-MAX_SAMPLES:]
+        durations = self._ok.durations(now, self._ok.span)
         successes = len(durations)
         errors = sum(1 for at, _, x in self._failed if not x and now - at >= settle)
         counted = successes + errors

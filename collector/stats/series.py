@@ -1,211 +1,156 @@
-"""Statistics per (check, region) and per check over all regions.
+"""Statistics per (check, region), and per check over all its regions.
 
 Pure: `ingest(samples, now)` updates state; readers take `now` too.
 
-Ingest is the collector's hot path. A successful result is one duration
-appended to a pending 10-second slot of its regional series; the counting
-(outcome, histogram bucket, duration sum, sketch bucket) is done in bulk
-when the slot folds: every 512 durations, or when a reader asks. A failure,
-rare, is counted at once. Slots go to the windows (the series' own and the
-check's ALL series') when a reader asks or when too many are open, so the
-window work is done per slot, not per result.
+A regional `Series` holds the last result, counts by outcome, a duration
+histogram and one `Window` as long as the longest named window; the named
+windows (`5m`, `1h`) are spans read from it. A check's figures over all
+regions (`ALL`) are read from its regional windows taken together, so no
+result is stored twice. Every series carries a render cache for
+`/metrics` (`text`), which ingest clears: a scrape renders only what
+changed.
 """
 
 from __future__ import annotations
 
 import bisect
-import functools
-import math
-from array import array
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
 
 from collector.model import Sample
-from collector.stats import sketch
-from collector.stats.window import Window
+from collector.stats.window import Figures, Window, figures
+from common.reasons import FailureReason
 
 ALL = "all"
 """The pseudo-region that aggregates every region of a check."""
 
-WINDOWS: dict[str, tuple[float, float]] = {"5m": (300.0, 10.0), "1h": (3600.0, 60.0)}
-"""Window name -> (span, slot width) in seconds."""
+WINDOWS: dict[str, float] = {"5m": 300.0, "1h": 3600.0}
+"""Window name -> span in seconds."""
 
-SLOT = 10.0
-"""Width of the accumulating slot; divides every window's slot width."""
+SLO_WINDOW = "5m"
+"""The window the SLO alerts judge the p95 over (`collector.alerting.slo`)."""
 
 HISTOGRAM_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 """Upper bounds of `vantage_probe_duration_seconds` buckets (+Inf implied)."""
 
+NOT_FAILURES = frozenset({FailureReason.TLS_EXPIRING})
+"""Reasons that count as a success in windows: the site still works, and
+`CertExpiring` is the one notice about it."""
+
 Key = tuple[str, str]
 
-_MAX_PENDING = 8
-"""Slots a series accumulates before handing them to its windows; results
-arrive a little out of order, so more than one slot is open at a time."""
+
+def counts_as_success(sample: Sample) -> bool:
+    """Whether a result counts as a success in a window (the dashboard's
+    and the SLO alerts' alike)."""
+    return sample.success or sample.reason in NOT_FAILURES
 
 
-_FOLD = 512
-"""Durations a pending slot keeps before they are counted in bulk, so a
-flood between two scrapes holds counts, not every duration."""
+class Render:
+    """A render cache: `/metrics` text per family, valid until `until`
+    or until ingest clears it (`text = None`)."""
 
-_histogram_index = functools.partial(bisect.bisect_left, HISTOGRAM_BOUNDS)
-
-
-class _Slot:
-    """Results of one series that ended in one 10-second slot, not yet in
-    the windows: successes (durations not counted yet, unboxed, and sketch
-    buckets of those that are) and a count of failures."""
-
-    __slots__ = ("durations", "failed", "folded", "latency")
+    __slots__ = ("text", "until")
 
     def __init__(self) -> None:
-        self.durations = array("d")
-        self.latency: Counter[int] = Counter()
-        self.folded = 0
-        self.failed = 0
+        self.text: tuple[bytes, ...] | None = None
+        self.until = 0.0
 
 
-@dataclass(eq=False)
-class Series:
-    """Everything known about one (check, region) or (check, "all").
+class Series(Render):
+    """Everything known about one (check, region)."""
 
-    Results land in a regional series only. Its pending slots go to its own
-    windows and to the check's ALL series' windows when they settle, so each
-    result is counted once on the hot path, not once per series.
-    """
+    __slots__ = ("duration_sum", "histogram", "last", "outcomes", "window")
 
-    windows: dict[str, Window] = field(
-        default_factory=lambda: {name: Window(span, slot) for name, (span, slot) in WINDOWS.items()}
-    )
-    last: Sample | None = None
-    overall: Series | None = None
-    """The check's ALL series, fed with every result of this one."""
-    parts: list[Series] = field(default_factory=list)
-    """For an ALL series: the regional series that feed it."""
-    pending: dict[int, _Slot] = field(default_factory=dict)
-    pending_now: float = 0.0
-    _outcomes: dict[str, int] = field(default_factory=dict)
-    _histogram: list[int] = field(default_factory=lambda: [0] * (len(HISTOGRAM_BOUNDS) + 1))
-    _duration_sum: float = 0.0
-
-    @property
-    def outcomes(self) -> dict[str, int]:
+    def __init__(self) -> None:
+        super().__init__()
+        self.window = Window(max(WINDOWS.values()))
+        self.last: Sample | None = None
+        self.outcomes: dict[str, int] = {}
         """Results by outcome: `success` or the failure reason."""
-        self._fold_pending()
-        return self._outcomes
-
-    @property
-    def histogram(self) -> list[int]:
+        self.histogram = [0] * (len(HISTOGRAM_BOUNDS) + 1)
         """Results per `HISTOGRAM_BOUNDS` bucket (not cumulative; +Inf last)."""
-        self._fold_pending()
-        return self._histogram
+        self.duration_sum = 0.0
 
-    @property
-    def duration_sum(self) -> float:
-        """The sum of every result's duration."""
-        self._fold_pending()
-        return self._duration_sum
+    def figures(self, now: float) -> dict[str, Figures]:
+        """Figures of every named window."""
+        return {name: self.window.figures(now, span) for name, span in WINDOWS.items()}
 
-    def open_slot(self, index: int) -> _Slot:
-        """A new pending slot; settles the others first when too many are open."""
-        if len(self.pending) >= _MAX_PENDING:
-            self.settle()
-        slot = self.pending[index] = _Slot()
-        return slot
+    def expires(self, now: float) -> float:
+        """When a named window's figures change by time alone."""
+        return min(self.window.expires(now, span) for span in WINDOWS.values())
 
-    def fail(self, slot: _Slot, sample: Sample) -> None:
-        """Count a failed result (rare: counted at once, not in bulk)."""
-        outcome = sample.reason.value
-        self._outcomes[outcome] = self._outcomes.get(outcome, 0) + 1
-        self._histogram[_histogram_index(sample.duration)] += 1
-        self._duration_sum += sample.duration
-        slot.failed += 1
 
-    def fold(self, slot: _Slot) -> None:
-        """Count a slot's pending durations, in bulk, and forget them."""
-        durations = slot.durations
-        if not durations:
-            return
-        slot.latency.update(sketch.buckets(durations))
-        histogram = self._histogram
-        for index, count in Counter(map(_histogram_index, durations)).items():
-            histogram[index] += count
-        self._duration_sum += math.fsum(durations)
-        self._outcomes["success"] = self._outcomes.get("success", 0) + len(durations)
-        slot.folded += len(durations)
-        del durations[:]
+class CheckSeries(Render):
+    """A check's regional series; its own render cache is for `ALL`."""
 
-    def _fold_pending(self) -> None:
-        for slot in self.pending.values():
-            self.fold(slot)
+    __slots__ = ("regions",)
 
-    def settle(self) -> None:
-        """Hand the pending slots to the windows (this series' and ALL's)."""
-        for part in self.parts:
-            part.settle()
-        if not self.pending:
-            return
-        targets = [*self.windows.values()]
-        if self.overall is not None:
-            targets += self.overall.windows.values()
-        for index, slot in sorted(self.pending.items()):
-            self.fold(slot)
-            for window in targets:
-                window.add(index * SLOT, self.pending_now, slot.latency, slot.folded, slot.failed)
-        self.pending.clear()
+    def __init__(self) -> None:
+        super().__init__()
+        self.regions: dict[str, Series] = {}
 
-    def window(self, name: str) -> Window:
-        """A window, with every result counted so far."""
-        self.settle()
-        return self.windows[name]
+    def figures(self, now: float) -> dict[str, Figures]:
+        """Figures of every named window over all regions."""
+        windows = [s.window for s in self.regions.values()]
+        return {name: figures(windows, now, span) for name, span in WINDOWS.items()}
+
+    def expires(self, now: float) -> float:
+        """When a named window's figures change by time alone."""
+        return min((s.expires(now) for s in self.regions.values()), default=float("inf"))
 
 
 class Stats:
-    """All series, keyed by (check, region)."""
+    """All series: check -> region -> `Series`."""
 
     def __init__(self) -> None:
-        self.series: dict[Key, Series] = {}
+        self.checks: dict[str, CheckSeries] = {}
 
     def ingest(self, samples: Sequence[Sample], now: float) -> int:
-        """Add a batch of samples; returns how many were counted.
-
-        The hot path: one series lookup and one slot lookup per result; a
-        success is one appended duration (see `Series.fold`).
-        """
-        series = self.series
+        """Add a batch of samples; returns how many were counted. `now` is
+        not needed: a result counts when it ended."""
+        checks = self.checks
         for s in samples:
-            regional = series.get((s.check, s.region))
-            if regional is None:
-                regional = self._new(s.check, s.region)
-            last = regional.last
-            if last is None or s.started_at >= last.started_at:
-                regional.last = s
-            ended = s.at
-            # int(t / SLOT) is floor(t / SLOT) for unix times, and cheaper than //
-            index = int((ended if ended < now else now) / SLOT)
-            slot = regional.pending.get(index)
-            if slot is None:
-                slot = regional.open_slot(index)
-            regional.pending_now = now
-            if s.success:
-                durations = slot.durations
-                durations.append(s.duration)
-                if len(durations) >= _FOLD:
-                    regional.fold(slot)
-            else:
-                regional.fail(slot, s)
+            check = checks.get(s.check)
+            if check is None:
+                check = checks[s.check] = CheckSeries()
+            series = check.regions.get(s.region)
+            if series is None:
+                series = check.regions[s.region] = Series()
+            last = series.last
+            if last is None or s.at >= last.at:
+                series.last = s
+            series.window.add(s.at, s.duration, counts_as_success(s))
+            outcome = "success" if s.success else s.reason.value
+            series.outcomes[outcome] = series.outcomes.get(outcome, 0) + 1
+            series.histogram[bisect.bisect_left(HISTOGRAM_BOUNDS, s.duration)] += 1
+            series.duration_sum += s.duration
+            series.text = check.text = None
         return len(samples)
 
-    def _new(self, check: str, region: str) -> Series:
-        overall = self.series.get((check, ALL))
-        if overall is None:
-            overall = self.series[check, ALL] = Series()
-        regional = self.series[check, region] = Series(overall=overall)
-        overall.parts.append(regional)
-        return regional
+    def get(self, check: str, region: str) -> Series | None:
+        """The regional series, if any result came for it."""
+        found = self.checks.get(check)
+        return None if found is None else found.regions.get(region)
+
+    def figures(self, check: str, region: str, now: float) -> dict[str, Figures]:
+        """Figures of every named window for a region or `ALL`; empty
+        figures when no result came."""
+        found = self.checks.get(check)
+        if found is None:
+            return {name: Figures(None, 0, 0) for name in WINDOWS}
+        if region == ALL:
+            return found.figures(now)
+        series = found.regions.get(region)
+        return series.figures(now) if series else {n: Figures(None, 0, 0) for n in WINDOWS}
+
+    def regional(self) -> Iterator[tuple[Key, Series]]:
+        """Every regional series."""
+        for check, found in self.checks.items():
+            for region, series in found.regions.items():
+                yield (check, region), series
 
     def forget(self, keep_checks: Iterable[str]) -> None:
         """Drop series of checks no longer configured."""
         keep = set(keep_checks)
-        for key in [k for k in self.series if k[0] not in keep]:
-            del self.series[key]
+        for check in [c for c in self.checks if c not in keep]:
+            del self.checks[check]

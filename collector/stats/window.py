@@ -1,81 +1,155 @@
-"""Sliding time windows: latency p95 and error ratio over the last N seconds.
+"""Sliding time windows over probe results: the one engine behind the
+dashboard's `vantage_check_latency_p95_seconds` and `vantage_check_error_ratio`,
+the JSON API and the SLO alerts (`collector.alerting.slo`), with one
+quantile rule, `p95`.
 
-Pure: time comes in as arguments. The window is a ring of fixed-width slots
-plus running totals, so adding is O(1) per bucket and reading the p95 costs
-one pass over the occupied sketch buckets, whatever the sample count.
+Pure: time comes in as arguments.
+
+A window keeps the results it holds, in end-time order: successes as two
+arrays of unboxed floats (end time, duration) and failures as an array of
+end times, so a window holds no Python object per result. In production a
+series gets one result per interval (60 per hour at 60 s), so the p95 is
+exact, not a sketch; under a flood a window keeps the newest `MAX_SAMPLES`
+of each kind.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import bisect
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from collector.stats import sketch
-
-
-@dataclass
-class _Slot:
-    latency: Counter[int] = field(default_factory=Counter)
-    ok: int = 0
-    failed: int = 0
+MAX_SAMPLES = 2000
+"""Successes, and failures, one window keeps at most."""
 
 
-@dataclass
-class Window:
-    """One sliding window of `span` seconds cut into slots of `slot` seconds."""
+def p95(values: Sequence[float]) -> float:
+    """The 95th percentile by nearest rank: the value at 1-based rank
+    ceil(0.95 n) of the sorted values (with 10 values, the largest; with 20,
+    the 19th). `values` must not be empty.
 
-    span: float
-    slot: float
-    slots: dict[int, _Slot] = field(default_factory=dict)
-    latency: Counter[int] = field(default_factory=Counter)
-    ok: int = 0
-    failed: int = 0
+    The one rule for every p95 the collector shows or alerts on."""
+    rank = -(-95 * len(values) // 100)  # ceil(0.95 n) in integers: no float rounding
+    return sorted(values)[rank - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What a window holds over one span."""
+
+    p95: float | None
+    """Of successful durations; None without successes."""
+    successes: int
+    failures: int
 
     @property
-    def _count(self) -> int:
-        return math.ceil(self.span / self.slot)
+    def samples(self) -> int:
+        """Results in the span."""
+        return self.successes + self.failures
 
-    def add(self, at: float, now: float, latency: Mapping[int, int], ok: int, failed: int) -> None:
-        """Add results that ended at `at` (clamped to `now`).
+    @property
+    def error_ratio(self) -> float | None:
+        """Failures over results, None without results."""
+        total = self.successes + self.failures
+        return self.failures / total if total else None
 
-        `latency` holds sketch bucket counts of successful results only: the
-        p95 is about answers that worked, while failures go to the ratio.
-        """
-        index = math.floor(min(at, now) / self.slot)
-        if index <= math.floor(now / self.slot) - self._count:
-            return  # older than the window
-        self.expire(now)
-        slot = self.slots.setdefault(index, _Slot())
-        slot.latency.update(latency)
-        self.latency.update(latency)
-        slot.ok += ok
-        slot.failed += failed
-        self.ok += ok
-        self.failed += failed
 
-    def expire(self, now: float) -> None:
-        """Drop slots that slid out of the window."""
-        oldest = math.floor(now / self.slot) - self._count
-        for index in [i for i in self.slots if i <= oldest]:
-            slot = self.slots.pop(index)
-            sketch.subtract(self.latency, slot.latency)
-            self.ok -= slot.ok
-            self.failed -= slot.failed
+class Window:
+    """Results of one series over the last `span` seconds (see the module)."""
 
-    def p95(self, now: float) -> float | None:
-        """p95 of successful latencies in the window, None when there are none."""
-        self.expire(now)
-        return sketch.quantile(self.latency, 0.95)
+    __slots__ = ("_failed_at", "_ok", "_ok_at", "span")
 
-    def error_ratio(self, now: float) -> float | None:
-        """Failed / all results in the window, None when there are none."""
-        self.expire(now)
-        total = self.ok + self.failed
-        return self.failed / total if total else None
+    def __init__(self, span: float) -> None:
+        self.span = span
+        self._ok_at = array("d")
+        self._ok = array("d")
+        self._failed_at = array("d")
 
-    def samples(self, now: float) -> int:
-        """Results in the window."""
-        self.expire(now)
-        return self.ok + self.failed
+    def __len__(self) -> int:
+        return len(self._ok) + len(self._failed_at)
+
+    def add(self, at: float, duration: float, success: bool) -> None:
+        """Add a result that ended at `at`; forgets what `at` pushes out."""
+        if success:
+            ok_at = self._ok_at
+            if not ok_at or at >= ok_at[-1]:
+                ok_at.append(at)
+                self._ok.append(duration)
+            else:  # a little late (another agent's clock, a re-sent batch)
+                index = bisect.bisect_right(ok_at, at)
+                ok_at.insert(index, at)
+                self._ok.insert(index, duration)
+            if ok_at[0] <= at - self.span or len(ok_at) > MAX_SAMPLES:
+                self.prune(at)
+        else:
+            failed_at = self._failed_at
+            if not failed_at or at >= failed_at[-1]:
+                failed_at.append(at)
+            else:
+                failed_at.insert(bisect.bisect_right(failed_at, at), at)
+            if failed_at[0] <= at - self.span or len(failed_at) > MAX_SAMPLES:
+                self.prune(at)
+
+    def prune(self, now: float) -> None:
+        """Forget results that ended `span` or more seconds before `now`,
+        and all but the newest MAX_SAMPLES of each kind."""
+        oldest = now - self.span
+        ok_at = self._ok_at
+        drop = max(bisect.bisect_right(ok_at, oldest), len(ok_at) - MAX_SAMPLES)
+        if drop > 0:
+            del ok_at[:drop], self._ok[:drop]
+        failed_at = self._failed_at
+        drop = max(bisect.bisect_right(failed_at, oldest), len(failed_at) - MAX_SAMPLES)
+        if drop > 0:
+            del failed_at[:drop]
+
+    def durations(self, now: float, span: float) -> array[float]:
+        """Successful durations that ended within `span` seconds of `now`."""
+        return self._ok[bisect.bisect_right(self._ok_at, now - span) :]
+
+    def failures(self, now: float, span: float) -> int:
+        """Failures that ended within `span` seconds of `now`."""
+        return len(self._failed_at) - bisect.bisect_right(self._failed_at, now - span)
+
+    def figures(self, now: float, span: float) -> Figures:
+        """p95 and counts over the last `span` seconds (at most `self.span`)."""
+        return figures((self,), now, span)
+
+    def expires(self, now: float, span: float) -> float:
+        """When the oldest result within `span` of `now` leaves it (inf
+        when there is none): the figures cannot change before then unless
+        a result is added."""
+        ok = self._ok_at[bisect.bisect_right(self._ok_at, now - span) :][:1]
+        failed = self._failed_at[bisect.bisect_right(self._failed_at, now - span) :][:1]
+        return min((*ok, *failed), default=float("inf")) + span
+
+    def to_state(self) -> dict[str, list[float]]:
+        """The window as JSON-able data, for `from_state` after a restart."""
+        return {
+            "ok_at": list(self._ok_at),
+            "ok": list(self._ok),
+            "failed_at": list(self._failed_at),
+        }
+
+    @classmethod
+    def from_state(cls, span: float, data: dict[str, Any]) -> Window:
+        """A window from `to_state` output (results arrive as they were)."""
+        window = cls(span)
+        for at, duration in zip(data.get("ok_at", ()), data.get("ok", ()), strict=False):
+            window.add(float(at), float(duration), True)
+        for at in data.get("failed_at", ()):
+            window.add(float(at), 0.0, False)
+        return window
+
+
+def figures(windows: Iterable[Window], now: float, span: float) -> Figures:
+    """Figures over several windows taken as one (a check over all its
+    regions), by the same rule as one window's."""
+    durations: array[float] = array("d")
+    failures = 0
+    for window in windows:
+        durations.extend(window.durations(now, span))
+        failures += window.failures(now, span)
+    return Figures(p95(durations) if durations else None, len(durations), failures)

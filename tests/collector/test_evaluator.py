@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 
-from collector.alerting.evaluator import CheckPolicy, Evaluator, Observation
+from collector.alerting.evaluator import CheckPolicy, Evaluator
 from collector.alerting.model import Alert, AlertState
-from collector.alerting.slo import SloPolicy, p95
+from collector.alerting.slo import SloPolicy
+from collector.model import Sample
+from collector.stats.window import p95
+from common.reasons import FailureReason
 
 EU, US, AP = "eu-west", "us-east", "ap-south"
 REGIONS = (EU, US, AP)
@@ -29,7 +32,7 @@ class Tick:
     at: float
 
 
-Step = Observation | Tick
+Step = Sample | Tick
 
 
 def policy(**overrides: Any) -> CheckPolicy:
@@ -40,11 +43,12 @@ def policy(**overrides: Any) -> CheckPolicy:
         "interval": 60.0,
         "regions": REGIONS,
         "labels": {"severity": "critical", "service": "portal"},
+        "host": "www.example.com",
     }
     return CheckPolicy(**(base | overrides))
 
 
-def result(at: float, region: str, ok: bool, **fields: Any) -> Observation:
+def result(at: float, region: str, ok: bool, **fields: Any) -> Sample:
     """One result; failures default to a refused connection."""
     base: dict[str, Any] = {
         "check": "home",
@@ -56,9 +60,9 @@ def result(at: float, region: str, ok: bool, **fields: Any) -> Observation:
         "message": "" if ok else "connection refused",
         "request_id": f"req-{region}-{at:g}",
         "duration": 0.1,
-        "host": "www.example.com",
     }
-    return Observation(**(base | fields))
+    merged = base | fields
+    return Sample(**(merged | {"reason": FailureReason(merged["reason"])}))
 
 
 def fail(at: float, *regions: str, **fields: Any) -> list[Step]:
@@ -411,7 +415,7 @@ def test_p95_is_exact_nearest_rank(values: list[float], expected: float) -> None
 # --- certificates --------------------------------------------------------------
 
 
-def cert(at: float, serial: str, days_left: float, region: str = EU) -> Observation:
+def cert(at: float, serial: str, days_left: float, region: str = EU) -> Sample:
     """A result carrying certificate facts."""
     return result(at, region, True, cert_serial=serial, cert_not_after=at + days_left * DAY)
 
@@ -628,7 +632,7 @@ def test_a_batch_is_taken_as_its_results_one_by_one() -> None:
     alerts_one: list[Alert] = []
     alerts_batched: list[Alert] = []
     for start in range(0, len(steps), 4):  # batches of 4, each at its last result's time
-        batch = [s for s in steps[start : start + 4] if isinstance(s, Observation)]
+        batch = [s for s in steps[start : start + 4] if isinstance(s, Sample)]
         now = batch[-1].at
         for obs in batch:
             alerts_one += one.observe(obs, now)

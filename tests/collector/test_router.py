@@ -17,10 +17,12 @@ import yaml
 
 from collector.alerting.config import AlertingConfig, AlertingConfigError, parse_alerting
 from collector.alerting.dispatcher import Dispatcher
-from collector.alerting.evaluator import CheckPolicy, Evaluator, Observation
+from collector.alerting.evaluator import CheckPolicy, Evaluator
 from collector.alerting.model import Alert, AlertState
 from collector.alerting.router import Router
 from collector.alerting.silences import Matchers, Silence
+from collector.model import Sample
+from common.reasons import FailureReason
 
 ISSUE_YAML = """
 alerting:
@@ -616,10 +618,11 @@ def test_outage_end_to_end_one_page_one_resolve_across_a_restart() -> None:
         labels={"severity": "critical", "service": "portal"},
     )
 
-    def results(at: float, ok: bool) -> list[Observation]:
+    def results(at: float, ok: bool) -> list[Sample]:
         return [
-            Observation(check="home", region=r, agent_id=f"a-{r}", at=at, success=ok,
-                        reason="none" if ok else "http_status", message="" if ok else "503")
+            Sample(check="home", region=r, agent_id=f"a-{r}", at=at, duration=0.1, success=ok,
+                   reason=FailureReason.NONE if ok else FailureReason.HTTP_STATUS,
+                   message="" if ok else "503")
             for r in check.regions
         ]  # fmt: skip
 

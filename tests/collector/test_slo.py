@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from collector.alerting.slo import MAX_SAMPLES, SloWindow, p95
+from collector.alerting.slo import SloWindow
+from collector.stats.window import MAX_SAMPLES, p95
 
 
 def test_excluded_and_unsettled_failures_do_not_count() -> None:

@@ -1,91 +1,103 @@
-"""Windows and p95 against exact percentiles on random data."""
+"""The one window engine: the p95 rule, spans, late results, expiry and
+what a restart restores."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
-from collections import Counter
 
 import pytest
 
-from collector.stats import sketch
-from collector.stats.window import Window
+from collector.stats.window import MAX_SAMPLES, Figures, Window, figures, p95
 
 
-def exact_p95(values: list[float]) -> float:
-    """Lower nearest-rank p95, the definition the sketch implements."""
-    ordered = sorted(values)
-    return ordered[math.floor(0.95 * (len(ordered) - 1))]
-
-
-@pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize(
-    "dist",
+    ("values", "want"),
     [
-        pytest.param(lambda r: r.lognormvariate(-3, 1), id="lognormal"),
-        pytest.param(lambda r: r.uniform(0.001, 2.0), id="uniform"),
-        pytest.param(lambda r: r.expovariate(20), id="exponential"),
+        ([0.3], 0.3),
+        ([0.1, 0.2], 0.2),
+        ([0.1] * 9 + [0.9], 0.9),  # 10 values: the largest
+        ([float(i) for i in range(1, 21)], 19.0),  # 20 values: the 19th
+        ([float(i) for i in range(1, 101)], 95.0),
+        ([float(i) for i in range(1, 102)], 96.0),
     ],
+    ids=["one", "two", "ten", "twenty", "hundred", "hundred-and-one"],
 )
-def test_sketch_p95_within_one_percent_of_exact(seed: int, dist) -> None:  # type: ignore[no-untyped-def]
-    rng = random.Random(seed)
-    values = [dist(rng) for _ in range(rng.randint(50, 5000))]
-    counts = Counter(sketch.bucket(v) for v in values)
-    got = sketch.quantile(counts, 0.95)
-    want = exact_p95(values)
-    assert got is not None
-    assert abs(got - want) <= sketch.ACCURACY * want
+def test_p95_is_the_nearest_rank(values: list[float], want: float) -> None:
+    assert p95(random.Random(1).sample(values, len(values))) == want
 
 
-def test_window_matches_exact_over_its_span_and_forgets_older_samples() -> None:
-    rng = random.Random(42)
-    window = Window(span=300, slot=10)
-    samples = []  # (time, latency, ok)
-    for second in range(0, 900, 3):
-        latency, ok = rng.lognormvariate(-2, 0.7), rng.random() > 0.1
-        samples.append((float(second), latency, ok))
-        window.add(
-            second,
-            second,
-            Counter({sketch.bucket(latency): 1}) if ok else Counter(),
-            int(ok),
-            int(not ok),
-        )
-    now = 899.0
-    # Slots are 10 s wide: the window holds the slots that started after now - span.
-    start = (math.floor(now / 10) - 30 + 1) * 10
-    inside = [s for s in samples if s[0] >= start]
-    ok_latencies = [lat for _, lat, ok in inside if ok]
-    assert window.samples(now) == len(inside)
-    assert window.error_ratio(now) == pytest.approx(sum(not ok for *_, ok in inside) / len(inside))
-    p95 = window.p95(now)
-    assert p95 is not None
-    assert abs(p95 - exact_p95(ok_latencies)) <= sketch.ACCURACY * exact_p95(ok_latencies)
+@pytest.mark.parametrize("n", range(1, 400))
+def test_p95_rank_is_ceil_of_95_percent(n: int) -> None:
+    values = [float(i) for i in range(1, n + 1)]
+    assert p95(values) == float(math.ceil(n * 95 / 100))
 
 
-def test_window_empties_after_its_span() -> None:
-    window = Window(span=300, slot=10)
-    window.add(100, 100, Counter({sketch.bucket(0.2): 1}), 1, 0)
-    window.add(101, 101, Counter(), 0, 1)
-    assert window.error_ratio(150) == 0.5
-    assert window.p95(1000) is None
-    assert window.error_ratio(1000) is None
-    assert window.latency == Counter()
+def test_spans_read_from_one_window() -> None:
+    window = Window(3600)
+    for minute in range(60):
+        window.add(1000.0 + 60 * minute, 0.01 * (minute + 1), minute % 10 != 9)
+    now = 1000.0 + 60 * 59
+    five = window.figures(now, 300)  # ended after now - 300: the last 5
+    assert (five.successes, five.failures) == (4, 1)
+    assert five.p95 == pytest.approx(0.59)
+    hour = window.figures(now, 3600)
+    assert (hour.successes, hour.failures, hour.error_ratio) == (54, 6, 0.1)
 
 
-def test_window_ignores_results_older_than_its_span() -> None:
-    window = Window(span=300, slot=10)
-    window.add(10, 1000, Counter({sketch.bucket(0.2): 1}), 1, 0)
-    assert window.samples(1000) == 0
+def test_late_results_are_kept_in_order() -> None:
+    window = Window(300)
+    for at in (100.0, 130.0, 110.0, 120.0):
+        window.add(at, at / 1000, True)
+    assert list(window.durations(now=130.0, span=25.0)) == [0.11, 0.12, 0.13]
 
 
-def test_failures_count_in_ratio_but_not_in_p95() -> None:
-    window = Window(span=300, slot=10)
-    window.add(5, 5, Counter({sketch.bucket(0.1): 1}), 1, 0)
-    window.add(6, 6, Counter(), 0, 3)
-    assert window.error_ratio(10) == 0.75
-    assert window.p95(10) == pytest.approx(0.1, rel=sketch.ACCURACY)
+def test_old_results_are_forgotten_as_new_ones_arrive() -> None:
+    window = Window(300)
+    window.add(100.0, 0.1, True)
+    window.add(101.0, 0.1, False)
+    window.add(401.0, 0.2, True)  # pushes out both: they are 300 s older
+    assert len(window) == 1
+    assert window.figures(401.0, 300) == Figures(0.2, 1, 0)
+    assert window.figures(800.0, 300) == Figures(None, 0, 0)
 
 
-def test_empty_sketch_has_no_quantile() -> None:
-    assert sketch.quantile({}, 0.95) is None
+def test_a_flood_keeps_the_newest() -> None:
+    window = Window(1e9)
+    for i in range(MAX_SAMPLES + 50):
+        window.add(float(i), float(i), True)
+    assert len(window) == MAX_SAMPLES
+    assert list(window.durations(1e6, 1e9))[:1] == [50.0]
+
+
+@pytest.mark.parametrize(
+    ("now", "want"),
+    [(150.0, 400.0), (401.0, 410.0), (411.0, math.inf)],
+    ids=["first-leaves", "failure-leaves", "empty"],
+)
+def test_expires_when_the_oldest_result_leaves(now: float, want: float) -> None:
+    window = Window(300)
+    window.add(100.0, 0.1, True)
+    window.add(110.0, 0.1, False)
+    assert window.expires(now, 300) == want
+
+
+def test_regions_taken_together_follow_the_same_rule() -> None:
+    eu, us = Window(300), Window(300)
+    for i in range(5):
+        eu.add(100.0 + i, 0.1, True)
+        us.add(100.0 + i, 0.5 if i == 0 else 0.2, True)
+    us.add(106.0, 1.0, False)
+    both = figures([eu, us], 110.0, 300)
+    assert both == Figures(p95([0.1] * 5 + [0.5] + [0.2] * 4), 10, 1)
+    assert both.p95 == 0.5
+
+
+def test_state_round_trips_through_json() -> None:
+    window = Window(300)
+    for i in range(10):
+        window.add(100.0 + i, 0.05 * i, i != 3)
+    restored = Window.from_state(300, json.loads(json.dumps(window.to_state())))
+    assert restored.figures(120.0, 300) == window.figures(120.0, 300)
+    assert len(restored) == len(window) == 10

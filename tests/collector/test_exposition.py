@@ -1,0 +1,204 @@
+"""`/metrics` for the per-series families, and the p95 agreement: the
+dashboard's p95 and the SLO alert's decision come from one window engine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from collector.alerting.evaluator import CheckPolicy, Evaluator
+from collector.exposition import Exposition, Family, Line
+from collector.metrics import SERIES_FAMILIES, WINDOW_FAMILIES
+from collector.model import Sample
+from collector.stats.series import Series, Stats
+from common.reasons import FailureReason
+
+REGIONS = ("eu-west", "us-east", "ap-south")
+
+
+def result(at: float, region: str, duration: float, ok: bool = True, **fields: object) -> Sample:
+    reason = FailureReason.NONE if ok else FailureReason.HTTP_STATUS
+    return Sample(
+        check="home", region=region, agent_id=f"agent-{region}", at=at, duration=duration,
+        success=ok, check_type="http", reason=reason, **fields,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+async def scrape(exposition: Exposition) -> str:
+    return b"".join([chunk async for chunk in exposition.render()]).decode()
+
+
+def values(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    }
+
+
+def _durations(n: int, slow: int, fast: float = 0.2, high: float = 0.9) -> list[float]:
+    return [fast] * (n - slow) + [high] * slow
+
+
+AGREEMENT = [
+    pytest.param(_durations(10, 1), id="10-samples-one-slow"),  # old rules: 0.2 vs 0.9
+    pytest.param(_durations(20, 1), id="20-samples-one-slow"),
+    pytest.param(_durations(20, 2), id="20-samples-two-slow"),
+    pytest.param(_durations(21, 2), id="21-samples-two-slow"),
+    pytest.param(_durations(40, 2), id="40-samples-two-slow"),
+    pytest.param(_durations(6, 0, fast=0.45), id="all-within-budget"),
+    pytest.param(_durations(12, 1, high=0.6), id="warning-level"),
+]
+
+
+@pytest.mark.parametrize("durations", AGREEMENT)
+def test_dashboard_p95_and_latency_alert_agree(durations: list[float]) -> None:
+    now = 1000.0
+    samples = [
+        result(now - 200 + i, REGIONS[i % 3], d) for i, d in enumerate(durations)
+    ]  # interleaved regions, all inside the 5-minute window
+    stats = Stats()
+    stats.ingest(samples, now)
+    policy = CheckPolicy(name="home", check_type="http", interval=60.0, regions=REGIONS)
+    evaluator = Evaluator([policy], now=now - 300)
+    evaluator.observe_all(samples, now)
+    alerts = evaluator.tick(now)
+    exposition = Exposition(stats, SERIES_FAMILIES, WINDOW_FAMILIES, clock=lambda: now)
+    text = asyncio.run(scrape(exposition))
+    labels = (("check", "home"), ("region", "all"), ("window", "5m"))
+    shown = values(text, "vantage_check_latency_p95_seconds")[labels]
+    fired = [a for a in alerts if a.labels["alertname"] == "LatencyHigh"]
+    over = shown > policy.slo.p95_warning
+    assert bool(fired) == over, (shown, fired)
+    if fired:
+        critical = shown > policy.slo.p95_critical
+        assert fired[0].labels["severity"] == ("critical" if critical else "warning")
+        assert f"p95 latency {round(shown * 1000)}ms" in fired[0].annotations["summary"]
+
+
+def test_families_are_grouped_and_valid_text_format() -> None:
+    stats = Stats()
+    phases = {"resolve": 0.001, "connect": 0.002, "processing": 0.01, "transfer": 0.001}
+    stats.ingest(
+        [
+            result(100.0, "eu-west", 0.1, phases=phases, status_code=200, tls_version="TLSv1.3",
+                   cert_not_after=101.0 + 86400 * 30),
+            result(101.0, "us-east", 0.3, ok=False, status_code=503),
+        ],
+        101.0,
+    )  # fmt: skip
+    text = asyncio.run(
+        scrape(Exposition(stats, SERIES_FAMILIES, WINDOW_FAMILIES, clock=lambda: 101.0))
+    )
+    names = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")]
+    assert len(names) == len(set(names))  # one group per family
+    parsed = {f.name for f in text_string_to_metric_families(text)}
+    assert "vantage_probe_duration_seconds" not in parsed  # detailed: off by default
+    assert values(text, "probe_success") == {
+        (("check", "home"), ("region", "eu-west")): 1.0,
+        (("check", "home"), ("region", "us-east")): 0.0,
+    }
+    assert (
+        values(text, "probe_http_duration_seconds")[
+            (("check", "home"), ("phase", "processing"), ("region", "eu-west"))
+        ]
+        == 0.01
+    )
+    assert values(text, "vantage_tls_cert_expiry_days") == {
+        (("check", "home"), ("region", "eu-west")): 30.0
+    }
+    assert (
+        values(text, "vantage_check_error_ratio")[
+            (("check", "home"), ("region", "all"), ("window", "1h"))
+        ]
+        == 0.5
+    )
+    assert (
+        values(text, "vantage_probe_results_total")[
+            (("check", "home"), ("outcome", "http_status"), ("region", "us-east"))
+        ]
+        == 1.0
+    )
+
+
+def test_detailed_metrics_add_the_histogram() -> None:
+    stats = Stats()
+    stats.ingest([result(100.0, "eu-west", 0.07)], 100.0)
+    exposition = Exposition(
+        stats, SERIES_FAMILIES, WINDOW_FAMILIES, detailed=True, clock=lambda: 100.0
+    )
+    text = asyncio.run(scrape(exposition))
+    buckets = values(text, "vantage_probe_duration_seconds_bucket")
+    assert buckets[(("check", "home"), ("le", "0.05"), ("region", "eu-west"))] == 0.0
+    assert buckets[(("check", "home"), ("le", "0.1"), ("region", "eu-west"))] == 1.0
+    assert values(text, "vantage_probe_duration_seconds_count") == {
+        (("check", "home"), ("region", "eu-west")): 1.0
+    }
+
+
+class Counting:
+    """A family that counts how often a series is rendered."""
+
+    def __init__(self) -> None:
+        self.rendered: list[float] = []
+
+    def __call__(self, series: Series, now: float) -> Iterable[Line]:
+        self.rendered.append(now)
+        return (("", "", 1.0),)
+
+
+@pytest.mark.parametrize(
+    ("second_scrape_at", "new_result", "renders"),
+    [
+        (110.0, False, 0),  # nothing changed
+        (110.0, True, 1),  # a result arrived: that series only
+        (400.5, False, 1),  # the first result left the 5-minute window
+    ],
+    ids=["unchanged", "new-result", "window-slid"],
+)
+def test_a_scrape_renders_only_what_changed(
+    second_scrape_at: float, new_result: bool, renders: int
+) -> None:
+    now = [100.0]
+    stats = Stats()
+    stats.ingest([result(100.0, "eu-west", 0.1), result(105.0, "us-east", 0.1)], 105.0)
+    counting = Counting()
+    family = Family("t", "gauge", "Test.", counting)
+    exposition = Exposition(stats, [family], WINDOW_FAMILIES, clock=lambda: now[0])
+    asyncio.run(scrape(exposition))
+    assert len(counting.rendered) == 2
+    now[0] = second_scrape_at
+    if new_result:
+        stats.ingest([result(second_scrape_at, "us-east", 0.2)], second_scrape_at)
+    asyncio.run(scrape(exposition))
+    assert len(counting.rendered) == 2 + renders
+
+
+def test_a_scrape_yields_to_the_event_loop_between_chunks() -> None:
+    stats = Stats()
+    stats.ingest([result(100.0, f"r{i}", 0.1) for i in range(3000)], 100.0)
+
+    async def main() -> tuple[int, int]:
+        turns = 0
+        done = asyncio.Event()
+
+        async def other() -> None:  # stands for /healthz and ingest
+            nonlocal turns
+            while not done.is_set():
+                turns += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(other())
+        exposition = Exposition(stats, SERIES_FAMILIES, WINDOW_FAMILIES, clock=lambda: 100.0)
+        text = await scrape(exposition)
+        done.set()
+        await task
+        return turns, text.count("probe_success{")
+
+    turns, lines = asyncio.run(main())
+    assert lines == 3000
+    assert turns >= 3000 // 500  # at least once per chunk of rendering
