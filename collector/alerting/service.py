@@ -121,7 +121,7 @@ class AlertingService:
 
     def observe(self, samples: Iterable[Sample], now: float) -> None:
         """Deduplicated samples from the gRPC edge."""
-        alerts = self.evaluator.observe_all(samples, now)  # samples are ObservationLike
+        alerts = self.evaluator.observe_all(samples, now)
         if alerts:
             self._push(alerts, now)
 
