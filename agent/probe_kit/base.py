@@ -21,6 +21,9 @@ from common.config import CheckBase
 from common.reasons import FailureReason
 from vantage.v1 import vantage_pb2 as pb
 
+Nameserver = tuple[str, int]
+"""The (ip, port) of a DNS server."""
+
 
 @dataclass
 class ProbeContext:
@@ -35,8 +38,10 @@ class ProbeContext:
     agent_id: str
     region: str
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    session_factory: Callable[[int], aiohttp.ClientSession] | None = None
+    session_factory: Callable[[int, Nameserver | None], aiohttp.ClientSession] | None = None
     sessions: dict[int, aiohttp.ClientSession] = field(default_factory=dict)
+    nameserver: Nameserver | None = None
+    """Where probes look names up; None: the system resolver."""
 
     def http(self, family: int = socket.AF_UNSPEC) -> aiohttp.ClientSession:
         """The shared session for an address family."""
@@ -44,7 +49,7 @@ class ProbeContext:
         if session is None:
             if self.session_factory is None:
                 raise RuntimeError("ProbeContext has no session_factory")
-            session = self.sessions[family] = self.session_factory(family)
+            session = self.sessions[family] = self.session_factory(family, self.nameserver)
         return session
 
     async def close(self) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 
+import dns.asyncbackend
 import dns.asyncquery
+import dns.inet
 import dns.message
 import dns.rdata
 import dns.rdatatype
@@ -45,7 +48,18 @@ async def query(
     host, port = where
     # dnspython gives UDP and the TCP retry a timeout each; one bound for both.
     async with asyncio.timeout(lifetime):
-        return await dns.asyncquery.udp_with_fallback(message, host, timeout=lifetime, port=port)
+        # A connected UDP socket hears the ICMP "port unreachable" of a
+        # server that is not running: connect_refused at once, where
+        # dnspython's own unconnected socket waits out the timeout.
+        backend = dns.asyncbackend.get_default_backend()
+        family = dns.inet.af_for_address(host)
+        sock = await backend.make_socket(  # type: ignore[no-untyped-call]  # dnspython leaves it untyped
+            family, socket.SOCK_DGRAM, 0, None, (host, port)
+        )
+        async with sock:
+            return await dns.asyncquery.udp_with_fallback(
+                message, host, timeout=lifetime, port=port, udp_sock=sock
+            )
 
 
 def answer_text(rdata: dns.rdata.Rdata) -> str:

@@ -1,6 +1,7 @@
 """Library exceptions -> faults -> failure reasons, for what probes share.
 
     BaseException
+    ├── resolve.ResolveFailed          the fault its lookup found
     ├── ssl.SSLCertVerificationError   HOSTNAME_MISMATCH|CERT_EXPIRED|CERT_UNTRUSTED (verify code)
     ├── ssl.SSLError                   TLS_PROTOCOL
     ├── socket.gaierror                NXDOMAIN (EAI_NONAME/EAI_NODATA) | DNS_FAILURE
@@ -72,6 +73,9 @@ def classify(exc: BaseException, connected: bool = True) -> Failure:
     """The failure for a shared exception; `connected` says whether the
     transport was up when it happened (a timeout before that is a connect
     timeout). Unknown exceptions are `internal`, naming their type."""
+    failed = getattr(exc, "failure", None)  # resolve.ResolveFailed: mapped already
+    if failed is not None:
+        return failed  # type: ignore[no-any-return]
     if isinstance(exc, ssl.SSLCertVerificationError):
         fault = _VERIFY_FAULTS.get(exc.verify_code, Fault.CERT_UNTRUSTED)
         return failure(fault, f"certificate verify failed: {exc.verify_message}")

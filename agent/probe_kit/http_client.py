@@ -16,17 +16,21 @@ from urllib.parse import urljoin
 
 import aiohttp
 
+from agent.probe_kit.base import Nameserver
 from agent.probe_kit.faults import (
     BodyTooLarge,
     Failure,
     InvalidUrl,
     ProtocolViolation,
+    failure,
 )
 from agent.probe_kit.faults import classify as classify_shared
 from agent.probe_kit.http_expect import Answer, Finding, Hop
 from agent.probe_kit.http_phases import CLOCK, PhaseClock, PhaseConnector
+from agent.probe_kit.resolve import NameserverResolver, ResolveFailed
 from agent.probe_kit.template import Expander
 from common.config.http import HttpRequest, validate_url
+from common.faults import Fault
 from common.reasons import FailureReason
 from common.redaction import redact
 from vantage.v1 import vantage_pb2 as pb
@@ -43,11 +47,18 @@ class RedirectLoop(Exception):
 
 
 def new_session(
-    family: int = socket.AF_UNSPEC, cookie_jar: aiohttp.abc.AbstractCookieJar | None = None
+    family: int = socket.AF_UNSPEC,
+    nameserver: Nameserver | None = None,
+    cookie_jar: aiohttp.abc.AbstractCookieJar | None = None,
 ) -> aiohttp.ClientSession:
-    """A session whose every request opens a fresh connection and lookup."""
+    """A session whose every request opens a fresh connection and lookup,
+    asking `nameserver` for names when set (else the system resolver)."""
     connector = PhaseConnector(
-        force_close=True, use_dns_cache=False, limit=0, family=socket.AddressFamily(family)
+        force_close=True,
+        use_dns_cache=False,
+        limit=0,
+        family=socket.AddressFamily(family),
+        resolver=None if nameserver is None else NameserverResolver(nameserver),
     )
     return aiohttp.ClientSession(
         connector=connector,
@@ -166,6 +177,8 @@ async def fetch(
                 clock.mark("headers")
                 body, size = await read_body(resp, req.spec.max_body_bytes, keep_body)
                 clock.mark("done")
+        except TimeoutError as exc:
+            raise _timed_out(clock) from exc
         finally:
             CLOCK.reset(token)
         peer = _peer(clock) or peer
@@ -188,6 +201,17 @@ async def fetch(
     )
     version = f"{resp.version.major}.{resp.version.minor}" if resp.version else ""
     return Fetched(answer, phases, peer, request_id, version, size)
+
+
+def _timed_out(clock: PhaseClock) -> Exception:
+    """The timeout as the phase it struck in: a lookup that got no answer
+    is a DNS timeout, a connection never made a connect timeout."""
+    marks = clock.marks
+    if "dns_start" in marks and "dns_end" not in marks:
+        return ResolveFailed(failure(Fault.NO_ANSWER, "no answer from DNS before the timeout"))
+    if "conn_end" not in marks and "tcp_connected" not in marks:
+        return aiohttp.ConnectionTimeoutError("connect timed out")
+    return TimeoutError()
 
 
 def next_url(url: str, location: str) -> str:
@@ -255,13 +279,17 @@ def classify(exc: BaseException) -> Failure:
     shared table decide; aiohttp's own errors are protocol errors."""
     if isinstance(exc, RedirectLoop):
         return FailureReason.REDIRECT_LOOP, str(exc)
+    if isinstance(exc, ResolveFailed):
+        return exc.failure
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return classify_shared(exc.certificate_error)
     if isinstance(exc, aiohttp.ClientConnectorSSLError):
         return classify_shared(exc.os_error)
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        # aiohttp re-raises the resolver's gaierror as a plain OSError.
+        # aiohttp re-raises the system resolver's gaierror as a plain OSError.
         error = exc.os_error
+        if getattr(error, "failure", None) is not None:  # from NameserverResolver
+            return classify_shared(error)
         reason, message = classify_shared(socket.gaierror(error.errno, error.strerror))
         return reason, f"cannot resolve {exc.host}: {message}"
     if isinstance(exc, aiohttp.ClientConnectorError):

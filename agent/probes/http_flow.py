@@ -54,7 +54,8 @@ async def probe(check: HttpFlowCheck, ctx: ProbeContext) -> pb.Result:
     tls = ssl_context(check.ca_file, not check.insecure_skip_verify)
     # A jar per run: steps share cookies, runs never do. `unsafe` allows
     # cookies for IP-literal hosts.
-    async with new_session(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with new_session(nameserver=ctx.nameserver, cookie_jar=jar) as session:
         run = _Run(session, expander, tls, result)
         for step in check.steps:
             remaining = check.timeout - (time.perf_counter() - started)

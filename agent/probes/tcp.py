@@ -19,10 +19,18 @@ import ssl
 import time
 from datetime import UTC, datetime
 
-from agent.probe_kit.base import ProbeContext, assertion, fail, finish_assertions, new_result
+from agent.probe_kit.base import (
+    Nameserver,
+    ProbeContext,
+    assertion,
+    fail,
+    finish_assertions,
+    new_result,
+)
 from agent.probe_kit.certs import read_peer, record
 from agent.probe_kit.faults import Failure, ProtocolViolation
 from agent.probe_kit.faults import classify as classify_shared
+from agent.probe_kit.resolve import lookup, unresolved
 from agent.probe_kit.starttls import negotiate
 from common.config.tcp import QueryStep, TcpCheck
 from common.reasons import FailureReason
@@ -51,9 +59,10 @@ async def probe(check: TcpCheck, ctx: ProbeContext) -> pb.Result:
     started = time.monotonic()
     try:
         async with asyncio.timeout(check.timeout):
-            await _converse(check, result, started)
+            await _converse(check, result, started, ctx.nameserver)
     except (OSError, ProtocolViolation) as exc:
-        return fail(result, *classify(exc, connected=result.phases.HasField("connect")))
+        connected = result.phases.HasField("connect")
+        return fail(result, *classify(unresolved(exc, ctx.nameserver, result.phases), connected))
     finally:
         result.duration_seconds = time.monotonic() - started
     if check.secure and result.tls.not_after and not _cert_ok(result, check):
@@ -61,8 +70,11 @@ async def probe(check: TcpCheck, ctx: ProbeContext) -> pb.Result:
     return finish_assertions(result)
 
 
-async def _converse(check: TcpCheck, result: pb.Result, started: float) -> None:
+async def _converse(
+    check: TcpCheck, result: pb.Result, started: float, nameserver: Nameserver | None
+) -> None:
     host, port = check.address
+    host = await lookup(host, nameserver, result.phases, check.timeout)
     reader, writer = await asyncio.open_connection(host, port)
     try:
         result.phases.connect = time.monotonic() - started

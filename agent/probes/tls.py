@@ -18,10 +18,11 @@ import time
 import warnings
 from datetime import UTC, datetime
 
-from agent.probe_kit.base import ProbeContext, fail, new_result
+from agent.probe_kit.base import Nameserver, ProbeContext, fail, new_result
 from agent.probe_kit.certs import Peer, read_peer, record
 from agent.probe_kit.faults import Failure, ProtocolViolation, failure
 from agent.probe_kit.faults import classify as classify_shared
+from agent.probe_kit.resolve import lookup, unresolved
 from agent.probe_kit.starttls import negotiate
 from common.config.tls import TlsCheck, TlsExpect
 from common.faults import Fault
@@ -89,10 +90,12 @@ def _context(check: TlsCheck) -> ssl.SSLContext:
     return _verifying_context(check.ca_file, mtime, check.expect.min_version)
 
 
-async def _handshake(check: TlsCheck, context: ssl.SSLContext, phases: pb.Phases) -> Peer:
+async def _handshake(
+    check: TlsCheck, host: str, context: ssl.SSLContext, phases: pb.Phases
+) -> Peer:
     """Connect and handshake; `phases` gets `connect` once connected and
     `tls` once the handshake is done."""
-    host, port = check.address
+    port = check.address[1]
     started = time.monotonic()
     reader, writer = await asyncio.open_connection(host, port)
     try:
@@ -132,12 +135,12 @@ async def probe(check: TlsCheck, ctx: ProbeContext) -> pb.Result:
     result = new_result(check, ctx)
     started = time.monotonic()
     try:
-        return await _probe(check, result)
+        return await _probe(check, result, ctx.nameserver)
     finally:
         result.duration_seconds = time.monotonic() - started
 
 
-async def _probe(check: TlsCheck, result: pb.Result) -> pb.Result:
+async def _probe(check: TlsCheck, result: pb.Result, nameserver: Nameserver | None) -> pb.Result:
     try:
         context = _context(check)
     except OSError as exc:  # ssl.SSLError included: a file that is not PEM
@@ -145,22 +148,30 @@ async def _probe(check: TlsCheck, result: pb.Result) -> pb.Result:
         why = getattr(exc, "strerror", None) or str(exc)
         return fail(result, FailureReason.CONFIG, f"ca_file {check.ca_file}: {why}")
     started = time.monotonic()
+    host = check.address[0]
     try:
         async with asyncio.timeout(check.timeout):
-            peer = await _handshake(check, context, result.phases)
+            host = await lookup(check.address[0], nameserver, result.phases, check.timeout)
+            peer = await _handshake(check, host, context, result.phases)
     except (OSError, ProtocolViolation) as exc:
         remaining = check.timeout - (time.monotonic() - started)
-        return await _failed(check, result, exc, remaining)
+        return await _failed(
+            check, host, result, unresolved(exc, nameserver, result.phases), remaining
+        )
     record(result.tls, peer)
     return _judge(result, check.expect, peer)
 
 
 async def _failed(
-    check: TlsCheck, result: pb.Result, exc: OSError | ProtocolViolation, remaining: float
+    check: TlsCheck,
+    host: str,
+    result: pb.Result,
+    exc: BaseException,
+    remaining: float,
 ) -> pb.Result:
     reason, message = classify(exc, connected=result.phases.HasField("connect"))
     diagnosable = reason in _DIAGNOSABLE and remaining > 0
-    peer = await _diagnose(check, remaining) if diagnosable else None
+    peer = await _diagnose(check, host, remaining) if diagnosable else None
     if peer is not None:
         record(result.tls, peer)
         # A handshake refused over the version shows up as a plain
@@ -174,11 +185,11 @@ def _version_message(peer: Peer, expect: TlsExpect) -> str:
     return f"server speaks {_CONFIG_NAME[peer.version]}, want {expect.min_version} or later"
 
 
-async def _diagnose(check: TlsCheck, seconds: float) -> Peer | None:
+async def _diagnose(check: TlsCheck, host: str, seconds: float) -> Peer | None:
     """The facts from a handshake that verifies nothing, if one succeeds."""
     try:
         async with asyncio.timeout(seconds):
-            return await _handshake(check, _diagnostic_context(), pb.Phases())
+            return await _handshake(check, host, _diagnostic_context(), pb.Phases())
     except (OSError, ProtocolViolation):
         return None
 

@@ -71,6 +71,8 @@ class _Lookup:
     def __init__(self, where: tuple[str, int], deadline: float) -> None:
         self.where = where
         self.deadline = deadline
+        self.missing: set[str] = set()
+        """Names that answered NXDOMAIN: no record there, unless it is the domain."""
 
     async def __call__(self, name: str, rdtype: str) -> list[str]:
         try:
@@ -80,7 +82,9 @@ class _Lookup:
             response, _ = await query(name, rdtype, self.where, left)
         except (dns.exception.DNSException, OSError) as exc:
             raise LookupFailed(name, rdtype, exc) from exc
-        if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        if response.rcode() == dns.rcode.NXDOMAIN:
+            self.missing.add(name)
+        elif response.rcode() != dns.rcode.NOERROR:
             rcode = dns.rcode.to_text(response.rcode())
             raise LookupFailed(name, rdtype, DnsAnswerError(name, rcode))
         return answers(response, rdtype)
@@ -123,6 +127,8 @@ async def _lint(result: pb.Result, check: EmailAuthCheck, lookup: _Lookup) -> No
     for item in found:
         if isinstance(item, BaseException):
             raise item
+    if domain in lookup.missing:  # no such domain: a DNS fault, not missing records
+        raise LookupFailed(domain, "TXT", DnsAnswerError(domain, "NXDOMAIN"))
     spf, dmarc, *dkim = cast(list[Any], found)
     report(result, SPF_RULES, spf)
     report(result, DMARC_RULES, dmarc)

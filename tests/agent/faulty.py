@@ -1,0 +1,128 @@
+"""Faulty servers on loopback, one per fault in the failure vocabulary, for
+the probe contract test and the smoke demo: a closed port, a port that
+accepts and says nothing, one that answers garbage, TLS servers with a
+wrong-hostname and an expired certificate (trustme), and a DNS server that
+answers REFUSED, NXDOMAIN or nothing, by the name asked."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rrset
+import trustme
+
+from tests.support.net import free_port
+
+DNS_ZONE = "fault.test"
+"""Names under it: `refused.`, `nxdomain.`, `silent.` do what they say;
+`ok.` has A 127.0.0.1."""
+
+
+@dataclass(frozen=True)
+class Faulty:
+    """Where each fault lives."""
+
+    refused: int
+    hanging: int
+    garbage: int
+    wrong_hostname: int
+    expired: int
+    dns: tuple[str, int]
+    ca_file: str
+
+
+class _Dns(asyncio.DatagramProtocol):
+    """Answers by the first label of the name asked."""
+
+    transport: asyncio.DatagramTransport
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a datagram endpoint's
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        query = dns.message.from_wire(data)
+        label = query.question[0].name.labels[0].decode()
+        if label == "silent":
+            return
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA
+        if label == "refused":
+            response.set_rcode(dns.rcode.REFUSED)
+        elif label == "ok" and query.question[0].rdtype == 1:
+            response.answer.append(
+                dns.rrset.from_text(query.question[0].name, 60, "IN", "A", "127.0.0.1")
+            )
+        elif label != "ok":
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        self.transport.sendto(response.to_wire(), addr)
+
+
+async def _hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        await reader.read()  # until the client gives up
+    writer.close()
+
+
+async def _garbage(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"\x00\x01GARBAGE not a protocol\r\n\r\n")
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
+    writer.close()
+
+
+async def _hello(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
+    writer.close()
+
+
+def _context(cert: trustme.LeafCert) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    return context
+
+
+@contextlib.asynccontextmanager
+async def faulty_servers(tmp: Path) -> AsyncIterator[Faulty]:
+    """Start every faulty server in the running loop; stop them on exit."""
+    ca = trustme.CA()
+    ca_file = tmp / "fault-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    now = datetime.now(UTC)
+    wrong = ca.issue_cert("other.test")
+    expired = ca.issue_cert(
+        "127.0.0.1", not_before=now - timedelta(days=30), not_after=now - timedelta(days=1)
+    )
+    servers = []
+    ports = {}
+    for name, handler, context in (
+        ("hanging", _hold, None),
+        ("garbage", _garbage, None),
+        ("wrong_hostname", _hello, _context(wrong)),
+        ("expired", _hello, _context(expired)),
+    ):
+        server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=context)
+        servers.append(server)
+        ports[name] = server.sockets[0].getsockname()[1]
+    dns_port = free_port()
+    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+        _Dns, local_addr=("127.0.0.1", dns_port)
+    )
+    try:
+        yield Faulty(
+            refused=free_port(), dns=("127.0.0.1", dns_port), ca_file=str(ca_file), **ports
+        )
+    finally:
+        transport.close()
+        for server in servers:
+            server.close()
