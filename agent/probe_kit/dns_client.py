@@ -9,6 +9,7 @@ import socket
 
 import dns.asyncbackend
 import dns.asyncquery
+import dns.flags
 import dns.inet
 import dns.message
 import dns.rdata
@@ -40,11 +41,15 @@ def resolve_server(server: str | None) -> tuple[str, int]:
 
 
 async def query(
-    name: str, rdtype: str, where: tuple[str, int], lifetime: float
+    name: str, rdtype: str, where: tuple[str, int], lifetime: float, dnssec: bool = False
 ) -> tuple[dns.message.Message, bool]:
     """Ask `where` for `name`/`rdtype` within `lifetime` seconds; returns the
-    response and whether TCP was needed because UDP came back truncated."""
-    message = dns.message.make_query(name, rdtype)
+    response and whether TCP was needed because UDP came back truncated.
+    With `dnssec`, the query sets DO and AD, so a validating resolver says
+    in its AD bit whether it validated the answer (RFC 6840 §5.7)."""
+    message = dns.message.make_query(name, rdtype, want_dnssec=dnssec)
+    if dnssec:
+        message.flags |= dns.flags.AD
     host, port = where
     # dnspython gives UDP and the TCP retry a timeout each; one bound for both.
     async with asyncio.timeout(lifetime):

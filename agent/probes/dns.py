@@ -13,6 +13,7 @@ import re
 import time
 
 import dns.exception
+import dns.flags
 import dns.rcode
 
 from agent.probe_kit.base import ProbeContext, fail, finish_assertions, new_result
@@ -40,7 +41,8 @@ async def probe(check: DnsCheck, ctx: ProbeContext) -> pb.Result:
     try:
         where = resolve_server(check.server)
         result.dns.server = f"{where[0]}:{where[1]}"
-        response, tcp = await query(check.qname, check.record, where, check.timeout)
+        dnssec = check.expect.dnssec_validated
+        response, tcp = await query(check.qname, check.record, where, check.timeout, dnssec)
     except (dns.exception.DNSException, OSError) as exc:
         return fail(result, *classify(exc))
     finally:
@@ -48,6 +50,7 @@ async def probe(check: DnsCheck, ctx: ProbeContext) -> pb.Result:
         result.duration_seconds = time.monotonic() - started
     result.dns.rcode = dns.rcode.to_text(response.rcode())
     result.dns.tcp = tcp
+    result.dns.authenticated = bool(response.flags & dns.flags.AD)
     result.dns.answers.extend(answers(response, check.record))
     return _judge(result, check)
 
@@ -61,6 +64,9 @@ def _judge(result: pb.Result, check: DnsCheck) -> pb.Result:
     if not ok and rcode != "NOERROR":
         reason, message = classify(DnsAnswerError(check.qname, rcode))
         return fail(result, reason, f"{message}, want {want}")
+    if check.expect.dnssec_validated:
+        why = f"no AD bit from {result.dns.server}: the answer is not DNSSEC-validated"
+        assert_that(result, "dns.dnssec_validated", result.dns.authenticated, why)
     got = sorted(_norm(a, check.record) for a in result.dns.answers)
     _assert_answers(result, check.expect, got, check.record)
     return finish_assertions(result)

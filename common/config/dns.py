@@ -16,8 +16,19 @@ from pydantic import Field, field_validator, model_validator
 from common.addresses import split_host_port
 from common.config.base import CheckBase, Model, shared
 
-RecordType = Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS", "CAA", "SOA", "SRV"]
-RECORD_TYPES: tuple[str, ...] = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "CAA", "SOA", "SRV")
+RecordType = Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS", "CAA", "SOA", "SRV", "PTR"]
+RECORD_TYPES: tuple[str, ...] = (
+    "A",
+    "AAAA",
+    "CNAME",
+    "MX",
+    "TXT",
+    "NS",
+    "CAA",
+    "SOA",
+    "SRV",
+    "PTR",
+)
 RCODES = frozenset(
     {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "NOTAUTH"}
 )
@@ -56,6 +67,9 @@ class DnsExpect(Model):
     answers_contain: tuple[str, ...] | None = None
     answers_match: str | None = Field(default=None, description="every answer matches")
     min_answers: int | None = Field(default=None, ge=0)
+    dnssec_validated: bool = False
+    """Require the AD bit: the answer was DNSSEC-validated by the server,
+    which must then be a validating resolver (RFC 4035 §3.2.3)."""
 
     @field_validator("rcode", mode="before")
     @classmethod
@@ -96,7 +110,9 @@ class DnsCheck(CheckBase):
     @field_validator("query_name")
     @classmethod
     def _query_name(cls, value: str | None) -> str | None:
-        return None if value is None else validate_dns_name(value, "query_name")
+        if value is None or _is_address(value):
+            return value  # an address is looked up by its reverse name (PTR)
+        return validate_dns_name(value, "query_name")
 
     @field_validator("record", mode="before")
     @classmethod
@@ -120,10 +136,25 @@ class DnsCheck(CheckBase):
                 "query_name: set the name to look up, e.g. query_name: www.example.com "
                 "(name: is the check's own name)"
             )
+        if _is_address(self.query_name) and self.record != "PTR":
+            raise ValueError(
+                f"query_name {self.query_name} is an address: use record: PTR to look up its name"
+            )
         return self
 
     @property
     def qname(self) -> str:
-        """The name to look up (always set once validated)."""
+        """The name to look up (always set once validated); an address's
+        reverse name (`1.2.0.192.in-addr.arpa`) for a PTR check."""
         assert self.query_name is not None
+        if _is_address(self.query_name):
+            return ipaddress.ip_address(self.query_name).reverse_pointer
         return self.query_name
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True

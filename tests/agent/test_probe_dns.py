@@ -173,7 +173,7 @@ BAD = [
           record: AXFR
         """,
         "checks.yaml:5: check 'd': field 'record': "
-        "bad record 'AXFR': use one of A, AAAA, CNAME, MX, TXT, NS, CAA, SOA, SRV",
+        "bad record 'AXFR': use one of A, AAAA, CNAME, MX, TXT, NS, CAA, SOA, SRV, PTR",
     ),
     (
         "bad-server",

@@ -344,6 +344,8 @@ class Result(_message.Message):
     HTTP_FIELD_NUMBER: _builtins.int
     DNS_FIELD_NUMBER: _builtins.int
     FLOW_FIELD_NUMBER: _builtins.int
+    ICMP_FIELD_NUMBER: _builtins.int
+    GRPC_FIELD_NUMBER: _builtins.int
     check: _builtins.str
     check_type: _builtins.str
     agent_id: _builtins.str
@@ -378,6 +380,10 @@ class Result(_message.Message):
     def dns(self) -> Global___DnsDetails: ...
     @_builtins.property
     def flow(self) -> Global___FlowDetails: ...
+    @_builtins.property
+    def icmp(self) -> Global___IcmpDetails: ...
+    @_builtins.property
+    def grpc(self) -> Global___GrpcDetails: ...
     def __init__(
         self,
         *,
@@ -399,12 +405,14 @@ class Result(_message.Message):
         http: Global___HttpDetails | None = ...,
         dns: Global___DnsDetails | None = ...,
         flow: Global___FlowDetails | None = ...,
+        icmp: Global___IcmpDetails | None = ...,
+        grpc: Global___GrpcDetails | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["details", b"details", "dns", b"dns", "flow", b"flow", "http", b"http", "phases", b"phases", "tls", b"tls"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["details", b"details", "dns", b"dns", "flow", b"flow", "grpc", b"grpc", "http", b"http", "icmp", b"icmp", "phases", b"phases", "tls", b"tls"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "assertions", b"assertions", "check", b"check", "check_type", b"check_type", "details", b"details", "dns", b"dns", "duration_seconds", b"duration_seconds", "flow", b"flow", "http", b"http", "message", b"message", "phases", b"phases", "reason", b"reason", "region", b"region", "release", b"release", "request_id", b"request_id", "retry", b"retry", "started_at", b"started_at", "success", b"success", "tls", b"tls"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "assertions", b"assertions", "check", b"check", "check_type", b"check_type", "details", b"details", "dns", b"dns", "duration_seconds", b"duration_seconds", "flow", b"flow", "grpc", b"grpc", "http", b"http", "icmp", b"icmp", "message", b"message", "phases", b"phases", "reason", b"reason", "region", b"region", "release", b"release", "request_id", b"request_id", "retry", b"retry", "started_at", b"started_at", "success", b"success", "tls", b"tls"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_details: _TypeAlias = _typing.Literal["http", "dns", "flow"]  # noqa: Y015
+    _WhichOneofReturnType_details: _TypeAlias = _typing.Literal["http", "dns", "flow", "icmp", "grpc"]  # noqa: Y015
     _WhichOneofArgType_details: _TypeAlias = _typing.Literal["details", b"details"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_details) -> _WhichOneofReturnType_details | None: ...
 
@@ -599,10 +607,13 @@ class DnsDetails(_message.Message):
     ANSWERS_FIELD_NUMBER: _builtins.int
     SERVER_FIELD_NUMBER: _builtins.int
     TCP_FIELD_NUMBER: _builtins.int
+    AUTHENTICATED_FIELD_NUMBER: _builtins.int
     rcode: _builtins.str
     server: _builtins.str
     tcp: _builtins.bool
     """answered over TCP after truncation"""
+    authenticated: _builtins.bool
+    """AD bit: validated by a DNSSEC-validating resolver"""
     @_builtins.property
     def answers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -612,14 +623,83 @@ class DnsDetails(_message.Message):
         answers: _abc.Iterable[_builtins.str] | None = ...,
         server: _builtins.str = ...,
         tcp: _builtins.bool = ...,
+        authenticated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers", b"answers", "rcode", b"rcode", "server", b"server", "tcp", b"tcp"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers", b"answers", "authenticated", b"authenticated", "rcode", b"rcode", "server", b"server", "tcp", b"tcp"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DnsDetails: _TypeAlias = DnsDetails  # noqa: Y015
+
+@_typing.final
+class IcmpDetails(_message.Message):
+    """An echo burst: replies received of requests sent, and each reply's RTT."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SENT_FIELD_NUMBER: _builtins.int
+    RECEIVED_FIELD_NUMBER: _builtins.int
+    RTT_SECONDS_FIELD_NUMBER: _builtins.int
+    REPLY_HOP_LIMIT_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    RAW_SOCKET_FIELD_NUMBER: _builtins.int
+    sent: _builtins.int
+    received: _builtins.int
+    reply_hop_limit: _builtins.int
+    """TTL (IPv4) or hop limit (IPv6) of the last reply"""
+    address: _builtins.str
+    """the address pinged"""
+    raw_socket: _builtins.bool
+    """a raw socket (CAP_NET_RAW), not the unprivileged one"""
+    @_builtins.property
+    def rtt_seconds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """one per reply, in arrival order"""
+
+    def __init__(
+        self,
+        *,
+        sent: _builtins.int = ...,
+        received: _builtins.int = ...,
+        rtt_seconds: _abc.Iterable[_builtins.float] | None = ...,
+        reply_hop_limit: _builtins.int = ...,
+        address: _builtins.str = ...,
+        raw_socket: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "raw_socket", b"raw_socket", "received", b"received", "reply_hop_limit", b"reply_hop_limit", "rtt_seconds", b"rtt_seconds", "sent", b"sent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IcmpDetails: _TypeAlias = IcmpDetails  # noqa: Y015
+
+@_typing.final
+class GrpcDetails(_message.Message):
+    """A grpc.health.v1.Health/Check call."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_CODE_FIELD_NUMBER: _builtins.int
+    SERVING_STATUS_FIELD_NUMBER: _builtins.int
+    status_code: _builtins.int
+    """gRPC status of the call (0 = OK)"""
+    serving_status: _builtins.str
+    """SERVING, NOT_SERVING, UNKNOWN, SERVICE_UNKNOWN"""
+    def __init__(
+        self,
+        *,
+        status_code: _builtins.int = ...,
+        serving_status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["serving_status", b"serving_status", "status_code", b"status_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GrpcDetails: _TypeAlias = GrpcDetails  # noqa: Y015
 
 @_typing.final
 class FlowStep(_message.Message):
