@@ -2,6 +2,8 @@
 
     vantage validate checks.yaml
     vantage smoke checks.yaml [--only NAME ...] [--junit out.xml] [--fail-fast]
+    vantage token create --name NAME --region REGION
+    vantage state check|reset --backup [--state-dir DIR]
 
 `smoke` runs the checks from this machine with the agent's own probe code,
 prints a table, writes JUnit XML (one testcase per check and per flow step),
@@ -20,6 +22,7 @@ from pathlib import Path
 from agent.probe_kit.base import ProbeContext
 from agent.probe_kit.http_client import new_session
 from agent.runner import run_probe
+from cli import admin
 from cli.junit import write_junit
 from cli.table import render_table
 from collector.config_source import load_collector_config
@@ -41,6 +44,7 @@ def _parser() -> Parser:
     smoke.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
     smoke.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
     smoke.add_argument("--agent-id", default="smoke", help="agent id recorded in results")
+    admin.add_commands(sub)
     return p
 
 
@@ -122,4 +126,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.setup("cli", os.environ.get("VANTAGE_LOG_LEVEL", "warning"))
     if args.command == "validate":
         return validate(args.config)
+    if args.command in ("token", "state"):
+        return admin.run(args)
     return smoke(args)

@@ -70,7 +70,7 @@ class Api:
         config: Callable[[], Config],
         stats: Stats,
         registry: Any,
-        ready: Callable[[], bool],
+        unready: Callable[[], list[str]],
         *,
         clock: Callable[[], float] = time.time,
         exposition: Exposition | None = None,
@@ -79,7 +79,7 @@ class Api:
         self.stats = stats
         self.registry = registry
         self.exposition = exposition or Exposition(stats, (), (), clock=clock)
-        self.ready = ready
+        self.unready = unready
         self.clock = clock
 
     def app(self) -> web.Application:
@@ -108,9 +108,10 @@ class Api:
         return web.json_response({"status": "ok"})
 
     async def readyz(self, _request: web.Request) -> web.Response:
-        """Readiness: config loaded and the gRPC server listening."""
-        ok = self.ready()
-        return web.json_response({"ready": ok}, status=200 if ok else 503)
+        """Readiness: serving, and the state store writing; else 503 with the reasons."""
+        problems = self.unready()
+        body = {"ready": not problems, "problems": problems}
+        return web.json_response(body, status=503 if problems else 200)
 
     async def checks(self, _request: web.Request) -> web.Response:
         """Every check with its state per region."""

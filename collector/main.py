@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import tempfile
 import time
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from collector.metrics import CollectorMetrics
 from collector.model import Sample
 from collector.server import DEFAULT_RATE, KEEPALIVE_OPTIONS, CollectorService, Ingest
 from collector.stats.series import Stats
-from collector.store import Store
+from collector.store import CorruptStore, Store, StoreError, recovery
 from common import logs, redaction
 from common.addresses import default_listen, listen_address
 from common.auth import AgentTokens, Binding, read_token_file
@@ -212,7 +213,8 @@ class Collector:
         self.stats = Stats()
         self.metrics = CollectorMetrics(self.stats, detailed=settings.detailed_metrics)
         self.source = ConfigSource(settings.config, self._config_changed, self._reloaded)
-        self.ingest = Ingest(self.on_samples)
+        self.store = Store.open(settings.state_dir, on_error=self.metrics.store_errors.inc)
+        self.ingest = Ingest(self.on_samples, persist=self.store.save_mark)
         self.agent_tokens = self._read_agent_tokens(AgentTokens())
         if not self.agent_tokens:
             raise ConfigError(
@@ -228,13 +230,11 @@ class Collector:
             self.metrics,
             rate=settings.agent_rate,
         )
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store.open(settings.state_dir)
         self.alerting = AlertingService(self.store, self.metrics)
         self.alerting.agents_connected = lambda: len(self.service.agents)
         self.alerting.configure(self.source.config, self.source.alerting)
         self.alerting.restore()
-        skipped = self.ingest.restore(self.store.load_state("dedup") or {}, time.time())
+        skipped = self.ingest.restore(self.store.marks(), time.time())
         if skipped:
             log.warning("dedup.marks_skipped", count=skipped)
         self.serving = False
@@ -289,19 +289,34 @@ class Collector:
         )
         return server.add_secure_port(s.grpc_listen, credentials)
 
-    async def run(self) -> int:
-        """Serve until a stop signal."""
-        server = grpc.aio.server(options=KEEPALIVE_OPTIONS)
+    def unready(self) -> list[str]:
+        """Why the collector is not ready; empty when it is."""
+        problems = [] if self.serving else ["starting or stopping"]
+        if self.store.problem is not None:
+            problems.append(f"state store {self.store.path}: {self.store.problem}")
+        return problems
+
+    async def _listen(self) -> tuple[grpc.aio.Server, web.AppRunner] | None:
+        """Open both ports; None (after one log line) when one is taken."""
+        # Without so_reuseport a second collector on the same port fails to
+        # bind instead of silently sharing the port's connections.
+        server = grpc.aio.server(options=[*KEEPALIVE_OPTIONS, ("grpc.so_reuseport", 0)])
         pb_grpc.add_CollectorServicer_to_server(self.service, server)
-        if self._add_port(server) == 0:
-            log.error("collector.grpc_bind_failed", address=self.settings.grpc_listen)
-            return 1
-        await server.start()
+        why = _bind_problem(self.settings.grpc_listen)
+        if why is None:
+            try:
+                bound = self._add_port(server)
+            except RuntimeError:  # grpc raises it for a port in use
+                bound = 0
+            why = None if bound else "cannot bind"
+        if why is not None:
+            log.error("collector.cannot_listen", grpc=self.settings.grpc_listen, why=why)
+            return None
         api = Api(
             lambda: self.source.config,
             self.stats,
             self.metrics.registry,
-            lambda: self.serving,
+            self.unready,
             exposition=self.metrics.series,
         )
         app = api.app()
@@ -313,12 +328,19 @@ class Collector:
         try:
             await web.TCPSite(runner, host, port).start()
         except OSError as exc:
-            log.error(
-                "collector.http_bind_failed", address=self.settings.http_listen, error=str(exc)
-            )
-            await server.stop(grace=None)
+            log.error("collector.cannot_listen", http=self.settings.http_listen, why=exc.strerror)
             await runner.cleanup()
-            return 1
+            return None
+        await server.start()
+        return server, runner
+
+    async def run(self) -> int:
+        """Serve until a stop signal; 4 when a port cannot be opened."""
+        listening = await self._listen()
+        if listening is None:
+            self.store.close()
+            return 4
+        server, runner = listening
         self.serving = True
         log.info(
             "collector.started",
@@ -336,7 +358,7 @@ class Collector:
         alerting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await alerting
-        self.store.save_state("dedup", self.ingest.high_water)
+        self.store.retry()
         self.store.close()
         await runner.cleanup()
         log.info("collector.stopped")
@@ -349,17 +371,32 @@ class Collector:
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload, "SIGHUP")
         watcher = asyncio.create_task(self.source.watch())
-        saver = asyncio.create_task(self._save_dedup())
+        retrier = asyncio.create_task(self._retry_store())
         await stop.wait()
         watcher.cancel()
-        saver.cancel()
+        retrier.cancel()
 
-    async def _save_dedup(self) -> None:
-        # The high-water marks are cheap to lose (a re-sent batch would count
-        # twice once), so they are saved every few seconds, not per batch.
+    async def _retry_store(self) -> None:
+        # Failed writes (disk full, read-only) are kept by the store; this
+        # writes them once the disk works again, even if nothing else writes.
         while True:
-            await asyncio.sleep(5)
-            self.store.save_state("dedup", self.ingest.high_water)
+            await asyncio.sleep(1.0)
+            if self.store.problem is not None:
+                self.store.retry()
+
+
+def _bind_problem(address: str) -> str | None:
+    """Why `address` cannot be listened on, found with a plain socket first:
+    gRPC's own failure is a multi-line C-core log, not one line."""
+    host, port = listen_address(address)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 def _bindings(config: Config) -> list[Binding]:
@@ -382,6 +419,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         log.error("config.invalid", errors=exc.problems)
         return 2
+    except CorruptStore as exc:
+        log.error("store.corrupt", error=str(exc), recover=recovery(settings.state_dir))
+        return 3
+    except StoreError as exc:
+        log.error("store.unusable", error=str(exc))
+        return 3
     install_loop()
     settle_heap()
     return asyncio.run(collector.run())

@@ -139,8 +139,14 @@ class AgentConn:
 class Ingest:
     """Dedup, then statistics and the evaluator (`sink`)."""
 
-    def __init__(self, sink: Callable[[list[Sample], float], None]) -> None:
+    def __init__(
+        self,
+        sink: Callable[[list[Sample], float], None],
+        persist: Callable[[str, int], None] = lambda key, seq: None,
+    ) -> None:
+        """`persist(key, seq)` keeps a new mark before the batch is acked."""
         self.sink = sink
+        self.persist = persist
         self.high_water: dict[str, int] = {}
         """Highest seq ingested, by authenticated identity key."""
 
@@ -163,6 +169,7 @@ class Ingest:
         if seq <= self.high_water.get(key, -1):
             return False
         self.high_water[key] = seq
+        self.persist(key, seq)
         if samples:
             self.sink(samples, now)
         return True

@@ -2,8 +2,9 @@
 so `make run` needs no database server (DESIGN.md, Persistence).
 
 Tables:
-- `kv`: JSON state blobs by key: the evaluator, the dispatcher, the heartbeat
-  monitor and the ingest dedup high-water marks (`save_state`/`load_state`).
+- `kv`: JSON state blobs by key: the evaluator, the dispatcher and the
+  heartbeat monitor (`save_state`/`load_state`).
+- `dedup`: the highest batch seq ingested per authenticated agent identity.
 - `incidents`: one row per incident id, for `/api/v1/incidents`.
 - `deploys`: every recorded deploy, for release attribution and the API.
 - `silences`: the silences set through the API.
@@ -21,19 +22,33 @@ the last few commits, which the next state save rewrites anyway. Keep it
 that way: no unbounded scans (listings take a limit or read small tables),
 and nothing here waits on anything but the disk. `busy_timeout` is short so
 another process holding the write lock (a CLI, a backup) delays the loop by
-at most a second before the call fails with `StoreError`.
+at most a second before the call fails.
+
+**A failed write never raises.** The disk may fill up or turn read-only
+under a running collector; alerting must keep paging from memory. A write
+that fails is kept, keyed by what it writes (the newest write of a row
+wins), counted through `on_error`, and retried before the next write and on
+every `retry()`; `problem` says what is wrong until every kept write is on
+disk. Reads still raise `StoreError`. A file that is not a sound database is
+refused at open with the command that recovers it (`recovery`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+import structlog
+
+log = structlog.get_logger("collector.store")
 
 FILENAME = "vantage.db"
 BUSY_TIMEOUT_MS = 1000
@@ -72,6 +87,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             sha256 TEXT NOT NULL CHECK (length(sha256) = 64)
         )""",
     ),
+    (  # 2: dedup marks by authenticated identity, one row each, written per batch
+        "CREATE TABLE dedup (key TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
+        "DELETE FROM kv WHERE key = 'dedup'",  # marks by claimed id: not to be trusted
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 """The version this code writes; a migration is appended to `_MIGRATIONS`."""
@@ -83,36 +102,62 @@ _OPEN_INCIDENTS = (
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
+MAX_PENDING = 10_000
+"""Failed writes kept for retry; past it the oldest are dropped (and counted):
+state blobs are rewritten every few seconds, so only old incident and deploy
+rows can be lost, and only after a long outage of the disk."""
+
+
 class StoreError(Exception):
-    """The state database cannot be opened, migrated or written."""
+    """The state database cannot be opened, migrated or read."""
+
+
+class CorruptStore(StoreError):
+    """The file is not a sound database: `recovery` says what to run."""
+
+
+def recovery(state_dir: str | Path) -> str:
+    """The commands that check and recover the state database in `state_dir`."""
+    return (
+        f"check it with `vantage state check --state-dir {state_dir}`; start afresh, keeping "
+        f"a copy, with `vantage state reset --backup --state-dir {state_dir}`"
+    )
 
 
 class Store:
     """The collector's SQLite database; see the module docstring."""
 
-    def __init__(self, path: str | Path) -> None:
-        """Open (creating and migrating as needed) the database at `path`."""
+    def __init__(self, path: str | Path, on_error: Callable[[], None] = lambda: None) -> None:
+        """Open (creating and migrating as needed) the database at `path`;
+        `on_error` is called for every failed write."""
         self.path = Path(path)
+        self.on_error = on_error
+        self.problem: str | None = None
+        """Why writes are failing, None while the store works."""
+        self._pending: OrderedDict[str, tuple[str, tuple[Any, ...]]] = OrderedDict()
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open: {exc}") from exc
         try:
             self._configure()
+            self._check()
             self._migrate()
         except BaseException:
             self._db.close()
             raise
 
     @classmethod
-    def open(cls, state_dir: str | Path) -> Store:
+    def open(cls, state_dir: str | Path, on_error: Callable[[], None] = lambda: None) -> Store:
         """Open `<state_dir>/vantage.db`, creating the directory if needed."""
         directory = Path(state_dir)
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"{directory}: cannot create: {exc.strerror}") from exc
-        return cls(directory / FILENAME)
+            raise StoreError(f"{directory}: cannot create the state dir: {exc.strerror}") from exc
+        if not os.access(directory, os.W_OK):
+            raise StoreError(f"{directory}: the state dir is not writable")
+        return cls(directory / FILENAME, on_error)
 
     def close(self) -> None:
         """Close the database; further calls fail. Closing twice is fine."""
@@ -142,12 +187,30 @@ class Store:
             "INSERT INTO kv (key, data) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET data = excluded.data",
             (key, _dumps(data)),
+            key=f"kv:{key}",
         )
 
     def load_state(self, key: str) -> dict[str, Any] | None:
         """The blob saved under `key`, or None if there is none."""
         rows = self._query("SELECT data FROM kv WHERE key = ?", (key,))
         return _loads(rows[0][0], f"state {key!r}") if rows else None
+
+    # --- dedup marks ----------------------------------------------------
+
+    def save_mark(self, key: str, seq: int) -> None:
+        """Record that batch `seq` of identity `key` was ingested. Written
+        before the batch is acked, so a collector killed after the ack never
+        counts the batch again (one row upsert: ~15 us)."""
+        self._execute(
+            "INSERT INTO dedup (key, seq) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET seq = excluded.seq",
+            (key, seq),
+            key=f"dedup:{key}",
+        )
+
+    def marks(self) -> dict[str, int]:
+        """Every dedup mark, by identity key."""
+        return {str(k): int(v) for k, v in self._query("SELECT key, seq FROM dedup")}
 
     # --- incidents ------------------------------------------------------
 
@@ -168,6 +231,7 @@ class Store:
             "release = excluded.release, request_id = excluded.request_id, "
             "fingerprint = excluded.fingerprint, data = excluded.data",
             row,
+            key=f"incident:{row[0]}",
         )
 
     def list_incidents(self, limit: int = 100, open_only: bool = False) -> list[dict[str, Any]]:
@@ -185,6 +249,7 @@ class Store:
         self._execute(
             "INSERT OR IGNORE INTO deploys (service, version, at, source) VALUES (?, ?, ?, ?)",
             (service, version, at, source),
+            key=f"deploy:{service}:{version}:{at}",
         )
 
     def deploys_since(self, at: float) -> list[dict[str, Any]]:
@@ -211,11 +276,13 @@ class Store:
                 float(silence["ends_at"]),
                 _dumps(silence),
             ),
+            key=f"silence:{silence['id']}",
         )
 
     def delete_silence(self, silence_id: str) -> bool:
         """Remove a silence; False when there was none with that id."""
-        return self._execute("DELETE FROM silences WHERE id = ?", (silence_id,)) > 0
+        sql = "DELETE FROM silences WHERE id = ?"
+        return self._execute(sql, (silence_id,), key=f"silence:{silence_id}") > 0
 
     def prune_silences(self, now: float) -> int:
         """Remove silences that ended by `now`; returns how many."""
@@ -240,11 +307,13 @@ class Store:
             "INSERT INTO heartbeat_tokens (check_name, sha256) VALUES (?, ?) "
             "ON CONFLICT (check_name) DO UPDATE SET sha256 = excluded.sha256",
             (check, sha256_hex),
+            key=f"token:{check}",
         )
 
     def delete_token_hash(self, check: str) -> bool:
         """Forget `check`'s token (the check was removed); False if none."""
-        return self._execute("DELETE FROM heartbeat_tokens WHERE check_name = ?", (check,)) > 0
+        sql = "DELETE FROM heartbeat_tokens WHERE check_name = ?"
+        return self._execute(sql, (check,), key=f"token:{check}") > 0
 
     def token_hashes(self) -> dict[str, str]:
         """Every stored token hash, by check name."""
@@ -260,7 +329,7 @@ class Store:
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: not a usable database: {exc}") from exc
+            raise CorruptStore(f"{self.path}: corrupt: {exc}") from exc
 
     def _migrate(self) -> None:
         # One transaction, version read inside it: two processes opening the
@@ -295,13 +364,56 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
 
-    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+    def retry(self) -> bool:
+        """Write what failed before; True when nothing is left to write."""
+        while self._pending:
+            key, (sql, params) = next(iter(self._pending.items()))
+            try:
+                self._db.execute(sql, params)
+            except sqlite3.Error as exc:
+                self._failed(str(exc))
+                return False
+            del self._pending[key]
+        if self.problem is not None:
+            self.problem = None
+            log.info("store.recovered", path=str(self.path))
+        return True
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = (), key: str | None = None) -> int:
         """Run one write statement (its own transaction in autocommit mode);
-        returns the number of rows it changed."""
+        returns the number of rows it changed, or 0 when it failed and was
+        kept under `key` (the row it writes) for `retry`."""
+        if self._pending and not self.retry():
+            self._keep(key or sql, sql, params)
+            return 0
         try:
             return self._db.execute(sql, params).rowcount
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+            self._keep(key or sql, sql, params)
+            self._failed(str(exc))
+            return 0
+
+    def _keep(self, key: str, sql: str, params: tuple[Any, ...]) -> None:
+        self._pending.pop(key, None)  # a newer write of the row goes last
+        self._pending[key] = (sql, params)
+        if len(self._pending) > MAX_PENDING:
+            self._pending.popitem(last=False)
+            self.on_error()
+
+    def _failed(self, why: str) -> None:
+        self.on_error()
+        if self.problem != why:
+            log.error("store.write_failed", path=str(self.path), error=why, kept=len(self._pending))
+        self.problem = why
+
+    def _check(self) -> None:
+        """Refuse a file that is not a sound database (truncated, overwritten)."""
+        try:
+            rows = self._db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.Error as exc:
+            raise CorruptStore(f"{self.path}: corrupt: {exc}") from exc
+        if rows != [("ok",)]:
+            raise CorruptStore(f"{self.path}: corrupt: {rows[0][0]}")
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -353,3 +465,46 @@ def _loads(text: str, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise StoreError(f"{what}: stored JSON is not an object")
     return data
+
+
+def inspect(state_dir: str | Path) -> dict[str, int]:
+    """Check `<state_dir>/vantage.db` without changing it: StoreError naming
+    what is wrong, or its schema version and row counts."""
+    path = Path(state_dir) / FILENAME
+    if not path.exists():
+        raise StoreError(f"{path}: no such file (a collector creates it on start)")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open: {exc}") from exc
+    try:
+        rows = db.execute("PRAGMA integrity_check").fetchall()
+        if rows != [("ok",)]:
+            raise StoreError(f"{path}: corrupt: {rows[0][0]}")
+        counts = {"schema_version": _version(db)}
+        for table in ("incidents", "deploys", "silences", "dedup"):
+            counts[table] = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608  # names from the tuple above
+        return counts
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: corrupt: {exc}") from exc
+    finally:
+        db.close()
+
+
+def reset(state_dir: str | Path, backup: bool, now: float) -> list[Path]:
+    """Move the database (and its WAL files) aside, so the next start begins
+    with empty state; `backup` keeps them renamed `*.bad-<unix time>`,
+    otherwise they are deleted. Returns the paths written or removed."""
+    touched: list[Path] = []
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(state_dir) / (FILENAME + suffix)
+        if not path.exists():
+            continue
+        if backup:
+            target = path.with_name(f"{path.name}.bad-{int(now)}")
+            path.rename(target)
+            touched.append(target)
+        else:
+            path.unlink()
+            touched.append(path)
+    return touched
