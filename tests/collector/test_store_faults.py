@@ -1,0 +1,84 @@
+"""The store under faults, on a real SQLite file: a full database (SQLite's
+own SQLITE_FULL, via max_page_count) never raises into the caller, is
+counted, and is written once there is room; a corrupt file is refused at
+open with the recovery command, and `vantage state` checks and resets it."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from cli.main import main as vantage
+from collector.store import FILENAME, CorruptStore, Store
+
+BIG = {"blob": "x" * 200_000}
+
+
+def fill(store: Store) -> None:
+    """Let the database grow by no more pages than it has now: the next
+    large write fails with 'database or disk is full'."""
+    db = store._db  # the test reaches in to cap the file, as a full disk would
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def free(store: Store) -> None:
+    store._db.execute("PRAGMA max_page_count = 1073741823")
+
+
+def test_a_full_disk_is_counted_and_kept_then_written_once_there_is_room(tmp_path: Path) -> None:
+    errors: list[int] = []
+    store = Store.open(tmp_path, on_error=lambda: errors.append(1))
+    store.save_state("small", {"a": 1})
+    fill(store)
+    store.save_state("evaluator", BIG)  # does not raise
+    store.upsert_incident({"id": "i1", "check": "home", "started_at": 1.0, **BIG})
+    assert store.problem is not None and "full" in store.problem
+    assert errors and store.load_state("evaluator") is None
+    assert store.retry() is False
+    free(store)
+    assert store.retry() is True
+    assert store.problem is None
+    assert store.load_state("evaluator") == BIG
+    assert [i["id"] for i in store.list_incidents()] == ["i1"]
+
+
+def test_the_newest_write_of_a_row_wins_after_recovery(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    fill(store)
+    store.save_state("evaluator", {**BIG, "v": 1})
+    store.save_state("evaluator", {**BIG, "v": 2})
+    free(store)
+    store.save_state("other", {"a": 1})  # a later write first writes what was kept
+    assert store.problem is None
+    assert store.load_state("evaluator") == {**BIG, "v": 2}
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(b"\x00garbage" * 1000),
+        lambda path: path.write_bytes(path.read_bytes()[:3000]),
+    ],
+    ids=["overwritten", "truncated"],
+)
+def test_a_corrupt_file_is_refused_and_state_commands_recover_it(
+    tmp_path: Path, damage: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Store.open(tmp_path) as store:
+        for n in range(200):
+            store.upsert_incident({"id": f"i{n}", "check": "home", "started_at": n, **BIG})
+    path = tmp_path / FILENAME
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    damage(path)  # type: ignore[operator]
+    with pytest.raises(CorruptStore, match="corrupt"):
+        Store.open(tmp_path)
+    assert vantage(["state", "check", "--state-dir", str(tmp_path)]) == 1
+    assert "vantage state reset --backup" in capsys.readouterr().err
+    assert vantage(["state", "reset", "--backup", "--state-dir", str(tmp_path)]) == 0
+    assert any(p.name.startswith(f"{FILENAME}.bad-") for p in tmp_path.iterdir())
+    Store.open(tmp_path).close()
+    assert vantage(["state", "check", "--state-dir", str(tmp_path)]) == 0
