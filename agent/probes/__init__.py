@@ -17,6 +17,7 @@ PROBES: dict[str, str] = {
     "email_auth": "agent.probes.email_auth",
     "http_flow": "agent.probes.http_flow",
     "tcp": "agent.probes.tcp",
+    "grpc": "agent.probes.grpc",
 }
 """Check type -> the module whose `probe` function runs it."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from common.config.base import CheckBase
 from common.config.dns import DnsCheck
 from common.config.email_auth import EmailAuthCheck
+from common.config.grpc import GrpcCheck
 from common.config.heartbeat import HeartbeatCheck
 from common.config.http import HttpCheck
 from common.config.http_flow import HttpFlowCheck
@@ -21,4 +22,5 @@ CHECK_TYPES: dict[str, type[CheckBase]] = {
     "http_flow": HttpFlowCheck,
     "heartbeat": HeartbeatCheck,
     "tcp": TcpCheck,
+    "grpc": GrpcCheck,
 }
