@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import generate_latest
 
+from collector.api_inputs import errors_middleware
 from collector.exposition import CONTENT_TYPE, Exposition
 from collector.model import Sample
 from collector.stats.series import ALL, Stats
@@ -84,7 +85,7 @@ class Api:
 
     def app(self) -> web.Application:
         """The aiohttp application."""
-        app = web.Application()
+        app = web.Application(middlewares=[errors_middleware])
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from collector import api_inputs as inputs
 from collector.alerting.heartbeats import PingKind
 from collector.alerting.service import AlertingService
 from collector.alerting.silences import Matchers, Silence
@@ -93,30 +94,17 @@ class AlertingApi:
 
     async def deploy(self, request: web.Request) -> web.Response:
         """Record `{service, version, at?}`."""
-        body = await _json(request)
-        service, version = body.get("service"), body.get("version")
-        if (
-            not isinstance(service, str)
-            or not isinstance(version, str)
-            or not service
-            or not version
-        ):
-            return _problem(400, "body needs string fields 'service' and 'version'")
-        at = body.get("at", time.time())
-        if not isinstance(at, int | float):
-            return _problem(400, "'at' must be unix seconds")
-        self.service.record_deploy(service, version, float(at))
+        body = await inputs.json_object(request, ("service", "version", "at"))
+        service, version = inputs.string(body, "service"), inputs.string(body, "version")
+        at = inputs.unix_time(body, "at", time.time())
+        self.service.record_deploy(service, version, at)
         log.info("deploy.recorded", service=service, version=version, at=at)
         return web.json_response({"service": service, "version": version, "at": at}, status=201)
 
     async def silence(self, request: web.Request) -> web.Response:
         """Add `{matchers: {label: value}, matchers_re?, starts_at?, ends_at, comment?}`."""
-        body = await _json(request)
-        try:
-            silence = _silence(body)
-        except (KeyError, TypeError, ValueError) as exc:
-            return _problem(400, f"bad silence: {exc}")
-        added = self.service.add_silence(silence)
+        body = await inputs.json_object(request, _SILENCE_FIELDS)
+        added = self.service.add_silence(_silence(body))
         log.info("silence.added", id=added.id, matchers=added.matchers.to_dict())
         return web.json_response(added.to_dict(), status=201)
 
@@ -142,26 +130,16 @@ class AlertingApi:
         return web.json_response({"alerts": self.service.alerts_view()})
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="body must be JSON\n") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object\n")
-    return body
+_SILENCE_FIELDS = ("matchers", "matchers_re", "starts_at", "ends_at", "comment", "created_by")
 
 
 def _silence(body: dict[str, Any]) -> Silence:
-    matchers = Matchers.from_dict(
-        {"match": body.get("matchers", {}), "match_re": body.get("matchers_re", {})}
-    )
+    matchers = Matchers(inputs.labels(body, "matchers"), inputs.regexes(body, "matchers_re"))
     if not matchers.equal and not matchers.regex:
-        raise ValueError("give at least one matcher")
-    starts = float(body.get("starts_at", time.time()))
-    ends = float(body["ends_at"])
+        raise inputs.BadInput("matchers", "give at least one matcher")
+    starts = inputs.unix_time(body, "starts_at", time.time())
+    ends = inputs.unix_time(body, "ends_at")
     if ends <= starts:
-        raise ValueError("ends_at must be after starts_at")
-    return Silence(
-        matchers, starts, ends, str(body.get("comment", "")), str(body.get("created_by", ""))
-    )
+        raise inputs.BadInput("ends_at", "must be after starts_at")
+    comment = inputs.string(body, "comment", inputs.MAX_TEXT, default="")
+    return Silence(matchers, starts, ends, comment, inputs.string(body, "created_by", default=""))

@@ -24,7 +24,7 @@ it watches, per check (see `CheckPolicy`):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from collector.alerting import texts
@@ -357,8 +357,20 @@ class Evaluator:
         ]
 
     def _forget(self, check: str, now: float) -> list[Alert]:
-        self._checks.pop(check, None)
-        return self.alerts.forget(check, now, "the check was removed from the config")
+        state = self._checks.pop(check, None)
+        note = "the check was removed from the config"
+        alerts = self.alerts.forget(check, now, note)
+        incident = state.incident if state is not None else None
+        if incident is None:
+            return alerts
+        # The open incident is closed too, with the note, so its record does
+        # not stay open for ever (the store keeps what `details` carries).
+        incident.resolved_at = now
+        closed = {"incident": {**incident.to_dict(), "resolution": note}}
+        return [
+            replace(a, details=closed) if a.labels.get("alertname") == incident.alertname else a
+            for a in alerts
+        ]
 
 
 def _latest(a: float | None, b: float | None) -> float | None:

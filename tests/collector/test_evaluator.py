@@ -574,6 +574,13 @@ def test_removed_check_resolves_its_alerts() -> None:
     [resolved] = ev.set_policies([], now=20.0)
     assert (resolved.name, resolved.state) == ("CheckDown", AlertState.RESOLVED)
     assert ev.active_alerts() == []
+    # Its incident record closes too, saying why (the store keeps `details`).
+    incident = resolved.details["incident"]
+    assert isinstance(incident, dict)
+    assert (incident["resolved_at"], incident["resolution"]) == (
+        20.0,
+        "the check was removed from the config",
+    )
 
 
 def restart(ev: Evaluator, now: float) -> Evaluator:

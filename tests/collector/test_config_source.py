@@ -1,0 +1,125 @@
+"""The collector's config watcher on a real file: a change applies once the
+file stopped changing, a bad or emptied file never replaces the config in
+force, and nothing in a file can stop the watcher. Polls are driven by hand
+(`_poll`), so no test waits on a clock."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from collector.alerting.config import AlertingConfig
+from collector.config_source import ConfigSource
+from common.auth import token_sha256
+from common.config import Config
+
+HEAD = "defaults: {interval: 10s, timeout: 5s, regions: [eu-west]}\n"
+ONE = HEAD + "checks:\n  - {name: a, type: http, url: 'http://127.0.0.1:9/'}\n"
+TWO = ONE + "  - {name: b, type: http, url: 'http://127.0.0.1:9/'}\n"
+
+
+class Watched:
+    """A ConfigSource on a temp file, recording what it applies and refuses."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.applied: list[list[str]] = []
+        self.outcomes: list[bool] = []
+        self.mtime = 1_000_000_000
+        path.write_text(ONE)
+        self.source = ConfigSource(path, self.changed, self.outcomes.append)
+
+    def changed(self, config: Config, _alerting: AlertingConfig) -> None:
+        self.applied.append([c.name for c in config.checks])
+
+    def write(self, text: str | bytes) -> None:
+        data = text.encode() if isinstance(text, str) else text
+        self.path.write_bytes(data)
+        self.mtime += 1  # a distinct mtime per write, however fast the test runs
+        os.utime(self.path, (self.mtime, self.mtime))
+
+    async def poll(self, times: int = 1) -> None:
+        for _ in range(times):
+            await self.source._poll()
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> Watched:
+    return Watched(tmp_path / "checks.yaml")
+
+
+async def test_a_change_applies_only_once_the_file_stopped_changing(watched: Watched) -> None:
+    watched.write(HEAD + "checks:\n")  # an editor's first half
+    await watched.poll()
+    watched.write(TWO)  # ... and the rest, before the next poll
+    await watched.poll()
+    assert watched.applied == []
+    await watched.poll()
+    assert watched.applied == [["a", "b"]]
+    await watched.poll(2)
+    assert watched.applied == [["a", "b"]]  # applied once
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("", "every check would be removed"),
+        (HEAD, "every check would be removed"),
+        (b"\x00\xff\xfe garbage \x81", "not UTF-8"),
+        ("checks: [\n", "not valid YAML"),
+    ],
+    ids=["empty", "no-checks-key", "binary-garbage", "broken-yaml"],
+)
+async def test_a_bad_or_emptied_file_keeps_the_config_in_force(
+    watched: Watched, text: str | bytes, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    watched.write(text)
+    await watched.poll(2)
+    assert watched.applied == []
+    assert watched.outcomes == [False]
+    assert [c.name for c in watched.source.config.checks] == ["a"]
+    watched.write(TWO)  # the watcher is alive: a good file applies
+    await watched.poll(2)
+    assert watched.applied == [["a", "b"]]
+
+
+async def test_checks_written_empty_on_purpose_remove_every_check(watched: Watched) -> None:
+    watched.write(HEAD + "checks: []\n")
+    await watched.poll(2)
+    assert watched.applied == [[]]
+
+
+async def test_a_change_of_agent_tokens_alone_is_applied(watched: Watched) -> None:
+    digest = token_sha256("fake-token")
+    watched.write(ONE + f"agents:\n  - {{name: eu-1, region: eu-west, token_sha256: '{digest}'}}\n")
+    await watched.poll(2)
+    assert watched.applied == [["a"]]
+    assert [a.name for a in watched.source.config.agents] == ["eu-1"]
+
+
+async def test_the_watcher_outlives_a_failing_subscriber(watched: Watched) -> None:
+    calls: list[int] = []
+
+    def broken(_config: Config, _alerting: AlertingConfig) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug downstream")
+
+    watched.source.on_change = broken
+    task = asyncio.create_task(watched.source.watch(every=0.001))
+    try:
+        watched.write(TWO)
+        async with asyncio.timeout(5):
+            while not calls:
+                await asyncio.sleep(0.001)
+        watched.write(ONE)
+        async with asyncio.timeout(5):
+            while len(calls) < 2:
+                await asyncio.sleep(0.001)
+        assert not task.done()
+        assert False in watched.outcomes
+    finally:
+        task.cancel()
