@@ -224,6 +224,11 @@ class Dispatcher:
             group.alerts.values(), key=lambda a: (a.state != AlertState.FIRING, a.fingerprint)
         )
         batch = tuple(a for a in alerts if a.state is AlertState.RESOLVED or not self.muted(a, now))
+        news = frozenset(
+            a.fingerprint
+            for a in batch
+            if a.state is AlertState.FIRING and a.fingerprint not in group.notified
+        )
         group.last_flush = now
         for alert in batch:
             fp = alert.fingerprint
@@ -238,7 +243,7 @@ class Dispatcher:
             return []
         group.last_sent = now
         receivers = self._route(group).receivers
-        return [Notification(r, group.key, dict(group.labels), batch) for r in receivers]
+        return [Notification(r, group.key, dict(group.labels), batch, news) for r in receivers]
 
     def _drop_if_empty(self, group: _Group) -> None:
         if not group.alerts:

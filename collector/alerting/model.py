@@ -114,6 +114,35 @@ class Notification:
     group_key: str
     group_labels: Mapping[str, str]
     alerts: tuple[Alert, ...]
+    news: frozenset[str] | None = None
+    """Fingerprints of the alerts that newly fire since the group's last
+    notification (the dispatcher knows); None: every firing alert is new."""
+
+    @property
+    def fired(self) -> tuple[Alert, ...]:
+        """Alerts that started firing since the group's last notification."""
+        return tuple(
+            a
+            for a in self.alerts
+            if a.state is AlertState.FIRING and (self.news is None or a.fingerprint in self.news)
+        )
+
+    @property
+    def resolved(self) -> tuple[Alert, ...]:
+        """Alerts that resolved since the group's last notification."""
+        return tuple(a for a in self.alerts if a.state is AlertState.RESOLVED)
+
+    @property
+    def ongoing(self) -> tuple[Alert, ...]:
+        """Alerts that fired before and still fire: context, not news."""
+        fired = {id(a) for a in self.fired}
+        return tuple(a for a in self.alerts if a.state is AlertState.FIRING and id(a) not in fired)
+
+    @property
+    def lead(self) -> Alert:
+        """The alert a message leads with: the first new one, else the first
+        resolved one, else (a reminder) the first still firing."""
+        return (self.fired or self.resolved or self.alerts)[0]
 
     @property
     def state(self) -> AlertState:

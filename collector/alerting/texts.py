@@ -91,7 +91,9 @@ def recovered(policy: CheckPolicy, incident: Incident) -> dict[str, str]:
     summary = (
         f"{policy.name} recovered after {lasted} (was {_VERB[incident.alertname]} in {regions})"
     )
-    return {"summary": summary, "resolution": "regions recovered"}
+    # The regions it names are the alert's own: the incident may have
+    # grown since it fired, and the `regions` field must say the same.
+    return {"summary": summary, "resolution": "regions recovered", "regions": regions}
 
 
 def agent_down(

@@ -672,7 +672,10 @@ async def test_sms_form_one_message_per_recipient_with_basic_auth(
     assert sorted(h.form()["To"] for h in hits) == ["+15550100", "+15550101"]
     form = hits[0].form()
     assert form["From"] == "+15550199"
-    assert form["Body"] == "[FIRING] home down in eu-west, us-east: connect_refused"
+    assert form["Body"] == (
+        "[FIRING] home down in eu-west, us-east: connect_refused; "
+        "started 3m after deploy portal v1.4.2"
+    )
     assert (
         hits[0].headers["Authorization"]
         == "Basic " + base64.b64encode(b"AC123:auth-token").decode()

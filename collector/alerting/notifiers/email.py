@@ -64,9 +64,17 @@ def build_message(notification: Notification, spec: EmailSpec) -> EmailMessage:
     return message
 
 
+_SECTIONS = (("Newly firing", "fired"), ("Resolved", "resolved"), ("Still firing", "ongoing"))
+
+
 def body(notification: Notification) -> str:
-    """One block per alert: summary, description, then the details."""
-    blocks = [alert_text(a) for a in notification.alerts]
+    """What changed first: a section per kind of change (newly firing,
+    resolved), then what still fires; one block per alert."""
+    blocks = []
+    for heading, attribute in _SECTIONS:
+        alerts: tuple[Alert, ...] = getattr(notification, attribute)
+        if alerts:
+            blocks += [f"== {heading} ({len(alerts)}) ==", *(alert_text(a) for a in alerts)]
     footer = f"Receiver {notification.receiver}, group {notification.group_key}."
     return "\n\n".join([*blocks, f"-- \n{footer}\n"])
 

@@ -1,4 +1,6 @@
-"""`pagerduty`: Events API v2, one event per alert.
+"""`pagerduty`: Events API v2, one event per change: `trigger` for an alert
+that newly fires, `resolve` for one that resolved. An alert that still fires
+is not news: PagerDuty already holds its incident, so it gets no event.
 
 `dedup_key` is the alert's fingerprint for both `trigger` and `resolve`, so
 PagerDuty folds a re-sent trigger into the open incident and the resolve
@@ -30,12 +32,10 @@ class PagerDutyNotifier(BaseNotifier):
         redact_url(spec.url, whole=False)
 
     async def deliver(self, notification: Notification) -> None:
-        """One event per alert; the failed ones are named in the error."""
+        """One event per change; the failed ones are named in the error."""
+        changed = notification.fired + notification.resolved
         await self.attempt_each(
-            [
-                ([a.fingerprint], self.request(self.spec.url, json=self.event(a)))
-                for a in notification.alerts
-            ]
+            [([a.fingerprint], self.request(self.spec.url, json=self.event(a))) for a in changed]
         )
 
     def event(self, alert: Alert) -> dict[str, Any]:

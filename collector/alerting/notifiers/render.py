@@ -9,7 +9,7 @@ an `AgentDown` has a `region` label instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from collector.alerting.model import Alert, AlertState, Notification
@@ -24,7 +24,7 @@ def rfc3339(ts: float) -> str:
 
 
 def tag(state: AlertState) -> str:
-    """`[FIRING]` or `[RESOLVED]`, the prefix every text starts with."""
+    """`[FIRING]` or `[RESOLVED]`: one alert's state."""
     return f"[{state.upper()}]"
 
 
@@ -78,32 +78,72 @@ def summary(alert: Alert) -> str:
     return alert.annotations.get("summary") or title(alert)
 
 
-def union(lists: Iterable[Sequence[str]]) -> list[str]:
-    """Distinct items of `lists`, sorted."""
-    return sorted({item for items in lists for item in items})
+def ordered(notification: Notification) -> tuple[Alert, ...]:
+    """The group's alerts as a message shows them: what changed first (newly
+    firing, then resolved), then what still fires."""
+    n = notification
+    return n.fired + n.resolved + n.ongoing
+
+
+def lead_tag(notification: Notification) -> str:
+    """`[FIRING]` when something newly fires, `[RESOLVED]` when the news is
+    only resolves, `[STILL FIRING]` for a reminder with no news."""
+    n = notification
+    return "[FIRING]" if n.fired else "[RESOLVED]" if n.resolved else "[STILL FIRING]"
+
+
+def _where(alert: Alert) -> str:
+    found = regions(alert)
+    return f" ({', '.join(found)})" if found else ""
+
+
+def _also(notification: Notification) -> str:
+    """`; +1 more firing; resolved: LatencyHigh home; 2 still firing`: the
+    rest of the news after the lead alert, then what still fires."""
+    n, lead = notification, notification.lead
+    parts = []
+    for label, alerts in (
+        ("firing", n.fired),
+        ("resolved", n.resolved),
+        ("still firing", n.ongoing),
+    ):
+        rest = [a for a in alerts if a is not lead]
+        if len(rest) == 1:
+            parts.append(f"{'also ' if lead in alerts else ''}{label}: {title(rest[0])}")
+        elif rest:
+            parts.append(f"{len(rest)} {'more ' if lead in alerts else ''}{label}")
+    return "".join(f"; {p}" for p in parts)
 
 
 def headline(notification: Notification) -> str:
-    """`[FIRING] CheckDown home (eu-west, us-east)`, `+N more` for a group."""
-    alerts = notification.alerts
-    first = next((a for a in alerts if a.state is notification.state), alerts[0])
-    where = ", ".join(union(regions(a) for a in alerts))
-    text = f"{tag(notification.state)} {title(first)}" + (f" ({where})" if where else "")
-    return text + (f" +{len(alerts) - 1} more" if len(alerts) > 1 else "")
+    """`[RESOLVED] CheckDown home (eu-west, us-east); still firing: LatencyHigh
+    home`: the lead change with its own regions, then the rest in short."""
+    lead = notification.lead
+    return f"{lead_tag(notification)} {title(lead)}{_where(lead)}{_also(notification)}"
 
 
 def short_text(notification: Notification, limit: int = SMS_LIMIT) -> str:
-    """`[FIRING] home down in eu-west, us-east: connect_refused`, for SMS."""
-    alerts = notification.alerts
-    first = next((a for a in alerts if a.state is notification.state), alerts[0])
+    """`[FIRING] home down in eu-west, us-east: connect_refused; started 2m
+    after deploy v1.4.2`, for SMS: the lead change in words, then the rest."""
+    first = notification.lead
     causes = sorted(set(reasons(first).values()))
     if first.state is AlertState.FIRING and first.name == "CheckDown" and causes:
         line = f"{subject_of(first)} down in {', '.join(regions(first))}: {', '.join(causes)}"
+        line += _deploy(first)
     else:  # resolves and other alerts: the evaluator's summary already reads well
         line = summary(first)
-    text = f"{tag(notification.state)} {line}"
-    text += f" (+{len(alerts) - 1} more)" if len(alerts) > 1 else ""
+    text = f"{lead_tag(notification)} {line}{_also(notification)}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _deploy(alert: Alert) -> str:
+    """`; started 2m after deploy v1.4.2`, or `; release v1.4.2`."""
+    incident = alert.details.get("incident")
+    attribution = incident.get("attribution") if isinstance(incident, Mapping) else None
+    if isinstance(attribution, str) and attribution.startswith("started"):
+        return f"; {attribution}"
+    release = alert.annotations.get("release", "")
+    return f"; release {release}" if release else ""
 
 
 def detail_lines(alert: Alert) -> list[str]:

@@ -38,13 +38,18 @@ class SlackNotifier(BaseNotifier):
 
 def message(notification: Notification) -> dict[str, Any]:
     """The incoming-webhook body: `text` fallback plus `blocks`."""
-    alerts = notification.alerts
-    blocks = [b for a in alerts[:MAX_ALERTS] for b in alert_blocks(a)]
+    alerts = render.ordered(notification)
+    shown = alerts[:MAX_ALERTS]
+    changed = len(notification.fired) + len(notification.resolved)
+    blocks = [b for a in shown[:changed] for b in alert_blocks(a)]
+    if shown[changed:]:  # what still fires is context, under its own heading
+        blocks.append({"type": "context", "elements": [_mrkdwn("*Still firing:*")]})
+        blocks += [b for a in shown[changed:] for b in alert_blocks(a)]
     if len(alerts) > MAX_ALERTS:
         more = f"and {len(alerts) - MAX_ALERTS} more alerts in this group"
         blocks.append({"type": "context", "elements": [_mrkdwn(more)]})
-    first = alerts[0]
-    return {"text": f"{render.headline(notification)}: {render.summary(first)}", "blocks": blocks}
+    lead = notification.lead
+    return {"text": f"{render.headline(notification)}: {render.summary(lead)}", "blocks": blocks}
 
 
 def alert_blocks(alert: Alert) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@
 {"version": "1", "receiver": "oncall-webhook", "status": "firing",
  "group_key": "route.routes[0]:{check=\\"home\\"}", "group_labels": {"check": "home"},
  "summary": "[FIRING] CheckDown home (eu-west, us-east)",
+ "changes": {"firing": ["3f2a..."], "resolved": []},
  "alerts": [{"status": "firing", "labels": {...}, "annotations": {...},
              "starts_at": "2026-11-27T10:00:00.000Z", "ends_at": null,
              "fingerprint": "3f2a...", "runbook_url": "https://...",
@@ -48,7 +49,11 @@ def payload(notification: Notification) -> dict[str, Any]:
         "group_key": notification.group_key,
         "group_labels": dict(notification.group_labels),
         "summary": render.headline(notification),
-        "alerts": [alert_payload(a) for a in notification.alerts],
+        "changes": {
+            "firing": [a.fingerprint for a in notification.fired],
+            "resolved": [a.fingerprint for a in notification.resolved],
+        },
+        "alerts": [alert_payload(a) for a in render.ordered(notification)],
     }
 
 
