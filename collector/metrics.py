@@ -82,6 +82,12 @@ class CollectorMetrics:
             ["receiver", "outcome"],
             registry=r,
         )
+        self.check_flapping = Gauge(
+            "vantage_check_flapping",
+            "1 while a check's notifications are flap-damped; absent otherwise.",
+            ["check"],
+            registry=r,
+        )
         self.alerts = Counter(
             "vantage_alerts",
             "Alert events from the evaluator and heartbeats.",

@@ -30,6 +30,7 @@ from typing import Any
 from collector.alerting import texts
 from collector.alerting.certs import CertEvent, CertTracker
 from collector.alerting.deploys import Deploys
+from collector.alerting.flapping import FlapState
 from collector.alerting.lifecycle import Lifecycle, key
 from collector.alerting.model import Alert
 from collector.alerting.policy import CheckPolicy
@@ -61,6 +62,7 @@ class _CheckState:
     looked up only when it changes."""
     slo_at: float = float("-inf")
     """When the SLO window was last evaluated (not persisted)."""
+    flap: FlapState = field(default_factory=FlapState)
 
     def stale(self, policy: CheckPolicy, now: float) -> set[str]:
         return {r for r, s in self.regions.items() if s.is_stale(now, policy.stale_after)}
@@ -74,6 +76,7 @@ class _CheckState:
             # until it holds enough samples (see slo.min_samples).
             "certs": self.certs.to_dict(),
             "host": self.host,
+            "flap": self.flap.to_dict(),
         }
 
     @classmethod
@@ -84,6 +87,7 @@ class _CheckState:
             incident=None if incident is None else Incident.from_dict(incident),
             certs=CertTracker.from_dict(data.get("certs", {})),
             host=data.get("host", ""),
+            flap=FlapState.from_dict(data.get("flap", {})),
         )
 
 
@@ -168,6 +172,8 @@ class Evaluator:
             state = self._checks[policy.name]
             stale[policy.name] = state.stale(policy, now)
             alerts += self._outage(policy, state, now, stale[policy.name])
+            if state.flap.since is not None:
+                alerts += self._settled(policy, state, now)
             if now - state.slo_at >= SLO_EVERY:
                 state.slo_at = now
                 alerts += self._slo(policy, state, now)
@@ -244,18 +250,44 @@ class Evaluator:
             if region.first_failure is not None:
                 region.in_incident = True
                 state.window.exclude_since(name, region.first_failure.at)
-        return self.alerts.fire(
-            key(incident.alertname, policy.name), texts.outage(policy, state.host, incident)
-        )
+        alerts = self._flapped(policy, state, now, down=True)
+        alert = texts.outage(policy, state.host, incident)
+        return self.alerts.fire(key(incident.alertname, policy.name), alert) + alerts
 
     def _close(self, policy: CheckPolicy, state: _CheckState, now: float) -> list[Alert]:
         incident = state.incident
         assert incident is not None
         incident.resolved_at = now
         state.incident = None
+        alerts = self._flapped(policy, state, now, down=False)
         k = key(incident.alertname, policy.name)
         notes = texts.recovered(policy, incident)
-        return self.alerts.resolve(k, now, notes, {"incident": incident.to_dict()})
+        return self.alerts.resolve(k, now, notes, {"incident": incident.to_dict()}) + alerts
+
+    # --- flap damping ---------------------------------------------------
+
+    def _flapped(
+        self, policy: CheckPolicy, state: _CheckState, now: float, down: bool
+    ) -> list[Alert]:
+        """Count an outage-state change; the one that starts flapping damps
+        the check and fires `CheckFlapping` (see `flapping.py`)."""
+        if not state.flap.change(now, policy.flap):
+            return []
+        self.alerts.damp(policy.name)
+        alert = texts.flapping(policy, state.host, len(state.flap.changes), down, now)
+        return self.alerts.fire(key("CheckFlapping", policy.name), alert)
+
+    def _settled(self, policy: CheckPolicy, state: _CheckState, now: float) -> list[Alert]:
+        """A flapping check quiet for `settle`: one notice of its final state."""
+        if not state.flap.settled(now, policy.flap):
+            return []
+        note = texts.settled(state.incident is not None, now)
+        alerts = self.alerts.resolve(key("CheckFlapping", policy.name), now, note)
+        return alerts + self.alerts.undamp(policy.name, now, note["resolution"])
+
+    def flapping(self) -> set[str]:
+        """Checks whose alerts are flap-damped now."""
+        return self.alerts.damped()
 
     # --- stale agents ---------------------------------------------------
 
@@ -293,15 +325,18 @@ class Evaluator:
         self, now: float, stale: Mapping[str, set[str]], connected: int | None
     ) -> list[Alert]:
         """`MonitoringBlind` while any check has every region stale, or no
-        agent has been connected for longer than a region needs to go stale."""
+        agent has been connected for as long as the fastest check needs to go
+        stale (then every check is blind, slow ones too)."""
         blind = sorted(
             c for c, names in stale.items() if names and names == set(self._policies[c].regions)
         )
         if connected:
             self._connected_at = now
         elif connected == 0 and self._policies:
-            grace = min(p.stale_grace for p in self._policies.values())
-            if now - self._connected_at > grace:
+            # as long as the fastest check's region takes to go stale: agents
+            # reconnecting after a collector restart are not a blind monitor
+            limit = min(p.stale_after for p in self._policies.values())
+            if now - self._connected_at > limit:
                 blind = sorted(self._policies)
         k = key("MonitoringBlind")
         if blind:

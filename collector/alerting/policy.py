@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from collector.alerting.certs import CertPolicy
+from collector.alerting.flapping import FlapPolicy
 from collector.alerting.regions import Quorum
 from collector.alerting.slo import SloPolicy
 
@@ -29,6 +30,7 @@ class CheckPolicy:
     """Copied onto the check's alerts; `severity` sets the outage severity."""
     slo: SloPolicy = field(default_factory=SloPolicy)
     cert: CertPolicy = field(default_factory=CertPolicy)
+    flap: FlapPolicy = field(default_factory=FlapPolicy)
     stale_grace: float = 30.0
     runbook_url: str | None = None
     host: str | None = None

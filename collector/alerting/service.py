@@ -69,6 +69,7 @@ class AlertingService:
         self._saved_at = 0.0
         self._ticked_at = float("-inf")
         self._sending: set[asyncio.Task[None]] = set()
+        self._flapping: set[str] = set()
         self.agents_connected: Callable[[], int] | None = None
         """How many agents have an open stream (set by the collector): no
         agent at all makes `MonitoringBlind` fire without waiting for every
@@ -191,6 +192,7 @@ class AlertingService:
             connected = self.agents_connected() if self.agents_connected else None
             self._push(self.evaluator.tick(now, connected) + self.heartbeats.tick(now), now)
             self._refresh(now)
+            self._export_flapping()
         for notification in self._dispatcher().flush(now):
             self._send(notification)
         await self._refresh_alertmanagers(now)
@@ -226,6 +228,15 @@ class AlertingService:
         for alert in self.evaluator.alerts.take_refreshed():
             dispatcher.push(alert, now)
             self._dirty = True
+
+    def _export_flapping(self) -> None:
+        flapping = self.evaluator.flapping()
+        gauge = self.metrics.check_flapping
+        for check in self._flapping - flapping:
+            gauge.remove(check)
+        for check in flapping - self._flapping:
+            gauge.labels(check).set(1)
+        self._flapping = flapping
 
     def _record_incident(self, alert: Alert) -> None:
         incident = alert.details.get("incident")

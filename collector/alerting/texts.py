@@ -96,6 +96,29 @@ def recovered(policy: CheckPolicy, incident: Incident) -> dict[str, str]:
     return {"summary": summary, "resolution": "regions recovered", "regions": regions}
 
 
+def flapping(policy: CheckPolicy, host: str, changes: int, down: bool, now: float) -> Alert:
+    """`CheckFlapping`: the one notice while a check's alerts are damped."""
+    window = humanize(policy.flap.window)
+    state = "down" if down else "up"
+    summary = (
+        f"{policy.name} is flapping: {changes} up/down changes in {window}, {state} now; "
+        f"further changes are quiet until it holds one state for {humanize(policy.flap.settle)}"
+    )
+    description = (
+        f"{summary}. One notice follows when it settles, with its final state. "
+        "Look at the target's stability (or the check's thresholds), not at each change."
+    )
+    severity = policy.labels.get("severity") or Severity.CRITICAL
+    labels = check_labels(policy, host, "CheckFlapping", severity)
+    return Alert(labels, _notes(policy, summary, description), AlertState.FIRING, now)
+
+
+def settled(down: bool, now: float) -> dict[str, str]:
+    """Annotations for the resolve of `CheckFlapping`: the final state."""
+    state = "still down (see the outage alert)" if down else "up"
+    return {"resolution": f"settled at {stamp(now)}: {state}"}
+
+
 def agent_down(
     agent: str, region: str, *, checks: list[str], last_seen: float | None, now: float
 ) -> Alert:

@@ -70,13 +70,13 @@ BLIND = [
         id="one-region-stale-is-not-blind",
     ),
     pytest.param(
-        [Ok(0), Ok(0, "api"), Tick(10, 2), Tick(40, 0), Tick(41, 0)],
-        [(41, "MonitoringBlind", "firing")],
-        id="no-agent-connected-for-the-grace-is-blind",
+        [Ok(0), Ok(0, "api"), Tick(10, 2), Ok(100), Tick(160, 0), Tick(161, 0)],
+        [(161, "MonitoringBlind", "firing")],
+        id="no-agent-connected-for-the-stale-limit-is-blind",
     ),
     pytest.param(
-        [Ok(0), Ok(0, "api"), Tick(10, 2), Tick(40, 0), Tick(41, 0), Tick(42, 2)],
-        [(41, "MonitoringBlind", "firing"), (42, "MonitoringBlind", "resolved")],
+        [Ok(0), Ok(0, "api"), Tick(10, 2), Ok(100), Tick(161, 0), Tick(162, 2)],
+        [(161, "MonitoringBlind", "firing"), (162, "MonitoringBlind", "resolved")],
         id="an-agent-back-resolves",
     ),
     pytest.param(
@@ -95,7 +95,7 @@ def test_monitoring_blind(steps: list[Step], expected: list[tuple[float, str, st
 
 
 def test_blind_names_the_unwatched_checks_and_pages() -> None:
-    ev, _ = run([Ok(0), Ok(0, "api"), Tick(10, 2), Tick(41, 0)])
+    ev, _ = run([Ok(0), Ok(0, "api"), Tick(10, 2), Ok(100), Tick(161, 0)])
     [blind] = [a for a in ev.active_alerts() if a.name == "MonitoringBlind"]
     assert blind.severity == "critical"
     assert blind.annotations["checks"] == "api, home"
