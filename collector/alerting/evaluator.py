@@ -46,6 +46,11 @@ STATE_VERSION = 1
 SLO_EVERY = 5.0
 """Seconds between SLO evaluations of a check: a 5-minute p95 needs no
 finer clock, and each evaluation walks the whole window."""
+BLIND_START_GRACE = 20.0
+"""Seconds after the collector starts before `MonitoringBlind` may fire:
+agents reconnecting after a restart (with backoff) are not a blind monitor,
+even where checks run every second."""
+_SLO_ALERTS = frozenset({"LatencyHigh", "ErrorRatioHigh"})
 _FINDING_REASONS = frozenset({"assertion", "dns_nxdomain"})
 _FINDING_ALERTS = {"dns": "DnsMismatch", "email_auth": "EmailAuthFailing"}
 
@@ -67,17 +72,21 @@ class _CheckState:
     def stale(self, policy: CheckPolicy, now: float) -> set[str]:
         return {r for r, s in self.regions.items() if s.is_stale(now, policy.stale_after)}
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, slo: bool = False) -> dict[str, Any]:
+        data = {
             "regions": {r: s.to_dict() for r, s in self.regions.items()},
             "incident": None if self.incident is None else self.incident.to_dict(),
-            # The SLO window is not persisted: it is rebuilt from fresh
-            # results within one window, and SLO alerts keep their state
-            # until it holds enough samples (see slo.min_samples).
             "certs": self.certs.to_dict(),
             "host": self.host,
             "flap": self.flap.to_dict(),
         }
+        # The SLO window is kept only while an SLO alert fires (`slo`): a
+        # fresh window after a restart would resolve it early. Any other
+        # window is rebuilt from fresh results, and until it holds
+        # `min_samples` no SLO alert changes.
+        if slo:
+            data["slo"] = self.window.to_state()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> _CheckState:
@@ -88,6 +97,7 @@ class _CheckState:
             certs=CertTracker.from_dict(data.get("certs", {})),
             host=data.get("host", ""),
             flap=FlapState.from_dict(data.get("flap", {})),
+            window=SloWindow.from_state(data["slo"]) if data.get("slo") else SloWindow(),
         )
 
 
@@ -102,9 +112,9 @@ class Evaluator:
         self._policies: dict[str, CheckPolicy] = {}
         self._checks: dict[str, _CheckState] = {}
         self.alerts = Lifecycle()
-        self._connected_at = now
-        """When an agent was last known to be connected (see `_blind`)."""
         """Every alert this evaluator fires (see `lifecycle.py`)."""
+        self._started_at = self._connected_at = now
+        """Start, and when an agent was last known connected (see `_blind`)."""
         self.set_policies(policies, now)
 
     def set_policies(self, policies: Iterable[CheckPolicy], now: float) -> list[Alert]:
@@ -189,9 +199,10 @@ class Evaluator:
 
     def export_state(self) -> dict[str, Any]:
         """Everything needed to carry on after a restart, JSON-able."""
+        slo = {a.labels.get("check") for a in self.alerts.active() if a.name in _SLO_ALERTS}
         return {
             "version": STATE_VERSION,
-            "checks": {name: state.to_dict() for name, state in self._checks.items()},
+            "checks": {n: state.to_dict(n in slo) for n, state in self._checks.items()},
             "lifecycle": self.alerts.export(),
             "deploys": self.deploys.to_dict(),
         }
@@ -339,7 +350,7 @@ class Evaluator:
             if now - self._connected_at > limit:
                 blind = sorted(self._policies)
         k = key("MonitoringBlind")
-        if blind:
+        if blind and now - self._started_at >= BLIND_START_GRACE:
             alert = texts.monitoring_blind(blind, connected, now)
             return self.alerts.fire(k, alert, refresh=True)
         return self.alerts.resolve(k, now, texts.sight_back())

@@ -114,3 +114,10 @@ def test_agent_down_names_every_assigned_check_and_keeps_it_current() -> None:
     assert refreshed.annotations["checks"] == "api, home, new"
     assert refreshed.starts_at == down.starts_at
     assert AP in refreshed.annotations["summary"]
+
+
+def test_no_page_for_blindness_while_agents_reconnect_after_a_start() -> None:
+    ev = Evaluator([policy(interval=1.0, stale_grace=1.0)], now=0.0)
+    names = [a.name for t in (5.0, 19.0) for a in ev.tick(t, 0)]
+    assert "MonitoringBlind" not in names  # stale, but the collector just started
+    assert "MonitoringBlind" in [a.name for a in ev.tick(20.0, 0)]

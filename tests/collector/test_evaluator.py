@@ -610,6 +610,41 @@ def test_restart_keeps_error_ratio_exclusions_and_cert_notices() -> None:
     assert transitions(run(series, evaluator=ev)) == [(430, "CheckDown", "resolved")]
 
 
+@pytest.mark.parametrize(
+    ("restart_at", "expected"),
+    [
+        (None, [(300, "LatencyHigh", "firing"), (540, "LatencyHigh", "resolved")]),
+        (310.0, [(300, "LatencyHigh", "firing"), (540, "LatencyHigh", "resolved")]),
+        (500.0, [(300, "LatencyHigh", "firing"), (540, "LatencyHigh", "resolved")]),
+    ],
+    ids=["no-restart", "restart-just-after-firing", "restart-mid-window"],
+)
+def test_restart_keeps_the_slo_window_of_a_firing_slo_alert(
+    restart_at: float | None, expected: list[tuple[float, str, str]]
+) -> None:
+    # Slow for 5 minutes, then fast: the alert resolves once the window has
+    # slid past the slow results (300 s window), restart or not; a fresh
+    # window would have resolved it right after the restart.
+    ev = Evaluator([policy()], now=0.0)
+    series: list[Step] = [*every(0, 300, 60, slow(0.9)), Tick(300)]
+    series += every(300, 700, 30, lambda t, *r: [*ok(t), Tick(t)])
+    out: list[Alert] = []
+    for step in series:
+        if restart_at is not None and step.at >= restart_at and ev.active_alerts():
+            ev, restart_at = restart(ev, now=restart_at), None
+        out += run([step], evaluator=ev)
+    assert transitions(out) == expected
+
+
+def test_a_window_is_saved_only_while_its_slo_alert_fires() -> None:
+    ev = Evaluator([policy()], now=0.0)
+    run([*every(0, 300, 60, slow(0.9)), Tick(300)], evaluator=ev)
+    assert "slo" in ev.export_state()["checks"]["home"]
+    healthy = Evaluator([policy()], now=0.0)
+    run([*HEALTHY, Tick(300)], evaluator=healthy)
+    assert "slo" not in healthy.export_state()["checks"]["home"]
+
+
 def test_stale_state_from_another_version_is_ignored() -> None:
     ev = Evaluator([policy()], now=0.0)
     assert ev.load_state({"version": 0}, now=1.0) == []
