@@ -4,6 +4,7 @@
     vantage smoke checks.yaml [--only NAME ...] [--junit out.xml] [--fail-fast]
     vantage token create --name NAME --region REGION
     vantage state check|reset --backup [--state-dir DIR]
+    vantage audit example.com [--subdomains app,api] [--format text|md|html|json] ...
 
 `smoke` runs the checks from this machine with the agent's own probe code,
 prints a table, writes JUnit XML (one testcase per check and per flow step),
@@ -23,6 +24,7 @@ from agent.probe_kit.base import ProbeContext
 from agent.probe_kit.http_client import new_session
 from agent.runner import run_probe
 from cli import admin
+from cli.audit import command as audit_command
 from cli.junit import write_junit
 from cli.table import render_table
 from collector.config_source import load_collector_config
@@ -45,6 +47,7 @@ def _parser() -> Parser:
     smoke.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
     smoke.add_argument("--agent-id", default="smoke", help="agent id recorded in results")
     admin.add_commands(sub)
+    audit_command.add_parser(sub)
     return p
 
 
@@ -128,4 +131,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return validate(args.config)
     if args.command in ("token", "state"):
         return admin.run(args)
+    if args.command == "audit":
+        return audit_command.run(args)
     return smoke(args)

@@ -1,10 +1,12 @@
-"""Host and port parsing, in one place, with two contracts:
+"""Host and port parsing, in one place, with three contracts:
 
 - `split_host_port` reads addresses written in the checks file (a DNS
   server, a TLS target): the port may be left out, and a bare IPv6 address
   is allowed;
 - `listen_address` reads the processes' listen flags: the port is required,
-  and `:port` means loopback.
+  and `:port` means loopback;
+- `parse_connect_to` reads curl-style `--connect-to` overrides, which point
+  the CLI's requests at local servers without changing the names they use.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 _HOST_PORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+))(?::(?P<port>\d{1,5}))?$")
 
@@ -52,3 +56,51 @@ def default_listen(port: int) -> str:
     where the port is only reachable through the container's network, and
     loopback elsewhere, so nothing is exposed by accident."""
     return f"{'0.0.0.0' if in_container() else '127.0.0.1'}:{port}"  # noqa: S104
+
+
+_CONNECT_TO = re.compile(
+    r"^(?P<host>\[[^\]]+\]|[^:\[\]]*):(?P<port>\d*):(?P<to_host>\[[^\]]+\]|[^:\[\]]*):(?P<to_port>\d*)$"
+)
+
+
+@dataclass(frozen=True)
+class ConnectTo:
+    """One curl `--connect-to HOST1:PORT1:HOST2:PORT2` rule: requests for
+    HOST1:PORT1 connect to HOST2:PORT2 instead, while the URL, the Host
+    header, SNI and certificate checks keep HOST1. An empty HOST1 or PORT1
+    matches any; an empty HOST2 or PORT2 keeps the original."""
+
+    host: str
+    port: int | None
+    to_host: str
+    to_port: int | None
+
+    def apply(self, host: str, port: int) -> tuple[str, int] | None:
+        """Where to connect for `host:port`, or None when the rule does not match."""
+        if (self.host and self.host.lower() != host.lower()) or self.port not in (None, port):
+            return None
+        return self.to_host or host, self.to_port or port
+
+
+def parse_connect_to(value: str) -> ConnectTo:
+    """Parse a `--connect-to` value; ValueError with a message for a user."""
+    match = _CONNECT_TO.match(value.strip())
+    ports = [match.group(k) for k in ("port", "to_port")] if match else []
+    if match is None or any(p and not 1 <= int(p) <= 65535 for p in ports):
+        raise ValueError(
+            f"bad --connect-to {value!r}: write HOST:PORT:ADDR:PORT, "
+            "e.g. example.com:443:127.0.0.1:8443"
+        )
+    host, to_host = (match.group(k).strip("[]") for k in ("host", "to_host"))
+    port, to_port = (int(p) if p else None for p in ports)
+    return ConnectTo(host, port, to_host, to_port)
+
+
+def connect_target(rules: Sequence[ConnectTo], host: str, port: int) -> tuple[str, int]:
+    """Where to connect for `host:port`: the first matching rule, as curl
+    does, else the address itself."""
+    for rule in rules:
+        target = rule.apply(host, port)
+        if target is not None:
+            return target
+    return host, port

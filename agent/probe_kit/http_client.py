@@ -50,15 +50,19 @@ def new_session(
     family: int = socket.AF_UNSPEC,
     nameserver: Nameserver | None = None,
     cookie_jar: aiohttp.abc.AbstractCookieJar | None = None,
+    resolver: aiohttp.abc.AbstractResolver | None = None,
 ) -> aiohttp.ClientSession:
     """A session whose every request opens a fresh connection and lookup,
-    asking `nameserver` for names when set (else the system resolver)."""
+    asking `nameserver` for names when set (else the system resolver);
+    `resolver` replaces both (the CLI's --connect-to)."""
+    if resolver is None and nameserver is not None:
+        resolver = NameserverResolver(nameserver)
     connector = PhaseConnector(
         force_close=True,
         use_dns_cache=False,
         limit=0,
         family=socket.AddressFamily(family),
-        resolver=None if nameserver is None else NameserverResolver(nameserver),
+        resolver=resolver,
     )
     return aiohttp.ClientSession(
         connector=connector,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,7 +140,7 @@ def _all_zones() -> dict[str, list[str]]:
     return {**ZONES, **corpus_zones()}
 
 
-def _config(tmp: Path, port: int, zones: dict[str, list[str]]) -> str:
+def _config(tmp: Path, port: int, zones: Mapping[str, list[str]]) -> str:
     listed = "\n".join(f"  - domain: {name}." for name in zones)
     return f"""\
 server:
@@ -159,22 +160,21 @@ zone:
 """
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, zone: str) -> None:
     def answering() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"knotd exited {proc.returncode}:\n{log.read_text()[-2000:]}")
-        return dns_answers(port, "www.probe.test.")
+        return dns_answers(port, f"ns.{zone}.")
 
     wait_for(answering, 10, "knotd answering", every=0.02)
 
 
-@pytest.fixture(scope="session")
-def knot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Knot]:
-    """One knotd for the whole session, serving `ZONES` on a free port."""
+@contextmanager
+def serve_zones(tmp: Path, zones: Mapping[str, list[str]]) -> Iterator[Knot]:
+    """Run knotd serving `zones` (origin -> records) from `tmp` until the
+    block ends; each zone gets an SOA, and NS ns.<origin> at 127.0.0.1."""
     binary = require_binary("knotd", "knot")
-    tmp = tmp_path_factory.mktemp("knot")
-    (tmp / "zones").mkdir()
-    zones = _all_zones()
+    (tmp / "zones").mkdir(parents=True)
     for origin, records in zones.items():
         (tmp / "zones" / f"{origin}.zone").write_text(_zone_file(origin, records))
     port = free_port()
@@ -185,8 +185,16 @@ def knot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Knot]:
             [binary, "-c", str(tmp / "knot.conf")], stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        _wait_ready(proc, port, log)
+        _wait_ready(proc, port, log, next(iter(zones)))
         yield Knot(port, log)
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def knot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Knot]:
+    """One knotd for the whole session, serving `ZONES` and the email-auth
+    corpus on a free port."""
+    with serve_zones(tmp_path_factory.mktemp("knot"), _all_zones()) as server:
+        yield server

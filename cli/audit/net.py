@@ -1,0 +1,171 @@
+"""The audit's I/O primitives, each built on the agent's probe code: HTTP
+requests through `agent.probes.http.fetch`, DNS queries through
+`agent.probes.dns.query`, and an OCSP-stapling handshake (the one TLS fact
+Python's ssl module cannot read). Every call is bounded by one semaphore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import aiohttp
+import dns.exception
+import dns.rcode
+from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
+from OpenSSL import SSL
+
+from agent.probe_kit.dns_client import answers, query, resolve_server
+from agent.probe_kit.http_client import classify, fetch, new_session, prepare
+from agent.probe_kit.http_expect import Hop
+from agent.probe_kit.template import Expander
+from cli.overrides import Overrides
+from common.config.http import HttpRequest, Redirects
+
+_BODY_CAP = 2 << 20
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One HTTP answer (after redirects when followed), or why there is none."""
+
+    url: str
+    status: int | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    chain: tuple[Hop, ...] = ()
+    final_url: str = ""
+    elapsed: float = 0.0
+    error: str = ""
+    message: str = ""
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header, case-insensitive."""
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+    def header_all(self, name: str) -> list[str]:
+        """Every value of a repeated header (Set-Cookie)."""
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    @property
+    def text(self) -> str:
+        """The body as text, undecodable bytes replaced."""
+        return self.body.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    """One query's rcode and answers ("" rcode: no answer at all)."""
+
+    rcode: str
+    answers: tuple[str, ...] = ()
+
+
+@dataclass
+class Net:
+    """Bounded access to the network with the CLI's overrides applied."""
+
+    overrides: Overrides
+    timeout: float = 10.0
+    limit: int = 16
+    on_done: Callable[[], None] = lambda: None
+    _gate: asyncio.Semaphore = field(init=False)
+    _session: aiohttp.ClientSession | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self._gate = asyncio.Semaphore(self.limit)
+
+    async def bounded(self, work: Awaitable[_T]) -> _T:
+        """Run `work` when a slot is free; count it as done for progress."""
+        async with self._gate:
+            try:
+                return await work
+            finally:
+                self.on_done()
+
+    def session(self) -> aiohttp.ClientSession:
+        """The one session, made inside the running loop."""
+        if self._session is None:
+            self._session = new_session(resolver=self.overrides.resolver())
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session."""
+        if self._session is not None:
+            await self._session.close()
+
+    async def get(self, url: str, follow: bool = False) -> Page:
+        """GET `url` without verifying certificates (the TLS checks judge
+        those), following up to 5 redirects when `follow`. Never raises."""
+        return await self.bounded(self.get_now(url, follow))
+
+    async def get_now(self, url: str, follow: bool = False) -> Page:
+        """`get` without taking a slot: for sequential latency samples."""
+        spec = HttpRequest(
+            url=url, redirects=Redirects(follow=follow, max=5), max_body_bytes=_BODY_CAP
+        )
+        try:
+            got = await fetch(self.session(), prepare(spec, Expander({})), self.timeout, False)
+        except Exception as exc:  # noqa: BLE001  # classify() maps every failure to data
+            reason, message = classify(exc)
+            return Page(url, error=reason.value, message=message)
+        answer = got.answer
+        headers = tuple(answer.headers.items())
+        chain = tuple(answer.chain)
+        return Page(
+            url, answer.status, headers, answer.body, chain, answer.final_url, answer.elapsed
+        )
+
+    async def dns(self, name: str, rdtype: str) -> DnsAnswer:
+        """Ask the configured (or system) server; a failed query has rcode ""."""
+        return await self.bounded(self._dns(name, rdtype))
+
+    async def _dns(self, name: str, rdtype: str) -> DnsAnswer:
+        where = self.overrides.dns_server or resolve_server(None)
+        try:
+            response, _ = await query(name, rdtype, where, min(self.timeout, 5.0))
+        except (dns.exception.DNSException, OSError):
+            return DnsAnswer("")
+        return DnsAnswer(dns.rcode.to_text(response.rcode()), tuple(answers(response, rdtype)))
+
+    async def ocsp(self, host: str, port: int = 443) -> tuple[bool, bool] | None:
+        """(stapled, the leaf names an OCSP responder) from a handshake that
+        asks for stapling; None when no handshake succeeds."""
+        address = self.overrides.target(host, port)
+        return await self.bounded(asyncio.to_thread(_ocsp_handshake, host, address, self.timeout))
+
+
+def _ocsp_handshake(sni: str, address: tuple[str, int], timeout: float) -> tuple[bool, bool] | None:
+    stapled: list[bytes] = []
+
+    def keep(_conn: SSL.Connection, data: bytes, _extra: object) -> bool:
+        stapled.append(data)
+        return True  # only reading: never fail the handshake over it
+
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.set_verify(SSL.VERIFY_NONE)
+    context.set_ocsp_client_callback(keep)
+    try:
+        with socket.create_connection(address, timeout=timeout) as sock:
+            conn = SSL.Connection(context, sock)
+            conn.set_tlsext_host_name(sni.encode())
+            conn.request_ocsp()
+            conn.set_connect_state()
+            conn.do_handshake()
+            leaf = conn.get_peer_certificate(as_cryptography=True)
+    except (OSError, SSL.Error):
+        return None
+    return bool(stapled and stapled[0]), leaf is not None and _has_ocsp_url(leaf)
+
+
+def _has_ocsp_url(cert: x509.Certificate) -> bool:
+    try:
+        access = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return False
+    return any(d.access_method == AuthorityInformationAccessOID.OCSP for d in access)

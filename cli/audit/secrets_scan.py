@@ -1,0 +1,129 @@
+"""Secrets in code, found with detect-secrets: a repository's working tree
+and every commit of its history, plus committed .env files. A secret is
+masked the moment it is read and registered for log redaction, so no output
+of the audit can carry it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from detect_secrets.core.potential_secret import PotentialSecret
+from detect_secrets.core.scan import scan_diff, scan_file, scan_line
+from detect_secrets.settings import default_settings
+
+from common.logs import redact
+
+_ENV_FILE = re.compile(r"(^|/)\.env(\.[A-Za-z0-9_-]+)?$")
+_ENV_TEMPLATES = (".example", ".sample", ".template", ".dist", ".defaults")
+_GIT_SECONDS = 120
+
+
+def mask(secret: str) -> str:
+    """A secret shown safely: a short prefix for long values, then stars."""
+    redact(secret)
+    keep = 4 if len(secret) >= 16 else 0
+    return secret[:keep] + "********"
+
+
+def _shown(found: PotentialSecret) -> tuple[str, str]:
+    return found.type, mask(found.secret_value or "")
+
+
+def scan_text(text: str) -> list[tuple[str, str]]:
+    """(kind, masked value) of each secret in a text (a source map's sources)."""
+    with default_settings():
+        return [_shown(s) for line in text.splitlines() for s in scan_line(line)]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One secret in a repository."""
+
+    kind: str
+    file: str
+    line: int
+    commit: str
+    masked: str
+
+    @property
+    def rule(self) -> str:
+        """The finding id this hit is reported as."""
+        if self.kind == ".env file":
+            return "repo.env_file_committed"
+        if self.kind == "Private Key":
+            return "repo.private_key_committed"
+        return "repo.secret_committed"
+
+    def evidence(self) -> str:
+        """`file:line @ commit: kind value`, the value masked."""
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where} @ {self.commit}: {self.kind} {self.masked}".rstrip()
+
+
+def scan_repo(root: Path) -> list[Hit]:
+    """Every secret in the working tree and in the history of `root`; a
+    secret seen in both is reported once, at the commit that added it."""
+    with default_settings():
+        history = list(_history(root)) if (root / ".git").exists() else []
+        tree = list(_tree(root))
+    seen = {(h.file, h.kind, h.masked) for h in history}
+    return history + [h for h in tree if (h.file, h.kind, h.masked) not in seen]
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(root), *args],  # noqa: S607  # git from PATH, like a user's shell
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=_GIT_SECONDS,
+        check=True,
+    )
+    return done.stdout
+
+
+def _history(root: Path) -> Iterator[Hit]:
+    log = _git(
+        root, "log", "--all", "-p", "--unified=0", "--no-color", "--no-ext-diff", "--format=%x00%H"
+    )
+    for chunk in log.split("\x00")[1:]:
+        commit, _, diff = chunk.partition("\n")
+        short = commit[:12]
+        for path in re.findall(r"^\+\+\+ b/(.+)$", diff, re.M):
+            if _is_env(path):
+                yield Hit(".env file", path, 0, short, "")
+        if diff.strip():
+            for found in scan_diff(diff):
+                yield Hit(
+                    *_shown(found)[:1], found.filename, found.line_number, short, _shown(found)[1]
+                )
+
+
+def _tree(root: Path) -> Iterator[Hit]:
+    for path in _tree_files(root):
+        relative = str(path.relative_to(root))
+        if _is_env(relative):
+            yield Hit(".env file", relative, 0, "working tree", "")
+        for found in scan_file(str(path)):
+            kind, masked = _shown(found)
+            yield Hit(kind, relative, found.line_number, "working tree", masked)
+
+
+def _tree_files(root: Path) -> Iterator[Path]:
+    if (root / ".git").exists():
+        listed = _git(root, "ls-files", "-co", "--exclude-standard", "-z").split("\0")
+        yield from (root / p for p in listed if p and (root / p).is_file())
+        return
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in (".git", "node_modules", ".venv")]
+        yield from (Path(folder) / f for f in files)
+
+
+def _is_env(path: str) -> bool:
+    return bool(_ENV_FILE.search(path)) and not path.endswith(_ENV_TEMPLATES)

@@ -1,0 +1,262 @@
+"""Pure readings of web pages: links in HTML, secret-file signatures,
+edge (CDN/WAF) fingerprints, and Cache-Control. No I/O.
+
+A secret file is judged by what the body is, never by the status alone: an
+SPA that answers 200 with its index to every path is not a finding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable
+from html.parser import HTMLParser
+from typing import ClassVar
+from urllib.parse import urljoin, urlsplit
+
+from cli.audit.net import Page
+
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=", re.M)
+_SECRET_KEY = re.compile(r"secret|passw|token|api[_-]?key|private|credential", re.I)
+_SQL = re.compile(
+    r"\b(CREATE TABLE|INSERT INTO|DROP TABLE)\b|^-- (MySQL|PostgreSQL) .*dump", re.I | re.M
+)
+_MAP_COMMENT = re.compile(rb"[#@]\s*sourceMappingURL=(\S+)\s*$", re.M)
+
+
+def _looks_html(page: Page) -> bool:
+    head = page.body[:512].lstrip().lower()
+    return head.startswith((b"<!doctype", b"<html", b"<head", b"<body", b"<?xml"))
+
+
+def _env(page: Page) -> bool:
+    lines = [ln for ln in page.text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    return bool(lines) and sum(bool(_ENV_LINE.match(ln)) for ln in lines) >= max(1, len(lines) // 2)
+
+
+def _git_config(page: Page) -> bool:
+    return "[core]" in page.text and "repositoryformatversion" in page.text
+
+
+def _git_head(page: Page) -> bool:
+    text = page.text.strip()
+    return text.startswith("ref: refs/") or bool(re.fullmatch(r"[0-9a-f]{40}", text))
+
+
+def _config_json(page: Page) -> bool:
+    try:
+        data = json.loads(page.body)
+    except ValueError:
+        return False
+    return _has_secret_key(data)
+
+
+def _has_secret_key(data: object) -> bool:
+    if isinstance(data, dict):
+        return any(
+            (_SECRET_KEY.search(str(k)) and isinstance(v, str) and v) or _has_secret_key(v)
+            for k, v in data.items()
+        )
+    return isinstance(data, list) and any(_has_secret_key(v) for v in data)
+
+
+def _archive(page: Page) -> bool:
+    return page.body.startswith((b"PK\x03\x04", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!"))
+
+
+def _sql(page: Page) -> bool:
+    return bool(_SQL.search(page.text[:65536]))
+
+
+def _ds_store(page: Page) -> bool:
+    return page.body[:8] == b"\x00\x00\x00\x01Bud1"
+
+
+def _key(page: Page) -> bool:
+    return b"-----BEGIN " in page.body[:4096] and b"PRIVATE KEY-----" in page.body[:4096]
+
+
+Judge = Callable[[Page], bool]
+
+SECRET_PATHS: dict[str, Judge] = {
+    "/.env": _env,
+    "/.env.production": _env,
+    "/.env.local": _env,
+    "/.git/config": _git_config,
+    "/.git/HEAD": _git_head,
+    "/config.json": _config_json,
+    "/backup.zip": _archive,
+    "/backup.tar.gz": _archive,
+    "/backup.sql": _sql,
+    "/dump.sql": _sql,
+    "/db.sql": _sql,
+    "/database.sql": _sql,
+    "/.DS_Store": _ds_store,
+    "/id_rsa": _key,
+    "/server.key": _key,
+}
+"""Well-known paths that must never be served, each with the test that the
+body really is that kind of file."""
+
+
+def secret_exposed(path: str, page: Page, baseline: Page | None) -> bool:
+    """Whether `page` (fetched at `path`) really is the secret file."""
+    if page.status != 200 or not page.body:
+        return False
+    if baseline is not None and baseline.status == 200 and baseline.body == page.body:
+        return False  # the same answer as for a random path: a catch-all
+    if _looks_html(page):
+        return False
+    return SECRET_PATHS[path](page)
+
+
+class _Links(HTMLParser):
+    """Collects (tag, attribute, url, rel) of subresources and forms."""
+
+    _ATTRS: ClassVar[dict[str, str]] = {
+        "script": "src", "img": "src", "iframe": "src", "audio": "src", "video": "src",
+        "source": "src", "embed": "src", "object": "data", "link": "href", "form": "action",
+    }  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        url = values.get(self._ATTRS.get(tag, ""), "")
+        if not url:
+            return
+        if tag == "link" and not {"stylesheet", "icon", "preload", "modulepreload"} & set(
+            values.get("rel", "").lower().split()
+        ):
+            return
+        self.found.append((tag, url, values.get("rel", "").lower()))
+
+
+def links(page: Page) -> list[tuple[str, str, str]]:
+    """(tag, url as written, rel) for each subresource and form of an HTML page."""
+    parser = _Links()
+    with contextlib.suppress(AssertionError):  # html.parser's reaction to some broken markup
+        parser.feed(page.text)
+    return parser.found
+
+
+ACTIVE_TAGS = frozenset({"script", "link", "iframe", "form", "object", "embed"})
+"""Mixed content browsers block (the rest they load with a warning)."""
+
+
+def mixed_content(page: Page) -> list[tuple[str, str]]:
+    """(tag, url) of each http:// subresource on an https page."""
+    return [(tag, url) for tag, url, _ in links(page) if url.lower().startswith("http://")]
+
+
+def asset_urls(page: Page) -> list[str]:
+    """Absolute URLs of the scripts, styles and images a page loads."""
+    base = page.final_url or page.url
+    urls = [urljoin(base, url) for tag, url, _ in links(page) if tag in ("script", "link", "img")]
+    return list(dict.fromkeys(u for u in urls if urlsplit(u).scheme in ("http", "https")))
+
+
+def source_map_url(script: Page) -> str | None:
+    """The source map a script names (SourceMap header or comment)."""
+    named = script.header("SourceMap") or script.header("X-SourceMap")
+    if named is None:
+        match = _MAP_COMMENT.search(script.body[-2048:])
+        named = match.group(1).decode(errors="replace") if match else None
+    if named is None or named.startswith("data:"):
+        return None
+    return urljoin(script.url, named)
+
+
+def source_map_sources(page: Page) -> list[str]:
+    """`sourcesContent` of a source map (empty when it is not one)."""
+    try:
+        data = json.loads(page.body)
+    except ValueError:
+        return []
+    if not isinstance(data, dict) or "mappings" not in data:
+        return []
+    return [s for s in data.get("sourcesContent") or [] if isinstance(s, str)]
+
+
+_EDGE_HEADERS: tuple[tuple[str, str, str], ...] = (
+    # (header, regex on its value, edge name); "" matches any value
+    ("cf-ray", "", "Cloudflare"),
+    ("server", "^cloudflare", "Cloudflare"),
+    ("x-amz-cf-id", "", "Amazon CloudFront"),
+    ("via", "cloudfront", "Amazon CloudFront"),
+    ("x-fastly-request-id", "", "Fastly"),
+    ("x-served-by", "^cache-", "Fastly"),
+    ("x-akamai-transformed", "", "Akamai"),
+    ("server", "^akamaighost", "Akamai"),
+    ("x-vercel-id", "", "Vercel"),
+    ("x-nf-request-id", "", "Netlify"),
+    ("server", "^netlify", "Netlify"),
+    ("x-azure-ref", "", "Azure Front Door"),
+    ("x-sucuri-id", "", "Sucuri"),
+    ("x-iinfo", "", "Imperva"),
+    ("x-cdn", "incapsula|imperva", "Imperva"),
+    ("server", "^bunnycdn", "Bunny CDN"),
+    ("x-goog-edge-cache-status", "", "Google Cloud CDN"),
+    ("via", "google", "Google Cloud CDN"),
+    ("via", "varnish", "Varnish"),
+)
+_EDGE_CNAMES: tuple[tuple[str, str], ...] = (
+    (".cdn.cloudflare.net", "Cloudflare"),
+    (".cloudfront.net", "Amazon CloudFront"),
+    (".fastly.net", "Fastly"),
+    (".fastlylb.net", "Fastly"),
+    (".akamaiedge.net", "Akamai"),
+    (".edgekey.net", "Akamai"),
+    (".edgesuite.net", "Akamai"),
+    (".vercel-dns.com", "Vercel"),
+    (".netlify.app", "Netlify"),
+    (".azurefd.net", "Azure Front Door"),
+    (".azureedge.net", "Azure Front Door"),
+    (".b-cdn.net", "Bunny CDN"),
+    (".incapdns.net", "Imperva"),
+    (".sucuri.net", "Sucuri"),
+)
+
+
+def edge(page: Page | None, cnames: tuple[str, ...]) -> str | None:
+    """The CDN or WAF in front of a host, from its headers or CNAME target."""
+    for header, pattern, name in _EDGE_HEADERS:
+        value = page.header(header) if page is not None else None
+        if value is not None and re.search(pattern, value, re.I):
+            return name
+    for cname in cnames:
+        target = cname.lower().rstrip(".")
+        for suffix, name in _EDGE_CNAMES:
+            if target.endswith(suffix):
+                return name
+    return None
+
+
+def cache_directives(value: str | None) -> dict[str, str]:
+    """Cache-Control as {directive: argument}, names lower-case."""
+    out: dict[str, str] = {}
+    for part in (value or "").split(","):
+        name, _, arg = part.strip().partition("=")
+        if name:
+            out[name.lower()] = arg.strip('"')
+    return out
+
+
+def cacheable(page: Page) -> bool:
+    """Whether a shared or browser cache may keep the response for a while."""
+    directives = cache_directives(page.header("Cache-Control"))
+    if "no-store" in directives or ("private" in directives and "max-age" not in directives):
+        return False
+    ages = [directives.get(k, "") for k in ("max-age", "s-maxage")]
+    return "immutable" in directives or any(a.isdigit() and int(a) > 0 for a in ages)
+
+
+def shared_cacheable(page: Page) -> bool:
+    """Whether a shared cache (CDN, proxy) may store the response."""
+    directives = cache_directives(page.header("Cache-Control"))
+    if {"no-store", "private"} & directives.keys():
+        return False
+    return "public" in directives or directives.get("s-maxage", "0") not in ("", "0")

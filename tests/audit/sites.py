@@ -1,0 +1,231 @@
+"""The test domains, served for real on loopback: knotd holds their zones
+and one nginx serves every host over http and https (trustme certificates
+made here), told apart by name. `--connect-to` sends ports 80 and 443 to
+nginx and `--dns-server` to knotd, so nothing leaves 127.0.0.1.
+
+- good.test: apex and www redirect once to www, an SPA that answers 200 with
+  its index to every path, every header right, strict SPF/DMARC and DKIM.
+- bad.test: a served /.env, mixed content, a 3-hop redirect chain with a
+  302, no HSTS, uncached assets, an expiring certificate, a certificate for
+  the wrong name on api, staging and old (a dangling CNAME) still in DNS,
+  a version-leaking Server header, insecure cookies, SPF +all and DMARC
+  p=none.
+- mixed.test (held out from the code's design): a served .git/config and
+  SQL dump, an expired certificate on www, an apex that serves its own copy
+  instead of redirecting, a missing api host, no DMARC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import trustme
+
+from tests.agent.knot import Knot, rsa_spki_b64, serve_zones, txt
+from tests.support.binaries import require_binary
+from tests.support.net import free_port, wait_for
+
+FAKE_ENV = "DB_PASSWORD=fake-password-for-tests\nAPI_KEY=fake-key-not-real\n"
+
+ZONES = {
+    "good.test": [
+        "@ A 127.0.0.1",
+        "www A 127.0.0.1",
+        "app A 127.0.0.1",
+        "@ MX 10 mx.good.test.",
+        "mx A 127.0.0.1",
+        '@ CAA 0 issue "letsencrypt.org"',
+        '@ TXT "v=spf1 mx -all"',
+        '_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"',
+        f"s1._domainkey TXT {txt('v=DKIM1; k=rsa; p=' + rsa_spki_b64(2048))}",
+    ],
+    "bad.test": [
+        "@ A 127.0.0.1",
+        "www A 127.0.0.1",
+        "api A 127.0.0.1",
+        "staging A 127.0.0.1",
+        "old CNAME old-bad.edge-cdn.test.",
+        "@ MX 10 mx.bad.test.",
+        "mx A 127.0.0.1",
+        '@ TXT "v=spf1 mx +all"',
+        '_dmarc TXT "v=DMARC1; p=none"',
+    ],
+    "mixed.test": [
+        "@ A 127.0.0.1",
+        "www A 127.0.0.1",
+        "beta A 127.0.0.1",
+        "@ MX 10 mx.mixed.test.",
+        "mx A 127.0.0.1",
+        '@ TXT "v=spf1 mx ~all"',
+    ],
+    "edge-cdn.test": ["live CNAME live.edge-cdn.test."],
+}
+
+_GOOD_HEADERS = """
+    server_tokens off;
+    add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;
+    add_header Content-Security-Policy "default-src 'self'; frame-ancestors 'none'" always;
+    add_header X-Content-Type-Options nosniff always;
+    add_header Referrer-Policy strict-origin-when-cross-origin always;
+    add_header X-Served-By cache-fra-etou8220 always;
+"""
+
+GOOD_INDEX = """<!doctype html><html><head><title>Good</title>
+<link rel="stylesheet" href="/assets/site.css"><script src="/assets/app.js"></script>
+</head><body><div id="root">Good app</div><img src="/assets/logo.png"></body></html>"""
+
+BAD_INDEX = """<!doctype html><html><head><title>Bad</title>
+<link rel="stylesheet" href="/static/site.css">
+<script src="/static/app.js"></script>
+<script src="http://cdn.bad.test/lib.js"></script>
+</head><body><img src="http://images.bad.test/hero.png"><p>Bad shop</p></body></html>"""
+
+MIXED_INDEX = """<!doctype html><html><head><title>Mixed</title>
+<link rel="stylesheet" href="/css/main.css"></head><body>Mixed</body></html>"""
+
+
+@dataclass(frozen=True)
+class Sites:
+    """The running servers and the flags that point an audit at them."""
+
+    knot: Knot
+    http_port: int
+    https_port: int
+    ca_file: Path
+    root: Path
+
+    def flags(self) -> list[str]:
+        """--dns-server, --connect-to and --ca-file for `vantage audit`."""
+        return [
+            "--dns-server", self.knot.server,
+            "--connect-to", f":80:127.0.0.1:{self.http_port}",
+            "--connect-to", f":443:127.0.0.1:{self.https_port}",
+            "--ca-file", str(self.ca_file),
+        ]  # fmt: skip
+
+
+def _files(root: Path) -> None:
+    """The web roots."""
+    for site, index in (("good", GOOD_INDEX), ("bad", BAD_INDEX), ("mixed", MIXED_INDEX)):
+        (root / site).mkdir(parents=True)
+        (root / site / "index.html").write_text(index)
+    for name, body in (("site.css", "body{}"), ("app.js", "console.log(1)"), ("logo.png", "png")):
+        (root / "good" / "assets").mkdir(exist_ok=True)
+        (root / "good" / "assets" / name).write_text(body)
+    (root / "bad" / "static").mkdir()
+    (root / "bad" / "static" / "site.css").write_text("body{}")
+    (root / "bad" / "static" / "app.js").write_text("console.log(2)")
+    (root / "bad" / ".env").write_text(FAKE_ENV)
+    (root / "mixed" / "css").mkdir()
+    (root / "mixed" / "css" / "main.css").write_text("body{}")
+    (root / "mixed" / ".git").mkdir()
+    (root / "mixed" / ".git" / "config").write_text("[core]\n\trepositoryformatversion = 0\n")
+    (root / "mixed" / "backup.sql").write_text("-- fake\nCREATE TABLE users (id int);\n")
+
+
+def _certs(root: Path) -> dict[str, tuple[Path, Path]]:
+    """trustme certificates: good, bad (5 days left), wrong-name, expired."""
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(root / "ca.pem"))
+    now = dt.datetime.now(dt.UTC)
+    issued = {
+        "good": ca.issue_cert("good.test", "www.good.test", "app.good.test"),
+        "bad": ca.issue_cert("bad.test", "www.bad.test", "staging.bad.test", not_after=now + dt.timedelta(days=5)),
+        "wrong": ca.issue_cert("shop.other.test"),
+        "mixed": ca.issue_cert("mixed.test", "beta.mixed.test"),
+        "expired": ca.issue_cert("www.mixed.test", not_before=now - dt.timedelta(days=90), not_after=now - dt.timedelta(days=1)),
+    }  # fmt: skip
+    out = {}
+    for name, cert in issued.items():
+        crt, key = root / f"{name}.crt", root / f"{name}.key"
+        cert.private_key_and_cert_chain_pem.write_to_path(str(crt))
+        cert.private_key_pem.write_to_path(str(key))
+        out[name] = (crt, key)
+    return out
+
+
+def _server(names: str, port: int, body: str, cert: tuple[Path, Path] | None = None) -> str:
+    tls = f"ssl_certificate {cert[0]}; ssl_certificate_key {cert[1]};" if cert else ""
+    listen = f"127.0.0.1:{port}" + (" ssl" if cert else "")
+    return f"server {{ listen {listen}; server_name {names}; {tls}\n{body}\n}}\n"
+
+
+def _nginx_conf(root: Path, http: int, https: int, certs: dict[str, tuple[Path, Path]]) -> str:
+    good = f"root {root}/good; {_GOOD_HEADERS}"
+    spa = f"""{good}
+    location /assets/ {{ {_GOOD_HEADERS} add_header Cache-Control "public, max-age=31536000, immutable"; }}
+    location / {{ {_GOOD_HEADERS} add_header Cache-Control no-cache;
+        add_header Set-Cookie "sid=test; Path=/; Secure; HttpOnly; SameSite=Lax";
+        try_files $uri /index.html; }}"""
+    bad = f"""root {root}/bad; server_tokens on; location / {{
+        add_header Set-Cookie "cart=1; Path=/"; try_files $uri $uri/ =404; }}
+    location = /.env {{ default_type text/plain; }}"""
+    servers = [
+        _server("good.test www.good.test", http, "return 301 https://www.good.test$request_uri;"),
+        _server("app.good.test", http, "return 301 https://app.good.test$request_uri;"),
+        _server("good.test", https, f"{_GOOD_HEADERS} return 301 https://www.good.test$request_uri;", certs["good"]),
+        _server("www.good.test app.good.test", https, spa, certs["good"]),
+        _server("bad.test", http, "return 301 http://www.bad.test$request_uri;"),
+        _server("www.bad.test", http, "return 302 https://bad.test$request_uri;"),
+        _server("bad.test", https, "return 301 https://www.bad.test$request_uri;", certs["bad"]),
+        _server("www.bad.test staging.bad.test", https, bad, certs["bad"]),
+        _server("api.bad.test", http, f"root {root}/bad;"),
+        _server("api.bad.test", https, f"root {root}/bad;", certs["wrong"]),
+        _server("mixed.test beta.mixed.test", http, "return 301 https://$host$request_uri;"),
+        _server("www.mixed.test", http, "return 301 https://www.mixed.test/;"),
+        _server("mixed.test beta.mixed.test", https, f"root {root}/mixed; server_tokens off;", certs["mixed"]),
+        _server("www.mixed.test", https, f"root {root}/mixed; server_tokens off;", certs["expired"]),
+    ]  # fmt: skip
+    user = "user root;" if os.geteuid() == 0 else ""
+    return f"""{user} daemon off; worker_processes 1; pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+  access_log off; default_type text/html;
+  types {{ text/html html; text/css css; application/javascript js; image/png png; }}
+  client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
+  uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
+  {"".join(servers)}
+}}
+"""
+
+
+@contextmanager
+def serve_sites(tmp: Path) -> Iterator[Sites]:
+    """knotd and nginx with every test domain, until the block ends."""
+    nginx = require_binary("nginx", "nginx-light")
+    root = tmp / "www"
+    (root / "tmp").mkdir(parents=True)
+    _files(root)
+    certs = _certs(root)
+    http, https = free_port(), free_port()
+    (root / "nginx.conf").write_text(_nginx_conf(root, http, https, certs))
+    with serve_zones(tmp / "dns", ZONES) as knot:
+        log = (root / "nginx.out").open("wb")
+        proc = subprocess.Popen(
+            [nginx, "-p", str(root), "-c", str(root / "nginx.conf")], stdout=log, stderr=log
+        )
+        try:
+            wait_for(lambda: _listening(proc, https, root), 10, "nginx listening", every=0.02)
+            yield Sites(knot, http, https, root / "ca.pem", root)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            log.close()
+
+
+def _listening(proc: subprocess.Popen[bytes], port: int, root: Path) -> bool:
+    import socket  # noqa: PLC0415
+
+    if proc.poll() is not None:
+        raise RuntimeError(
+            f"nginx exited {proc.returncode}: {(root / 'nginx.out').read_text()[-2000:]}"
+        )
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
