@@ -16,6 +16,7 @@ from cli.audit.render import RENDERERS
 from cli.audit.run import audit
 from cli.audit.write_checks import write_checks
 from cli.overrides import Overrides
+from common.cli import Parser
 from common.config.dns import validate_dns_name
 from common.runtime import install_loop
 
@@ -24,7 +25,7 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     """Register `audit` with the `vantage` command."""
     p = sub.add_parser("audit", help="launch-readiness report for a domain; exit 1 on blockers")
     p.add_argument("domain", help="the apex domain, e.g. example.com")

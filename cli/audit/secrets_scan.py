@@ -17,7 +17,7 @@ from detect_secrets.core.potential_secret import PotentialSecret
 from detect_secrets.core.scan import scan_diff, scan_file, scan_line
 from detect_secrets.settings import default_settings
 
-from common.logs import redact
+from common.redaction import redact
 
 _ENV_FILE = re.compile(r"(^|/)\.env(\.[A-Za-z0-9_-]+)?$")
 _ENV_TEMPLATES = (".example", ".sample", ".template", ".dist", ".defaults")

@@ -14,11 +14,16 @@ _BY_ASSERTION = {
     "spf.syntax": "email.spf_invalid",
     "spf.lookup_limit": "email.spf_invalid",
     "spf.includes": "email.spf_invalid",
+    "spf.void_lookup_limit": "email.spf_invalid",
     "spf.all_policy": "email.spf_weak",
+    "spf.networks": "email.spf_weak",
     "dmarc.present": "email.dmarc_missing",
     "dmarc.syntax": "email.dmarc_invalid",
     "dmarc.policy": "email.dmarc_weak",
+    "dmarc.subdomain_policy": "email.dmarc_weak",
     "dmarc.rua": "email.dmarc_no_reports",
+    "dmarc.rua_uri": "email.dmarc_no_reports",
+    "dmarc.ruf_uri": "email.dmarc_no_reports",
 }
 """Probe assertion -> finding id; names not listed map by prefix (`spf.*`
 to email.spf_invalid, `dmarc.*` to email.dmarc_weak, `dkim.*` to
