@@ -4,6 +4,7 @@
     vantage smoke checks.yaml [--only NAME ...] [--junit out.xml] [--fail-fast]
     vantage token create --name NAME --region REGION
     vantage state check|reset --backup [--state-dir DIR]
+                              [--connect-to HOST:PORT:ADDR:PORT ...]
     vantage audit example.com [--subdomains app,api] [--format text|md|html|json] ...
 
 `smoke` runs the checks from this machine with the agent's own probe code,
@@ -26,6 +27,7 @@ from agent.runner import run_probe
 from cli import admin
 from cli.audit import command as audit_command
 from cli.junit import write_junit
+from cli.overrides import Overrides, aim, session_factory
 from cli.table import render_table
 from collector.config_source import load_collector_config
 from common import logs
@@ -33,6 +35,8 @@ from common.cli import Parser
 from common.config import CheckBase, Config, ConfigError, load_config
 from common.runtime import install_loop
 from vantage.v1 import vantage_pb2 as pb
+
+_NONE = Overrides()
 
 
 def _parser() -> Parser:
@@ -47,6 +51,13 @@ def _parser() -> Parser:
     smoke.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
     smoke.add_argument("--agent-id", default="smoke", help="agent id recorded in results")
     admin.add_commands(sub)
+    smoke.add_argument(
+        "--connect-to",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:ADDR:PORT",
+        help="connect there instead, as curl's (for tests against local servers)",
+    )
     audit_command.add_parser(sub)
     return p
 
@@ -83,14 +94,15 @@ def select(config: Config, only: Sequence[str] | None) -> list[CheckBase]:
 
 
 async def run_checks(
-    checks: Sequence[CheckBase], fail_fast: bool, agent_id: str
+    checks: Sequence[CheckBase], fail_fast: bool, agent_id: str, overrides: Overrides = _NONE
 ) -> list[pb.Result]:
     """Run each check once, in file order."""
-    ctx = ProbeContext(agent_id, "smoke", env=os.environ, session_factory=new_session)
+    factory = session_factory(overrides) if overrides.connect_to else new_session
+    ctx = ProbeContext(agent_id, "smoke", env=os.environ, session_factory=factory)
     results: list[pb.Result] = []
     try:
         for check in checks:
-            result = await run_probe(check, ctx)
+            result = await run_probe(aim(check, overrides), ctx)
             results.append(result)
             if fail_fast and not result.success:
                 break
@@ -104,13 +116,17 @@ def smoke(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         checks = select(config, args.only)
+        overrides = Overrides.parse(args.connect_to)
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"vantage smoke: {exc}", file=sys.stderr)
         return 2
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     install_loop()
-    results = asyncio.run(run_checks(checks, args.fail_fast, args.agent_id))
+    results = asyncio.run(run_checks(checks, args.fail_fast, args.agent_id, overrides))
     print(render_table(results))
     if args.junit:
         write_junit(results, checks, args.junit)

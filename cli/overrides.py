@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -15,8 +15,11 @@ import dns.exception
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from agent.probe_kit.dns_client import answers, query
+from agent.probe_kit.http_client import new_session
 from common.addresses import ConnectTo, connect_target, parse_connect_to, split_host_port
+from common.config import CheckBase
 from common.config.dns import dns_server
+from common.config.tls import TlsCheck
 
 _LOOKUP_SECONDS = 5.0
 
@@ -98,3 +101,26 @@ def _result(host: str, address: str, port: int) -> ResolveResult:
     return ResolveResult(
         hostname=host, host=address, port=port, family=family, proto=0, flags=socket.AI_NUMERICHOST
     )
+
+
+def session_factory(overrides: Overrides) -> Callable[[int], aiohttp.ClientSession]:
+    """A ProbeContext session factory whose sessions apply `overrides`."""
+
+    def make(family: int) -> aiohttp.ClientSession:
+        return new_session(family, resolver=overrides.resolver())
+
+    return make
+
+
+def aim(check: CheckBase, overrides: Overrides) -> CheckBase:
+    """`check` with `--connect-to` applied where the probe connects by
+    itself: a `tls` target moves, its SNI and certificate name stay. HTTP
+    checks go through the session's resolver instead."""
+    if not isinstance(check, TlsCheck):
+        return check
+    host, port = check.address
+    to_host, to_port = overrides.target(host, port)
+    if (to_host, to_port) == (host, port):
+        return check
+    target = f"[{to_host}]:{to_port}" if ":" in to_host else f"{to_host}:{to_port}"
+    return check.model_copy(update={"target": target, "server_name": check.sni})

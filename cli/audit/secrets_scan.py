@@ -15,7 +15,7 @@ from pathlib import Path
 
 from detect_secrets.core.potential_secret import PotentialSecret
 from detect_secrets.core.scan import scan_diff, scan_file, scan_line
-from detect_secrets.settings import default_settings
+from detect_secrets.settings import default_settings, get_filters
 
 from common.redaction import redact
 
@@ -69,9 +69,13 @@ class Hit:
 def scan_repo(root: Path) -> list[Hit]:
     """Every secret in the working tree and in the history of `root`; a
     secret seen in both is reported once, at the commit that added it."""
-    with default_settings():
-        history = list(_history(root)) if (root / ".git").exists() else []
+    with default_settings() as settings:
         tree = list(_tree(root))
+        # Files of old commits are not on disk; the filter that drops
+        # missing files would drop every line of history.
+        settings.disable_filters("detect_secrets.filters.common.is_invalid_file")
+        get_filters.cache_clear()
+        history = list(_history(root)) if (root / ".git").exists() else []
     seen = {(h.file, h.kind, h.masked) for h in history}
     return history + [h for h in tree if (h.file, h.kind, h.masked) not in seen]
 

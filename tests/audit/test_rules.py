@@ -1,0 +1,216 @@
+"""Pure parts of the audit, table-driven: ranking, --connect-to, secret-file
+signatures, caching, edge fingerprints, CAA, email alignment, masking."""
+
+from __future__ import annotations
+
+import pytest
+
+from cli.audit import web_rules
+from cli.audit.checks.email import _alignment
+from cli.audit.checks.tls import caa_allows, issuer_info
+from cli.audit.model import Finding, finding, rank
+from cli.audit.net import Page
+from cli.audit.rules import RULES, Severity
+from cli.audit.secrets_scan import mask
+from common.addresses import ConnectTo, connect_target, parse_connect_to
+
+
+def test_rank_orders_by_severity_then_hosts_and_merges_hosts() -> None:
+    found = [
+        finding("web.hsts_missing", "a.test", "ev-a"),
+        finding("dns.caa_missing", "a.test", "caa"),
+        finding("web.hsts_missing", "b.test", "ev-b"),
+        finding("web.assets_uncached", "a.test", "x"),
+        finding("tls.expiring", "a.test", "3 days", severity=Severity.BLOCKER),
+        finding("tls.expiring", "b.test", "10 days", severity=Severity.HIGH),
+        finding("web.hsts_missing", "a.test", "ev-a"),
+    ]
+    ranked = rank(found)
+    assert [(f.id, f.severity.value, f.hosts) for f in ranked] == [
+        ("tls.expiring", "blocker", ("a.test",)),
+        ("tls.expiring", "high", ("b.test",)),
+        ("web.hsts_missing", "medium", ("a.test", "b.test")),
+        ("web.assets_uncached", "medium", ("a.test",)),
+        ("dns.caa_missing", "low", ("a.test",)),
+    ]
+    assert ranked[2].evidence == ("ev-a", "ev-b")
+
+
+def test_every_rule_says_why_and_how_to_fix() -> None:
+    for rule in RULES.values():
+        assert rule.id.split(".")[0] in {
+            "dns",
+            "redirect",
+            "tls",
+            "web",
+            "edge",
+            "email",
+            "perf",
+            "repo",
+        }
+        assert rule.why.endswith(".") and rule.fix.endswith(".") and rule.title
+    with pytest.raises(KeyError):
+        finding("no.such_rule", "a.test")
+    assert isinstance(finding("repo.secret_committed", "r"), Finding)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("www.x.test:443:127.0.0.1:8443", ConnectTo("www.x.test", 443, "127.0.0.1", 8443)),
+        (":443:127.0.0.1:8443", ConnectTo("", 443, "127.0.0.1", 8443)),
+        ("::127.0.0.1:", ConnectTo("", None, "127.0.0.1", None)),
+        ("a.test:80:[::1]:8080", ConnectTo("a.test", 80, "::1", 8080)),
+    ],
+    ids=["full", "any-host", "any-host-any-port", "ipv6-target"],
+)
+def test_parse_connect_to(text: str, rule: ConnectTo) -> None:
+    assert parse_connect_to(text) == rule
+
+
+@pytest.mark.parametrize(
+    "text", ["a.test:443:127.0.0.1", "a.test:99999:b:1", "nonsense", "a:b:c:d"], ids=str
+)
+def test_parse_connect_to_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="HOST:PORT:ADDR:PORT"):
+        parse_connect_to(text)
+
+
+def test_connect_target_first_match_wins_and_keeps_the_rest() -> None:
+    rules = [parse_connect_to("a.test:443:127.0.0.1:1"), parse_connect_to(":443:127.0.0.2:2")]
+    assert connect_target(rules, "a.test", 443) == ("127.0.0.1", 1)
+    assert connect_target(rules, "b.test", 443) == ("127.0.0.2", 2)
+    assert connect_target(rules, "b.test", 80) == ("b.test", 80)
+
+
+def _page(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Page:
+    pairs = tuple((headers or {}).items())
+    return Page("https://x.test/p", status, pairs, body, final_url="https://x.test/p")
+
+
+SPA = _page(b"<!doctype html><html><body>app</body></html>")
+
+
+@pytest.mark.parametrize(
+    ("path", "page", "baseline", "exposed"),
+    [
+        ("/.env", _page(b"DB_PASSWORD=fake\nAPI_KEY=fake\n"), None, True),
+        ("/.env", _page(b"# comment\nexport TOKEN=fake\n"), None, True),
+        ("/.env", SPA, SPA, False),
+        ("/.env", _page(b"DB_PASSWORD=fake\n", status=404), None, False),
+        ("/.env", _page(b"Not found, sorry"), None, False),
+        ("/.env", _page(b"same catch-all text"), _page(b"same catch-all text"), False),
+        ("/.git/config", _page(b"[core]\n\trepositoryformatversion = 0\n"), None, True),
+        ("/.git/HEAD", _page(b"ref: refs/heads/main\n"), None, True),
+        ("/.git/HEAD", SPA, None, False),
+        ("/config.json", _page(b'{"api": {"secret_key": "fake"}}'), None, True),
+        ("/config.json", _page(b'{"theme": "dark", "apiBase": "/api"}'), None, False),
+        ("/backup.zip", _page(b"PK\x03\x04rest"), None, True),
+        ("/backup.sql", _page(b"-- fake\nCREATE TABLE t (id int);"), None, True),
+        ("/backup.sql", SPA, None, False),
+        ("/.DS_Store", _page(b"\x00\x00\x00\x01Bud1rest"), None, True),
+    ],
+    ids=[
+        "env", "env-export", "spa-index", "env-404", "plain-text", "catch-all", "git-config",
+        "git-head", "git-head-spa", "config-secret", "config-public", "zip", "sql", "sql-spa",
+        "ds-store",
+    ],
+)  # fmt: skip
+def test_secret_files_are_judged_by_content(
+    path: str, page: Page, baseline: Page | None, exposed: bool
+) -> None:
+    assert web_rules.secret_exposed(path, page, baseline) is exposed
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "cacheable"),
+    [
+        (None, False),
+        ("no-store", False),
+        ("max-age=0", False),
+        ("no-cache", False),
+        ("public, max-age=31536000, immutable", True),
+        ("max-age=600", True),
+        ("private", False),
+        ("s-maxage=60", True),
+    ],
+    ids=str,
+)
+def test_cacheable(cache_control: str | None, cacheable: bool) -> None:
+    headers = {"Cache-Control": cache_control} if cache_control else {}
+    assert web_rules.cacheable(_page(b"x", headers=headers)) is cacheable
+
+
+@pytest.mark.parametrize(
+    ("headers", "cnames", "edge"),
+    [
+        ({"cf-ray": "8a-AMS"}, (), "Cloudflare"),
+        ({"Server": "cloudflare"}, (), "Cloudflare"),
+        ({"X-Amz-Cf-Id": "abc"}, (), "Amazon CloudFront"),
+        ({"X-Served-By": "cache-fra-1"}, (), "Fastly"),
+        ({"Via": "1.1 varnish"}, (), "Varnish"),
+        ({"Server": "nginx"}, ("d111.cloudfront.net.",), "Amazon CloudFront"),
+        ({"Server": "nginx/1.22.1"}, (), None),
+        ({"X-Served-By": "web-1"}, ("app.internal.test.",), None),
+    ],
+    ids=["cf-ray", "server-cf", "cloudfront", "fastly", "varnish", "cname", "origin", "not-edge"],
+)
+def test_edge(headers: dict[str, str], cnames: tuple[str, ...], edge: str | None) -> None:
+    assert web_rules.edge(_page(b"", headers=headers), cnames) == edge
+
+
+def test_mixed_content_and_assets() -> None:
+    page = _page(
+        b'<html><head><link rel="stylesheet" href="http://cdn.test/a.css">'
+        b'<link rel="canonical" href="http://x.test/"><script src="/app.js"></script></head>'
+        b'<body><img src="http://img.test/i.png"><a href="http://other.test/">x</a>'
+        b'<form action="http://x.test/login"></form></body></html>'
+    )
+    assert web_rules.mixed_content(page) == [
+        ("link", "http://cdn.test/a.css"),
+        ("img", "http://img.test/i.png"),
+        ("form", "http://x.test/login"),
+    ]
+    assert web_rules.asset_urls(page) == [
+        "http://cdn.test/a.css",
+        "https://x.test/app.js",
+        "http://img.test/i.png",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("records", "names", "allowed"),
+    [
+        ((), ("letsencrypt.org",), True),
+        (('0 issue "letsencrypt.org"',), ("letsencrypt.org",), True),
+        (('0 issue "pki.goog"',), ("letsencrypt.org",), False),
+        (('0 issue "letsencrypt.org; validationmethods=dns-01"',), ("letsencrypt.org",), True),
+        (('0 iodef "mailto:x@y.test"',), ("letsencrypt.org",), True),
+    ],
+    ids=["none", "allowed", "other-ca", "with-params", "iodef-only"],
+)
+def test_caa_allows(records: tuple[str, ...], names: tuple[str, ...], allowed: bool) -> None:
+    assert caa_allows(records, names) is allowed
+
+
+def test_issuer_info() -> None:
+    assert issuer_info("CN=R11,O=Let's Encrypt,C=US") == (("letsencrypt.org",), True)
+    assert issuer_info("CN=DigiCert Global G2,O=DigiCert Inc,C=US") == (("digicert.com",), False)
+    assert issuer_info("O=trustme v1.2.1") is None
+
+
+def test_provider_alignment() -> None:
+    google_mx = ("1 aspmx.l.google.com.",)
+    spf_ok = ("v=spf1 include:_spf.google.com ~all",)
+    spf_other = ("v=spf1 include:sendgrid.net ~all",)
+    assert _alignment("x.test", google_mx, spf_ok, ()) == []
+    [item] = _alignment("x.test", google_mx, spf_other, ())
+    assert item.id == "email.provider_not_in_spf" and "Google Workspace (MX)" in item.evidence[0]
+    [item] = _alignment("x.test", (), spf_other, ("selector1",))
+    assert "Microsoft 365 (DKIM selector)" in item.evidence[0]
+
+
+def test_mask_hides_the_secret() -> None:
+    secret = "fake-" + "q" * 30
+    assert mask(secret) == "fake********"
+    assert mask("short-fake") == "********"
