@@ -16,7 +16,13 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from agent.probe_kit.dns_client import answers, query
 from agent.probe_kit.http_client import new_session
-from common.addresses import ConnectTo, connect_target, parse_connect_to, split_host_port
+from common.addresses import (
+    ConnectTo,
+    connect_target,
+    join_host_port,
+    parse_connect_to,
+    split_host_port,
+)
 from common.config import CheckBase
 from common.config.dns import dns_server
 from common.config.tls import TlsCheck
@@ -122,5 +128,5 @@ def aim(check: CheckBase, overrides: Overrides) -> CheckBase:
     to_host, to_port = overrides.target(host, port)
     if (to_host, to_port) == (host, port):
         return check
-    target = f"[{to_host}]:{to_port}" if ":" in to_host else f"{to_host}:{to_port}"
+    target = join_host_port(to_host, to_port)
     return check.model_copy(update={"target": target, "server_name": check.sni})

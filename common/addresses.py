@@ -36,6 +36,11 @@ def split_host_port(value: str, default_port: int) -> tuple[str, int]:
     return match.group("v6") or match.group("host"), port
 
 
+def join_host_port(host: str, port: int) -> str:
+    """`host:port`, with an IPv6 address in brackets; `split_host_port` reads it back."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def listen_address(address: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
     """A listen flag (`--grpc-listen`, `--http-listen`): `host:port`,
     `[v6]:port`, or `:port` for `default_host`. The port is required.

@@ -14,6 +14,7 @@ from agent.runner import run_probe
 from cli.audit import web_rules
 from cli.audit.facts import MAP_TYPES, PROBE_PATH, Facts, HostFacts, Options
 from cli.audit.net import Net, Page
+from common.addresses import join_host_port
 from common.config.email_auth import EmailAuthCheck
 from common.config.tls import TlsCheck, TlsExpect
 from vantage.v1 import vantage_pb2 as pb
@@ -112,10 +113,9 @@ async def _tls(net: Net, host: HostFacts, options: Options) -> pb.Result:
     to_host, port = net.overrides.target(host.name, 443)
     if to_host == host.name and options.dns_server and host.addresses:
         to_host = host.addresses[0]  # the audited server's answer, not the system's
-    target = f"[{to_host}]:{port}" if ":" in to_host else f"{to_host}:{port}"
     check = TlsCheck(
         name="audit-tls",
-        target=target,
+        target=join_host_port(to_host, port),
         server_name=host.name,
         ca_file=options.ca_file,
         timeout=options.timeout,

@@ -12,7 +12,7 @@ from cli.audit.model import Finding, finding, rank
 from cli.audit.net import Page
 from cli.audit.rules import RULES, Severity
 from cli.audit.secrets_scan import mask
-from common.addresses import ConnectTo, connect_target, parse_connect_to
+from common.addresses import ConnectTo, connect_target, join_host_port, parse_connect_to
 
 
 def test_rank_orders_by_severity_then_hosts_and_merges_hosts() -> None:
@@ -81,6 +81,7 @@ def test_connect_target_first_match_wins_and_keeps_the_rest() -> None:
     assert connect_target(rules, "a.test", 443) == ("127.0.0.1", 1)
     assert connect_target(rules, "b.test", 443) == ("127.0.0.2", 2)
     assert connect_target(rules, "b.test", 80) == ("b.test", 80)
+    assert [join_host_port(h, 443) for h in ("a.test", "::1")] == ["a.test:443", "[::1]:443"]
 
 
 def _page(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Page:
