@@ -8,7 +8,7 @@ import statistics
 from cli.audit.facts import Facts
 from cli.audit.model import Finding, RouteStats, finding
 from cli.audit.net import Page
-from collector.alerting.slo import p95
+from collector.stats.window import p95
 
 P95_BUDGET = 0.5
 """Seconds; the collector's default SLO warning level."""
