@@ -2,9 +2,9 @@
 
     vantage validate checks.yaml
     vantage smoke checks.yaml [--only NAME ...] [--junit out.xml] [--fail-fast]
+                              [--connect-to HOST:PORT:ADDR:PORT ...] [--dns-server IP[:PORT]]
     vantage token create --name NAME --region REGION
     vantage state check|reset --backup [--state-dir DIR]
-                              [--connect-to HOST:PORT:ADDR:PORT ...]
     vantage audit example.com [--subdomains app,api] [--format text|md|html|json] ...
 
 `smoke` runs the checks from this machine with the agent's own probe code,
@@ -58,6 +58,7 @@ def _parser() -> Parser:
         metavar="HOST:PORT:ADDR:PORT",
         help="connect there instead, as curl's (for tests against local servers)",
     )
+    smoke.add_argument("--dns-server", metavar="IP[:PORT]", help="look names up here instead")
     audit_command.add_parser(sub)
     return p
 
@@ -98,7 +99,9 @@ async def run_checks(
 ) -> list[pb.Result]:
     """Run each check once, in file order."""
     factory = session_factory(overrides) if overrides.connect_to else new_session
-    ctx = ProbeContext(agent_id, "smoke", env=os.environ, session_factory=factory)
+    ctx = ProbeContext(
+        agent_id, "smoke", env=os.environ, session_factory=factory, nameserver=overrides.dns_server
+    )
     results: list[pb.Result] = []
     try:
         for check in checks:
@@ -116,7 +119,7 @@ def smoke(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         checks = select(config, args.only)
-        overrides = Overrides.parse(args.connect_to)
+        overrides = Overrides.parse(args.connect_to, args.dns_server)
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2

@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
-import dns.exception
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from agent.probe_kit.dns_client import answers, query
+from agent.probe_kit.base import Nameserver
 from agent.probe_kit.http_client import new_session
+from agent.probe_kit.resolve import NameserverResolver
 from common.addresses import (
     ConnectTo,
     connect_target,
@@ -27,15 +27,13 @@ from common.config import CheckBase
 from common.config.dns import dns_server
 from common.config.tls import TlsCheck
 
-_LOOKUP_SECONDS = 5.0
-
 
 @dataclass(frozen=True)
 class Overrides:
     """Where names resolve and connections go; empty means the system's."""
 
     connect_to: tuple[ConnectTo, ...] = ()
-    dns_server: tuple[str, int] | None = None
+    dns_server: Nameserver | None = None
 
     @classmethod
     def parse(cls, connect_to: Sequence[str] = (), server: str | None = None) -> Overrides:
@@ -47,24 +45,6 @@ class Overrides:
         """Where a connection to `host:port` goes."""
         return connect_target(self.connect_to, host, port)
 
-    def resolver(self) -> AbstractResolver | None:
-        """An aiohttp resolver applying these overrides; None when there are none."""
-        return OverrideResolver(self) if self.connect_to or self.dns_server else None
-
-
-async def lookup_addresses(host: str, where: tuple[str, int], family: int) -> list[str]:
-    """A and/or AAAA addresses of `host` from the DNS server `where`."""
-    by_family: dict[int, tuple[str, ...]] = {socket.AF_INET: ("A",), socket.AF_INET6: ("AAAA",)}
-    types = by_family.get(family, ("A", "AAAA"))
-    found: list[str] = []
-    for rdtype in types:
-        try:
-            response, _ = await query(host, rdtype, where, _LOOKUP_SECONDS)
-        except (dns.exception.DNSException, OSError):
-            continue
-        found += answers(response, rdtype)
-    return found
-
 
 def _is_ip(text: str) -> bool:
     try:
@@ -74,46 +54,45 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-class OverrideResolver(AbstractResolver):
-    """Resolves through `--connect-to` rules first, then the `--dns-server`,
-    then the system; the connection port comes from the rule."""
+class ConnectToResolver(AbstractResolver):
+    """Applies `--connect-to` rules, then looks the target up with the
+    `--dns-server` (the probes' own NameserverResolver) or the system; the
+    connection port comes from the rule."""
 
     def __init__(self, overrides: Overrides) -> None:
         self.overrides = overrides
-        self._system = aiohttp.ThreadedResolver()
+        server = overrides.dns_server
+        self._names = NameserverResolver(server) if server else aiohttp.ThreadedResolver()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         """Addresses to connect to for `host:port`."""
         to_host, to_port = self.overrides.target(host, port)
-        if _is_ip(to_host):
-            addresses = [to_host]
-        elif self.overrides.dns_server is not None:
-            addresses = await lookup_addresses(to_host, self.overrides.dns_server, family)
-        else:
-            return await self._system.resolve(to_host, to_port, family)
-        if not addresses:
-            raise socket.gaierror(socket.EAI_NONAME, f"{to_host}: no address")
-        return [_result(host, address, to_port) for address in addresses]
+        if not _is_ip(to_host):
+            found = await self._names.resolve(to_host, to_port, family)
+            return [{**item, "hostname": host} for item in found]
+        family = socket.AF_INET6 if ":" in to_host else socket.AF_INET
+        return [
+            ResolveResult(
+                hostname=host, host=to_host, port=to_port, family=family, proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+        ]  # fmt: skip
 
     async def close(self) -> None:
-        """Release the system resolver."""
-        await self._system.close()
+        """Release the name resolver."""
+        await self._names.close()
 
 
-def _result(host: str, address: str, port: int) -> ResolveResult:
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    return ResolveResult(
-        hostname=host, host=address, port=port, family=family, proto=0, flags=socket.AI_NUMERICHOST
-    )
-
-
-def session_factory(overrides: Overrides) -> Callable[[int], aiohttp.ClientSession]:
+def session_factory(
+    overrides: Overrides,
+) -> Callable[[int, Nameserver | None], aiohttp.ClientSession]:
     """A ProbeContext session factory whose sessions apply `overrides`."""
 
-    def make(family: int) -> aiohttp.ClientSession:
-        return new_session(family, resolver=overrides.resolver())
+    def make(family: int, nameserver: Nameserver | None) -> aiohttp.ClientSession:
+        del nameserver  # the overrides carry it
+        return new_session(family, resolver=ConnectToResolver(overrides))
 
     return make
 

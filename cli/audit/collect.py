@@ -14,7 +14,7 @@ from agent.runner import run_probe
 from cli.audit import web_rules
 from cli.audit.facts import MAP_TYPES, PROBE_PATH, Facts, HostFacts, Options
 from cli.audit.net import Net, Page
-from common.addresses import join_host_port
+from cli.overrides import aim
 from common.config.email_auth import EmailAuthCheck
 from common.config.tls import TlsCheck, TlsExpect
 from vantage.v1 import vantage_pb2 as pb
@@ -110,19 +110,16 @@ async def _home(net: Net, host: HostFacts) -> Page | None:
 
 
 async def _tls(net: Net, host: HostFacts, options: Options) -> pb.Result:
-    to_host, port = net.overrides.target(host.name, 443)
-    if to_host == host.name and options.dns_server and host.addresses:
-        to_host = host.addresses[0]  # the audited server's answer, not the system's
+    """The agent's `tls` probe, aimed like the rest of the audit."""
     check = TlsCheck(
         name="audit-tls",
-        target=join_host_port(to_host, port),
-        server_name=host.name,
+        target=f"{host.name}:443",
         ca_file=options.ca_file,
         timeout=options.timeout,
         expect=TlsExpect(min_days_valid=0),
     )
-    ctx = ProbeContext("audit", "audit", env={})
-    return await run_probe(check, ctx)
+    ctx = ProbeContext("audit", "audit", env={}, nameserver=net.overrides.dns_server)
+    return await run_probe(aim(check, net.overrides), ctx)
 
 
 async def _secrets(net: Net, host: HostFacts, base: str) -> None:

@@ -22,8 +22,9 @@ from OpenSSL import SSL
 from agent.probe_kit.dns_client import answers, query, resolve_server
 from agent.probe_kit.http_client import classify, fetch, new_session, prepare
 from agent.probe_kit.http_expect import Hop
+from agent.probe_kit.resolve import ResolveFailed, resolve
 from agent.probe_kit.template import Expander
-from cli.overrides import Overrides
+from cli.overrides import ConnectToResolver, Overrides
 from common.config.http import HttpRequest, Redirects
 
 _BODY_CAP = 2 << 20
@@ -91,7 +92,7 @@ class Net:
     def session(self) -> aiohttp.ClientSession:
         """The one session, made inside the running loop."""
         if self._session is None:
-            self._session = new_session(resolver=self.overrides.resolver())
+            self._session = new_session(resolver=ConnectToResolver(self.overrides))
         return self._session
 
     async def close(self) -> None:
@@ -136,8 +137,15 @@ class Net:
     async def ocsp(self, host: str, port: int = 443) -> tuple[bool, bool] | None:
         """(stapled, the leaf names an OCSP responder) from a handshake that
         asks for stapling; None when no handshake succeeds."""
-        address = self.overrides.target(host, port)
-        return await self.bounded(asyncio.to_thread(_ocsp_handshake, host, address, self.timeout))
+        to_host, to_port = self.overrides.target(host, port)
+        if self.overrides.dns_server is not None:
+            try:
+                found = await resolve(to_host, self.overrides.dns_server, socket.AF_UNSPEC, 5.0)
+            except ResolveFailed:
+                return None
+            to_host = found[0]
+        work = asyncio.to_thread(_ocsp_handshake, host, (to_host, to_port), self.timeout)
+        return await self.bounded(work)
 
 
 def _ocsp_handshake(sni: str, address: tuple[str, int], timeout: float) -> tuple[bool, bool] | None:
