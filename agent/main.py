@@ -18,7 +18,7 @@ from agent import web
 from agent.metrics import AgentMetrics
 from agent.overload import LagMonitor
 from agent.probe_kit.http_client import new_session
-from agent.probes import ProbeContext
+from agent.probes import ProbeContext, icmp
 from agent.runner import ProbeRunner
 from agent.scheduler import Scheduler
 from agent.spool import Spool
@@ -64,6 +64,11 @@ class Agent:
         self.scheduler = Scheduler(
             runner, time.time, shed_after=settings.shed_after, on_shed=self.shed
         )
+        # Said once at start, so an agent that cannot ping refuses icmp
+        # checks with this reason instead of reporting them failed.
+        self.icmp_unavailable = icmp.preflight()
+        if self.icmp_unavailable:
+            log.error("agent.icmp_unavailable", error=self.icmp_unavailable)
         self.settled = False  # start-up is over once a first config is applied
         self.last_shed = -SHED_RECENT
         self.dropped_seen = 0
@@ -108,6 +113,9 @@ class Agent:
                 check = check_from_proto(message)
             except ConfigError as exc:
                 log.error("config.check_rejected", error=str(exc))
+                continue
+            if check.type == "icmp" and self.icmp_unavailable:
+                log.error("config.check_rejected", check=check.name, error=self.icmp_unavailable)
                 continue
             if check.probed and self.settings.region in check.regions:
                 applied.checks.append(check)

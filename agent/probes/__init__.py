@@ -18,6 +18,7 @@ PROBES: dict[str, str] = {
     "http_flow": "agent.probes.http_flow",
     "tcp": "agent.probes.tcp",
     "grpc": "agent.probes.grpc",
+    "icmp": "agent.probes.icmp",
 }
 """Check type -> the module whose `probe` function runs it."""
 

@@ -11,6 +11,7 @@ from common.config.grpc import GrpcCheck
 from common.config.heartbeat import HeartbeatCheck
 from common.config.http import HttpCheck
 from common.config.http_flow import HttpFlowCheck
+from common.config.icmp import IcmpCheck
 from common.config.tcp import TcpCheck
 from common.config.tls import TlsCheck
 
@@ -23,4 +24,5 @@ CHECK_TYPES: dict[str, type[CheckBase]] = {
     "heartbeat": HeartbeatCheck,
     "tcp": TcpCheck,
     "grpc": GrpcCheck,
+    "icmp": IcmpCheck,
 }

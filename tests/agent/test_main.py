@@ -10,11 +10,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
 from agent import main as agent_main
 from agent import settings, web
 from agent.main import Agent
+from agent.probes import icmp
 from common.config.http import HttpCheck
+from common.config.icmp import IcmpCheck
 from common.exposition import CONTENT_TYPE
 from common.wire import check_to_proto
 from tests.support.net import free_port
@@ -185,3 +188,31 @@ async def test_http_server_routes_like_aiohttps_router(
     assert body in text
     if status == 405:
         assert headers["Allow"] == "GET,HEAD"
+
+
+async def test_an_agent_that_cannot_ping_says_so_at_start_and_refuses_icmp_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(icmp, "preflight", lambda: "no ICMP socket: test")
+    with capture_logs() as logs:
+        a = make_agent(tmp_path / "state")
+        ping = IcmpCheck(name="ping", target="127.0.0.1", regions=("eu-west",))
+        home = HttpCheck(name="home", url="http://127.0.0.1:1/", regions=("eu-west",))
+        a.apply_config(
+            a.streams[0],
+            pb.Config(version="v1", checks=[check_to_proto(ping), check_to_proto(home)]),
+        )
+    try:
+        assert [c.name for c in a.applied["127.0.0.1:1"].checks] == ["home"]
+        events = [
+            (e["event"], e.get("error"), e.get("check")) for e in logs if e["log_level"] == "error"
+        ]
+        assert events == [
+            ("agent.icmp_unavailable", "no ICMP socket: test", None),
+            ("config.check_rejected", "no ICMP socket: test", "ping"),
+        ]
+    finally:
+        a.scheduler.stop()
+        for stream in a.streams:
+            stream.spool.close()
+        await a.ctx.close()
