@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from urllib.parse import urljoin, urlsplit
 
 from agent.probe_kit.base import ProbeContext
@@ -36,7 +37,7 @@ async def collect(options: Options, net: Net) -> Facts:
     """Everything the checks need about `options.domain`."""
     hosts = [HostFacts(name, role) for name, role in options.main_hosts]
     stale = [HostFacts(f"{n}.{options.domain}", "stale") for n in _stale_names(options)]
-    facts = Facts(options, hosts, stale)
+    facts = Facts(options, hosts, stale, collected_at=time.time())
     wildcard = f"vantage-{secrets.token_hex(4)}.{options.domain}"
     _, random_name = await asyncio.gather(
         asyncio.gather(

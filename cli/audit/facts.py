@@ -93,6 +93,8 @@ class Facts:
     options: Options
     hosts: list[HostFacts]
     stale: list[HostFacts]
+    collected_at: float = 0.0
+    """Unix time of the collection: what certificate lifetimes are judged by."""
     wildcard: tuple[str, ...] = ()
     """Addresses a random name gets: a wildcard record answers every name."""
     email: pb.Result | None = None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from detect_secrets.core.potential_secret import PotentialSecret
 from detect_secrets.core.scan import scan_diff, scan_file, scan_line
-from detect_secrets.settings import default_settings, get_filters
+from detect_secrets.settings import default_settings, get_filters, transient_settings
 
 from common.redaction import redact
 
@@ -35,9 +35,20 @@ def _shown(found: PotentialSecret) -> tuple[str, str]:
     return found.type, mask(found.secret_value or "")
 
 
+WEB_PLUGINS = (
+    "AWSKeyDetector", "AzureStorageKeyDetector", "DiscordBotTokenDetector", "GitHubTokenDetector",
+    "GitLabTokenDetector", "MailchimpDetector", "NpmDetector", "OpenAIDetector",
+    "PrivateKeyDetector", "PypiTokenDetector", "SendGridDetector", "SlackDetector",
+    "StripeDetector", "TelegramBotTokenDetector", "TwilioKeyDetector",
+)  # fmt: skip
+"""Detectors for text served to browsers: only those that match a key's own
+format. Entropy and keyword detectors would flag every minified bundle."""
+
+
 def scan_text(text: str) -> list[tuple[str, str]]:
-    """(kind, masked value) of each secret in a text (a source map's sources)."""
-    with default_settings():
+    """(kind, masked value) of each key in a text served to browsers (the
+    sources inside a public source map)."""
+    with transient_settings({"plugins_used": [{"name": name} for name in WEB_PLUGINS]}):
         return [_shown(s) for line in text.splitlines() for s in scan_line(line)]
 
 

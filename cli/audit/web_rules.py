@@ -18,7 +18,11 @@ from urllib.parse import urljoin, urlsplit
 from cli.audit.net import Page
 
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=", re.M)
-_SECRET_KEY = re.compile(r"secret|passw|token|api[_-]?key|private|credential", re.I)
+# Names that hold secrets; `apiKey` alone does not: browser configs (Firebase,
+# maps) carry public API keys by design.
+_SECRET_KEY = re.compile(
+    r"secret|passw|private[_-]?key|credential|access[_-]?key|auth[_-]?token|refresh[_-]?token", re.I
+)
 _SQL = re.compile(
     r"\b(CREATE TABLE|INSERT INTO|DROP TABLE)\b|^-- (MySQL|PostgreSQL) .*dump", re.I | re.M
 )

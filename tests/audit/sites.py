@@ -5,7 +5,8 @@ nginx and `--dns-server` to knotd, so nothing leaves 127.0.0.1.
 
 - good.test: apex and www redirect once to www, an SPA that answers 200 with
   its index to every path, every header right, strict SPF/DMARC and DKIM.
-- bad.test: a served /.env, mixed content, a 3-hop redirect chain with a
+- good.test also serves a source map with no key in it (a low finding only).
+- bad.test: a served /.env, a source map embedding a key, mixed content, a 3-hop redirect chain with a
   302, no HSTS, uncached assets, an expiring certificate, a certificate for
   the wrong name on api, staging and old (a dangling CNAME) still in DNS,
   a version-leaking Server header, insecure cookies, SPF +all and DMARC
@@ -18,6 +19,7 @@ nginx and `--dns-server` to knotd, so nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -32,6 +34,16 @@ from tests.support.binaries import require_binary
 from tests.support.net import free_port, wait_for
 
 FAKE_ENV = "DB_PASSWORD=fake-password-for-tests\nAPI_KEY=fake-key-not-real\n"
+FAKE_AWS_KEY = "AKIA" + "ZQ7RT2LMXK4PW9JD"
+"""Shaped like an AWS key id, not one; split so no scanner flags this file."""
+
+
+def source_map(source: str) -> str:
+    """A version-3 source map that embeds `source`."""
+    return json.dumps(
+        {"version": 3, "sources": ["src/app.ts"], "sourcesContent": [source], "mappings": "AAAA"}
+    )
+
 
 ZONES = {
     "good.test": [
@@ -115,12 +127,21 @@ def _files(root: Path) -> None:
     for site, index in (("good", GOOD_INDEX), ("bad", BAD_INDEX), ("mixed", MIXED_INDEX)):
         (root / site).mkdir(parents=True)
         (root / site / "index.html").write_text(index)
-    for name, body in (("site.css", "body{}"), ("app.js", "console.log(1)"), ("logo.png", "png")):
-        (root / "good" / "assets").mkdir(exist_ok=True)
+    # A public source map whose code has long random-looking strings but no key.
+    good_map = source_map(
+        "export const sri = 'sha512-9Xq3LmZp0TzV7wq1KdR8sYbN4uJc2Hf6GaE5oWiKlM0=';"
+    )
+    script = "console.log(1)\n//# sourceMappingURL=app.js.map\n"
+    assets = {"site.css": "body{}", "app.js": script, "app.js.map": good_map, "logo.png": "png"}
+    (root / "good" / "assets").mkdir()
+    for name, body in assets.items():
         (root / "good" / "assets" / name).write_text(body)
     (root / "bad" / "static").mkdir()
     (root / "bad" / "static" / "site.css").write_text("body{}")
-    (root / "bad" / "static" / "app.js").write_text("console.log(2)")
+    (root / "bad" / "static" / "app.js").write_text(script)
+    (root / "bad" / "static" / "app.js.map").write_text(
+        source_map(f'const key = "{FAKE_AWS_KEY}";')
+    )
     (root / "bad" / ".env").write_text(FAKE_ENV)
     (root / "mixed" / "css").mkdir()
     (root / "mixed" / "css" / "main.css").write_text("body{}")
@@ -188,7 +209,8 @@ error_log {root}/error.log warn;
 events {{ worker_connections 256; }}
 http {{
   access_log off; default_type text/html;
-  types {{ text/html html; text/css css; application/javascript js; image/png png; }}
+  types {{ text/html html; text/css css; application/javascript js; image/png png;
+           application/json map; }}
   client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
   uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
   {"".join(servers)}

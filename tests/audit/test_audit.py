@@ -24,7 +24,7 @@ from cli.audit.model import Report
 from cli.audit.render import RENDERERS
 from cli.audit.run import audit
 from cli.main import _parser
-from tests.audit.sites import Sites, serve_sites
+from tests.audit.sites import FAKE_AWS_KEY, Sites, serve_sites
 from tests.support.binaries import require_binary
 from tests.support.procs import ROOT
 
@@ -89,8 +89,11 @@ def test_good_domain_ships_with_no_false_finding(sites: Sites, tmp_path: Path) -
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(out.read_text())
     assert data["verdict"] == "ship" and data["checklist"]["blockers"] == []
-    # Only the test CA's manual renewal: the SPA's 200-for-everything is no leak.
-    assert {(f["id"], f["severity"]) for f in data["findings"]} == {("tls.manual_renewal", "low")}
+    # Only lows: the SPA's 200-for-everything is no leak, its source map holds no key.
+    assert {(f["id"], f["severity"]) for f in data["findings"]} == {
+        ("tls.manual_renewal", "low"),
+        ("web.source_map_exposed", "low"),
+    }
     assert data["canonical_host"] == "www.good.test"
     assert {h["name"]: h["edge"] for h in data["hosts"]}["www.good.test"] == "Fastly"
     assert vantage("validate", str(checks)).returncode == 0
@@ -110,6 +113,11 @@ def test_bad_domain_lists_every_planted_fault(sites: Sites, tmp_path: Path) -> N
     data = json.loads(out.read_text())
     found = {(f["id"], f["severity"], h) for f in data["findings"] for h in f["hosts"]}
     assert BAD_FAULTS - found == set()
+    exposed = next(f for f in data["findings"] if f["id"] == "web.secret_file_exposed")
+    assert (
+        "https://www.bad.test/static/app.js.map: AWS Access Key AKIA********" in exposed["evidence"]
+    )
+    assert FAKE_AWS_KEY not in done.stdout + out.read_text()
     blockers = {f["id"] for f in data["findings"] if f["severity"] == "blocker"}
     assert blockers == {"web.secret_file_exposed", "tls.expiring", "tls.hostname_mismatch"}
     ranks = [("blocker", "high", "medium", "low").index(f["severity"]) for f in data["findings"]]

@@ -4,7 +4,6 @@ stapling, the issuer's renewal and CAA."""
 from __future__ import annotations
 
 import re
-import time
 
 from cli.audit.facts import Facts, HostFacts
 from cli.audit.model import Finding, finding
@@ -39,21 +38,16 @@ ISSUERS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
 person (ACME CAs and managed edge certificates)."""
 
 
-def now() -> float:
-    """The clock the checks judge expiry by."""
-    return time.time()
-
-
 def check(facts: Facts) -> list[Finding]:
     """TLS findings for every main host that resolves."""
     out: list[Finding] = []
     for host in facts.hosts:
         if host.tls is not None:
-            out += _validity(host) + _extras(host)
+            out += _validity(host, facts.collected_at) + _extras(host)
     return out
 
 
-def _validity(host: HostFacts) -> list[Finding]:
+def _validity(host: HostFacts, now: float) -> list[Finding]:
     assert host.tls is not None
     result = host.tls
     reason = FailureReason.from_proto(result.reason)
@@ -67,7 +61,7 @@ def _validity(host: HostFacts) -> list[Finding]:
     if not result.success:
         out.append(finding(_BY_REASON[reason], host.name, f"{host.name}: {result.message}"))
     if result.tls.not_after and reason is not FailureReason.TLS_EXPIRED:
-        days = (result.tls.not_after - now()) / _DAY
+        days = (result.tls.not_after - now) / _DAY
         if days < 14:
             severity = Severity.BLOCKER if days < 7 else Severity.HIGH
             evidence = f"{host.name}: certificate expires in {days:.1f} days"

@@ -1,0 +1,138 @@
+"""The checks as pure functions: facts in, findings out, table-driven."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from agent.probe_kit.http_expect import Hop
+from cli.audit.checks import perf, redirects, tls
+from cli.audit.facts import PROBE_PATH, Facts, HostFacts, Options
+from cli.audit.net import Page
+from common.reasons import FailureReason
+from vantage.v1 import vantage_pb2 as pb
+
+NOW = 1_800_000_000.0
+DAY = 86400.0
+
+
+def facts(*hosts: HostFacts) -> Facts:
+    return Facts(Options("x.test"), list(hosts), [], collected_at=NOW)
+
+
+def tls_host(
+    days: float, reason: FailureReason = FailureReason.NONE, caa: tuple[str, ...] = ()
+) -> HostFacts:
+    result = pb.Result(success=reason is FailureReason.NONE, message="m")
+    result.reason = reason.to_proto()
+    result.tls.not_after = NOW + days * DAY
+    result.tls.issuer = "CN=R11,O=Let's Encrypt,C=US"
+    return HostFacts("www.x.test", "www", tls=result, caa=caa)
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [(3, "blocker"), (6.9, "blocker"), (7.1, "high"), (13.9, "high"), (14.1, None), (90, None)],
+    ids=str,
+)
+def test_days_left_decide_the_severity(days: float, expected: str | None) -> None:
+    found = [(f.id, f.severity.value) for f in tls.check(facts(tls_host(days)))]
+    assert found == ([("tls.expiring", expected)] if expected else [])
+
+
+@pytest.mark.parametrize(
+    ("reason", "rule"),
+    [
+        (FailureReason.TLS_HOSTNAME, "tls.hostname_mismatch"),
+        (FailureReason.TLS_VERIFY, "tls.untrusted"),
+        (FailureReason.TLS_VERSION, "tls.old_version"),
+        (FailureReason.CONNECT_REFUSED, "tls.unavailable"),
+        (FailureReason.TLS_HANDSHAKE, "tls.unavailable"),
+    ],
+    ids=str,
+)
+def test_failed_handshakes(reason: FailureReason, rule: str) -> None:
+    assert [f.id for f in tls.check(facts(tls_host(90, reason)))] == [rule]
+
+
+def test_expired_is_one_finding_and_caa_must_allow_the_issuer() -> None:
+    assert [f.id for f in tls.check(facts(tls_host(-1, FailureReason.TLS_EXPIRED)))] == [
+        "tls.expired"
+    ]
+    host = tls_host(90, caa=('0 issue "pki.goog"',))
+    assert [f.id for f in tls.check(facts(host))] == ["tls.caa_forbids_issuer"]
+
+
+def page(url: str, status: int, chain: list[tuple[int, str]], final: str, **headers: str) -> Page:
+    hops, at = [], url
+    for code, location in chain:
+        hops.append(Hop(code, at, location))
+        at = location
+    return Page(url, status, tuple(headers.items()), b"", tuple(hops), final)
+
+
+def redirect_host(http: Page) -> HostFacts:
+    root = page(
+        "https://x.test/",
+        200,
+        [],
+        "https://x.test/",
+        **{"Strict-Transport-Security": "max-age=31536000"},
+    )
+    return HostFacts("x.test", "apex", http_probe=http, https_root=root)
+
+
+@pytest.mark.parametrize(
+    ("chain", "final", "expected"),
+    [
+        ([(301, "https://x.test" + PROBE_PATH)], "https://x.test" + PROBE_PATH, []),
+        ([], "http://x.test" + PROBE_PATH, ["redirect.http_not_https"]),
+        ([(302, "https://x.test" + PROBE_PATH)], "https://x.test" + PROBE_PATH, ["redirect.not_permanent"]),
+        ([(301, "https://x.test/")], "https://x.test/", ["redirect.path_dropped"]),
+        (
+            [(301, "http://www.x.test" + PROBE_PATH), (301, "https://x.test" + PROBE_PATH),
+             (301, "https://www.x.test" + PROBE_PATH)],
+            "https://www.x.test" + PROBE_PATH,
+            ["redirect.chain_too_long"],
+        ),
+    ],
+    ids=["one-hop", "no-redirect", "temporary", "drops-path", "three-hops"],
+)  # fmt: skip
+def test_http_redirects(chain: list[tuple[int, str]], final: str, expected: list[str]) -> None:
+    http = page("http://x.test" + PROBE_PATH, 200, chain, final)
+    assert [f.id for f in redirects.check(facts(redirect_host(http)))] == expected
+
+
+def samples(elapsed: Sequence[float], statuses: Sequence[int | None]) -> list[Page]:
+    return [
+        Page("https://x.test/", s, elapsed=e, error="" if s else "timeout")
+        for e, s in zip(elapsed, statuses, strict=True)
+    ]
+
+
+def test_route_stats_count_5xx_and_timeouts_as_errors() -> None:
+    statuses: list[int | None] = [*([200] * 17), 503, 200, None]
+    pages = samples([0.1] * 18 + [0.9, 5.0], statuses)
+    stats = perf.stats("https://x.test/", pages)
+    assert (stats.samples, stats.server_errors, stats.timeouts) == (20, 1, 1)
+    assert stats.error_ratio == pytest.approx(0.1)
+    assert stats.p50_ms == pytest.approx(100) and stats.p95_ms == pytest.approx(900)
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "statuses", "expected"),
+    [
+        ([0.1] * 20, [200] * 20, []),
+        ([0.1] * 18 + [0.6, 0.7], [200] * 20, ["perf.p95_over_budget"]),
+        ([0.1] * 20, [200] * 19 + [500], ["perf.errors_over_budget"]),
+        ([0.1] * 20, [404] * 20, ["web.route_failing"]),
+    ],
+    ids=["fast", "slow-tail", "one-5xx-in-20", "404"],
+)
+def test_route_budgets(
+    elapsed: list[float], statuses: list[int | None], expected: list[str]
+) -> None:
+    found = facts()
+    found.routes = {"https://x.test/": samples(elapsed, statuses)}
+    assert [f.id for f in perf.check(found)] == expected
