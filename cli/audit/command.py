@@ -18,6 +18,7 @@ from cli.audit.write_checks import write_checks
 from cli.overrides import Overrides
 from common.cli import Parser
 from common.config.dns import validate_dns_name
+from common.config.email_auth import DKIM_SELECTOR
 from common.runtime import install_loop
 
 
@@ -93,6 +94,9 @@ def options(args: argparse.Namespace) -> Options:
         raise ValueError(f"--ca-file {args.ca_file}: no such file")
     for name in (*args.subdomains, *args.stale):
         validate_dns_name(f"{name}.{domain}", "subdomain")
+    for selector in args.dkim_selectors:
+        if not DKIM_SELECTOR.match(selector):
+            raise ValueError(f"--dkim-selectors: bad selector {selector!r}")
     return Options(
         domain=domain,
         subdomains=args.subdomains,

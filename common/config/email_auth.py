@@ -15,7 +15,8 @@ SPF_ALL: tuple[str, ...] = ("-all", "~all", "?all", "+all")
 DMARC_POLICIES: tuple[str, ...] = ("none", "quarantine", "reject")
 """DMARC policies, laxest first."""
 
-_SELECTOR = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+DKIM_SELECTOR = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+"""What a DKIM selector may look like (labels of letters, digits, - and _)."""
 
 
 class EmailAuthExpect(Model):
@@ -60,7 +61,7 @@ class EmailAuthCheck(CheckBase):
     @classmethod
     def _selectors(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for selector in value:
-            if not _SELECTOR.match(selector):
+            if not DKIM_SELECTOR.match(selector):
                 raise ValueError(f"bad DKIM selector {selector!r}: use letters, digits, -, _, .")
         return value
 

@@ -3,6 +3,8 @@ signatures, caching, edge fingerprints, CAA, email alignment, masking."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cli.audit import web_rules
@@ -12,6 +14,7 @@ from cli.audit.model import Finding, finding, rank
 from cli.audit.net import Page
 from cli.audit.rules import RULES, Severity
 from cli.audit.secrets_scan import mask
+from cli.main import main
 from common.addresses import ConnectTo, connect_target, join_host_port, parse_connect_to
 
 
@@ -215,3 +218,28 @@ def test_mask_hides_the_secret() -> None:
     secret = "fake-" + "q" * 30
     assert mask(secret) == "fake********"
     assert mask("short-fake") == "********"
+
+
+def test_docs_list_every_finding_id_with_its_severity() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "audit.md").read_text()
+    missing = [r.id for r in RULES.values() if f"| `{r.id}` | {r.severity.value} |" not in docs]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bad domain.test"], "bad domain"),
+        (["x.test", "--connect-to", "x.test:443"], "bad --connect-to"),
+        (["x.test", "--dns-server", "ns.x.test"], "bad server"),
+        (["x.test", "--samples", "0"], "--samples 0"),
+        (["x.test", "--dkim-selectors", "s1,bad selector"], "bad selector"),
+        (["x.test", "--repo", "/nonexistent/repo"], "not a directory"),
+    ],
+    ids=["domain", "connect-to", "dns-server", "samples", "selector", "repo"],
+)
+def test_usage_errors_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", *args]) == 2
+    assert message in capsys.readouterr().err
