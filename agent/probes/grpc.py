@@ -17,6 +17,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from agent.probe_kit.base import ProbeContext, assertion, fail, finish_assertions, new_result
 from agent.probe_kit.faults import Failure, failure
 from agent.probe_kit.faults import classify as classify_shared
+from agent.probe_kit.resolve import lookup
+from common.addresses import join_host_port, split_host_port
 from common.config.grpc import GrpcCheck
 from common.faults import Fault
 from vantage.v1 import vantage_pb2 as pb
@@ -24,6 +26,10 @@ from vantage.v1 import vantage_pb2 as pb
 # Texts grpc puts in an UNAVAILABLE status, checked in order.
 _UNAVAILABLE = (
     ("connection refused", Fault.REFUSED),
+    ("certificate has expired", Fault.CERT_EXPIRED),
+    ("failed parsing http/2", Fault.PROTOCOL_ERROR),
+    ("http1.x server", Fault.PROTOCOL_ERROR),
+    ("missing selected alpn", Fault.PROTOCOL_ERROR),  # a TLS server that speaks no HTTP/2
     ("not in peer certificate", Fault.HOSTNAME_MISMATCH),
     ("hostname verification", Fault.HOSTNAME_MISMATCH),
     ("certificate_verify_failed", Fault.CERT_UNTRUSTED),
@@ -58,14 +64,25 @@ def _credentials(ca_file: str | None) -> grpc.ChannelCredentials:
     return grpc.ssl_channel_credentials(root_certificates=root)
 
 
-def _channel(check: GrpcCheck) -> grpc.aio.Channel:
+def _channel(check: GrpcCheck, address: str) -> grpc.aio.Channel:
+    """A channel to `address` (the target, or the address a configured
+    nameserver gave for it); names in TLS and :authority stay the target's."""
     # One channel per probe: a fresh connection each time, as blackbox does.
-    options = [("grpc.enable_retries", 0)]
+    host, port = split_host_port(check.target, 0)
+    # A local subchannel pool: the connection closes with the channel, not
+    # when grpc's process-wide pool gets round to it.
+    options: list[tuple[str, str | int]] = [
+        ("grpc.enable_retries", 0),
+        ("grpc.use_local_subchannel_pool", 1),
+    ]
+    if address != host:
+        options.append(("grpc.default_authority", check.target))
+    target = join_host_port(address, port)
     if not check.tls:
-        return grpc.aio.insecure_channel(check.target, options=options)
-    if check.server_name:
-        options.append(("grpc.ssl_target_name_override", check.server_name))  # type: ignore[arg-type]
-    return grpc.aio.secure_channel(check.target, _credentials(check.ca_file), options=options)
+        return grpc.aio.insecure_channel(target, options=options)
+    if check.server_name or address != host:
+        options.append(("grpc.ssl_target_name_override", check.server_name or host))
+    return grpc.aio.secure_channel(target, _credentials(check.ca_file), options=options)
 
 
 async def probe(check: GrpcCheck, ctx: ProbeContext) -> pb.Result:
@@ -74,9 +91,12 @@ async def probe(check: GrpcCheck, ctx: ProbeContext) -> pb.Result:
     started = time.monotonic()
     request = health_pb2.HealthCheckRequest(service=check.service)
     try:
-        async with _channel(check) as channel:
+        host = split_host_port(check.target, 0)[0]
+        address = await lookup(host, ctx.nameserver, result.phases, check.timeout)
+        async with _channel(check, address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
-            response = await stub.Check(request, timeout=check.timeout)
+            left = check.timeout - (time.monotonic() - started)
+            response = await stub.Check(request, timeout=left)
     except (grpc.aio.AioRpcError, OSError) as exc:
         if isinstance(exc, grpc.aio.AioRpcError):
             result.grpc.status_code = exc.code().value[0]

@@ -21,9 +21,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agent.probe_kit.base import ProbeContext, assertion, fail, finish_assertions, new_result
+from agent.probe_kit.base import (
+    Nameserver,
+    ProbeContext,
+    assertion,
+    fail,
+    finish_assertions,
+    new_result,
+)
 from agent.probe_kit.faults import Failure
 from agent.probe_kit.faults import classify as classify_shared
+from agent.probe_kit.resolve import lookup, unresolved
 from common.config.icmp import IcmpCheck
 from vantage.v1 import vantage_pb2 as pb
 
@@ -105,9 +113,11 @@ async def probe(check: IcmpCheck, ctx: ProbeContext) -> pb.Result:
     started = time.monotonic()
     try:
         async with asyncio.timeout(check.timeout):
-            await _ping(check, result, started)
-    except TimeoutError:
-        pass  # the check's time is up: replies still out count as lost
+            await _ping(check, result, started, ctx.nameserver)
+    except TimeoutError as exc:
+        if not result.phases.HasField("connect"):  # still looking the name up
+            return fail(result, *classify(unresolved(exc, ctx.nameserver, result.phases)))
+        # the check's time is up: replies still out count as lost
     except OSError as exc:
         return fail(result, *classify(exc))
     finally:
@@ -115,9 +125,15 @@ async def probe(check: IcmpCheck, ctx: ProbeContext) -> pb.Result:
     return _judge(result, check)
 
 
-async def _ping(check: IcmpCheck, result: pb.Result, started: float) -> None:
-    family, address = await _resolve(check)
-    result.phases.resolve = time.monotonic() - started
+async def _ping(
+    check: IcmpCheck, result: pb.Result, started: float, nameserver: Nameserver | None
+) -> None:
+    if nameserver is None:
+        family, address = await _resolve(check)
+        result.phases.resolve = time.monotonic() - started
+    else:
+        address = await lookup(check.target, nameserver, result.phases, check.timeout)
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
     result.icmp.address = address
     sock, raw = open_socket(family)
     with sock:

@@ -83,7 +83,7 @@ def _tcp(fault: str, s: Faulty) -> Settings:
     if name := _name(fault):
         return {"target": f"{name}:{s.refused}", **banner}
     tls = {"tls": True, "ca_file": s.ca_file}
-    settings = {
+    settings: dict[str, dict[str, Any]] = {
         "refused": {"target": f"127.0.0.1:{s.refused}", **banner},
         "hanging": {"target": f"127.0.0.1:{s.hanging}", **banner},
         # "garbage": tcp speaks no protocol of its own; a banner that does not
@@ -113,7 +113,32 @@ def _email_auth(fault: str, s: Faulty) -> Settings:
     return None if found is None else {"domain": found[0], "server": found[1]}
 
 
+def _grpc(fault: str, s: Faulty) -> Settings:
+    if name := _name(fault):
+        return {"target": f"{name}:{s.refused}"}
+    tls = {"tls": True, "ca_file": s.ca_file}
+    settings: dict[str, dict[str, Any]] = {
+        "refused": {"target": f"127.0.0.1:{s.refused}"},
+        "hanging": {"target": f"127.0.0.1:{s.hanging}"},
+        "garbage": {"target": f"127.0.0.1:{s.garbage}"},
+        # "wrong_hostname": grpc checks the peer's ALPN (h2) before its name,
+        # and the faulty TLS server speaks HTTP/1; test_probe_grpc meets a
+        # wrong name on a real gRPC server.
+        "expired": {"target": f"127.0.0.1:{s.expired}", **tls},
+        "garbage_tls": {"target": f"127.0.0.1:{s.garbage}", **tls},
+    }
+    return settings.get(fault)
+
+
+def _icmp(fault: str, s: Faulty) -> Settings:
+    # ICMP has no port, TLS or protocol of its own: only names can fail it.
+    name = _name(fault)
+    return None if name is None else {"target": name}
+
+
 TARGETS: dict[str, Target] = {
+    "grpc": _grpc,
+    "icmp": _icmp,
     "http": _http,
     "http_flow": _http_flow,
     "tls": _tls,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,6 +86,20 @@ async def _hello(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     writer.close()
 
 
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def _tracked(handler: Handler, writers: set[asyncio.StreamWriter]) -> Handler:
+    async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.add(writer)
+        try:
+            await handler(reader, writer)
+        finally:
+            writers.discard(writer)
+
+    return run
+
+
 def _context(cert: trustme.LeafCert) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
@@ -105,13 +119,16 @@ async def faulty_servers(tmp: Path) -> AsyncIterator[Faulty]:
     )
     servers = []
     ports = {}
+    # Connections still open at exit are aborted: a client whose library
+    # closes its socket from its own threads (grpc) may not have yet.
+    writers: set[asyncio.StreamWriter] = set()
     for name, handler, context in (
         ("hanging", _hold, None),
         ("garbage", _garbage, None),
         ("wrong_hostname", _hello, _context(wrong)),
         ("expired", _hello, _context(expired)),
     ):
-        server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=context)
+        server = await asyncio.start_server(_tracked(handler, writers), "127.0.0.1", 0, ssl=context)
         servers.append(server)
         ports[name] = server.sockets[0].getsockname()[1]
     dns_port = free_port()
@@ -126,3 +143,6 @@ async def faulty_servers(tmp: Path) -> AsyncIterator[Faulty]:
         transport.close()
         for server in servers:
             server.close()
+        for writer in list(writers):
+            writer.transport.abort()
+        await asyncio.sleep(0)  # let the handlers see the abort and end
