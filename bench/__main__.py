@@ -15,7 +15,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from bench import agent_http, agent_memory, collector_ingest, detection, tls_dns
+from bench import (
+    agent_http,
+    agent_memory,
+    alerting_dispatch,
+    collector_ingest,
+    detection,
+    tls_dns,
+)
 from bench._common import BenchError
 from bench._figures import REPS, Row, print_table
 from bench.agent_memory import AGENTS
@@ -26,6 +33,7 @@ BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
     agent_memory.NAME: agent_memory.run,
     tls_dns.NAME: tls_dns.run,
     detection.NAME: detection.run,
+    alerting_dispatch.NAME: alerting_dispatch.run,
 }
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.alerting.config import AlertingConfig, Route
-from collector.alerting.inhibit import inhibited
+from collector.alerting.inhibit import InhibitIndex
 from collector.alerting.model import Alert, AlertState, Notification, Severity
 from collector.alerting.router import RouteMatch, Router, match
 from collector.alerting.silences import Silences
@@ -79,19 +79,21 @@ class Dispatcher:
 
     def __init__(self, config: AlertingConfig, silences: Silences | None = None) -> None:
         self.router = Router(config.route)
-        self.rules = config.inhibit_rules
         self.silences = silences or Silences(config.windows)
         """API silences and config windows; the API handler adds to it."""
         self._groups: dict[tuple[str, str], _Group] = {}
         self._firing: dict[str, Alert] = {}  # inhibition sources, by fingerprint
+        self._inhibit = InhibitIndex(config.inhibit_rules)
 
     def push(self, alert: Alert, now: float) -> None:
         """Take one alert event from the evaluator."""
         fp = alert.fingerprint
         if alert.state is AlertState.FIRING:
+            if fp not in self._firing:
+                self._inhibit.add(fp, alert.labels)
             self._firing[fp] = alert
-        else:
-            self._firing.pop(fp, None)
+        elif self._firing.pop(fp, None) is not None:
+            self._inhibit.remove(fp, alert.labels)
         for where in self.router.route(alert):
             self._push_to(where, alert, fp, now)
 
@@ -108,24 +110,26 @@ class Dispatcher:
     def next_deadline(self, now: float) -> float | None:
         """When `flush` next has work (may be in the past); None: idle."""
         dues = [d for g in self._groups.values() if (d := self._due(g, now)) is not None]
-        alerts = [a for g in self._groups.values() for a in g.alerts.values()]
-        if any(a.state is AlertState.FIRING and self.muted(a, now) for a in alerts):
-            # a silence or window ending makes its still-firing alerts news
-            dues += [t for t in [self.silences.next_change(now)] if t is not None]
+        change = self.silences.next_change(now)
+        alerts = (a for g in self._groups.values() for a in g.alerts.values())
+        if change is not None and any(
+            a.state is AlertState.FIRING and self.silences.is_silenced(a.labels, now)
+            for a in alerts
+        ):
+            dues.append(change)  # a silence or window ending makes its still-firing alerts news
         return min(dues, default=None)
 
     def muted(self, alert: Alert, now: float) -> bool:
         """Silenced, or inhibited by another firing alert."""
-        sources = (a.labels for a in self._firing.values())
-        return self.silences.is_silenced(alert.labels, now) or inhibited(
-            alert.labels, sources, self.rules
+        return self._inhibit.inhibited(alert.fingerprint, alert.labels) or (
+            self.silences.is_silenced(alert.labels, now)
         )
 
     def reconfigure(self, config: AlertingConfig, now: float) -> None:
         """Apply a new config. Groups whose route is gone or regrouped start
         over under the new tree (their alerts are news there)."""
         self.router = Router(config.route)
-        self.rules = config.inhibit_rules
+        self._inhibit = InhibitIndex(config.inhibit_rules)
         self.silences.windows = config.windows
         self._adopt(list(self._groups.values()), now)
 
@@ -159,6 +163,9 @@ class Dispatcher:
             for fp, a in g.alerts.items()
             if a.state is AlertState.FIRING
         }
+        self._inhibit = InhibitIndex(self._inhibit.rules)
+        for fp, alert in self._firing.items():
+            self._inhibit.add(fp, alert.labels)
         for alert in orphans:
             if alert.state is AlertState.FIRING:
                 self.push(alert, now)

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -70,9 +71,10 @@ class Alert:
         """The severity label (default warning)."""
         return self.labels.get("severity", Severity.WARNING)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        """See `fingerprint()`."""
+        """See `fingerprint()`; computed once per alert (the dispatcher asks
+        for it many times per pass)."""
         return fingerprint(self.labels)
 
     def to_dict(self) -> dict[str, object]:

@@ -168,6 +168,8 @@ class Silences:
 
     def is_silenced(self, labels: Mapping[str, str], now: float) -> bool:
         """Whether an alert with `labels` is muted at `now`."""
+        if not self._silences and not self.windows:
+            return False  # the usual case, asked for every alert on every pass
         mutes: list[Silence | MaintenanceWindow] = [*self._silences.values(), *self.windows]
         return any(m.active(now) and m.matchers.matches(labels) for m in mutes)
 
