@@ -117,13 +117,15 @@ class Progress:
 
     def __init__(self) -> None:
         self.done = 0
-        self.started = time.monotonic()
+        self.started = self.drawn = time.monotonic()
         self.shown = sys.stderr.isatty()
 
     def __call__(self) -> None:
         self.done += 1
-        if self.shown:
-            elapsed = time.monotonic() - self.started
+        now = time.monotonic()
+        if self.shown and now - self.drawn >= 0.1:  # ten redraws a second are enough
+            self.drawn = now
+            elapsed = now - self.started
             print(
                 f"\r  auditing: {self.done} probes, {elapsed:.1f} s",
                 end="",

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -88,6 +89,7 @@ def test_good_domain_ships_with_no_false_finding(sites: Sites, tmp_path: Path) -
                    "--write-checks", str(checks))  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(out.read_text())
+    jsonschema.validate(data, json.loads((ROOT / "docs" / "audit-report.schema.json").read_text()))
     assert data["verdict"] == "ship" and data["checklist"]["blockers"] == []
     # Only lows: the SPA's 200-for-everything is no leak, its source map holds no key.
     assert {(f["id"], f["severity"]) for f in data["findings"]} == {
@@ -155,7 +157,8 @@ def test_all_four_formats(sites: Sites, tmp_path: Path) -> None:
     assert html.count('type="checkbox"') == len(report.findings)
     # Self-contained: nothing to fetch, nothing to run.
     assert "<script" not in html and "<link" not in html and " src=" not in html
-    assert json.loads(documents["json"])["schema_version"] == 1
+    schema = json.loads((ROOT / "docs" / "audit-report.schema.json").read_text())
+    jsonschema.validate(json.loads(documents["json"]), schema)
 
 
 def test_html_report_renders_in_chromium(sites: Sites, tmp_path: Path) -> None:

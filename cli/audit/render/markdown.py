@@ -9,7 +9,19 @@ _TYPES = ("A", "AAAA", "CNAME", "NS", "MX", "CAA")
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ") or "-"
+    # Evidence quotes markup (`<script>`): show it, never let it render.
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("|", "\\|").replace("\n", " ") or "-"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """A table of cells already made safe (`_cell`) where they hold text."""
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:.0f} ms" if value is not None else "-"
 
 
 def render(report: Report) -> str:
@@ -17,57 +29,48 @@ def render(report: Report) -> str:
     out = [f"# Launch audit: {report.domain}", "", f"**{headline(report)}**", ""]
     if report.canonical:
         out += [f"Canonical host: `{report.canonical}`", ""]
+    risks = [
+        [
+            str(n),
+            f.severity.value,
+            f"`{f.id}`",
+            _cell(f.title),
+            _cell(hosts_label(f)),
+            "<br>".join(_cell(e) for e in f.evidence[:5]),
+        ]
+        for n, f in enumerate(report.findings, 1)
+    ]
     out += [
         "## Risks, ranked",
         "",
-        "| # | severity | id | finding | hosts | evidence |",
-        "|---|---|---|---|---|---|",
+        *_table(["#", "severity", "id", "finding", "hosts", "evidence"], risks),
     ]
-    for n, f in enumerate(report.findings, 1):
-        evidence = "<br>".join(_cell(e) for e in f.evidence[:5])
-        out.append(
-            f"| {n} | {f.severity.value} | `{f.id}` | {_cell(f.title)} | {_cell(hosts_label(f))}"
-            f" | {evidence} |"
-        )
     out += ["", "## Go-live checklist", ""]
     for label, blocker in (("Blockers", True), ("Non-blockers", False)):
         items = [f for f in report.findings if f.blocker is blocker]
         out += [f"### {label} ({len(items)})", ""]
         out += [f"- [ ] **{f.title}** ({hosts_label(f)}): {f.fix}" for f in items] or ["- none"]
         out.append("")
-    out += [
-        "## DNS map",
-        "",
-        "| name | role | " + " | ".join(_TYPES) + " |",
-        "|---" * (len(_TYPES) + 2) + "|",
+    dns = [
+        [r.name, r.role, *(_cell(", ".join(r.records.get(t, ()))) for t in _TYPES)]
+        for r in report.dns_map
     ]
-    for row in report.dns_map:
-        cells = [_cell(", ".join(row.records.get(t, ()))) for t in _TYPES]
-        out.append(f"| {row.name} | {row.role} | " + " | ".join(cells) + " |")
+    out += ["## DNS map", "", *_table(["name", "role", *_TYPES], dns)]
+    hosts = [
+        [h.name, str(h.https_status or "-"), h.edge or "none",
+         *(_cell(str(h.tls.get(k) or "")) for k in ("version", "not_after", "issuer"))]
+        for h in report.hosts
+    ]  # fmt: skip
     out += [
         "",
         "## Hosts",
         "",
-        "| host | https | edge | TLS | expires | issuer |",
-        "|---|---|---|---|---|---|",
+        *_table(["host", "https", "edge", "TLS", "expires", "issuer"], hosts),
     ]
-    for h in report.hosts:
-        tls = h.tls
-        out.append(
-            f"| {h.name} | {h.https_status or '-'} | {h.edge or 'none'}"
-            f" | {tls.get('version') or '-'}"
-            f" | {tls.get('not_after') or '-'} | {_cell(str(tls.get('issuer') or ''))} |"
-        )
     if report.routes:
-        out += [
-            "",
-            "## Routes",
-            "",
-            "| route | samples | p50 | p95 | errors |",
-            "|---|---|---|---|---|",
+        routes = [
+            [r.url, str(r.samples), _ms(r.p50_ms), _ms(r.p95_ms), f"{r.error_ratio:.0%}"]
+            for r in report.routes
         ]
-        for r in report.routes:
-            p50 = f"{r.p50_ms:.0f} ms" if r.p50_ms is not None else "-"
-            p95 = f"{r.p95_ms:.0f} ms" if r.p95_ms is not None else "-"
-            out.append(f"| {r.url} | {r.samples} | {p50} | {p95} | {r.error_ratio:.0%} |")
+        out += ["", "## Routes", "", *_table(["route", "samples", "p50", "p95", "errors"], routes)]
     return "\n".join(out) + "\n"
