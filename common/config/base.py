@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -45,6 +46,19 @@ def _duration(value: Any, info: ValidationInfo) -> float:
 
 Duration = Annotated[float, BeforeValidator(_duration)]
 """A duration: `30s` in YAML, float seconds in code."""
+
+
+def check_regex(pattern: str) -> str:
+    """`pattern` if it compiles; ValueError saying why otherwise."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+    return pattern
+
+
+Regex = Annotated[str, AfterValidator(check_regex)]
+"""A regular expression, compiled once at load to reject a bad one."""
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 """Check, agent and region names: safe as label values, at most 63 characters."""

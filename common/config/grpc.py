@@ -8,9 +8,8 @@ from typing import Literal
 
 from pydantic import field_validator, model_validator
 
-from common.addresses import split_host_port
 from common.config.base import CheckBase
-from common.config.tls import check_host
+from common.config.tls import check_host, host_port
 
 _SERVICE = re.compile(r"^[A-Za-z0-9_.\-/]*$")
 
@@ -29,14 +28,7 @@ class GrpcCheck(CheckBase):
     @field_validator("target")
     @classmethod
     def _target(cls, value: str) -> str:
-        try:
-            host, _ = split_host_port(value, 0)  # port 0 is refused: the port is required
-        except ValueError:
-            raise ValueError(
-                f"bad target {value!r}: write host:port, e.g. api.example.com:443"
-            ) from None
-        check_host(host, "target host")
-        return value
+        return host_port(value, "api.example.com:443")
 
     @field_validator("service")
     @classmethod

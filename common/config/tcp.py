@@ -5,14 +5,13 @@ steps the way blackbox_exporter's tcp prober does: `send` a line, or
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from common.addresses import split_host_port
-from common.config.base import CheckBase, Model, shared
-from common.config.tls import StartTls, TlsExpect, check_host
+from common.config.base import CheckBase, Model, Regex, shared
+from common.config.tls import StartTls, TlsExpect, check_host, host_port
 
 
 class QueryStep(Model):
@@ -20,17 +19,7 @@ class QueryStep(Model):
     (a regex that the next line read must match)."""
 
     send: str | None = None
-    expect: str | None = None
-
-    @field_validator("expect")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"bad regex {value!r}: {exc}") from None
-        return value
+    expect: Regex | None = None
 
     @model_validator(mode="after")
     def _one(self) -> QueryStep:
@@ -54,14 +43,7 @@ class TcpCheck(CheckBase):
     @field_validator("target")
     @classmethod
     def _target(cls, value: str) -> str:
-        try:
-            host, _ = split_host_port(value, 0)  # port 0 is refused: the port is required
-        except ValueError:
-            raise ValueError(
-                f"bad target {value!r}: write host:port, e.g. mail.example.com:25"
-            ) from None
-        check_host(host, "target host")
-        return value
+        return host_port(value, "mail.example.com:25")
 
     @field_validator("server_name")
     @classmethod

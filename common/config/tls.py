@@ -27,6 +27,17 @@ def check_host(host: str, what: str) -> str:
     return host
 
 
+def host_port(value: str, example: str) -> str:
+    """`value` if it is `host:port` with the port written and a valid host;
+    ValueError showing `example` otherwise."""
+    try:
+        host, _ = split_host_port(value, 0)  # port 0 is refused: the port is required
+    except ValueError:
+        raise ValueError(f"bad target {value!r}: write host:port, e.g. {example}") from None
+    check_host(host, "target host")
+    return value
+
+
 class TlsExpect(Model):
     """What a good handshake looks like."""
 
