@@ -28,6 +28,8 @@ from cli.overrides import ConnectToResolver, Overrides
 from common.config.http import HttpRequest, Redirects
 
 _BODY_CAP = 2 << 20
+_MAX_HOPS = 10
+"""Redirects followed before giving up; more is a broken chain, not a loop."""
 _T = TypeVar("_T")
 
 
@@ -102,13 +104,13 @@ class Net:
 
     async def get(self, url: str, follow: bool = False) -> Page:
         """GET `url` without verifying certificates (the TLS checks judge
-        those), following up to 5 redirects when `follow`. Never raises."""
+        those), following up to 10 redirects when `follow`. Never raises."""
         return await self.bounded(self.get_now(url, follow))
 
     async def get_now(self, url: str, follow: bool = False) -> Page:
         """`get` without taking a slot: for sequential latency samples."""
         spec = HttpRequest(
-            url=url, redirects=Redirects(follow=follow, max=5), max_body_bytes=_BODY_CAP
+            url=url, redirects=Redirects(follow=follow, max=_MAX_HOPS), max_body_bytes=_BODY_CAP
         )
         try:
             got = await fetch(self.session(), prepare(spec, Expander({})), self.timeout, False)

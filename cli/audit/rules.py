@@ -46,6 +46,13 @@ _RULES = (
         "Add an A/AAAA or CNAME record for it, or stop linking to it.",
     ),
     Rule(
+        "dns.lookup_failed",
+        M,
+        "DNS did not answer",
+        "The name could not be judged, and visitors' resolvers may fail the same way.",
+        "Check that the domain's name servers answer for it over UDP and TCP.",
+    ),
+    Rule(
         "dns.dangling_cname",
         H,
         "CNAME points at a name that does not exist",

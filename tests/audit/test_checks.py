@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import pytest
 
 from agent.probe_kit.http_expect import Hop
-from cli.audit.checks import perf, redirects, tls
+from cli.audit.checks import dns, perf, redirects, tls
 from cli.audit.facts import PROBE_PATH, Facts, HostFacts, Options
-from cli.audit.net import Page
+from cli.audit.net import DnsAnswer, Page
 from common.reasons import FailureReason
 from vantage.v1 import vantage_pb2 as pb
 
@@ -136,3 +136,28 @@ def test_route_budgets(
     found = facts()
     found.routes = {"https://x.test/": samples(elapsed, statuses)}
     assert [f.id for f in perf.check(found)] == expected
+
+
+def test_a_silent_dns_server_is_no_missing_host() -> None:
+    silent = HostFacts("x.test", "apex", dns={"A": DnsAnswer("")})
+    gone = HostFacts("x.test", "apex", dns={"A": DnsAnswer("NXDOMAIN")})
+    assert [(f.id, f.severity.value) for f in dns.check(facts(silent))] == [
+        ("dns.lookup_failed", "medium")
+    ]
+    assert [(f.id, f.severity.value) for f in dns.check(facts(gone))] == [
+        ("dns.host_missing", "blocker")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("message", "rule"),
+    [
+        ("redirect loop: https://x.test/ -> https://x.test/", "redirect.loop"),
+        ("more than 10 redirects: https://x.test/1 -> https://x.test/2", "redirect.chain_too_long"),
+    ],
+    ids=["loop", "too-many"],
+)
+def test_a_loop_is_told_from_a_long_chain(message: str, rule: str) -> None:
+    looped = Page("https://x.test/", error="redirect_loop", message=message)
+    host = HostFacts("x.test", "apex", https_probe=looped)
+    assert [f.id for f in redirects.check(facts(host))] == [rule]

@@ -43,7 +43,10 @@ def _missing(host: HostFacts) -> list[Finding]:
     if host.resolves:
         return []
     answer = host.dns.get("A")
-    rcode = answer.rcode if answer and answer.rcode else "no answer"
+    if answer is None or not answer.rcode:
+        # No answer at all says nothing about the name: never a blocker.
+        return [finding("dns.lookup_failed", host.name, f"A {host.name}: no answer from DNS")]
+    rcode = answer.rcode
     # The apex is the site: without it nothing else matters.
     severity = Severity.BLOCKER if host.role == "apex" else None
     evidence = f"A/AAAA/CNAME {host.name}: {rcode}, no records"

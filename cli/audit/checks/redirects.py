@@ -31,9 +31,16 @@ def _hops(page: Page) -> str:
 
 
 def _loops(host: HostFacts) -> list[Finding]:
-    pages = [p for p in (host.http_probe, host.https_probe) if p is not None]
+    # The client reports a circle and a chain past its limit alike; only a
+    # circle is a loop, a long chain is a long chain.
+    pages = [p for p in (host.http_probe, host.https_probe) if p and p.error == "redirect_loop"]
     return [
-        finding("redirect.loop", host.name, p.message) for p in pages if p.error == "redirect_loop"
+        finding(
+            "redirect.loop" if "loop" in p.message else "redirect.chain_too_long",
+            host.name,
+            p.message,
+        )
+        for p in pages
     ]
 
 
