@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+import functools
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +16,7 @@ from collector.api_inputs import errors_middleware
 from collector.exposition import CONTENT_TYPE, Exposition
 from collector.model import Sample
 from collector.stats.series import ALL, Stats
+from common.auth import bearer_ok
 from common.config import CheckBase, Config
 from common.durations import format_duration
 from common.redaction import scrub
@@ -34,11 +38,27 @@ def _last_view(last: Sample | None) -> dict[str, Any] | None:
         "message": scrub(last.message),
         "duration_seconds": round(last.duration, 6),
         "started_at": last.started_at,
+        "started_at_iso": iso_time(last.started_at),
         "agent": last.agent_id,
         "status_code": last.status_code or None,
         "request_id": last.request_id or None,
         "release": last.release or None,
     }
+
+
+def iso_time(epoch: float | None) -> str | None:
+    """An epoch as ISO 8601 UTC, shown beside epoch floats for humans."""
+    if not epoch:
+        return None
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).isoformat(timespec="milliseconds")
+
+
+def pretty_json(body: Any, status: int = 200) -> web.Response:
+    """JSON indented for a human reading it with curl or a browser."""
+    return web.json_response(body, status=status, dumps=_PRETTY)
+
+
+_PRETTY = functools.partial(json.dumps, indent=2)
 
 
 def check_view(check: CheckBase, stats: Stats, now: float) -> dict[str, Any]:
@@ -75,6 +95,7 @@ class Api:
         *,
         clock: Callable[[], float] = time.time,
         exposition: Exposition | None = None,
+        read_tokens: Sequence[str] | None = None,
     ) -> None:
         self.config = config
         self.stats = stats
@@ -82,6 +103,18 @@ class Api:
         self.exposition = exposition or Exposition(stats, (), (), clock=clock)
         self.unready = unready
         self.clock = clock
+        self.read_tokens = read_tokens
+        """None: reads are open; else reads need one of these tokens."""
+
+    def read_allowed(self, request: web.Request) -> bool:
+        """Whether `request` may read check state: always, unless reads are
+        closed; then it needs an API token as `Authorization: Bearer` or,
+        for a browser, `?token=`."""
+        if self.read_tokens is None:
+            return True
+        query = request.query.get("token")
+        header = f"Bearer {query}" if query else request.headers.get("Authorization")
+        return bearer_ok(header, self.read_tokens)
 
     def app(self) -> web.Application:
         """The aiohttp application."""
@@ -114,18 +147,24 @@ class Api:
         body = {"ready": not problems, "problems": problems}
         return web.json_response(body, status=503 if problems else 200)
 
-    async def checks(self, _request: web.Request) -> web.Response:
-        """Every check with its state per region."""
+    async def checks(self, request: web.Request) -> web.Response:
+        """Every check with its state per region (indented JSON)."""
+        if not self.read_allowed(request):
+            return pretty_json({"error": "reads need an API token"}, status=401)
         now, config = self.clock(), self.config()
         body = {
             "config_version": config.version,
+            "generated_at": now,
+            "generated_at_iso": iso_time(now),
             "checks": [check_view(c, self.stats, now) for c in config.checks],
         }
-        return web.json_response(body)
+        return pretty_json(body)
 
     async def one_check(self, request: web.Request) -> web.Response:
         """One check by name, or 404."""
+        if not self.read_allowed(request):
+            return pretty_json({"error": "reads need an API token"}, status=401)
         check = self.config().check(request.match_info["name"])
         if check is None:
             raise web.HTTPNotFound(text=f"no check named {request.match_info['name']!r}\n")
-        return web.json_response(check_view(check, self.stats, self.clock()))
+        return pretty_json(check_view(check, self.stats, self.clock()))

@@ -27,6 +27,7 @@ from collector.metrics import CollectorMetrics
 from collector.model import Sample
 from collector.server import DEFAULT_RATE, KEEPALIVE_OPTIONS, CollectorService, Ingest
 from collector.stats.series import Stats
+from collector.status_page import StatusPage
 from collector.store import CorruptStore, Store, StoreError, recovery
 from common import logs, redaction
 from common.addresses import default_listen, listen_address
@@ -58,6 +59,8 @@ class Settings:
     """Shared agent tokens, one per line; re-read on every config reload."""
     agent_rate: float = DEFAULT_RATE
     detailed_metrics: bool = False
+    private: bool = False
+    """The status page and the read API need an API token."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Settings:
@@ -137,6 +140,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         help="also export the costly per-series families (the duration histogram, 15 lines "
         "per check and region) [VANTAGE_DETAILED_METRICS=1]",
     )
+    p.add_argument(
+        "--private",
+        action="store_true",
+        default=env("VANTAGE_PRIVATE", "") not in ("", "0", "false"),
+        help="the status page and /api/v1/checks need an API token (Bearer or ?token=) "
+        "[VANTAGE_PRIVATE=1]",
+    )
     args = p.parse_args(argv)
     _check_args(p, args)
     agent_file = Path(args.agent_tokens_file) if args.agent_tokens_file else None
@@ -161,6 +171,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         agent_file,
         args.agent_rate,
         args.detailed_metrics,
+        args.private,
     )
 
 
@@ -318,9 +329,13 @@ class Collector:
             self.metrics.registry,
             self.unready,
             exposition=self.metrics.series,
+            read_tokens=self.settings.api_tokens if self.settings.private else None,
         )
         app = api.app()
         AlertingApi(self.alerting, self.settings.api_tokens).add_routes(app)
+        StatusPage(
+            lambda: self.source.config, self.stats, self.alerting, api.read_allowed
+        ).add_routes(app)
         # No access log: ping URLs carry secret tokens.
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

@@ -193,6 +193,23 @@ class Evaluator:
         """Every alert firing now."""
         return self.alerts.active()
 
+    def region_states(self, check: str, now: float) -> dict[str, str]:
+        """Each region of a check as the alerts see it: `down`, `stale`, `up`,
+        or `pending` before its first result (the status page shows these)."""
+        state, policy = self._checks.get(check), self._policies.get(check)
+        if state is None or policy is None:
+            return {}
+        stale = state.stale(policy, now)
+
+        def word(region: str, s: RegionState) -> str:
+            if s.down:
+                return "down"
+            if region in stale:
+                return "stale"
+            return "pending" if s.last_seen is None else "up"
+
+        return {region: word(region, s) for region, s in state.regions.items()}
+
     def incidents(self) -> list[dict[str, Any]]:
         """Open incidents, as JSON-able dicts (see `Incident.to_dict`)."""
         return [s.incident.to_dict() for s in self._checks.values() if s.incident is not None]

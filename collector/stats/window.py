@@ -153,3 +153,20 @@ def figures(windows: Iterable[Window], now: float, span: float) -> Figures:
         durations.extend(window.durations(now, span))
         failures += window.failures(now, span)
     return Figures(p95(durations) if durations else None, len(durations), failures)
+
+
+def p95_by_step(
+    windows: Iterable[Window], now: float, span: float, step: float
+) -> list[float | None]:
+    """p95 of the successes in each `step` of the last `span` seconds over
+    several windows, oldest first, None for a step without successes: the
+    points of a latency sparkline, by the same rule as every other p95."""
+    steps = int(span // step)
+    buckets: list[list[float]] = [[] for _ in range(steps)]
+    start = now - steps * step
+    for window in windows:
+        first = bisect.bisect_right(window._ok_at, start)
+        for at, duration in zip(window._ok_at[first:], window._ok[first:], strict=True):
+            index = min(int((at - start) // step), steps - 1)
+            buckets[index].append(duration)
+    return [p95(b) if b else None for b in buckets]

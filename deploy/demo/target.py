@@ -30,8 +30,10 @@ def make_app() -> web.Application:
     ) -> web.StreamResponse:
         broken = state["fail"] or request.path in failing_paths
         if broken and not request.path.startswith("/admin"):
-            return web.Response(status=503, text="switched to fail\n")
-        response = await handler(request)
+            # A broken release still names itself, so incidents are attributed.
+            response: web.StreamResponse = web.Response(status=503, text="switched to fail\n")
+        else:
+            response = await handler(request)
         response.headers["X-Release"] = RELEASE
         return response
 
