@@ -11,6 +11,10 @@ nginx and `--dns-server` to knotd, so nothing leaves 127.0.0.1.
   the wrong name on api, staging and old (a dangling CNAME) still in DNS,
   a version-leaking Server header, insecure cookies, SPF +all and DMARC
   p=none.
+- calm.test (written after the code, to try it on traps for false alarms):
+  the apex is canonical and www 308s to it, unknown paths answer 200 with a
+  JSON error, /config.json is a public browser config with an apiKey, /.env
+  answers 403, a Cloudflare header, a DKIM key at a common selector.
 - mixed.test (held out from the code's design): a served .git/config and
   SQL dump, an expired certificate on www, an apex that serves its own copy
   instead of redirecting, a missing api host, no DMARC.
@@ -75,6 +79,15 @@ ZONES = {
         "@ MX 10 mx.mixed.test.",
         "mx A 127.0.0.1",
         '@ TXT "v=spf1 mx ~all"',
+    ],
+    "calm.test": [
+        "@ A 127.0.0.1",
+        "www A 127.0.0.1",
+        "@ MX 10 mx.calm.test.",
+        "mx A 127.0.0.1",
+        '@ TXT "v=spf1 mx -all"',
+        '_dmarc TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@calm.test"',
+        f"mail._domainkey TXT {txt('v=DKIM1; k=rsa; p=' + rsa_spki_b64(2048))}",
     ],
     "edge-cdn.test": ["live CNAME live.edge-cdn.test."],
 }
@@ -143,6 +156,15 @@ def _files(root: Path) -> None:
         source_map(f'const key = "{FAKE_AWS_KEY}";')
     )
     (root / "bad" / ".env").write_text(FAKE_ENV)
+    (root / "calm").mkdir()
+    (root / "calm" / "index.html").write_text(MIXED_INDEX.replace("Mixed", "Calm"))
+    (root / "calm" / "config.json").write_text(
+        json.dumps(
+            {"apiKey": "AIza-public-browser-key", "authDomain": "calm.test", "theme": "dark"}
+        )
+    )
+    (root / "calm" / "css").mkdir()
+    (root / "calm" / "css" / "main.css").write_text("body{}")
     (root / "mixed" / "css").mkdir()
     (root / "mixed" / "css" / "main.css").write_text("body{}")
     (root / "mixed" / ".git").mkdir()
@@ -160,6 +182,7 @@ def _certs(root: Path) -> dict[str, tuple[Path, Path]]:
         "bad": ca.issue_cert("bad.test", "www.bad.test", "staging.bad.test", not_after=now + dt.timedelta(days=5)),
         "wrong": ca.issue_cert("shop.other.test"),
         "mixed": ca.issue_cert("mixed.test", "beta.mixed.test"),
+        "calm": ca.issue_cert("calm.test", "www.calm.test"),
         "expired": ca.issue_cert("www.mixed.test", not_before=now - dt.timedelta(days=90), not_after=now - dt.timedelta(days=1)),
     }  # fmt: skip
     out = {}
@@ -187,6 +210,15 @@ def _nginx_conf(root: Path, http: int, https: int, certs: dict[str, tuple[Path, 
     bad = f"""root {root}/bad; server_tokens on; location / {{
         add_header Set-Cookie "cart=1; Path=/"; try_files $uri $uri/ =404; }}
     location = /.env {{ default_type text/plain; }}"""
+    calm_headers = _GOOD_HEADERS.replace(
+        "X-Served-By cache-fra-etou8220", "cf-ray 8a1b2c3d4e5f-AMS"
+    )
+    calm = f"""root {root}/calm; {calm_headers}
+    location = / {{ {calm_headers} add_header Cache-Control "private, no-cache"; try_files /index.html =404; }}
+    location /css/ {{ {calm_headers} add_header Cache-Control "public, max-age=86400"; }}
+    location = /config.json {{ {calm_headers} default_type application/json; }}
+    location = /.env {{ return 403; }}
+    location / {{ {calm_headers} default_type application/json; return 200 '{{"error": "not found"}}'; }}"""
     servers = [
         _server("good.test www.good.test", http, "return 301 https://www.good.test$request_uri;"),
         _server("app.good.test", http, "return 301 https://app.good.test$request_uri;"),
@@ -202,6 +234,9 @@ def _nginx_conf(root: Path, http: int, https: int, certs: dict[str, tuple[Path, 
         _server("www.mixed.test", http, "return 301 https://www.mixed.test/;"),
         _server("mixed.test beta.mixed.test", https, f"root {root}/mixed; server_tokens off;", certs["mixed"]),
         _server("www.mixed.test", https, f"root {root}/mixed; server_tokens off;", certs["expired"]),
+        _server("calm.test www.calm.test", http, "return 301 https://calm.test$request_uri;"),
+        _server("www.calm.test", https, f"{calm_headers} return 308 https://calm.test$request_uri;", certs["calm"]),
+        _server("calm.test", https, calm, certs["calm"]),
     ]  # fmt: skip
     user = "user root;" if os.geteuid() == 0 else ""
     return f"""{user} daemon off; worker_processes 1; pid {root}/nginx.pid;

@@ -144,6 +144,18 @@ def test_held_out_domain_gets_every_blocker_and_no_false_one(sites: Sites) -> No
     } <= triples(report)
 
 
+def test_second_held_out_domain_has_no_false_alarm(sites: Sites) -> None:
+    report = run_audit(sites, ["calm.test", "--samples", "3", "--routes", "/,/api/health"])
+    assert report.exit_code == 0 and report.canonical == "calm.test"
+    # A JSON catch-all, a public apiKey and a 403 on /.env are no leak; the
+    # zone really has no CAA, and the DKIM key at `mail` is found.
+    assert {(f.id, f.severity.value) for f in report.findings} == {
+        ("tls.manual_renewal", "low"),
+        ("dns.caa_missing", "low"),
+    }
+    assert {h.name: h.edge for h in report.hosts}["calm.test"] == "Cloudflare"
+
+
 def test_all_four_formats(sites: Sites, tmp_path: Path) -> None:
     report = run_audit(sites, BAD)
     documents = {name: render(report) for name, render in RENDERERS.items()}
