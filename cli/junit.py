@@ -1,4 +1,5 @@
-"""JUnit XML for CI systems: one testcase per check, one per flow step."""
+"""JUnit XML for CI systems: one testcase per check, one per flow step;
+a failure's text lists every finding, one per line."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from cli.findings import findings, reason_of
 from common.config import CheckBase
 from common.reasons import FailureReason
-from common.redaction import scrub
 from vantage.v1 import vantage_pb2 as pb
 
 
@@ -16,22 +17,28 @@ def _case(suite: ET.Element, classname: str, name: str, seconds: float) -> ET.El
     return ET.SubElement(suite, "testcase", classname=classname, name=name, time=f"{seconds:.3f}")
 
 
-def _failure(case: ET.Element, reason: int, message: str) -> None:
-    kind = FailureReason.from_proto(reason).value
-    element = ET.SubElement(case, "failure", message=f"{kind}: {scrub(message)}", type=kind)
-    element.text = f"{kind}: {scrub(message)}"
+def _failure(case: ET.Element, kind: str, message: str, lines: Sequence[str]) -> None:
+    element = ET.SubElement(case, "failure", message=f"{kind}: {message}", type=kind)
+    element.text = "\n".join(lines)
 
 
 def _add_result(suite: ET.Element, result: pb.Result) -> None:
     case = _case(suite, f"vantage.{result.check_type}", result.check, result.duration_seconds)
     if not result.success:
-        _failure(case, result.reason, result.message)
+        _failure(case, reason_of(result), result.message, findings(result))
     for step in result.flow.steps:
         step_case = _case(
             suite, f"vantage.http_flow.{result.check}", step.name, step.duration_seconds
         )
         if not step.success:
-            _failure(step_case, step.reason, step.message)
+            kind = FailureReason.from_proto(step.reason).value
+            prefix = f"{step.name}."
+            mine = [
+                f"{a.name.removeprefix(prefix)}: {a.message}"
+                for a in result.assertions
+                if not a.ok and a.name.startswith(prefix)
+            ]
+            _failure(step_case, kind, step.message, mine or [f"{kind}: {step.message}"])
 
 
 def write_junit(results: Sequence[pb.Result], checks: Sequence[CheckBase], path: Path) -> None:

@@ -3,13 +3,15 @@
     vantage validate checks.yaml
     vantage smoke checks.yaml [--only NAME ...] [--junit out.xml] [--fail-fast]
                               [--connect-to HOST:PORT:ADDR:PORT ...] [--dns-server IP[:PORT]]
+                              [--format table|json] [--concurrency N]
     vantage token create --name NAME --region REGION
     vantage state check|reset --backup [--state-dir DIR]
     vantage audit example.com [--subdomains app,api] [--format text|md|html|json] ...
 
 `smoke` runs the checks from this machine with the agent's own probe code,
-prints a table, writes JUnit XML (one testcase per check and per flow step),
-and exits 1 if any check failed, 2 if the config is invalid.
+several at once, prints a table with every finding (or JSON), writes JUnit
+XML (one testcase per check and per flow step, every finding in the failure
+text), and exits 1 if any check failed, 2 if the config is invalid.
 """
 
 from __future__ import annotations
@@ -21,20 +23,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.probe_kit.base import ProbeContext
-from agent.probe_kit.http_client import new_session
-from agent.runner import run_probe
 from cli import admin
 from cli.audit import command as audit_command
 from cli.junit import write_junit
-from cli.overrides import Overrides, aim, session_factory
+from cli.overrides import Overrides
+from cli.smoke import CONCURRENCY, run_checks, summary, to_json
 from cli.table import render_table
 from collector.config_source import load_collector_config
 from common import logs
 from common.cli import Parser
 from common.config import CheckBase, Config, ConfigError, load_config
 from common.runtime import install_loop
-from vantage.v1 import vantage_pb2 as pb
 
 _NONE = Overrides()
 
@@ -48,7 +47,9 @@ def _parser() -> Parser:
     smoke.add_argument("config", type=Path)
     smoke.add_argument("--only", nargs="+", metavar="NAME", help="run only these checks")
     smoke.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
-    smoke.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
+    smoke.add_argument(
+        "--fail-fast", action="store_true", help="run one by one and stop at the first failure"
+    )
     smoke.add_argument("--agent-id", default="smoke", help="agent id recorded in results")
     admin.add_commands(sub)
     smoke.add_argument(
@@ -60,6 +61,12 @@ def _parser() -> Parser:
     )
     smoke.add_argument("--dns-server", metavar="IP[:PORT]", help="look names up here instead")
     audit_command.add_parser(sub)
+    smoke.add_argument(
+        "--format", choices=("table", "json"), default="table", help="what to print on stdout"
+    )
+    smoke.add_argument(
+        "--concurrency", type=int, default=CONCURRENCY, metavar="N", help="checks run at once"
+    )
     return p
 
 
@@ -94,26 +101,6 @@ def select(config: Config, only: Sequence[str] | None) -> list[CheckBase]:
     return [c for c in runnable if c.name in only]
 
 
-async def run_checks(
-    checks: Sequence[CheckBase], fail_fast: bool, agent_id: str, overrides: Overrides = _NONE
-) -> list[pb.Result]:
-    """Run each check once, in file order."""
-    factory = session_factory(overrides) if overrides.connect_to else new_session
-    ctx = ProbeContext(
-        agent_id, "smoke", env=os.environ, session_factory=factory, nameserver=overrides.dns_server
-    )
-    results: list[pb.Result] = []
-    try:
-        for check in checks:
-            result = await run_probe(aim(check, overrides), ctx)
-            results.append(result)
-            if fail_fast and not result.success:
-                break
-    finally:
-        await ctx.close()
-    return results
-
-
 def smoke(args: argparse.Namespace) -> int:
     """The deploy gate."""
     try:
@@ -129,17 +116,19 @@ def smoke(args: argparse.Namespace) -> int:
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     install_loop()
-    results = asyncio.run(run_checks(checks, args.fail_fast, args.agent_id, overrides))
-    print(render_table(results))
+    results = asyncio.run(
+        run_checks(checks, args.fail_fast, args.agent_id, args.concurrency, overrides)
+    )
     if args.junit:
         write_junit(results, checks, args.junit)
-    failed = sum(not r.success for r in results)
-    skipped = len(checks) - len(results)
-    print(
-        f"\n{len(results) - failed} passed, {failed} failed"
-        + (f", {skipped} skipped" if skipped else "")
-    )
-    return 1 if failed else 0
+    counts = summary(results, checks)
+    if args.format == "json":
+        print(to_json(results, checks))
+    else:
+        print(render_table(results))
+        skipped = f", {counts['skipped']} skipped" if counts["skipped"] else ""
+        print(f"\n{counts['passed']} passed, {counts['failed']} failed{skipped}")
+    return 1 if counts["failed"] else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

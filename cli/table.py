@@ -1,11 +1,11 @@
-"""The readable result table `vantage smoke` prints."""
+"""The readable result table `vantage smoke` prints: one row per check,
+then one indented line per finding under a failed check."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from common.reasons import FailureReason
-from common.redaction import scrub
+from cli.findings import findings, reason_of
 from vantage.v1 import vantage_pb2 as pb
 
 _HEADER = ("check", "result", "latency", "reason")
@@ -13,18 +13,22 @@ _HEADER = ("check", "result", "latency", "reason")
 
 def _row(result: pb.Result) -> tuple[str, str, str, str]:
     verdict = "PASS" if result.success else "FAIL"
-    reason = "" if result.success else FailureReason.from_proto(result.reason).value
-    if result.message and not result.success:
-        reason = f"{reason}: {scrub(result.message)}"
-    return result.check, verdict, f"{result.duration_seconds * 1000:.0f} ms", reason
+    latency = f"{result.duration_seconds * 1000:.0f} ms"
+    return result.check, verdict, latency, reason_of(result)
 
 
 def render_table(results: Sequence[pb.Result]) -> str:
-    """A fixed-width table: check, result, latency, reason."""
+    """A fixed-width table: check, result, latency, reason; every finding
+    of a failed check on its own line beneath it."""
     rows = [_HEADER, *(_row(r) for r in results)]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = []
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
-        lines.append("  ".join([*cells, row[3]]).rstrip())
+    lines = [_line(_HEADER, widths)]
+    for result, row in zip(results, rows[1:], strict=True):
+        lines.append(_line(row, widths))
+        lines += [f"    - {finding}" for finding in findings(result)]
     return "\n".join(lines)
+
+
+def _line(row: tuple[str, str, str, str], widths: list[int]) -> str:
+    cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+    return "  ".join([*cells, row[3]]).rstrip()

@@ -21,7 +21,6 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from google.protobuf.message import Message
 
@@ -31,8 +30,11 @@ _MIN_LENGTH = 4
 _MIN_BASE64 = 6
 """Shortest base64 core worth matching: shorter ones match by chance."""
 
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
 _secrets: set[str] = set()
 _spellings: set[str] = set()
+_percent: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 
 
@@ -43,24 +45,44 @@ def redact(secret: str) -> None:
         return
     _secrets.add(secret)
     _spellings.update(s for s in spellings(secret) if len(s) >= _MIN_LENGTH)
-    # Longest first, so a spelling that contains another is replaced whole.
+    _percent.add(percent_pattern(secret))
+    # Longest first, so a spelling that contains another is replaced whole;
+    # then every percent-encoded spelling.
     ordered = sorted(_spellings, key=len, reverse=True)
-    _pattern = re.compile("|".join(map(re.escape, ordered)))
+    _pattern = re.compile("|".join([*map(re.escape, ordered), *sorted(_percent)]))
+
+
+def percent_pattern(secret: str) -> str:
+    """A regex for `secret` percent-encoded any way a client or server may
+    write it: each reserved character raw or as %XX (either hex case), a
+    space also as `+`. URL libraries differ in what they leave unencoded
+    (yarl keeps `/` and `@` raw in a query), so no fixed spelling is enough."""
+    parts = []
+    for char in secret:
+        escaped = re.escape(char)
+        if char in _UNRESERVED:
+            parts.append(escaped)
+            continue
+        alternatives = [escaped, "".join(_hex(byte) for byte in char.encode())]
+        if char == " ":
+            alternatives.append(r"\+")
+        parts.append(f"(?:{'|'.join(alternatives)})")
+    return "".join(parts)
+
+
+def _hex(byte: int) -> str:
+    high, low = f"{byte >> 4:X}", f"{byte & 15:X}"
+    return f"%[{high}{high.lower()}][{low}{low.lower()}]"
 
 
 def spellings(secret: str) -> set[str]:
-    """Every form of `secret` that an output may carry."""
+    """Every fixed form of `secret` an output may carry (percent-encoded
+    forms, which vary, are matched by `percent_pattern`)."""
     raw = secret.encode()
     forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
     forms |= {html.escape(secret), html.escape(secret, quote=False)}
-    for encoded in (quote(secret, safe=""), quote_plus(secret, safe=""), quote(secret)):
-        forms |= {encoded, _lower_hex(encoded)}
     forms |= set(_base64_cores(raw))
     return forms
-
-
-def _lower_hex(text: str) -> str:
-    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
 
 
 def _base64_cores(raw: bytes) -> Iterable[str]:

@@ -90,7 +90,6 @@ class Prepared:
     headers: dict[str, str]
     data: str | None
     json: Any
-    auth: aiohttp.BasicAuth | None
     spec: HttpRequest
 
 
@@ -100,13 +99,12 @@ def prepare(spec: HttpRequest, expander: Expander) -> Prepared:
     headers = {k: expander.text(v) for k, v in spec.headers.items()}
     if spec.bearer_token is not None:
         headers["Authorization"] = f"Bearer {expander.text(spec.bearer_token)}"
-    auth = None
     if spec.basic_auth is not None:
-        auth = aiohttp.BasicAuth(
-            expander.text(spec.basic_auth.username), expander.text(spec.basic_auth.password)
-        )
-        # The header value is base64("user:pass"): a secret of its own.
-        redact(auth.encode().partition(" ")[2])
+        user, password = spec.basic_auth.username, spec.basic_auth.password
+        value = aiohttp.encode_basic_auth(expander.text(user), expander.text(password))
+        # The header value is base64("user:pass") in UTF-8: a secret of its own.
+        redact(value.partition(" ")[2])
+        headers["Authorization"] = value
     body = expander.text(spec.body) if spec.body is not None else None
     url = expander.text(spec.url)
     if url != spec.url:
@@ -114,7 +112,7 @@ def prepare(spec: HttpRequest, expander: Expander) -> Prepared:
             validate_url(url)
         except ValueError as exc:
             raise InvalidUrl(str(exc)) from None
-    return Prepared(spec.method, url, headers, body, expander.value(spec.json_body), auth, spec)
+    return Prepared(spec.method, url, headers, body, expander.value(spec.json_body), spec)
 
 
 def trace_headers() -> tuple[str, dict[str, str]]:
@@ -173,7 +171,6 @@ async def fetch(
                 headers={**req.headers, **ids},
                 data=req.data,
                 json=req.json,
-                auth=req.auth,
                 timeout=_deadline(budget),
                 allow_redirects=False,
                 ssl=tls,

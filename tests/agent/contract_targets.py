@@ -121,9 +121,8 @@ def _grpc(fault: str, s: Faulty) -> Settings:
         "refused": {"target": f"127.0.0.1:{s.refused}"},
         "hanging": {"target": f"127.0.0.1:{s.hanging}"},
         "garbage": {"target": f"127.0.0.1:{s.garbage}"},
-        # "wrong_hostname": grpc checks the peer's ALPN (h2) before its name,
-        # and the faulty TLS server speaks HTTP/1; test_probe_grpc meets a
-        # wrong name on a real gRPC server.
+        # The faulty TLS servers offer h2 by ALPN, so grpc gets as far as the name.
+        "wrong_hostname": {"target": f"127.0.0.1:{s.wrong_hostname}", **tls},
         "expired": {"target": f"127.0.0.1:{s.expired}", **tls},
         "garbage_tls": {"target": f"127.0.0.1:{s.garbage}", **tls},
     }

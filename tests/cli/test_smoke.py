@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -107,8 +108,10 @@ def test_broken_target_fails_and_names_the_step(portal: str, tmp_path: Path) -> 
     junit = tmp_path / "out.xml"
     done = smoke(str(config(tmp_path, portal)), "--junit", str(junit), password="wrong")
     assert done.returncode == 1
-    row = next(line for line in done.stdout.splitlines() if line.startswith("login"))
-    assert "FAIL" in row and "http_status: step 'login': status 401, want 200" in row
+    lines = done.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("login"))
+    assert lines[at].split()[1::3] == ["FAIL", "http_status"]
+    assert lines[at + 1] == "    - login.http.status: status 401, want 200"  # each finding
     suite = ET.parse(junit).getroot()
     failed = [
         (c.get("classname"), c.get("name"))
@@ -156,3 +159,35 @@ def test_validate_reports_problems_with_file_and_line(tmp_path: Path) -> None:
         check=False,
     )
     assert good.returncode == 0 and "4 checks, 2 receivers OK" in good.stdout
+
+
+def test_every_finding_in_table_junit_and_json(portal: str, tmp_path: Path) -> None:
+    path = tmp_path / "many.yaml"
+    path.write_text(f"""\
+checks:
+  - name: home
+    type: http
+    url: {portal}/www/
+    expect:
+      body_contains: [Goodbye, Farewell]
+      headers: {{x-release: v9, x-frame-options: DENY}}
+""")
+    want = [
+        "header.x-release: 'v1.4.2', want 'v9'",
+        "header.x-frame-options: missing",
+        "body.contains: missing 'Goodbye'",
+        "body.contains: missing 'Farewell'",
+    ]
+    table = smoke(str(path))
+    assert table.returncode == 1
+    assert table.stdout.splitlines()[2:6] == [f"    - {line}" for line in want]
+    junit = tmp_path / "out.xml"
+    done = smoke(str(path), "--format", "json", "--junit", str(junit))
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["summary"] == {"passed": 0, "failed": 1, "skipped": 0}
+    (home,) = report["checks"]
+    assert (home["name"], home["status"], home["reason"]) == ("home", "fail", "assertion")
+    assert home["findings"] == want
+    failure = ET.parse(junit).getroot().find("testcase/failure")
+    assert failure is not None and failure.text == "\n".join(want)
