@@ -29,10 +29,12 @@ from cli.junit import write_junit
 from cli.overrides import Overrides
 from cli.smoke import CONCURRENCY, run_checks, summary, to_json
 from cli.table import render_table
+from collector.alerting.validation import detection_times
 from collector.config_source import load_collector_config
 from common import logs
 from common.cli import Parser
 from common.config import CheckBase, Config, ConfigError, load_config
+from common.durations import format_duration
 from common.runtime import install_loop
 
 _NONE = Overrides()
@@ -79,9 +81,28 @@ def validate(path: Path) -> int:
         return 2
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    print_detection(config, alerting.detection_budget)
     receivers = f", {len(alerting.receivers)} receivers" if alerting.receivers else ""
     print(f"{path}: {len(config.checks)} checks{receivers} OK (version {config.version})")
     return 0
+
+
+DETECTION_LINES = 20
+"""Checks listed by `validate`, slowest first; a big file gets a summary."""
+
+
+def print_detection(config: Config, budget: float) -> None:
+    """Each check's worst-case time from failure to page, slowest first."""
+    times = sorted(detection_times(config).items(), key=lambda kv: (-kv[1], kv[0]))
+    if not times:
+        return
+    print(f"worst-case time to page (detection budget {format_duration(budget)}):")
+    for name, took in times[:DETECTION_LINES]:
+        mark = "  OVER BUDGET" if took > budget else ""
+        print(f"  {name}: {format_duration(took)}{mark}")
+    if len(times) > DETECTION_LINES:
+        over = sum(1 for _, took in times if took > budget)
+        print(f"  ... and {len(times) - DETECTION_LINES} more ({over} over budget in all)")
 
 
 def select(config: Config, only: Sequence[str] | None) -> list[CheckBase]:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
 
 from collector.alerting.config import AlertingConfig, AlertingConfigError, parse_alerting
+from collector.alerting.validation import warnings
 from common.config import Config, ConfigError, load_config
 
 log = structlog.get_logger("collector.config")
@@ -35,7 +37,7 @@ def load_collector_config(
         alerting = parse_alerting(config.alerting, env)
     except AlertingConfigError as exc:
         raise ConfigError([f"{path.name}: {problem}" for problem in exc.problems]) from exc
-    return config, alerting
+    return replace(config, warnings=config.warnings + tuple(warnings(config, alerting))), alerting
 
 
 class ConfigSource:

@@ -45,16 +45,19 @@ from zoneinfo import ZoneInfo
 
 from collector.alerting.inhibit import DEFAULT_INHIBIT_RULES, InhibitRule
 from collector.alerting.model import Severity
-from collector.alerting.parsing import suggest
 from collector.alerting.receivers import Receiver, ReceiverParser
 from collector.alerting.silences import DAYS, MaintenanceWindow, Matchers
+from common.config.base import SEVERITIES, suggest
+from common.config.detection import DEFAULT_BUDGET
 
 GROUP_WAIT = 10.0
 CRITICAL_GROUP_WAIT = 0.0
 GROUP_INTERVAL = 60.0
 REPEAT_INTERVAL = 4 * 3600.0
 
-_TOP_KEYS = ("route", "receivers", "inhibit_rules", "default_inhibit_rules", "silences")
+_TOP_KEYS = (
+    "route", "receivers", "inhibit_rules", "default_inhibit_rules", "silences", "detection_budget",
+)  # fmt: skip
 _ROUTE_KEYS = (
     "receivers", "group_by", "group_wait", "group_interval", "repeat_interval",
     "match", "match_re", "continue", "routes",
@@ -101,6 +104,9 @@ class AlertingConfig:
     receivers: tuple[Receiver, ...] = ()
     inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT_RULES
     windows: tuple[MaintenanceWindow, ...] = ()
+    detection_budget: float = DEFAULT_BUDGET
+    """Seconds from failure to page that every check should meet;
+    `vantage validate` warns about checks whose settings cannot."""
 
     def receiver(self, name: str) -> Receiver | None:
         """The receiver called `name`, if any."""
@@ -151,12 +157,14 @@ class _Parser(ReceiverParser):
         self.flag(data, "default_inhibit_rules", "alerting")
         rules = self.sequence(data.get("inhibit_rules", []), "alerting.inhibit_rules")
         windows = self.sequence(data.get("silences", []), "alerting.silences")
+        budget = self.duration(data, "detection_budget", "alerting")
         return AlertingConfig(
             route=route,
             receivers=receivers,
             inhibit_rules=defaults
             + tuple(self.rule(r, f"alerting.inhibit_rules[{i}]") for i, r in enumerate(rules)),
             windows=tuple(self.window(w, f"alerting.silences[{i}]") for i, w in enumerate(windows)),
+            detection_budget=DEFAULT_BUDGET if budget is None else budget,
         )
 
     def route(self, value: object, path: str, parent: Route | None) -> Route:
@@ -172,7 +180,7 @@ class _Parser(ReceiverParser):
             id=path.removeprefix("alerting."),
             receivers=self.receiver_refs(data, path) if "receivers" in data else base.receivers,
             group_by=self.group_by(data, path) if "group_by" in data else base.group_by,
-            matchers=self.matchers(data, ("match", "match_re"), path),
+            matchers=self.severity_checked(self.matchers(data, ("match", "match_re"), path), path),
             continue_=self.flag(data, "continue", path),
             group_wait=base.group_wait if wait is None else wait,
             group_interval=base.group_interval if interval is None else interval,
@@ -181,6 +189,17 @@ class _Parser(ReceiverParser):
         children = self.sequence(data.get("routes", []), f"{path}.routes")
         nodes = tuple(self.route(c, f"{path}.routes[{i}]", route) for i, c in enumerate(children))
         return replace(route, routes=nodes)
+
+    def severity_checked(self, matchers: Matchers, path: str) -> Matchers:
+        """A route matching a severity no alert has would never match."""
+        severity = matchers.equal.get("severity")
+        if severity is not None and severity not in SEVERITIES:
+            hint = suggest(severity, SEVERITIES)
+            self.fail(
+                f"{path}.match.severity",
+                f"{severity!r} is not one of {', '.join(SEVERITIES)}{hint}",
+            )
+        return matchers
 
     def group_by(self, data: Mapping[str, Any], path: str) -> tuple[str, ...]:
         return self.strings(data["group_by"], f"{path}.group_by")

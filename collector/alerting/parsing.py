@@ -4,13 +4,13 @@ every mistake. Used by the `alerting:` parser and its receiver parsing."""
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from common.config.base import suggest
 from common.durations import parse_duration
 
 _ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -20,12 +20,6 @@ def kind(value: object) -> str:
     """The YAML-ish name of a value's type, for error messages."""
     names = {dict: "mapping", list: "list", str: "string", bool: "boolean", type(None): "nothing"}
     return names.get(type(value), type(value).__name__)
-
-
-def suggest(word: str, choices: Sequence[str]) -> str:
-    """` (did you mean 'x'?)` when a choice is close to `word`, else ""."""
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def loopback(host: str) -> bool:

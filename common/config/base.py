@@ -3,9 +3,10 @@ the error type."""
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
@@ -32,6 +33,17 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+SEVERITIES = ("critical", "warning", "info")
+"""The values of the `severity` label (collector.alerting.model.Severity)."""
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` when a choice is close to `word`, else "": the
+    one "did you mean" of config errors, checks and `alerting:` alike."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _duration(value: Any, info: ValidationInfo) -> float:
@@ -102,6 +114,18 @@ class Defaults(Model):
     stale_grace: Duration = 30.0
     """A region silent for 2 x interval + stale_grace stops voting (AgentDown)."""
     labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("labels")
+    @classmethod
+    def _known_severity(cls, labels: dict[str, str]) -> dict[str, str]:
+        # Routes match on severity: a typo would silently take the default route.
+        severity = labels.get("severity")
+        if severity is not None and severity not in SEVERITIES:
+            raise ValueError(
+                f"severity {severity!r} is not one of {', '.join(SEVERITIES)}"
+                + suggest(severity, SEVERITIES)
+            )
+        return labels
 
     @field_validator("timeout")
     @classmethod

@@ -12,7 +12,7 @@ nodes keep their line numbers for error messages.
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -23,7 +23,15 @@ import yaml
 from pydantic import ValidationError
 
 from common.config.agents import AgentSpec
-from common.config.base import FROM_YAML, CheckBase, ConfigError, Defaults, Model, insecure
+from common.config.base import (
+    FROM_YAML,
+    CheckBase,
+    ConfigError,
+    Defaults,
+    Model,
+    insecure,
+    suggest,
+)
 from common.config.registry import CHECK_TYPES
 from common.config.semantics import semantic_problems
 
@@ -53,6 +61,8 @@ class Config:
     `version`, which agents see)."""
     empty_on_purpose: bool = False
     """The file says `checks: []`: a reload may remove every check."""
+    check_lines: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
+    """The line each check starts on, for `FILE:LINE` in later warnings."""
 
     def for_region(self, region: str) -> tuple[CheckBase, ...]:
         """The checks an agent in `region` runs."""
@@ -245,6 +255,7 @@ def _build(data: Any, problems: _Problems) -> Config | None:
         alerting,
         _agents(data.get("agents"), problems),
         data.get("checks") == [],
+        problems.check_lines,
     )
 
 
@@ -362,9 +373,7 @@ def _known_keys(model: type[Model], loc: Path_) -> Iterable[str]:
 
 
 def _unknown_key(key: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown key {key!r}{hint}"
+    return f"unknown key {key!r}{suggest(key, known)}"
 
 
 def _line_map(node: yaml.Node, path: Path_ = ()) -> dict[Path_, int]:
