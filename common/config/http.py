@@ -83,6 +83,25 @@ def normalise_url(url: str, base: str | None = None) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
+_FOLLOWED = frozenset({"301", "302", "303", "307", "308"})
+"""Statuses that are followed (a Location given): never the final answer."""
+
+
+def _can_pass(expect: HttpExpect, redirects: Redirects) -> None:
+    """ValueError for expectations that contradict how redirects are followed."""
+    if redirects.follow and set(expect.status) <= _FOLLOWED:
+        raise ValueError(
+            f"expect.status {', '.join(expect.status)} can never be seen: redirects are"
+            " followed; set redirects.follow: false to judge the redirect itself"
+        )
+    chain = redirects.expect_chain
+    if not redirects.follow and chain is not None and len(chain) > 1:
+        raise ValueError(
+            f"redirects.expect_chain lists {len(chain)} hops but redirects.follow is false,"
+            " so at most 1 is seen"
+        )
+
+
 def _regex(pattern: str) -> str:
     try:
         re.compile(pattern)
@@ -264,6 +283,7 @@ class HttpRequest(Model):
                 f"method HEAD gets no body, so expect.{body_rules[0]} can never pass:"
                 " use GET, or drop the body assertions"
             )
+        _can_pass(self.expect, self.redirects)
         return self
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import dns.flags
 import dns.message
 import dns.rcode
+import dns.rdatatype
 import dns.rrset
 import trustme
 
@@ -24,7 +25,8 @@ from tests.support.net import free_port
 
 DNS_ZONE = "fault.test"
 """Names under it: `refused.`, `nxdomain.`, `silent.` do what they say;
-`ok.` has A 127.0.0.1."""
+`ok.` has A 127.0.0.1 and AAAA 2001:db8::1."""
+_OK = {1: "127.0.0.1", 28: "2001:db8::1"}
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,12 @@ class _Dns(asyncio.DatagramProtocol):
         response.flags |= dns.flags.AA
         if label == "refused":
             response.set_rcode(dns.rcode.REFUSED)
-        elif label == "ok" and query.question[0].rdtype == 1:
+        elif label == "ok" and query.question[0].rdtype in _OK:
+            rdtype = dns.rdatatype.to_text(query.question[0].rdtype)
             response.answer.append(
-                dns.rrset.from_text(query.question[0].name, 60, "IN", "A", "127.0.0.1")
+                dns.rrset.from_text(
+                    query.question[0].name, 60, "IN", rdtype, _OK[query.question[0].rdtype]
+                )
             )
         elif label != "ok":
             response.set_rcode(dns.rcode.NXDOMAIN)

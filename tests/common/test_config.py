@@ -143,6 +143,58 @@ BAD = [
         ["checks.yaml:4: check 'home': field 'url': bad URL 'http://x:99999/': bad port"],
     ),
     (
+        "space-in-host",
+        _one("""\
+        - name: home
+          type: http
+          url: http://exa mple.com/
+        """),
+        [
+            "checks.yaml:4: check 'home': field 'url': bad URL 'http://exa mple.com/':"
+            " bad host 'exa mple.com'"
+        ],
+    ),
+    (
+        "head-with-body-assertions",
+        _one("""\
+        - name: home
+          type: http
+          url: http://x/
+          method: HEAD
+          expect: {body_contains: Welcome}
+        """),
+        [
+            "checks.yaml:2: check 'home': method HEAD gets no body, so expect.body_contains"
+            " can never pass: use GET, or drop the body assertions"
+        ],
+    ),
+    (
+        "redirect-status-while-following",
+        _one("""\
+        - name: home
+          type: http
+          url: http://x/
+          expect: {status: 301}
+        """),
+        [
+            "checks.yaml:2: check 'home': expect.status 301 can never be seen: redirects are"
+            " followed; set redirects.follow: false to judge the redirect itself"
+        ],
+    ),
+    (
+        "chain-without-following",
+        _one("""\
+        - name: home
+          type: http
+          url: http://x/
+          redirects: {follow: false, expect_chain: [{status: 301}, {status: 302}]}
+        """),
+        [
+            "checks.yaml:2: check 'home': redirects.expect_chain lists 2 hops but"
+            " redirects.follow is false, so at most 1 is seen"
+        ],
+    ),
+    (
         "missing-url",
         _one("""\
         - name: home
@@ -302,3 +354,19 @@ def test_insecure_skip_verify_is_a_warning_naming_the_line() -> None:
     assert config.warnings == (
         "checks.yaml:5: check 'lax': insecure_skip_verify is on: TLS certificates are not verified",
     )
+
+
+@pytest.mark.parametrize("status", ["2XX", "2xx", " 4Xx"])
+def test_status_classes_in_any_case(status: str) -> None:
+    config = parse_config(
+        _one(f"""\
+        - name: home
+          type: http
+          url: http://x/
+          expect: {{status: ["{status}"]}}
+        """),
+        "checks.yaml",
+    )
+    check = config.checks[0]
+    assert isinstance(check, HttpCheck)
+    assert check.expect.status == (status.strip().lower(),)
