@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from agent.probe_kit.http_expect import Hop
-from cli.audit.checks import dns, perf, redirects, tls
+from cli.audit.checks import dns, perf, redirects, tls, web
 from cli.audit.facts import PROBE_PATH, Facts, HostFacts, Options
 from cli.audit.net import DnsAnswer, Page
 from common.reasons import FailureReason
@@ -161,3 +161,19 @@ def test_a_loop_is_told_from_a_long_chain(message: str, rule: str) -> None:
     looped = Page("https://x.test/", error="redirect_loop", message=message)
     host = HostFacts("x.test", "apex", https_probe=looped)
     assert [f.id for f in redirects.check(facts(host))] == [rule]
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Cache-Control": "public, max-age=31536000", "ETag": '"a1"'}, []),
+        ({"Cache-Control": "public, max-age=31536000"}, [("web.assets_uncached", "low")]),
+        ({"Cache-Control": "no-store", "ETag": '"a1"'}, [("web.assets_uncached", "medium")]),
+        ({"ETag": '"a1"'}, [("web.assets_uncached", "medium")]),
+    ],
+    ids=["cached", "no-validator", "no-store", "no-cache-control"],
+)
+def test_static_assets(headers: dict[str, str], expected: list[tuple[str, str]]) -> None:
+    asset = Page("https://x.test/app.js", 200, tuple(headers.items()))
+    host = HostFacts("x.test", "apex", assets=[asset])
+    assert [(f.id, f.severity.value) for f in web._assets(host)] == expected

@@ -107,9 +107,19 @@ def _leaks(name: str, page: Page) -> list[Finding]:
 
 
 def _assets(host: HostFacts) -> list[Finding]:
-    bad = [a for a in host.assets if a.status == 200 and not web_rules.cacheable(a)]
+    served = [a for a in host.assets if a.status == 200]
+    bad = [a for a in served if not web_rules.cacheable(a)]
     evidence = [f"{a.url}: Cache-Control: {a.header('Cache-Control') or '(none)'}" for a in bad]
-    return [finding("web.assets_uncached", host.name, *evidence)] if bad else []
+    if bad:
+        return [finding("web.assets_uncached", host.name, *evidence)]
+    # Cached, but with nothing to revalidate against once the max-age ends.
+    blind = [a.url for a in served if not (a.header("ETag") or a.header("Last-Modified"))]
+    evidence = [f"{url}: no ETag or Last-Modified" for url in blind]
+    return (
+        [finding("web.assets_uncached", host.name, *evidence, severity=Severity.LOW)]
+        if blind
+        else []
+    )
 
 
 def _edge(host: HostFacts) -> list[Finding]:
