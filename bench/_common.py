@@ -270,25 +270,42 @@ TOKEN = "bench-token-not-a-secret"
 """The agent token every benchmark collector accepts."""
 
 
-def write_http_checks(path: Path, count: int, url: str, regions: Sequence[str]) -> Path:
-    """A checks file of `count` http checks (60s interval, 5s timeout)."""
+STEADY_SLO = "slo: {error_ratio: 0.25}"
+"""For an ingest benchmark's checks: 2% of results fail at random, which
+over a 5-minute window of ~15 results would put nearly every check over
+the default 1% error budget, a wide outage. The steady-state figures are
+measured without one (a wide outage has its own benchmark)."""
+
+
+def write_http_checks(
+    path: Path, count: int, url: str, regions: Sequence[str], extra: str = ""
+) -> Path:
+    """A checks file of `count` http checks (60s interval, 5s timeout);
+    `extra` is added to each check's flow mapping (e.g. `STEADY_SLO`)."""
+    more = f", {extra}" if extra else ""
     lines = [
         f"defaults: {{interval: 60s, timeout: 5s, regions: [{', '.join(regions)}]}}",
         "checks:",
-        *(f"  - {{name: check-{i:04d}, type: http, url: '{url}'}}" for i in range(count)),
+        *(f"  - {{name: check-{i:05d}, type: http, url: '{url}'{more}}}" for i in range(count)),
     ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def start_collector(procs: Procs, config: Path) -> tuple[Proc, int, int]:
+UNLIMITED = ("--agent-rate", "1e9")
+"""Collector flags for a benchmark that floods: no per-agent rate limit."""
+
+
+def start_collector(
+    procs: Procs, config: Path, extra: Sequence[str] = UNLIMITED, timeout: float = 30
+) -> tuple[Proc, int, int]:
     """A real collector process; returns (proc, grpc port, http port) once ready."""
     grpc_port, http_port = free_port(), free_port()
     state = procs.tmp / "collector-state"
-    argv = [*collector_argv(config, grpc_port, http_port, state), "--log-level", "warning"]
+    argv = [*collector_argv(config, grpc_port, http_port, state), "--log-level", "warning", *extra]
     proc = procs.start("collector", argv, {"VANTAGE_AGENT_TOKENS": TOKEN})
     ready = f"http://127.0.0.1:{http_port}/readyz"
-    wait_until(lambda: proc.alive() and http_get(ready)[0] == 200, 30, "collector /readyz")
+    wait_until(lambda: proc.alive() and http_get(ready)[0] == 200, timeout, "collector /readyz")
     return proc, grpc_port, http_port
 
 

@@ -56,11 +56,15 @@ class ConfigSource:
         path: Path,
         on_change: Callable[[Config, AlertingConfig], None],
         outcome: Callable[[bool], None] = lambda ok: None,
+        select: Callable[[Config], Config] = lambda config: config,
     ) -> None:
         self.path = path
         self.on_change = on_change
         self.outcome = outcome
-        self.config, self.alerting = load_collector_config(path)
+        self.select = select
+        """Keeps the checks this collector owns (`collector.shard`)."""
+        config, self.alerting = load_collector_config(path)
+        self.config = select(config)
         self._applied = self._seen = self._stat()
         _warn(self.config)
 
@@ -106,6 +110,7 @@ class ConfigSource:
                 ],
             )
         self.outcome(True)
+        config = self.select(config)
         if (config.version, config.agents) == (old.version, old.agents):
             log.info("config.unchanged", reason=reason, version=config.version)
             return True

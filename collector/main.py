@@ -11,7 +11,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -26,6 +26,7 @@ from collector.config_source import ConfigSource
 from collector.metrics import CollectorMetrics
 from collector.model import Sample
 from collector.server import DEFAULT_RATE, KEEPALIVE_OPTIONS, CollectorService, Ingest
+from collector.shard import Shard, parse_shard
 from collector.stats.series import Stats
 from collector.status_page import StatusPage
 from collector.store import CorruptStore, Store, StoreError, recovery
@@ -61,6 +62,8 @@ class Settings:
     detailed_metrics: bool = False
     private: bool = False
     """The status page and the read API need an API token."""
+    shard: Shard = field(default_factory=Shard)
+    """The checks this collector owns (all of them by default)."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Settings:
@@ -147,8 +150,18 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         help="the status page and /api/v1/checks need an API token (Bearer or ?token=) "
         "[VANTAGE_PRIVATE=1]",
     )
+    p.add_argument(
+        "--shard",
+        default=env("VANTAGE_SHARD", "0/1"),
+        help="own shard K of N: the checks whose name hashes to K; K may be `ordinal`, the "
+        "number ending the host name (a StatefulSet pod) [VANTAGE_SHARD]",
+    )
     args = p.parse_args(argv)
     _check_args(p, args)
+    try:
+        shard = parse_shard(args.shard)
+    except ValueError as exc:
+        p.error(f"--shard {exc}")
     agent_file = Path(args.agent_tokens_file) if args.agent_tokens_file else None
     api_tokens = _tokens("VANTAGE_API_TOKENS")
     try:
@@ -172,6 +185,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         args.agent_rate,
         args.detailed_metrics,
         args.private,
+        shard,
     )
 
 
@@ -223,7 +237,9 @@ class Collector:
         self.settings = settings
         self.stats = Stats()
         self.metrics = CollectorMetrics(self.stats, detailed=settings.detailed_metrics)
-        self.source = ConfigSource(settings.config, self._config_changed, self._reloaded)
+        self.source = ConfigSource(
+            settings.config, self._config_changed, self._reloaded, settings.shard.select
+        )
         self.store = Store.open(settings.state_dir, on_error=self.metrics.store_errors.inc)
         self.ingest = Ingest(self.on_samples, persist=self.store.save_mark)
         self.agent_tokens = self._read_agent_tokens(AgentTokens())
@@ -364,6 +380,7 @@ class Collector:
             config=str(self.settings.config),
             version=self.source.config.version,
             checks=len(self.source.config.checks),
+            shard=str(self.settings.shard),
         )
         alerting = asyncio.create_task(self.alerting.run())
         alerting.add_done_callback(_log_crash)
