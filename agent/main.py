@@ -34,6 +34,8 @@ from vantage.v1 import vantage_pb2 as pb
 
 log = structlog.get_logger("agent")
 
+DRAIN = 3.0
+"""Seconds a stopping agent waits for its spool to be acked."""
 SHED_RECENT = 60.0
 """Seconds after the last shed run during which /readyz says the agent sheds."""
 
@@ -201,6 +203,17 @@ class Agent:
             self.metrics.spool_bytes.labels(c).set(spool.size_bytes)
             self.metrics.spool_oldest.labels(c).set(spool.oldest_age(now))
 
+    async def drain(self) -> None:
+        """At a stop: give connected streams up to `DRAIN` seconds to send
+        what is spooled (what is left stays in the spool for the next run)."""
+        deadline = time.monotonic() + DRAIN
+        while time.monotonic() < deadline and any(
+            s.connected and len(s.spool) for s in self.streams
+        ):
+            for stream in self.streams:
+                stream.wakeup.set()
+            await asyncio.sleep(0.05)
+
     async def run(self) -> int:
         """Run until SIGINT/SIGTERM (0) or a fatal stream error (2)."""
         try:
@@ -221,9 +234,11 @@ class Agent:
         tasks = {*streams, asyncio.create_task(stop.wait()), asyncio.create_task(self.maintain())}
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         code = max((_exit_code(t) for t in done & streams), default=0)
+        self.scheduler.stop()
+        if not done & streams:
+            await self.drain()
         for task in tasks:
             task.cancel()
-        self.scheduler.stop()
         self.lag.stop()
         for stream in self.streams:
             stream.spool.close()

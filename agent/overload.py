@@ -7,8 +7,10 @@ looks like a timeout. So the agent watches its own loop lag, and:
 - a run that starts more than `shed_after` past its slot is *shed*: not
   run, counted (`vantage_agent_runs_skipped_total`), and reported to the
   collector as skipped, never as a failure;
-- a probe that timed out while the loop lagged by a tenth of its timeout or
-  more is shed the same way: the timeout may be ours, not the target's.
+- a probe during which the loop lagged by a tenth of its timeout or more
+  is shed the same way, whatever its outcome: a timeout may be ours, not
+  the target's, and a duration holds our stall as much as the target's
+  answer.
 
 The decisions are pure functions; `LagMonitor` only measures.
 """
@@ -18,11 +20,6 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from common.reasons import FailureReason
-
-TIMEOUT_REASONS = frozenset(
-    {FailureReason.TIMEOUT, FailureReason.CONNECT_TIMEOUT, FailureReason.DNS_TIMEOUT}
-)
 LAG_SHARE = 0.1
 """Loop lag, as a share of the probe's timeout, that makes its timeout suspect."""
 TICK = 0.05
@@ -34,9 +31,10 @@ def too_late(now: float, due: float, shed_after: float) -> bool:
     return now - due > shed_after
 
 
-def suspect_timeout(reason: FailureReason, timeout: float, lag: float) -> bool:
-    """Whether a failure may come from the agent's own lag, not the target."""
-    return reason in TIMEOUT_REASONS and lag >= LAG_SHARE * timeout
+def lagged(timeout: float, lag: float) -> bool:
+    """Whether a probe with this timeout measured the agent's lag more than
+    the target: its result is shed."""
+    return lag >= LAG_SHARE * timeout
 
 
 class LagMonitor:
@@ -70,8 +68,9 @@ class LagMonitor:
         self._handle = loop.call_at(self._expected, self._wake)
 
     def max_since(self, since: float) -> float:
-        """The largest lag measured at or after loop time `since`."""
-        worst = 0.0
+        """The largest lag at or after loop time `since`, counting the one
+        going on now (the monitor's own wake-up is overdue)."""
+        worst = max(0.0, asyncio.get_running_loop().time() - self._expected)
         for at, lag in reversed(self.samples):
             if at < since:
                 break

@@ -1,7 +1,7 @@
 """Run one probe: enforce the timeout, log one canonical line, spool it.
 
-A timeout that the agent's own loop lag may have caused is shed, not
-reported (see agent.overload)."""
+A result measured while the agent's own loop lagged is shed, not reported
+(see agent.overload)."""
 
 from __future__ import annotations
 
@@ -92,21 +92,11 @@ class ProbeRunner:
     async def __call__(self, check: CheckBase, retry: bool) -> bool:
         started = asyncio.get_running_loop().time()
         result = await run_probe(check, self.ctx, retry)
-        if not result.success and await self._suspect(check, result, started):
-            return True  # not the target's failure: back to the regular schedule
+        if self.on_shed is not None and self.lag is not None:
+            if overload.lagged(check.timeout, self.lag.max_since(started)):
+                self.on_shed(check, "loop_lag")
+                return True  # not the target's doing: back to the regular schedule
         log_result(result)
         self.metrics.probes.labels(check.type, "success" if result.success else "failure").inc()
         self.sink(result)
         return result.success
-
-    async def _suspect(self, check: CheckBase, result: pb.Result, started: float) -> bool:
-        reason = FailureReason.from_proto(result.reason)
-        if self.lag is None or self.on_shed is None or reason not in overload.TIMEOUT_REASONS:
-            return False
-        # The lag that made this timeout fire may not be measured yet: the
-        # monitor's next wake-up says how late the loop ran meanwhile.
-        await asyncio.sleep(self.lag.tick)
-        if not overload.suspect_timeout(reason, check.timeout, self.lag.max_since(started)):
-            return False
-        self.on_shed(check, "loop_lag")
-        return True

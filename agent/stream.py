@@ -39,9 +39,10 @@ _FATAL = {
     grpc.StatusCode.PERMISSION_DENIED: "this token may not report as this agent or region",
     grpc.StatusCode.ALREADY_EXISTS: "another agent is connected with this id: set --agent-id",
 }
-_HTTP1 = "http1.x server"
+_HTTP1 = ("http1.x server", "Expected SETTINGS frame")
 """What gRPC core says when the address answers HTTP/1 (the collector's
-HTTP port, or a web server), e.g. 'Trying to connect an http1.x server'."""
+HTTP port, or a web server): 'Trying to connect an http1.x server', or
+'Failed parsing HTTP/2 (Expected SETTINGS frame as the first frame, ...)'."""
 _MAX_IN_FLIGHT = 64
 _STABLE = 60.0
 """A stream that lived this long resets the reconnect backoff."""
@@ -56,7 +57,7 @@ def classify_rpc_error(error: grpc.aio.AioRpcError, collector: str) -> Exception
         return FatalError(
             f"collector {collector} refused this agent: {code.name}: {_FATAL[code]} ({details})"
         )
-    if _HTTP1 in details:
+    if any(marker in details for marker in _HTTP1):
         return FatalError(
             f"{collector} answers HTTP/1, not gRPC: is that the collector's HTTP port? "
             "--collector takes its gRPC address (--grpc-listen, 9790 by default)"
