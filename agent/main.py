@@ -90,7 +90,7 @@ class Agent:
 
     def shed(self, check: CheckBase, why: str) -> None:
         """Count a run the agent could not do in time (never a failure)."""
-        self.metrics.skipped.inc()
+        self.metrics.skipped.labels(why).inc()
         owner = self.owners.get(check.name)
         if owner is not None:
             owner.runs_skipped += 1
@@ -127,6 +127,13 @@ class Agent:
                         check=check.name,
                         warning="insecure_skip_verify is on: certificates are not verified",
                     )
+        if not self.settled:  # the first config ends start-up
+            self.settled = True
+            # Start-up objects live as long as the agent: a full collection
+            # walking them stalled the loop for ~100 ms. Once only: an object
+            # frozen inside a reference cycle is never collected. Before any
+            # probe is scheduled, so that no probe measures that stall.
+            settle_heap()
         self._schedule()
         log.info(
             "config.applied",
@@ -137,12 +144,6 @@ class Agent:
         )
         if not applied.checks:
             log.warning("config.no_checks", collector=stream.collector, warning=self.idle_warning)
-        if not self.settled:  # the first config ends start-up
-            self.settled = True
-            # Start-up objects live as long as the agent: a full collection
-            # walking them stalled the loop for ~100 ms. Once only: an object
-            # frozen inside a reference cycle is never collected.
-            settle_heap()
 
     def _schedule(self) -> None:
         """Run the union of every collector's checks; each result goes back

@@ -57,7 +57,9 @@ class AgentMetrics:
         )
         self.skipped = Counter(
             "vantage_agent_runs_skipped_total",
-            "Runs shed because the agent could not keep up (not target failures).",
+            "Runs shed because the agent could not keep up (not target failures), by why: "
+            "late (not run: too late for its slot) or loop_lag (run, but measured our stall).",
+            ["why"],
             registry=r,
         )
         self.config_version = Gauge(

@@ -92,10 +92,10 @@ class ProbeRunner:
     async def __call__(self, check: CheckBase, retry: bool) -> bool:
         started = asyncio.get_running_loop().time()
         result = await run_probe(check, self.ctx, retry)
-        if self.on_shed is not None and self.lag is not None:
-            if overload.lagged(check.timeout, self.lag.max_since(started)):
-                self.on_shed(check, "loop_lag")
-                return True  # not the target's doing: back to the regular schedule
+        lag = self.lag.max_since(started) if self.lag is not None else 0.0
+        if self.on_shed is not None and overload.lagged(check.timeout, lag):
+            self.on_shed(check, "loop_lag")
+            return True  # not the target's doing: back to the regular schedule
         log_result(result)
         self.metrics.probes.labels(check.type, "success" if result.success else "failure").inc()
         self.sink(result)

@@ -150,6 +150,10 @@ class StreamClient:
             ("grpc.keepalive_timeout_ms", keepalive_ms),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.http2.min_time_between_pings_ms", keepalive_ms),
+            # gRPC 1.85 keeps a stream that writes alive past an unanswered
+            # keepalive ping; the ping timeout is what ends it.
+            ("grpc.http2.ping_timeout_ms", keepalive_ms),
         ]
         if self.settings.tls_ca:
             with open(self.settings.tls_ca, "rb") as f:

@@ -52,6 +52,7 @@ KEEPALIVE_OPTIONS = [
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 1_000),
+    ("grpc.http2.ping_timeout_ms", 10_000),
 ]
 """gRPC server options: ping every agent every 10 s and drop one that does
 not answer within 10 s more, so a dead agent's stream is noticed within
