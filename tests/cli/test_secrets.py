@@ -38,9 +38,9 @@ pytestmark = pytest.mark.integration
 
 PASSWORD = 'hunter2 "pa$$w0rd"'
 """Fake; sent in headers, where its quotes come back JSON-escaped."""
-URL_SECRET = "s3cr3t/pa th@x"
+URL_SECRET = "s3cr3t/pa th@x"  # pragma: allowlist secret  (fake)
 """Fake; sent in a URL, where its space, / and @ come back percent-encoded."""
-API_KEY = "key-0123456789abcdef"
+API_KEY = "key-0123456789abcdef"  # pragma: allowlist secret  (fake)
 USER = "monitor"
 ENV = {"SMOKE_PASSWORD": PASSWORD, "SMOKE_URL_SECRET": URL_SECRET, "SMOKE_API_KEY": API_KEY}
 
