@@ -2,7 +2,8 @@
 
 `python -m deploy.demo.target --listen 127.0.0.1:8080`. POST /admin/fail
 with `{"fail": true}` makes every route answer 503, to watch an outage;
-`{"fail": true, "path": "/r/x"}` fails one path only. POST /admin/hooks/<name>
+`{"fail": true, "path": "/r/x"}` fails one path only, and with `"hang": true`
+it hangs instead of failing. POST /admin/hooks/<name>
 prints a webhook notification, standing in for on-call. Any `/r/<name>` path
 answers 200 like the home page, so benchmarks can give each check its own.
 """
@@ -23,11 +24,14 @@ def make_app() -> web.Application:
     """The demo application."""
     state: dict[str, bool] = {"fail": False}
     failing_paths: set[str] = set()
+    hanging_paths: set[str] = set()
 
     @web.middleware
     async def failing(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
+        if request.path in hanging_paths:
+            await asyncio.sleep(3600)  # a hung backend: the probe's timeout ends it
         broken = state["fail"] or request.path in failing_paths
         if broken and not request.path.startswith("/admin"):
             # A broken release still names itself, so incidents are attributed.
@@ -50,7 +54,9 @@ def make_app() -> web.Application:
     async def switch(request: web.Request) -> web.Response:
         body = await request.json()
         fail, path = bool(body.get("fail")), body.get("path")
-        if path is None:
+        if path is not None and body.get("hang"):
+            (hanging_paths.add if fail else hanging_paths.discard)(path)
+        elif path is None:
             state["fail"] = fail
         elif fail:
             failing_paths.add(path)
