@@ -49,8 +49,8 @@ async def collect(options: Options, net: Net) -> Facts:
     facts.wildcard = random_name.answers
     _climb_caa(facts)
     await asyncio.gather(
-        *(_web(net, h, options) for h in hosts if h.resolves),
-        *(_secrets(net, h, f"https://{h.name}") for h in facts.stale if h.resolves),
+        *(_web(net, h, options) for h in hosts if h.reachable),
+        *(_secrets(net, h, options.domain) for h in facts.stale if h.reachable),
         _email(net, facts),
     )
     canonical = facts.canonical
@@ -71,7 +71,8 @@ async def _dns(net: Net, host: HostFacts, types: tuple[str, ...]) -> None:
     if cnames and not host.addresses:
         # An alias with no address: ask for the target itself, so a target
         # that does not exist (takeover bait) is told from one we cannot see.
-        host.cname_target_rcode = (await net.dns(cnames[0], "A")).rcode
+        target = await net.dns(cnames[0], "A")
+        host.cname_target_rcode, host.cname_target_addresses = target.rcode, target.answers
 
 
 def _climb_caa(facts: Facts) -> None:
@@ -95,7 +96,7 @@ async def _web(net: Net, host: HostFacts, options: Options) -> None:
     host.http_probe, host.https_root, host.https_probe, host.tls, host.ocsp = results
     host.home = await _home(net, host)
     if host.serves_content:
-        await asyncio.gather(_secrets(net, host, base), _assets(net, host))
+        await asyncio.gather(_secrets(net, host, options.domain), _assets(net, host))
 
 
 async def _home(net: Net, host: HostFacts) -> Page | None:
@@ -123,8 +124,9 @@ async def _tls(net: Net, host: HostFacts, options: Options) -> pb.Result:
     return await run_probe(aim(check, net.overrides), ctx)
 
 
-async def _secrets(net: Net, host: HostFacts, base: str) -> None:
-    paths = list(web_rules.SECRET_PATHS)
+async def _secrets(net: Net, host: HostFacts, domain: str) -> None:
+    base = f"https://{host.name}"
+    paths = web_rules.secret_paths(domain)
     pages = await asyncio.gather(
         net.get(f"{base}/vantage-{secrets.token_hex(6)}.txt"), *(net.get(base + p) for p in paths)
     )

@@ -47,6 +47,9 @@ class HostFacts:
     role: str
     dns: dict[str, DnsAnswer] = field(default_factory=dict)
     cname_target_rcode: str | None = None
+    cname_target_addresses: tuple[str, ...] = ()
+    """Addresses of the CNAME target, asked for when the server did not chase
+    it (an authoritative server does not follow a CNAME out of its zone)."""
     http_probe: Page | None = None
     """http://host/PROBE_PATH, redirects followed."""
     https_root: Page | None = None
@@ -71,13 +74,18 @@ class HostFacts:
 
     @property
     def addresses(self) -> tuple[str, ...]:
-        """A and AAAA answers."""
-        return self.records("A") + self.records("AAAA")
+        """A and AAAA answers, the CNAME target's when the server did not chase it."""
+        return self.records("A") + self.records("AAAA") + self.cname_target_addresses
 
     @property
     def resolves(self) -> bool:
         """Whether the name has an address or an alias publicly."""
         return bool(self.addresses or self.records("CNAME"))
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the name leads to an address anyone could connect to."""
+        return bool(self.addresses)
 
     @property
     def serves_content(self) -> bool:

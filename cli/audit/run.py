@@ -41,7 +41,7 @@ async def audit(
         duration_seconds=round(time.monotonic() - started, 2),
         findings=tuple(rank(findings)),
         dns_map=tuple(_dns_row(h) for h in [*facts.hosts, *(s for s in facts.stale if s.resolves)]),
-        hosts=tuple(_detail(h) for h in facts.hosts if h.resolves),
+        hosts=tuple(_detail(h) for h in facts.hosts if h.reachable),
         routes=tuple(stats(url, pages) for url, pages in facts.routes.items()),
         canonical=facts.canonical,
     )

@@ -66,7 +66,8 @@ def _has_secret_key(data: object) -> bool:
 
 
 def _archive(page: Page) -> bool:
-    return page.body.startswith((b"PK\x03\x04", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!"))
+    magic = page.body.startswith((b"PK\x03\x04", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!", b"BZh"))
+    return magic or page.body[257:262] == b"ustar"  # a plain tar
 
 
 def _sql(page: Page) -> bool:
@@ -83,25 +84,33 @@ def _key(page: Page) -> bool:
 
 Judge = Callable[[Page], bool]
 
-SECRET_PATHS: dict[str, Judge] = {
-    "/.env": _env,
-    "/.env.production": _env,
-    "/.env.local": _env,
-    "/.git/config": _git_config,
-    "/.git/HEAD": _git_head,
-    "/config.json": _config_json,
-    "/backup.zip": _archive,
-    "/backup.tar.gz": _archive,
-    "/backup.sql": _sql,
-    "/dump.sql": _sql,
-    "/db.sql": _sql,
-    "/database.sql": _sql,
-    "/.DS_Store": _ds_store,
-    "/id_rsa": _key,
-    "/server.key": _key,
-}
-"""Well-known paths that must never be served, each with the test that the
-body really is that kind of file."""
+_JUDGES: tuple[tuple[str, Judge], ...] = (
+    # (how the path ends, the test of the body), first match wins
+    (".env", _env), (".env.production", _env), (".env.local", _env),
+    ("/.git/config", _git_config), ("/.git/HEAD", _git_head), ("/config.json", _config_json),
+    (".zip", _archive), (".tar.gz", _archive), (".tgz", _archive), (".tar", _archive),
+    (".sql", _sql), (".sql.gz", _archive), ("/.DS_Store", _ds_store),
+    ("/id_rsa", _key), (".key", _key), (".pem", _key),
+)  # fmt: skip
+
+SECRET_PATHS = (
+    "/.env", "/.env.production", "/.env.local", "/.git/config", "/.git/HEAD", "/config.json",
+    "/backup.zip", "/backup.tar.gz", "/backup.tar", "/backup.sql", "/dump.sql", "/db.sql",
+    "/database.sql", "/.DS_Store", "/id_rsa", "/server.key",
+)  # fmt: skip
+"""Well-known paths that must never be served."""
+
+
+def secret_paths(domain: str) -> list[str]:
+    """The well-known paths plus the backups named after the site
+    (`/example.sql`, `/example.com.zip`, ...)."""
+    names = dict.fromkeys([domain.split(".", maxsplit=1)[0], domain, "www", "site", "backup"])
+    named = [f"/{name}{ext}" for name in names for ext in (".zip", ".tar.gz", ".sql")]
+    return list(dict.fromkeys([*SECRET_PATHS, *named]))
+
+
+def _judge(path: str) -> Judge | None:
+    return next((judge for end, judge in _JUDGES if path.endswith(end)), None)
 
 
 def secret_exposed(path: str, page: Page, baseline: Page | None) -> bool:
@@ -110,9 +119,8 @@ def secret_exposed(path: str, page: Page, baseline: Page | None) -> bool:
         return False
     if baseline is not None and baseline.status == 200 and baseline.body == page.body:
         return False  # the same answer as for a random path: a catch-all
-    if _looks_html(page):
-        return False
-    return SECRET_PATHS[path](page)
+    judge = _judge(path)
+    return judge is not None and not _looks_html(page) and judge(page)
 
 
 class _Links(HTMLParser):

@@ -17,7 +17,8 @@ nginx and `--dns-server` to knotd, so nothing leaves 127.0.0.1.
   answers 403, a Cloudflare header, a DKIM key at a common selector.
 - mixed.test (held out from the code's design): a served .git/config and
   SQL dump, an expired certificate on www, an apex that serves its own copy
-  instead of redirecting, a missing api host, no DMARC.
+  instead of redirecting, a missing api host, a launch host (docs) whose
+  CNAME dangles, no DMARC.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ ZONES = {
         "@ A 127.0.0.1",
         "www A 127.0.0.1",
         "beta A 127.0.0.1",
+        "docs CNAME docs-mixed.edge-cdn.test.",
         "@ MX 10 mx.mixed.test.",
         "mx A 127.0.0.1",
         '@ TXT "v=spf1 mx ~all"',

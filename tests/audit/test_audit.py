@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 
 GOOD = ["good.test", "--subdomains", "app", "--samples", "3"]
 BAD = ["bad.test", "--subdomains", "api", "--stale", "staging", "--samples", "3"]
-HELD_OUT = ["mixed.test", "--subdomains", "api", "--stale", "beta", "--samples", "3"]
+HELD_OUT = ["mixed.test", "--subdomains", "api,docs", "--stale", "beta", "--samples", "3"]
 
 BAD_FAULTS = {
     ("web.secret_file_exposed", "blocker", "www.bad.test"),
@@ -137,6 +137,7 @@ def test_held_out_domain_gets_every_blocker_and_no_false_one(sites: Sites) -> No
     assert {
         ("tls.expired", "blocker", "www.mixed.test"),
         ("dns.host_missing", "high", "api.mixed.test"),
+        ("dns.dangling_cname", "high", "docs.mixed.test"),
         ("dns.stale_host_resolves", "high", "beta.mixed.test"),
         ("email.dmarc_missing", "high", "mixed.test"),
         ("redirect.not_canonical", "medium", "mixed.test"),

@@ -95,6 +95,12 @@ def _page(body: bytes, status: int = 200, headers: dict[str, str] | None = None)
 SPA = _page(b"<!doctype html><html><body>app</body></html>")
 
 
+def test_secret_paths_include_backups_named_after_the_site() -> None:
+    paths = web_rules.secret_paths("shop.example")
+    assert {"/.env", "/.git/config", "/shop.sql", "/shop.example.zip", "/www.tar.gz"} <= set(paths)
+    assert len(paths) == len(set(paths))
+
+
 @pytest.mark.parametrize(
     ("path", "page", "baseline", "exposed"),
     [
@@ -113,11 +119,15 @@ SPA = _page(b"<!doctype html><html><body>app</body></html>")
         ("/backup.sql", _page(b"-- fake\nCREATE TABLE t (id int);"), None, True),
         ("/backup.sql", SPA, None, False),
         ("/.DS_Store", _page(b"\x00\x00\x00\x01Bud1rest"), None, True),
+        ("/x.sql", _page(b"INSERT INTO users VALUES (1);"), None, True),
+        ("/site.tar", _page(b"\0" * 257 + b"ustar\x0000"), None, True),
+        ("/www.zip", SPA, None, False),
+        ("/robots.txt", _page(b"DB_PASSWORD=fake"), None, False),
     ],
     ids=[
         "env", "env-export", "spa-index", "env-404", "plain-text", "catch-all", "git-config",
         "git-head", "git-head-spa", "config-secret", "config-public", "zip", "sql", "sql-spa",
-        "ds-store",
+        "ds-store", "named-sql", "tar", "zip-spa", "not-a-secret-path",
     ],
 )  # fmt: skip
 def test_secret_files_are_judged_by_content(

@@ -11,6 +11,14 @@ from cli.audit.rules import Severity
 from common.reasons import FailureReason
 
 _DAY = 86400.0
+_DNS = frozenset(
+    {
+        FailureReason.DNS_NXDOMAIN,
+        FailureReason.DNS_TIMEOUT,
+        FailureReason.DNS_ERROR,
+        FailureReason.DNS_REFUSED,
+    }
+)
 _BY_REASON = {
     FailureReason.TLS_EXPIRED: "tls.expired",
     FailureReason.TLS_HOSTNAME: "tls.hostname_mismatch",
@@ -39,7 +47,7 @@ person (ACME CAs and managed edge certificates)."""
 
 
 def check(facts: Facts) -> list[Finding]:
-    """TLS findings for every main host that resolves."""
+    """TLS findings for every main host that leads to an address."""
     out: list[Finding] = []
     for host in facts.hosts:
         if host.tls is not None:
@@ -51,6 +59,8 @@ def _validity(host: HostFacts, now: float) -> list[Finding]:
     assert host.tls is not None
     result = host.tls
     reason = FailureReason.from_proto(result.reason)
+    if reason in _DNS:
+        return []  # the name does not lead anywhere: the DNS findings say so
     if not result.success and reason not in _BY_REASON:
         return [
             finding(

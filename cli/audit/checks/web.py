@@ -19,7 +19,7 @@ def check(facts: Facts) -> list[Finding]:
     """Web findings for every main host, plus secrets on stale hosts."""
     out: list[Finding] = []
     for host in facts.hosts:
-        if not host.resolves:
+        if not host.reachable:
             continue
         out += _down(host)
         if host.serves_content:
@@ -40,8 +40,8 @@ def _host_of(facts: Facts) -> str:
 
 def _down(host: HostFacts) -> list[Finding]:
     page = host.home or host.https_root
-    if page is None:
-        return []
+    if page is None or page.error.startswith("dns_"):
+        return []  # the name does not lead anywhere: the DNS findings say so
     if page.status is None or page.status >= 500:
         # The launch hosts must answer; a subdomain may be an API without /.
         severity = None if host.role in ("apex", "www") else Severity.HIGH
