@@ -98,6 +98,25 @@ class CollectorMetrics:
             stats, SERIES_FAMILIES, WINDOW_FAMILIES, detailed=detailed, clock=clock
         )
         """The per-series families (`/metrics` renders both)."""
+        self._departed: dict[str, set[str]] = {}
+        """Region -> agents whose series stays at 0: they left it unserved."""
+
+    def agent_up(self, agent: str, region: str) -> None:
+        """`agent` streams for `region`: 1, and the series of agents that
+        left the region before are gone (it is served again)."""
+        for gone in self._departed.pop(region, set()):
+            self.agent_connected.remove(gone, region)
+        self.agent_connected.labels(agent, region).set(1)
+
+    def agent_down(self, agent: str, region: str, served: bool) -> None:
+        """`agent` left. Its series goes away when other agents still serve
+        `region` (a replaced pod is not an alert); it stays at 0 when the
+        region is left without any, which the shipped rules alert on."""
+        if served:
+            self.agent_connected.remove(agent, region)
+        else:
+            self.agent_connected.labels(agent, region).set(0)
+            self._departed.setdefault(region, set()).add(agent)
 
 
 def _last(value: Callable[[Series], float | None]) -> Callable[[Series, float], Iterable[Line]]:

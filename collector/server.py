@@ -348,7 +348,7 @@ class CollectorService(pb_grpc.CollectorServicer):
                 return _taken(old, agent)
             old.outbox.put_nowait(None)  # the same agent reconnected: the newer stream wins
         self.agents[agent.agent_id] = agent
-        self.metrics.agent_connected.labels(agent.agent_id, agent.region).set(1)
+        self.metrics.agent_up(agent.agent_id, agent.region)
         log.info(
             "agent.connected", agent=agent.agent_id, region=agent.region, version=agent.version
         )
@@ -357,7 +357,8 @@ class CollectorService(pb_grpc.CollectorServicer):
     def _unregister(self, agent: AgentConn) -> None:
         if self.agents.get(agent.agent_id) is agent:
             del self.agents[agent.agent_id]
-            self.metrics.agent_connected.labels(agent.agent_id, agent.region).set(0)
+            served = any(a.region == agent.region for a in self.agents.values())
+            self.metrics.agent_down(agent.agent_id, agent.region, served)
             log.info(
                 "agent.disconnected",
                 agent=agent.agent_id,

@@ -29,8 +29,17 @@ def run(*argv: str, cwd: Path = DEPLOY) -> str:
 def test_prometheus_config_and_rules_are_valid_and_their_unit_tests_pass() -> None:
     promtool = require_binary("promtool", "prometheus")
     assert "SUCCESS" in run(promtool, "check", "config", "prometheus/prometheus.yml")
-    assert "SUCCESS: 4 rules found" in run(promtool, "check", "rules", "prometheus/rules.yml")
+    assert "SUCCESS: 6 rules found" in run(promtool, "check", "rules", "prometheus/rules.yml")
     assert "SUCCESS" in run(promtool, "test", "rules", "rules_test.yml", cwd=DEPLOY / "prometheus")
+
+
+def test_every_shipped_alert_has_a_runbook_in_docs_operations() -> None:
+    groups = yaml.safe_load((DEPLOY / "prometheus" / "rules.yml").read_text())["groups"]
+    alerts = [r for g in groups for r in g["rules"] if "alert" in r]
+    assert alerts
+    for rule in alerts:
+        anchor = rule["alert"].lower()
+        assert rule["annotations"]["runbook_url"] == f"docs/operations.md#{anchor}", rule["alert"]
 
 
 def test_alertmanager_example_is_valid() -> None:
