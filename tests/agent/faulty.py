@@ -7,9 +7,11 @@ answers REFUSED, NXDOMAIN or nothing, by the name asked."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -153,3 +155,26 @@ async def faulty_servers(tmp: Path) -> AsyncIterator[Faulty]:
         for writer in list(writers):
             writer.transport.abort()
         await asyncio.sleep(0)  # let the handlers see the abort and end
+
+
+@contextlib.contextmanager
+def faulty_servers_in_thread(tmp: Path) -> Iterator[Faulty]:
+    """The faulty servers in a loop of their own thread, for tests that run
+    a probing process (`vantage smoke`) against them."""
+    loop = asyncio.new_event_loop()
+    ready: concurrent.futures.Future[Faulty] = concurrent.futures.Future()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with faulty_servers(tmp) as servers:
+            ready.set_result(servers)
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        yield ready.result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        loop.close()
