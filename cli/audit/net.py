@@ -7,7 +7,9 @@ Python's ssl module cannot read). Every call is bounded by one semaphore.
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -160,17 +162,36 @@ def _ocsp_handshake(sni: str, address: tuple[str, int], timeout: float) -> tuple
     context = SSL.Context(SSL.TLS_CLIENT_METHOD)
     context.set_verify(SSL.VERIFY_NONE)
     context.set_ocsp_client_callback(keep)
+    deadline = time.monotonic() + timeout
     try:
         with socket.create_connection(address, timeout=timeout) as sock:
             conn = SSL.Connection(context, sock)
             conn.set_tlsext_host_name(sni.encode())
             conn.request_ocsp()
             conn.set_connect_state()
-            conn.do_handshake()
+            _handshake(conn, sock, deadline)
             leaf = conn.get_peer_certificate(as_cryptography=True)
     except (OSError, SSL.Error):
         return None
     return bool(stapled and stapled[0]), leaf is not None and _has_ocsp_url(leaf)
+
+
+def _handshake(conn: SSL.Connection, sock: socket.socket, deadline: float) -> None:
+    # A socket with a timeout is non-blocking underneath, so OpenSSL asks to
+    # be called again whenever the peer has not answered yet.
+    wait: tuple[list[socket.socket], list[socket.socket]]
+    while True:
+        try:
+            conn.do_handshake()
+            return
+        except SSL.WantReadError:
+            wait = ([sock], [])
+        except SSL.WantWriteError:
+            wait = ([], [sock])
+        left = deadline - time.monotonic()
+        readable, writable, _ = select.select(*wait, [], max(left, 0))
+        if not readable and not writable:
+            raise TimeoutError("TLS handshake timed out")
 
 
 def _has_ocsp_url(cert: x509.Certificate) -> bool:
