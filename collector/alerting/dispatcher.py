@@ -88,7 +88,9 @@ class Dispatcher:
     def push(self, alert: Alert, now: float) -> None:
         """Take one alert event from the evaluator."""
         fp = alert.fingerprint
-        if alert.state is AlertState.FIRING:
+        if alert.notice:
+            pass  # sent once, never a source of inhibition
+        elif alert.state is AlertState.FIRING:
             if fp not in self._firing:
                 self._inhibit.add(fp, alert.labels)
             self._firing[fp] = alert
@@ -239,7 +241,7 @@ class Dispatcher:
         group.last_flush = now
         for alert in batch:
             fp = alert.fingerprint
-            if alert.state is AlertState.RESOLVED:
+            if alert.state is AlertState.RESOLVED or alert.notice:  # done with it
                 group.notified.discard(fp)
                 group.alerts.pop(fp)
                 group.ready.pop(fp, None)

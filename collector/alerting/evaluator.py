@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from collector.alerting import texts
+from collector.alerting.backfill import Backfill
 from collector.alerting.certs import CertEvent, CertTracker
 from collector.alerting.deploys import Deploys
 from collector.alerting.flapping import FlapState
@@ -68,6 +69,8 @@ class _CheckState:
     slo_at: float = float("-inf")
     """When the SLO window was last evaluated (not persisted)."""
     flap: FlapState = field(default_factory=FlapState)
+    backfill: Backfill = field(default_factory=Backfill)
+    """Late results replayed apart (not persisted: a backfill is short)."""
 
     def stale(self, policy: CheckPolicy, now: float) -> set[str]:
         return {r for r, s in self.regions.items() if s.is_stale(now, policy.stale_after)}
@@ -150,6 +153,9 @@ class Evaluator:
             region = state.regions.get(obs.region)
             if region is None:
                 continue  # or for a region the check no longer runs in
+            if now - obs.at > policy.late_after:  # a backfill: history, not the present
+                alerts += self._late(policy, state, obs, now)
+                continue
             release = obs.release
             if release and release != state.release:  # a deploy, or the first result
                 state.release = release
@@ -291,6 +297,21 @@ class Evaluator:
         k = key(incident.alertname, policy.name)
         notes = texts.recovered(policy, incident)
         return self.alerts.resolve(k, now, notes, {"incident": incident.to_dict()}) + alerts
+
+    def _late(
+        self, policy: CheckPolicy, state: _CheckState, obs: Sample, now: float
+    ) -> list[Alert]:
+        """A late result: into the SLO window by its probe time and through
+        the check's backfill replay; one notice for an outage it closes."""
+        success = counts_as_success(obs)
+        state.window.add(obs.at, obs.region, success, obs.duration)
+        failure = None if success else _failure_of(obs)
+        outage = state.backfill.record(
+            obs.region, failure, obs.at, policy.thresholds, policy.quorum
+        )
+        if outage is None:
+            return []
+        return self.alerts.notify(texts.late_outage(policy, state.host, outage, now))
 
     # --- flap damping ---------------------------------------------------
 

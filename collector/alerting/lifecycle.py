@@ -113,6 +113,10 @@ class Lifecycle:
         resolved = _resolved(alert, now, annotations, details)
         return [] if self._hidden(alert) else [resolved]
 
+    def notify(self, alert: Alert) -> list[Alert]:
+        """Emit a one-shot notice (`Alert.notice`): never held, never resolved."""
+        return [replace(alert, notice=True, repeat=False)]
+
     def forget(self, check: str, now: float, note: str) -> list[Alert]:
         """Resolve every alert of `check` (it left the config)."""
         self._damped.pop(check, None)

@@ -56,6 +56,9 @@ class Alert:
     repeat: bool = True
     """False: notify once per firing, never again on the route's
     repeat_interval (a certificate notice is not news every four hours)."""
+    notice: bool = False
+    """A one-shot notice (an outage reported late): sent once as it is,
+    never held as firing, never resolved."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
@@ -87,6 +90,7 @@ class Alert:
             "ends_at": self.ends_at,
             "details": dict(self.details),
             "repeat": self.repeat,
+            "notice": self.notice,
         }
 
     @classmethod
@@ -101,6 +105,7 @@ class Alert:
             ends_at=None if ends_at is None else float(ends_at),
             details=dict(data.get("details") or {}),
             repeat=bool(data.get("repeat", True)),
+            notice=bool(data.get("notice", False)),
         )
 
 

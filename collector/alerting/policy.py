@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from collector.alerting.backfill import late_after
 from collector.alerting.certs import CertPolicy
 from collector.alerting.flapping import FlapPolicy
 from collector.alerting.regions import Quorum
@@ -45,6 +46,11 @@ class CheckPolicy:
     def thresholds(self) -> tuple[int, int]:
         """(failure_threshold, success_threshold), as RegionState.record takes them."""
         return self.failure_threshold, self.success_threshold
+
+    @cached_property
+    def late_after(self) -> float:
+        """A result older than this on arrival is late (see `backfill.py`)."""
+        return late_after(self.interval)
 
     @property
     def stale_after(self) -> float:

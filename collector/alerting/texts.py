@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Mapping
 
 from collector.alerting import lifecycle
+from collector.alerting.backfill import LateOutage
 from collector.alerting.certs import DAY, CertRecord
 from collector.alerting.deploys import humanize
 from collector.alerting.model import Alert, AlertState, Severity
@@ -117,6 +118,24 @@ def settled(down: bool, now: float) -> dict[str, str]:
     """Annotations for the resolve of `CheckFlapping`: the final state."""
     state = "still down (see the outage alert)" if down else "up"
     return {"resolution": f"settled at {stamp(now)}: {state}"}
+
+
+def late_outage(policy: CheckPolicy, host: str, outage: LateOutage, now: float) -> Alert:
+    """The one notice of an outage found only in late (backfilled) results."""
+    start, end = outage.started_at, outage.ended_at
+    span = f"{stamp(start)[11:19]}\u2013{stamp(end)[11:19]}"
+    regions = ", ".join(sorted(outage.regions))
+    summary = f"{policy.name} was down {span} ({humanize(end - start)}) in {regions}, reported late"
+    incident = Incident(policy.name, "CheckDown", start, now, dict(outage.regions), resolved_at=end)
+    description = (
+        f"{summary}: the results arrived after the outage had ended (the agents could not "
+        f"reach the collector), so nobody was paged. Causes: {incident.causes()}. "
+        f"From {stamp(start)} to {stamp(end)}."
+    )
+    labels = check_labels(policy, host, "CheckDownReportedLate", Severity.WARNING)
+    notes = _notes(policy, summary, description) | {"regions": regions}
+    details = {"incident": incident.to_dict()}
+    return Alert(labels, notes, AlertState.FIRING, start, end, details)
 
 
 def agent_down(
