@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import unquote_plus
 
 from google.protobuf.message import Message
 
@@ -36,33 +37,54 @@ _secrets: set[str] = set()
 _spellings: set[str] = set()
 _percent: set[str] = set()
 _pattern: re.Pattern[str] | None = None
+_encoded: re.Pattern[str] | None = None
 
 
 def redact(secret: str) -> None:
     """Never show `secret`, in any of its spellings, from now on."""
-    global _pattern  # noqa: PLW0603  # the registry is process-wide by design
+    global _pattern, _encoded  # noqa: PLW0603  # the registry is process-wide by design
     if len(secret) < _MIN_LENGTH or secret in _secrets:
         return
     _secrets.add(secret)
     _spellings.update(s for s in spellings(secret) if len(s) >= _MIN_LENGTH)
-    _percent.add(percent_pattern(secret))
-    # Longest first, so a spelling that contains another is replaced whole;
-    # then every percent-encoded spelling.
-    ordered = sorted(_spellings, key=len, reverse=True)
-    _pattern = re.compile("|".join([*map(re.escape, ordered), *sorted(_percent)]))
+    if not set(secret) <= _UNRESERVED:  # else its usual encoded form is itself
+        _percent.add(percent_pattern(secret))
+    # A trie of the fixed spellings: at most positions the regex rejects
+    # on one character class, where a plain alternation would try every
+    # spelling (that cost 60 us per result with 20 secrets; now a few).
+    _pattern = re.compile(trie_pattern(_spellings))
+    _encoded = re.compile("|".join(sorted(_percent))) if _percent else None
+
+
+def trie_pattern(words: Iterable[str]) -> str:
+    """One regex matching any of `words`, factored by common prefixes; a
+    longer word wins over its own prefix, so a spelling is replaced whole."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _trie_regex(trie)
+
+
+def _trie_regex(node: dict[str, Any]) -> str:
+    ends = "" in node
+    branches = [re.escape(char) + _trie_regex(child) for char, child in node.items() if char]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    return f"(?:{body})?" if ends else body
 
 
 def percent_pattern(secret: str) -> str:
     """A regex for `secret` percent-encoded any way a client or server may
-    write it: each reserved character raw or as %XX (either hex case), a
-    space also as `+`. URL libraries differ in what they leave unencoded
+    write it: each character raw or as %XX (either hex case), a space also
+    as `+`. URL libraries differ in what they leave unencoded
     (yarl keeps `/` and `@` raw in a query), so no fixed spelling is enough."""
     parts = []
     for char in secret:
         escaped = re.escape(char)
-        if char in _UNRESERVED:
-            parts.append(escaped)
-            continue
         alternatives = [escaped, "".join(_hex(byte) for byte in char.encode())]
         if char == " ":
             alternatives.append(r"\+")
@@ -108,14 +130,41 @@ def scrub(text: str) -> str:
     """`text` with every spelling of every registered secret replaced."""
     if _pattern is None or not text:
         return text
-    return _pattern.sub(REDACTED, text)
+    text = _pattern.sub(REDACTED, text)
+    if _encoded is not None and _encoded_inside(text):
+        text = _encoded.sub(REDACTED, text)
+    return text
+
+
+def _encoded_inside(text: str) -> bool:
+    # Decoding and searching the fixed spellings is much cheaper than the
+    # percent patterns; only a hit pays for them.
+    assert _pattern is not None
+    if _encoded is None or ("%" not in text and "+" not in text):
+        return False
+    return _pattern.search(unquote_plus(text)) is not None
+
+
+def _found(text: str) -> bool:
+    assert _pattern is not None
+    return _pattern.search(text) is not None or _encoded_inside(text)
 
 
 def scrub_result(message: Message) -> None:
     """Scrub every string field of a protobuf message, nested ones too, in
-    place. Results are scrubbed whole, so a new field cannot leak."""
+    place. Results are scrubbed whole, so a new field cannot leak.
+
+    One search over the serialized message first: a string field's text
+    stands whole in it, so when nothing matches (almost every result) the
+    walk over the fields, which costs tens of microseconds, is skipped."""
     if _pattern is None:
         return
+    if not _found(message.SerializeToString().decode("utf-8", errors="replace")):
+        return
+    _scrub_fields(message)
+
+
+def _scrub_fields(message: Message) -> None:
     for field, value in message.ListFields():
         if field.type == field.TYPE_STRING:
             if field.is_repeated:
@@ -128,21 +177,22 @@ def scrub_result(message: Message) -> None:
 
 def _scrub_nested(value: Any, repeated: bool) -> None:
     if isinstance(value, Message):
-        scrub_result(value)
+        _scrub_fields(value)
     elif hasattr(value, "items"):  # a map: scrub string values, nested messages
         for key, item in list(value.items()):
             if isinstance(item, str):
                 value[key] = scrub(item)
             else:
-                scrub_result(item)
+                _scrub_fields(item)
     elif repeated:
         for item in value:
-            scrub_result(item)
+            _scrub_fields(item)
 
 
 def forget_all() -> None:
     """Drop every registered secret (tests only)."""
-    global _pattern  # noqa: PLW0603
+    global _pattern, _encoded  # noqa: PLW0603
     _secrets.clear()
     _spellings.clear()
-    _pattern = None
+    _percent.clear()
+    _pattern = _encoded = None

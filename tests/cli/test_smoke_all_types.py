@@ -74,6 +74,20 @@ def test_every_type_every_finding(portal: str, tmp_path: Path) -> None:
     for want in expected:
         assert any(f.startswith(want) for f in findings), (want, done.stdout)
     assert "- http.status" not in done.stdout  # a passed assertion is not a finding
-    assert {name: row.split()[1] for name, row in rows.items() if name != "check"} == dict.fromkeys(("http-findings", "http-wrong-name", "flow-login", "tls-expired", "dns-aaaa", "dns-refused", "mail-auth", "tcp-banner", "grpc-refused", "icmp-nxdomain"), "FAIL")
+    assert {name: row.split()[1] for name, row in rows.items() if name != "check"} == dict.fromkeys(
+        (
+            "http-findings",
+            "http-wrong-name",
+            "flow-login",
+            "tls-expired",
+            "dns-aaaa",
+            "dns-refused",
+            "mail-auth",
+            "tcp-banner",
+            "grpc-refused",
+            "icmp-nxdomain",
+        ),
+        "FAIL",
+    )
     failures = [f.text or "" for f in ET.parse(junit).getroot().iter("failure")]
     assert sum(len(text.splitlines()) for text in failures) >= len(findings)

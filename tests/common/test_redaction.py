@@ -1,0 +1,80 @@
+"""The redactor finds a secret in every spelling an output may carry."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from common import redaction
+from common.redaction import REDACTED, redact, scrub, scrub_result
+from vantage.v1 import vantage_pb2 as pb
+
+SECRET = 'p@ss w/rd "x"'  # fake
+
+
+@pytest.fixture(autouse=True)
+def registry() -> Iterator[None]:
+    redaction.forget_all()
+    redact(SECRET)
+    yield
+    redaction.forget_all()
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        SECRET,
+        b64(SECRET),
+        b64("user:" + SECRET),  # offset 2 mod 3
+        b64("u:" + SECRET),  # offset 2
+        b64("us:" + SECRET),  # offset 0
+        base64.urlsafe_b64encode(("ab:" + SECRET).encode()).decode(),
+        "p%40ss%20w%2Frd%20%22x%22",
+        "p%40ss+w%2Frd+%22x%22",
+        "p%40ss%20w/rd%20%22x%22",  # yarl leaves / raw in a query
+        "p%40ss%20w%2frd%20%22x%22",  # lower-case hex
+        json.dumps(SECRET)[1:-1],
+        "p@ss w/rd &quot;x&quot;",
+    ],
+    ids=[
+        "raw",
+        "base64",
+        "base64-user-pass",
+        "base64-offset-2",
+        "base64-offset-0",
+        "base64-urlsafe",
+        "percent-%20",
+        "percent-plus",
+        "percent-mixed",
+        "percent-lower",
+        "json",
+        "html",
+    ],
+)
+def test_every_spelling_is_redacted(spelled: str) -> None:
+    scrubbed = scrub(f"before {spelled} after")
+    assert REDACTED in scrubbed
+    assert spelled not in scrubbed
+
+
+def test_short_values_are_not_secrets() -> None:
+    redact("abc")
+    assert scrub("abc def") == "abc def"
+
+
+def test_a_result_is_scrubbed_whole() -> None:
+    result = pb.Result(message=f"got {SECRET}")
+    result.assertions.add(name="header.x", message=f"'{b64(SECRET)}'")
+    result.http.redirects.add(url="http://h/?pw=p%40ss+w%2Frd+%22x%22", location="/")
+    result.tls.sans.extend(["ok.example", SECRET])
+    scrub_result(result)
+    assert SECRET not in str(result) and "p%40ss" not in str(result)
+    assert result.tls.sans[0] == "ok.example"
+    assert result.message == f"got {REDACTED}"
