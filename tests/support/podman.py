@@ -26,6 +26,11 @@ ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/vantage:test"
 
 
+def base_tag() -> str:
+    """Today's Debian base image (made again each day, for security updates)."""
+    return f"localhost/vantage-base:bookworm-{datetime.datetime.now(datetime.UTC):%Y%m%d}"
+
+
 def _pip_mounts() -> list[str]:
     """`-v FILE:FILE:ro` for the host's pip settings and the files they
     name, so pip inside the build reaches the registry as the host does.
@@ -89,7 +94,7 @@ class Podman:
 
     def base_image(self, tmp: Path) -> str:
         """A Debian base with python3, made with mmdebstrap once a day."""
-        tag = f"localhost/vantage-base:bookworm-{datetime.datetime.now(datetime.UTC):%Y%m%d}"
+        tag = base_tag()
         if not self.ok("image", "exists", tag):
             mmdebstrap = require_binary("mmdebstrap", "mmdebstrap")
             tar = tmp / "base.tar"
@@ -146,8 +151,12 @@ def podman_session(tmp: Path) -> Iterator[tuple[Podman, str]]:
     require_binary("podman", "podman")
     require_binary("runc", "runc")
     conf = tmp / "containers.conf"
-    # crun cannot set RLIMIT_NOFILE in these sandboxes: keep the host's limits.
-    conf.write_text("[containers]\ndefault_ulimits = []\n")
+    # crun cannot set RLIMIT_NOFILE in these sandboxes: keep the host's limits;
+    # the engine settings reach podman-compose's own podman calls too.
+    conf.write_text(
+        '[containers]\ndefault_ulimits = []\n\n[engine]\nruntime = "runc"\n'
+        'cgroup_manager = "cgroupfs"\n'
+    )
     podman = Podman(conf)
     image = podman.build(podman.base_image(tmp))
     try:
