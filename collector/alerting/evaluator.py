@@ -69,6 +69,9 @@ class _CheckState:
     slo_at: float = float("-inf")
     """When the SLO window was last evaluated (not persisted)."""
     flap: FlapState = field(default_factory=FlapState)
+    closed_at: float = float("-inf")
+    """When the last outage closed (not persisted): SLO alerts wait a
+    window before they may start again."""
     backfill: Backfill = field(default_factory=Backfill)
     """Late results replayed apart (not persisted: a backfill is short)."""
 
@@ -291,7 +294,7 @@ class Evaluator:
     def _close(self, policy: CheckPolicy, state: _CheckState, now: float) -> list[Alert]:
         incident = state.incident
         assert incident is not None
-        incident.resolved_at = now
+        incident.resolved_at = state.closed_at = now
         state.incident = None
         alerts = self._flapped(policy, state, now, down=False)
         k = key(incident.alertname, policy.name)
@@ -398,22 +401,30 @@ class Evaluator:
     def _slo(self, policy: CheckPolicy, state: _CheckState, now: float) -> list[Alert]:
         state.window.prune(now, policy.slo.window)
         stats = state.window.stats(now, policy.settle, policy.slo.min_samples)
+        # A window that holds an outage says nothing new: an SLO alert does
+        # not start during an outage or until the window has slid past it
+        # (the outage was paged; its symptoms are not news after its
+        # resolve). One already firing still resolves or changes level.
+        quiet = state.incident is not None or now - state.closed_at < policy.slo.window
         alerts: list[Alert] = []
         if stats.p95 is not None:  # too few results say nothing either way
             level = latency_level(stats.p95, policy.slo)
             alert = texts.latency(policy, state.host, stats, level, now)
-            alerts += self._set_level(key("LatencyHigh", policy.name), alert, now)
+            alerts += self._set_level(key("LatencyHigh", policy.name), alert, now, quiet)
         if stats.error_ratio is not None:
             level = error_level(stats.error_ratio, policy.slo)
             alert = texts.error_ratio(policy, state.host, stats, level, now)
-            alerts += self._set_level(key("ErrorRatioHigh", policy.name), alert, now)
+            alerts += self._set_level(key("ErrorRatioHigh", policy.name), alert, now, quiet)
         return alerts
 
-    def _set_level(self, k: str, alert: Alert | None, now: float) -> list[Alert]:
+    def _set_level(self, k: str, alert: Alert | None, now: float, quiet: bool) -> list[Alert]:
         """Fire `alert`, resolve the current one, or swap them when the
-        severity changed (severity is a label, so it is a new alert)."""
+        severity changed (severity is a label, so it is a new alert); when
+        `quiet`, nothing new starts."""
         current = self.alerts.get(k)
         if current is not None and alert is not None and current.severity == alert.severity:
+            return []
+        if quiet and current is None:
             return []
         alerts = self.alerts.resolve(k, now, texts.level_changed(current, alert)) if current else []
         return alerts + (self.alerts.fire(k, alert) if alert is not None else [])

@@ -685,3 +685,15 @@ def test_a_batch_is_taken_as_its_results_one_by_one() -> None:
     assert batched.export_state() == one.export_state()
     assert batched.deploys.to_dict() == one.deploys.to_dict()
     assert [v for v, *_ in batched.deploys.to_dict()["portal"]] == ["v1", "v2", "v3"]
+
+
+def test_an_outage_does_not_leave_an_slo_alert_behind() -> None:
+    # eu-west and us-east are down while ap-south answers slowly: the window
+    # would say LatencyHigh, but it holds an outage already paged. After the
+    # recovery nothing new starts until the window has slid past it.
+    series: list[Step] = []
+    for t in range(0, 300, 30):
+        series += [*fail(t, EU, US), *ok(t, AP, duration=0.9), Tick(t)]
+    for t in range(300, 900, 30):
+        series += [*ok(t), Tick(t)]
+    assert when(run(series)) == [("CheckDown", "firing"), ("CheckDown", "resolved")]
