@@ -25,7 +25,7 @@ from agent.probe_kit.faults import (
     failure,
 )
 from agent.probe_kit.faults import classify as classify_shared
-from agent.probe_kit.http_expect import Answer, Finding, Hop
+from agent.probe_kit.http_expect import Answer, BodyScan, Finding, Hop
 from agent.probe_kit.http_phases import CLOCK, PhaseClock, PhaseConnector
 from agent.probe_kit.resolve import NameserverResolver, ResolveFailed
 from agent.probe_kit.template import Expander
@@ -150,11 +150,14 @@ async def fetch(
     req: Prepared,
     budget: float,
     tls: ssl.SSLContext | bool,
+    *,
     keep_body: bool = True,
+    scan: BodyScan | None = None,
 ) -> Fetched:
     """Send `req`, following redirects as configured. Raises on transport
     errors, a malformed Location and a body over the limit. The body is
-    kept only when `keep_body` (something will read it); it is counted anyway."""
+    kept only when `keep_body` (something will read it whole), else searched
+    as it streams by `scan` if given, and counted anyway."""
     request_id, ids = trace_headers()
     started = time.perf_counter()
     phases: dict[str, float] = {}
@@ -176,7 +179,7 @@ async def fetch(
                 ssl=tls,
             ) as resp:
                 clock.mark("headers")
-                body, size = await read_body(resp, req.spec.max_body_bytes, keep_body)
+                body, size = await read_body(resp, req.spec.max_body_bytes, keep_body, scan)
                 clock.mark("done")
         except TimeoutError as exc:
             raise _timed_out(clock) from exc
@@ -197,9 +200,8 @@ async def fetch(
         visited.add(url)
         if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
             method = "GET"  # what browsers do; 307/308 keep the method
-    answer = Answer(
-        resp.status, resp.headers, body, url, time.perf_counter() - started, chain, resp.charset
-    )
+    elapsed = time.perf_counter() - started
+    answer = Answer(resp.status, resp.headers, body, url, elapsed, chain, resp.charset, scan)
     version = f"{resp.version.major}.{resp.version.minor}" if resp.version else ""
     return Fetched(answer, phases, peer, request_id, version, size)
 
@@ -242,12 +244,17 @@ def _peer(clock: PhaseClock) -> Peer | None:
     return read_peer(clock.ssl_object)
 
 
-async def read_body(resp: aiohttp.ClientResponse, limit: int, keep: bool) -> tuple[bytes, int]:
-    """The body (empty unless `keep`) and its size. BodyTooLarge past
-    `limit` bytes (0: no limit): a body never judged must not pass."""
+async def read_body(
+    resp: aiohttp.ClientResponse, limit: int, keep: bool, scan: BodyScan | None = None
+) -> tuple[bytes, int]:
+    """The body (empty unless `keep`) and its size, fed to `scan` as it
+    streams. BodyTooLarge past `limit` bytes (0: no limit): a body never
+    judged whole must not pass."""
     content = resp.content
     chunks: list[bytes] = []
     size = 0
+    if scan is not None:
+        scan.start(resp.charset)
     while True:
         chunk = await content.read(_CHUNK)
         if not chunk:
@@ -257,8 +264,12 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int, keep: bool) -> tup
             raise BodyTooLarge(limit)
         if keep:
             chunks.append(chunk)
+        if scan is not None:
+            scan.feed(chunk)
         if content.at_eof():  # a small body arrives whole: skip the read that finds EOF
             break
+    if scan is not None:
+        scan.feed(b"", final=True)
     return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), size
 
 

@@ -52,22 +52,63 @@ class Answer:
     elapsed: float
     chain: list[Hop] = field(default_factory=list)
     charset: str | None = None
+    scan: BodyScan | None = None
+    """Set when the body was searched as it streamed instead of kept."""
 
     @functools.cached_property
     def text(self) -> str:
-        """The body decoded with the response's charset (UTF-8 when it
-        names none, or one Python does not know)."""
-        encoding = "utf-8"
-        with contextlib.suppress(LookupError):
-            encoding = codecs.lookup(self.charset or encoding).name
-        return self.body.decode(encoding, errors="replace")
+        """The body decoded with the response's charset."""
+        return self.body.decode(encoding(self.charset), errors="replace")
+
+
+def encoding(charset: str | None) -> str:
+    """The codec for a response's charset: UTF-8 when it names none, or one
+    Python does not know."""
+    with contextlib.suppress(LookupError):
+        return codecs.lookup(charset or "utf-8").name
+    return "utf-8"
+
+
+class BodyScan:
+    """Literal body assertions searched chunk by chunk as the body streams,
+    so a large body is judged whole without being held: each chunk is
+    decoded incrementally and searched together with the tail of the one
+    before, long enough for a needle that straddles the two."""
+
+    def __init__(self, needles: tuple[str, ...]) -> None:
+        self.needles = needles
+        self.found: set[str] = set()
+        self._tail = ""
+        self._overlap = max(len(n) for n in needles) - 1
+        self._decoder: codecs.IncrementalDecoder | None = None
+
+    def start(self, charset: str | None) -> None:
+        """Begin a body in `charset` (each response of a redirect chain
+        starts afresh: only the last one is judged)."""
+        self.found.clear()
+        self._tail = ""
+        self._decoder = codecs.getincrementaldecoder(encoding(charset))(errors="replace")
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        """Search the next chunk (`final`: the body ended)."""
+        assert self._decoder is not None
+        text = self._tail + self._decoder.decode(chunk, final)
+        self.found.update(n for n in self.needles if n not in self.found and n in text)
+        self._tail = text[-self._overlap :] if self._overlap else ""
 
 
 def reads_body(expect: HttpExpect) -> bool:
-    """Whether judging needs the body kept (else it is only counted)."""
-    return bool(
-        expect.body_contains or expect.body_not_contains or expect.body_regex or expect.json_
-    )
+    """Whether judging needs the body kept whole (a regex or JSON)."""
+    return bool(expect.body_regex or expect.json_)
+
+
+def scan_for(expect: HttpExpect) -> BodyScan | None:
+    """A streaming search for the literal body assertions, when those are
+    all that reads the body."""
+    needles = (*expect.body_contains, *expect.body_not_contains)
+    if not needles or reads_body(expect):
+        return None
+    return BodyScan(tuple(dict.fromkeys(needles)))
 
 
 Finding = tuple[str, bool, str]
@@ -80,7 +121,7 @@ def judge(expect: HttpExpect, redirects: Redirects, answer: Answer) -> list[Find
     if expect.headers:
         findings += [_header(name, rule, answer.headers) for name, rule in expect.headers.items()]
     if expect.body_contains or expect.body_not_contains or expect.body_regex:
-        findings += _body(expect, answer.text)
+        findings += _body(expect, answer)
     if expect.json_:
         findings += _json(expect.json_, answer.text)
     if expect.max_latency is not None:
@@ -129,13 +170,16 @@ def _header_test(rule: HeaderExpect) -> tuple[Callable[[str], bool], str]:
     return (lambda v: pattern.search(v) is not None), f"matching /{rule.regex}/"
 
 
-def _body(expect: HttpExpect, text: str) -> list[Finding]:
-    findings = [("body.contains", s in text, f"missing {s!r}") for s in expect.body_contains]
+def _body(expect: HttpExpect, answer: Answer) -> list[Finding]:
+    def has(needle: str) -> bool:
+        return needle in answer.scan.found if answer.scan is not None else needle in answer.text
+
+    findings = [("body.contains", has(s), f"missing {s!r}") for s in expect.body_contains]
     findings += [
-        ("body.not_contains", s not in text, f"found {s!r}") for s in expect.body_not_contains
+        ("body.not_contains", not has(s), f"found {s!r}") for s in expect.body_not_contains
     ]
     findings += [
-        ("body.regex", re.search(p, text) is not None, f"no match for /{p}/")
+        ("body.regex", re.search(p, answer.text) is not None, f"no match for /{p}/")
         for p in expect.body_regex
     ]
     return findings

@@ -15,7 +15,7 @@ from agent.probe_kit.base import ProbeContext, fail, new_result, set_phases
 from agent.probe_kit.faults import Failure
 from agent.probe_kit.http_client import Fetched, conclude, fetch, prepare, ssl_context
 from agent.probe_kit.http_client import classify as classify_http
-from agent.probe_kit.http_expect import judge, reads_body
+from agent.probe_kit.http_expect import judge, reads_body, scan_for
 from agent.probe_kit.template import Expander
 from common.config.http import HttpCheck
 from vantage.v1 import vantage_pb2 as pb
@@ -36,7 +36,8 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> pb.Result:
         req = prepare(check, Expander(ctx.env))
         tls = ssl_context(check.ca_file, not check.insecure_skip_verify)
         session = ctx.http(_FAMILIES[check.ip_version])
-        fetched = await fetch(session, req, check.timeout, tls, reads_body(check.expect))
+        keep, scan = reads_body(check.expect), scan_for(check.expect)
+        fetched = await fetch(session, req, check.timeout, tls, keep_body=keep, scan=scan)
         _record(result, fetched, check.release_header)
         failure = conclude(judge(check.expect, check.redirects, fetched.answer), result)
         if failure is None:

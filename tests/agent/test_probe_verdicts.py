@@ -16,6 +16,7 @@ from aiohttp import web
 
 from agent.probe_kit.base import ProbeContext
 from agent.probe_kit.http_client import new_session
+from agent.probe_kit.http_expect import BodyScan
 from agent.probes.dns import probe as dns_probe
 from agent.probes.http import probe
 from common.config.dns import DnsCheck
@@ -193,3 +194,22 @@ async def test_aaaa_answers_compare_as_addresses(tmp_path: Path) -> None:
 )
 def test_normalise_url(url: str, base: str | None, normal: str) -> None:
     assert normalise_url(url, base) == normal
+
+
+@pytest.mark.parametrize(
+    ("chunks", "found"),
+    [
+        ([b"abc", b"def"], {"cd"}),  # a needle across two chunks
+        ([b"caf\xc3", b"\xa9 ok"], {"café"}),  # a character split across chunks
+        ([b"x" * 10, b"needle"], {"needle"}),
+        ([b"nothing here"], set()),
+    ],
+    ids=["straddles", "split-utf8", "late", "absent"],
+)
+def test_body_scan_searches_the_stream(chunks: list[bytes], found: set[str]) -> None:
+    scan = BodyScan(("cd", "café", "needle"))
+    scan.start("utf-8")
+    for chunk in chunks:
+        scan.feed(chunk)
+    scan.feed(b"", final=True)
+    assert scan.found == found
