@@ -57,7 +57,12 @@ class Agent:
         self.metrics = AgentMetrics()
         self.state = StateDir(settings.state_dir)
         self.state.lock()
-        self.ctx = ProbeContext(settings.agent_id, settings.region, session_factory=new_session)
+        self.ctx = ProbeContext(
+            settings.agent_id,
+            settings.region,
+            session_factory=new_session,
+            nameserver=settings.dns_server,
+        )
         self.lag = LagMonitor()
         self.streams = [self._stream(c) for c in settings.collectors]
         self.applied: dict[str, Applied] = {}

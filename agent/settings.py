@@ -14,6 +14,7 @@ from pathlib import Path
 
 from common.addresses import default_listen, split_host_port
 from common.cli import Parser
+from common.config.dns import dns_server
 from common.durations import parse_duration
 
 GRPC_PORT = 9790
@@ -40,6 +41,8 @@ class Settings:
     keepalive: float
     shed_after: float
     log_level: str
+    dns_server: tuple[str, int] | None = None
+    """Where probes look names up (exact DNS failure reasons); None: the system."""
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -140,6 +143,12 @@ def parser() -> argparse.ArgumentParser:
         help="a run this late for its slot is shed (counted, not run) [VANTAGE_SHED_AFTER]",
     )
     add(
+        "--dns-server",
+        default=_env("DNS_SERVER"),
+        help="IP[:PORT] of a DNS server for probes' name lookups, so a refused, failed or "
+        "silent lookup gets its own reason; the system resolver when unset [VANTAGE_DNS_SERVER]",
+    )
+    add(
         "--log-level",
         default=_env("LOG_LEVEL", "info"),
         help="debug, info, warning, error [VANTAGE_LOG_LEVEL]",
@@ -226,7 +235,17 @@ def _build(args: argparse.Namespace) -> Settings:
         keepalive=_duration("--keepalive", args.keepalive),
         shed_after=_duration("--shed-after", args.shed_after),
         log_level=args.log_level,
+        dns_server=_dns_server(args.dns_server),
     )
+
+
+def _dns_server(value: str | None) -> tuple[str, int] | None:
+    if not value:
+        return None
+    try:
+        return split_host_port(dns_server(value), 53)
+    except ValueError as exc:
+        raise ValueError(f"--dns-server: {exc}") from exc
 
 
 def _duration(flag: str, value: str) -> float:

@@ -43,8 +43,19 @@ def error_of(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["--collector", "h:1", *BASE, "--state-dir", "/proc/nope"], "--state-dir /proc/nope"),
         (["--collector", "h:1", *BASE, "--spool-max-age", "soon"], "--spool-max-age: bad dur"),
         (["--collector", "h:1", *BASE, "--flush-interval", "5"], "--flush-interval must be"),
+        (["--collector", "h:1", *BASE, "--dns-server", "dns.example"], "--dns-server: bad server"),
     ],
-    ids=["url", "url-in-list", "port", "token-file", "no-token", "state-dir", "age", "flush"],
+    ids=[
+        "url",
+        "url-in-list",
+        "port",
+        "token-file",
+        "no-token",
+        "state-dir",
+        "age",
+        "flush",
+        "dns",
+    ],
 )
 def test_bad_flags_end_in_one_line(
     argv: list[str], says: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
@@ -71,6 +82,11 @@ def test_defaults_agent_id_per_host_and_region_and_state_dir_under_it(
     assert s.collectors == ("h1:9790", "h2:7")
     assert s.state_dir == Path(".state", "agent", s.agent_id)
     assert (s.spool_max_bytes, s.spool_max_age, s.fsync_interval) == (256 << 20, 86400.0, 1.0)
+    assert s.dns_server is None  # the system resolver
+    assert settings.load(["--collector", "h1", *BASE, "--dns-server", "::1"]).dns_server == (
+        "::1",
+        53,
+    )
 
 
 def test_version_and_help_show_defaults_but_never_the_token(
