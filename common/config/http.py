@@ -13,11 +13,11 @@ import jmespath.exceptions
 from pydantic import Field, field_validator, model_validator
 
 from common.config.base import CheckBase, Duration, Model, shared
+from common.config.dns import validate_dns_name
 
 _STATUS_RANGE = re.compile(r"^([1-5])xx$", re.IGNORECASE)
 _TEMPLATE = re.compile(r"\$\{[^}]*\}")
 # What may stand in a host: a DNS name (or IDN), an IPv4 or a bracketed IPv6.
-_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+(%[\w.-]+)?\]|[^\s/?#@:\[\]\\<>\"{}|^`%]+)$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_BODY_BYTES = 10 << 20
 """The default `max_body_bytes`: 10 MiB."""
@@ -54,13 +54,29 @@ def validate_url(url: str) -> str:
         raise ValueError(f"bad URL {url!r}: bad port") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise ValueError(f"bad URL {url!r}: the scheme must be http or https")
-    host = parts.netloc.rpartition("@")[2]
-    host = host.rsplit(":", 1)[0] if port is not None or host.endswith(":") else host
-    if not parts.hostname or not _HOST.match(host):
-        raise ValueError(f"bad URL {url!r}: bad host {host!r}")
+    if not parts.hostname:
+        raise ValueError(f"bad URL {url!r}: no host")
+    try:
+        _host(parts.hostname)
+    except ValueError as exc:
+        raise ValueError(f"bad URL {url!r}: {exc}") from None
     if port == 0:
         raise ValueError(f"bad URL {url!r}: bad port 0")
     return url
+
+
+def _host(host: str) -> None:
+    """An IP address, or a DNS name (an IDN in its ASCII form)."""
+    try:
+        ipaddress.ip_address(host.partition("%")[0])  # a v6 zone id is allowed
+        return
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode()
+    except UnicodeError:
+        raise ValueError(f"bad host {host!r}: use a DNS name like www.example.com") from None
+    validate_dns_name(ascii_host, "host")
 
 
 def normalise_url(url: str, base: str | None = None) -> str:

@@ -151,7 +151,7 @@ BAD = [
         """),
         [
             "checks.yaml:4: check 'home': field 'url': bad URL 'http://exa mple.com/':"
-            " bad host 'exa mple.com'"
+            " bad host 'exa mple.com': use a DNS name like www.example.com"
         ],
     ),
     (
