@@ -6,6 +6,7 @@ of the audit can carry it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -15,13 +16,16 @@ from pathlib import Path
 
 from detect_secrets.core.potential_secret import PotentialSecret
 from detect_secrets.core.scan import scan_diff, scan_file, scan_line
-from detect_secrets.settings import default_settings, get_filters, transient_settings
+from detect_secrets.settings import Settings, default_settings, get_filters, transient_settings
 
 from common.redaction import redact
 
 _ENV_FILE = re.compile(r"(^|/)\.env(\.[A-Za-z0-9_-]+)?$")
 _ENV_TEMPLATES = (".example", ".sample", ".template", ".dist", ".defaults")
 _GIT_SECONDS = 120
+BASELINE = ".secrets.baseline"
+"""detect-secrets' file of reviewed findings: hashes, never secrets."""
+_VERIFY_FILTER = "detect_secrets.filters.common.is_ignored_due_to_verification_policies"
 
 
 def mask(secret: str) -> str:
@@ -48,8 +52,16 @@ format. Entropy and keyword detectors would flag every minified bundle."""
 def scan_text(text: str) -> list[tuple[str, str]]:
     """(kind, masked value) of each key in a text served to browsers (the
     sources inside a public source map)."""
-    with transient_settings({"plugins_used": [{"name": name} for name in WEB_PLUGINS]}):
+    with transient_settings({"plugins_used": [{"name": name} for name in WEB_PLUGINS]}) as settings:
+        _offline(settings)
         return [_shown(s) for line in text.splitlines() for s in scan_line(line)]
+
+
+def _offline(settings: Settings) -> None:
+    """Never verify a candidate with its issuer: that would send the secret
+    to a third party (and reach the network from a test)."""
+    settings.disable_filters(_VERIFY_FILTER)
+    get_filters.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,14 @@ class Hit:
     line: int
     commit: str
     masked: str
+    hashed: str = ""
+    """detect-secrets' SHA-1 of the value, as a baseline lists it."""
+
+    @classmethod
+    def of(cls, found: PotentialSecret, file: str, commit: str) -> Hit:
+        """A hit from a detect-secrets finding, masked at once."""
+        kind, masked = _shown(found)
+        return cls(kind, file, found.line_number, commit, masked, found.secret_hash)
 
     @property
     def rule(self) -> str:
@@ -81,14 +101,32 @@ def scan_repo(root: Path) -> list[Hit]:
     """Every secret in the working tree and in the history of `root`; a
     secret seen in both is reported once, at the commit that added it."""
     with default_settings() as settings:
+        _offline(settings)
         tree = list(_tree(root))
         # Files of old commits are not on disk; the filter that drops
         # missing files would drop every line of history.
         settings.disable_filters("detect_secrets.filters.common.is_invalid_file")
         get_filters.cache_clear()
         history = list(_history(root)) if (root / ".git").exists() else []
-    seen = {(h.file, h.kind, h.masked) for h in history}
-    return history + [h for h in tree if (h.file, h.kind, h.masked) not in seen]
+    seen = {(h.file, h.kind, h.hashed) for h in history}
+    hits = history + [h for h in tree if (h.file, h.kind, h.hashed) not in seen]
+    reviewed = _reviewed(root)
+    return [h for h in hits if h.file != BASELINE and (h.file, h.hashed) not in reviewed]
+
+
+def _reviewed(root: Path) -> set[tuple[str, str]]:
+    """(file, hash) of the values the repository's own detect-secrets baseline
+    lists and nobody marked a real secret: reviewed, so not reported."""
+    try:
+        results = json.loads((root / BASELINE).read_text())["results"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {
+        (name, str(item.get("hashed_secret")))
+        for name, items in results.items()
+        for item in items
+        if item.get("is_secret") is not True
+    }
 
 
 def _git(root: Path, *args: str) -> str:
@@ -114,10 +152,7 @@ def _history(root: Path) -> Iterator[Hit]:
             if _is_env(path):
                 yield Hit(".env file", path, 0, short, "")
         if diff.strip():
-            for found in scan_diff(diff):
-                yield Hit(
-                    *_shown(found)[:1], found.filename, found.line_number, short, _shown(found)[1]
-                )
+            yield from (Hit.of(found, found.filename, short) for found in scan_diff(diff))
 
 
 def _tree(root: Path) -> Iterator[Hit]:
@@ -125,14 +160,14 @@ def _tree(root: Path) -> Iterator[Hit]:
         relative = str(path.relative_to(root))
         if _is_env(relative):
             yield Hit(".env file", relative, 0, "working tree", "")
-        for found in scan_file(str(path)):
-            kind, masked = _shown(found)
-            yield Hit(kind, relative, found.line_number, "working tree", masked)
+        yield from (Hit.of(found, relative, "working tree") for found in scan_file(str(path)))
 
 
 def _tree_files(root: Path) -> Iterator[Path]:
     if (root / ".git").exists():
-        listed = _git(root, "ls-files", "-co", "--exclude-standard", "-z").split("\0")
+        # Committed lines are scanned in the history, where the commit that
+        # added them is known: here only what is not committed yet.
+        listed = _git(root, "ls-files", "-mo", "--exclude-standard", "-z").split("\0")
         yield from (root / p for p in listed if p and (root / p).is_file())
         return
     for folder, dirs, files in os.walk(root):

@@ -19,6 +19,7 @@ import jsonschema
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from detect_secrets.core.potential_secret import PotentialSecret
 
 from cli.audit.command import options
 from cli.audit.model import Report
@@ -234,8 +235,9 @@ def test_written_checks_validate_and_smoke_agrees(sites: Sites, tmp_path: Path) 
 
 
 def _repo(root: Path) -> tuple[Path, list[str]]:
-    """A git repo with a fake key in a committed .env and a private key that
-    a later commit deleted; returns it and the raw secrets."""
+    """A git repo with a fake key in a committed .env, a private key that a
+    later commit deleted, an uncommitted token, and a value the repo's own
+    detect-secrets baseline marks reviewed; returns it and the raw secrets."""
     repo = root / "app"
     repo.mkdir()
     fake_key = "AKIA" + "ZQ7RT2LMXK4PW9JD"  # not a real key; split so no scanner flags this file
@@ -244,14 +246,21 @@ def _repo(root: Path) -> tuple[Path, list[str]]:
     )
     git = ["git", "-C", str(repo), "-c", "user.email=t@example.test", "-c", "user.name=t"]
     subprocess.run([*git, "init", "-q"], check=True)
+    reviewed = "fake-but-reviewed-1234"
     (repo / ".env").write_text(f"AWS_ACCESS_KEY_ID={fake_key}\n")
     (repo / "deploy.key").write_bytes(pem)
+    (repo / "settings.py").write_text(f'password = "{reviewed}"\n')
+    listed = {"filename": "settings.py", "type": "Secret Keyword", "line_number": 1}
+    listed["hashed_secret"] = PotentialSecret.hash_secret(reviewed)
+    (repo / ".secrets.baseline").write_text(json.dumps({"results": {"settings.py": [listed]}}))
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "first"], check=True)
     subprocess.run([*git, "rm", "-q", "deploy.key"], check=True)
     subprocess.run([*git, "commit", "-qm", "remove the key"], check=True)
+    token = "ghp_" + "Zq7Rt2LmXk4Pw9JdZq7Rt2LmXk4Pw9JdZq7R"  # shaped like a GitHub token, not one
+    (repo / "local.py").write_text(f'TOKEN = "{token}"\n')
     body = pem.decode().splitlines()[1]
-    return repo, [fake_key, body]
+    return repo, [fake_key, body, token]
 
 
 def test_repo_secrets_are_blockers_and_masked_everywhere(sites: Sites, tmp_path: Path) -> None:
@@ -269,6 +278,9 @@ def test_repo_secrets_are_blockers_and_masked_everywhere(sites: Sites, tmp_path:
         for e in by_id["repo.secret_committed"].evidence
     )
     assert by_id["repo.private_key_committed"].evidence[0].startswith("deploy.key:1 @ ")
+    evidence = by_id["repo.secret_committed"].evidence
+    assert any(e.startswith("local.py:1 @ working tree: GitHub Token ") for e in evidence)
+    assert not [e for e in evidence if "settings.py" in e or "secrets.baseline" in e]
     for render in RENDERERS.values():
         document = render(report)
         assert not [s for s in raw if s in document]
