@@ -3,15 +3,18 @@ signatures, caching, edge fingerprints, CAA, email alignment, masking."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from cli.audit import web_rules
 from cli.audit.checks.email import _alignment
 from cli.audit.checks.tls import caa_allows, issuer_info
-from cli.audit.model import Finding, finding, rank
+from cli.audit.model import Finding, Report, finding, rank
 from cli.audit.net import Page
+from cli.audit.render import RENDERERS
 from cli.audit.rules import RULES, Severity
 from cli.audit.secrets_scan import mask
 from cli.main import main
@@ -253,3 +256,18 @@ def test_usage_errors_exit_2(
 ) -> None:
     assert main(["audit", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_clean_report_ships_in_every_format() -> None:
+    report = Report(
+        domain="x.test", generated_at="2026-11-30T00:00:00Z", duration_seconds=0.1, findings=()
+    )
+    assert report.verdict == "ship" and report.exit_code == 0
+    documents = {name: render(report) for name, render in RENDERERS.items()}
+    assert documents["text"].startswith("vantage audit x.test: SHIP: 0 blockers, 0 high")
+    assert '<div class="verdict ship" id="verdict">Ship: no blockers</div>' in documents["html"]
+    assert "### Blockers (0)\n\n- none" in documents["md"]
+    schema = json.loads(
+        (Path(__file__).parents[2] / "docs" / "audit-report.schema.json").read_text()
+    )
+    jsonschema.validate(json.loads(documents["json"]), schema)
