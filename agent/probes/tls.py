@@ -117,7 +117,8 @@ def classify(exc: BaseException, connected: bool = True) -> Failure:
     a failed handshake, and a timeout a handshake timeout."""
     if connected and isinstance(exc, TimeoutError):
         return failure(Fault.TIMEOUT, "TLS handshake timed out")
-    if connected and isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError):
+    lost = isinstance(exc, ConnectionError) and not isinstance(exc, ConnectionRefusedError)
+    if connected and lost and isinstance(exc, OSError):
         detail = exc.strerror or str(exc) or type(exc).__name__
         return failure(Fault.TLS_PROTOCOL, f"TLS handshake failed: {detail}")
     return classify_shared(exc, connected)

@@ -6,6 +6,8 @@ tests/agent/contract_targets.py; a type without a row fails here."""
 from __future__ import annotations
 
 import asyncio
+import importlib
+import inspect
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,18 @@ async def _reason(check_type: str, fault: str, servers: Faulty) -> tuple[str, st
 
 def test_every_probe_type_has_a_contract_row() -> None:
     assert sorted(PROBES) == sorted(TARGETS)
+
+
+def test_every_probe_has_the_one_error_mapper_shape() -> None:
+    """`classify(exc)` in every probe module: one name, the exception first,
+    anything else optional, (reason, message) back."""
+    for check_type, path in PROBES.items():
+        classify = importlib.import_module(path).classify
+        params = list(inspect.signature(classify).parameters.values())
+        assert params[0].name == "exc", check_type
+        assert all(p.default is not p.empty for p in params[1:]), check_type
+        reason, message = classify(ConnectionRefusedError(111, "Connection refused"))
+        assert reason is FailureReason.CONNECT_REFUSED, (check_type, message)
 
 
 async def test_every_probe_reports_each_fault_by_the_shared_table(tmp_path: Path) -> None:
