@@ -189,7 +189,8 @@ def test_html_report_renders_in_chromium(sites: Sites, tmp_path: Path) -> None:
     shot = shots / "audit-bad.png"
     shot.unlink(missing_ok=True)
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chromium'}"]  # fmt: skip
     done = subprocess.run(
         [chromium, *flags, f"--screenshot={shot}", "--window-size=1280,1600", page.as_uri()],
         capture_output=True, text=True, timeout=60, check=False,
