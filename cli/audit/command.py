@@ -17,6 +17,7 @@ from cli.audit.run import audit
 from cli.audit.write_checks import write_checks
 from cli.overrides import Overrides
 from common.cli import Parser
+from common.config import ConfigError
 from common.config.dns import validate_dns_name
 from common.config.email_auth import DKIM_SELECTOR
 from common.runtime import install_loop
@@ -92,6 +93,9 @@ def options(args: argparse.Namespace) -> Options:
         raise ValueError(f"--repo {args.repo}: not a directory")
     if args.ca_file is not None and not Path(args.ca_file).is_file():
         raise ValueError(f"--ca-file {args.ca_file}: no such file")
+    for flag, path in (("--out", args.out), ("--write-checks", args.write_checks)):
+        if path is not None and not path.parent.is_dir():
+            raise ValueError(f"{flag} {path}: no folder {path.parent}")
     for name in (*args.subdomains, *args.stale):
         validate_dns_name(f"{name}.{domain}", "subdomain")
     for selector in args.dkim_selectors:
@@ -162,6 +166,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(document)
     if args.write_checks is not None:
-        count = write_checks(facts, report, args.write_checks)
+        try:
+            count = write_checks(facts, report, args.write_checks)
+        except (OSError, ConfigError) as exc:
+            print(f"vantage audit: cannot write {args.write_checks}: {exc}", file=sys.stderr)
+            return 2
         print(f"{args.write_checks}: {count} checks", file=sys.stderr)
     return report.exit_code

@@ -248,8 +248,9 @@ def test_docs_list_every_finding_id_with_its_severity() -> None:
         (["x.test", "--samples", "0"], "--samples 0"),
         (["x.test", "--dkim-selectors", "s1,bad selector"], "bad selector"),
         (["x.test", "--repo", "/nonexistent/repo"], "not a directory"),
+        (["x.test", "--out", "/nonexistent/r.html"], "no folder /nonexistent"),
     ],
-    ids=["domain", "connect-to", "dns-server", "samples", "selector", "repo"],
+    ids=["domain", "connect-to", "dns-server", "samples", "selector", "repo", "out"],
 )
 def test_usage_errors_exit_2(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]
