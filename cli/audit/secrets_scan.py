@@ -45,16 +45,34 @@ WEB_PLUGINS = (
     "PrivateKeyDetector", "PypiTokenDetector", "SendGridDetector", "SlackDetector",
     "StripeDetector", "TelegramBotTokenDetector", "TwilioKeyDetector",
 )  # fmt: skip
-"""Detectors for text served to browsers: only those that match a key's own
-format. Entropy and keyword detectors would flag every minified bundle."""
+"""Detectors for text served to browsers: those that match a key's own
+format, plus the keyword detector under `_credential`'s stricter test.
+Entropy detectors would flag every bundle."""
+_STRONG_NAME = re.compile(r"secret|passw|pwd|priv|token|auth|credential", re.I)
+_PUBLIC_KEYS = ("AIza", "pk_", "pk.")
+"""Keys made to be public: Google browser keys, Stripe and Mapbox publishable."""
+
+
+def _credential(found: PotentialSecret, line: str) -> bool:
+    """Whether a keyword hit in browser code is a credential, not a label
+    (a password field's caption) or a browser key (Google's `AIza...`)."""
+    if found.type != "Secret Keyword":
+        return True
+    value = found.secret_value or ""
+    has_both = any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+    public = value.startswith(_PUBLIC_KEYS)
+    return len(value) >= 8 and has_both and not public and bool(_STRONG_NAME.search(line))
 
 
 def scan_text(text: str) -> list[tuple[str, str]]:
-    """(kind, masked value) of each key in a text served to browsers (the
-    sources inside a public source map)."""
-    with transient_settings({"plugins_used": [{"name": name} for name in WEB_PLUGINS]}) as settings:
+    """(kind, masked value) of each credential in text served to browsers (a
+    public source map's sources, a config file)."""
+    plugins = [{"name": name} for name in (*WEB_PLUGINS, "KeywordDetector")]
+    with transient_settings({"plugins_used": plugins}) as settings:
         _offline(settings)
-        return [_shown(s) for line in text.splitlines() for s in scan_line(line)]
+        return [
+            _shown(s) for line in text.splitlines() for s in scan_line(line) if _credential(s, line)
+        ]
 
 
 def _offline(settings: Settings) -> None:

@@ -16,6 +16,7 @@ from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
 from cli.audit.net import Page
+from cli.audit.secrets_scan import scan_text
 
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=", re.M)
 # Names that hold secrets; `apiKey` alone does not: browser configs (Firebase,
@@ -53,7 +54,7 @@ def _config_json(page: Page) -> bool:
         data = json.loads(page.body)
     except ValueError:
         return False
-    return _has_secret_key(data)
+    return _has_secret_key(data) or bool(scan_text(page.text))
 
 
 def _has_secret_key(data: object) -> bool:

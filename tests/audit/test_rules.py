@@ -16,7 +16,7 @@ from cli.audit.model import Finding, Report, finding, rank
 from cli.audit.net import Page
 from cli.audit.render import RENDERERS
 from cli.audit.rules import RULES, Severity
-from cli.audit.secrets_scan import mask
+from cli.audit.secrets_scan import mask, scan_text
 from cli.main import main
 from common.addresses import ConnectTo, connect_target, join_host_port, parse_connect_to
 
@@ -272,3 +272,22 @@ def test_a_clean_report_ships_in_every_format() -> None:
         (Path(__file__).parents[2] / "docs" / "audit-report.schema.json").read_text()
     )
     jsonschema.validate(json.loads(documents["json"]), schema)
+
+
+@pytest.mark.parametrize(
+    ("line", "found"),
+    [
+        ('const passwordLabel = "Password";', False),  # pragma: allowlist secret
+        ('firebase = {apiKey: "AIzaSyD-public-browser-key-1"}', False),  # pragma: allowlist secret
+        ('const stripe = {publishableKey: "pk_live_51Hfake00"}', False),
+        ('const apiKey = "d41d8cd98f00b204e9800998ecf8427e";', False),  # pragma: allowlist secret
+        ('placeholder: "Enter your password"', False),
+        ('const DB_PASSWORD = "fake2fake2fake2";', True),  # pragma: allowlist secret
+        ('clientSecret: "fake-client-secret-0042"', True),  # pragma: allowlist secret
+        ('const key = "' + "AKIA" + 'ZQ7RT2LMXK4PW9JD";', True),
+    ],
+    ids=["label", "firebase", "publishable", "api-key-name", "placeholder", "password",
+         "client-secret", "aws"],
+)  # fmt: skip
+def test_credentials_in_browser_code(line: str, found: bool) -> None:
+    assert bool(scan_text(line)) is found
