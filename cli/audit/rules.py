@@ -169,9 +169,9 @@ _RULES = (
     ),
     Rule(
         "tls.old_version",
-        H,
-        "TLS older than 1.2 negotiated",
-        "TLS 1.0 and 1.1 are deprecated, broken, and refused by modern clients.",
+        B,
+        "Only TLS older than 1.2 offered",
+        "Current browsers refuse TLS 1.0 and 1.1, so the site does not open for them.",
         "Allow only TLS 1.2 and 1.3 (e.g. nginx ssl_protocols TLSv1.2 TLSv1.3).",
     ),
     Rule(

@@ -177,3 +177,12 @@ def test_static_assets(headers: dict[str, str], expected: list[tuple[str, str]])
     asset = Page("https://x.test/app.js", 200, tuple(headers.items()))
     host = HostFacts("x.test", "apex", assets=[asset])
     assert [(f.id, f.severity.value) for f in web._assets(host)] == expected
+
+
+def test_no_https_answer_is_one_tls_finding_not_a_second_one() -> None:
+    refused = Page("https://x.test/", error="connect_refused", message="refused")
+    host = tls_host(90, FailureReason.CONNECT_REFUSED)
+    host.https_root = refused
+    host.dns = {"A": DnsAnswer("NOERROR", ("192.0.2.1",))}
+    found = facts(host)
+    assert [f.id for f in tls.check(found) + web.check(found)] == ["tls.unavailable"]

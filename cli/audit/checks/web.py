@@ -42,6 +42,8 @@ def _down(host: HostFacts) -> list[Finding]:
     page = host.home or host.https_root
     if page is None or page.error.startswith("dns_"):
         return []  # the name does not lead anywhere: the DNS findings say so
+    if page.status is None and host.tls is not None and not host.tls.success:
+        return []  # no HTTPS at all: the TLS finding names why
     if page.status is None or page.status >= 500:
         # The launch hosts must answer; a subdomain may be an API without /.
         severity = None if host.role in ("apex", "www") else Severity.HIGH
