@@ -50,6 +50,8 @@ WINDOW = 16
 INTERVAL = 60.0
 FAILURES = 0.02
 _METHOD = "/vantage.v1.Collector/Connect"
+_OPTIONS = [("grpc.max_receive_message_length", 256 << 20)]
+"""A config of 50,000 checks is ~6 MB, over gRPC's default 4 MB."""
 _PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 
 
@@ -190,7 +192,7 @@ class Fleet:
         return {"prepared": len(self.streams)}
 
     async def _open(self, agent_id: str, region: str) -> Stream:
-        channel = grpc.aio.insecure_channel(self.address)
+        channel = grpc.aio.insecure_channel(self.address, options=_OPTIONS)
         connect: grpc.aio.StreamStreamMultiCallable[bytes, pb.CollectorMessage]
         connect = channel.stream_stream(
             _METHOD, request_serializer=None, response_deserializer=pb.CollectorMessage.FromString

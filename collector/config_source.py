@@ -20,6 +20,7 @@ import structlog
 from collector.alerting.config import AlertingConfig, AlertingConfigError, parse_alerting
 from collector.alerting.validation import warnings
 from common.config import Config, ConfigError, load_config
+from common.runtime import gc_paused
 
 log = structlog.get_logger("collector.config")
 
@@ -38,6 +39,11 @@ def load_collector_config(
     except AlertingConfigError as exc:
         raise ConfigError([f"{path.name}: {problem}" for problem in exc.problems]) from exc
     return replace(config, warnings=config.warnings + tuple(warnings(config, alerting))), alerting
+
+
+def _load_paused(path: Path) -> tuple[Config, AlertingConfig]:
+    with gc_paused():
+        return load_collector_config(path)
 
 
 class ConfigSource:
@@ -87,7 +93,7 @@ class ConfigSource:
     async def reload_async(self, reason: str) -> bool:
         """`reload`, with the file read and validated off the event loop."""
         try:
-            loaded = await asyncio.to_thread(load_collector_config, self.path)
+            loaded = await asyncio.to_thread(_load_paused, self.path)
         except ConfigError as exc:
             return self._failed(reason, exc.problems)
         return self._apply(reason, *loaded)

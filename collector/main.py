@@ -35,7 +35,7 @@ from common.addresses import default_listen, listen_address
 from common.auth import AgentTokens, Binding, read_token_file
 from common.cli import Parser
 from common.config import Config, ConfigError
-from common.runtime import install_loop, settle_heap
+from common.runtime import freeze_survivors, gc_paused, install_loop, settle_heap
 from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 log = structlog.get_logger("collector")
@@ -447,7 +447,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for token in settings.tokens:
         redaction.redact(token)
     try:
-        collector = Collector(settings)
+        with gc_paused():
+            collector = Collector(settings)
     except ConfigError as exc:
         log.error("config.invalid", errors=exc.problems)
         return 2
@@ -459,4 +460,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
     install_loop()
     settle_heap()
+    freeze_survivors()
     return asyncio.run(collector.run())
