@@ -16,8 +16,9 @@ under one `# HELP` and `# TYPE`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -47,8 +48,8 @@ class Family(Generic[_T]):
     kind: str
     """`gauge`, `counter` or `histogram`."""
     help: str
-    lines: Callable[[_T, float], Iterable[Line]]
-    """The lines of one series at `now`; nothing when it has no value."""
+    lines: Callable[[_T, float], Sequence[Line]]
+    """The lines of one series at `now`; none when it has no value."""
     detailed: bool = False
     """Exported only with detailed metrics on (costly at 50k checks)."""
     volatile: bool = False
@@ -61,11 +62,19 @@ class Family(Generic[_T]):
 
     def render(self, source: _T, labels: str, now: float) -> bytes:
         """This family's lines for one series whose labels are `labels`."""
+        lines = self.lines(source, now)
+        if not lines:
+            return b""
         name = self.name
         return "".join(
-            f"{name}{suffix}{{{labels}{extra}}} {format_value(value)}\n"
-            for suffix, extra, value in self.lines(source, now)
+            [f"{name}{suffix}{{{labels}{extra}}} {_value(v)}\n" for suffix, extra, v in lines]
         ).encode()
+
+
+def _value(value: float) -> str:
+    """`format_value`, with its common case inline: below 1e6, Go and
+    Python write a float alike."""
+    return repr(value) if 0.0 <= value < 1e6 else format_value(value)
 
 
 SeriesFamily = Family[Series]
@@ -166,4 +175,8 @@ def default_labels(check: str, region: str) -> str:
     """`check` and `region`, the labels every per-series line starts with
     (check names need no escaping: the config allows letters, digits, `.`,
     `_` and `-` only)."""
-    return f'check="{check}",region="{escape_label_value(region)}"'
+    return f'check="{check}",region="{_escaped(region)}"'
+
+
+_escaped = functools.lru_cache(maxsize=256)(escape_label_value)
+"""Regions are few: escape each once."""

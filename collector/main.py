@@ -238,7 +238,11 @@ class Collector:
         self.stats = Stats()
         self.metrics = CollectorMetrics(self.stats, detailed=settings.detailed_metrics)
         self.source = ConfigSource(
-            settings.config, self._config_changed, self._reloaded, settings.shard.select
+            settings.config,
+            self._config_changed,
+            self._reloaded,
+            settings.shard.select,
+            isolated=True,
         )
         self.store = Store.open(settings.state_dir, on_error=self.metrics.store_errors.inc)
         self.ingest = Ingest(self.on_samples, persist=self.store.save_mark)
@@ -265,7 +269,7 @@ class Collector:
         if skipped:
             log.warning("dedup.marks_skipped", count=skipped)
         self.serving = False
-        self._tasks: set[asyncio.Task[bool]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self.metrics.config_info.labels(self.source.config.version).set(1)
 
     def on_samples(self, samples: list[Sample], now: float) -> None:
@@ -293,7 +297,9 @@ class Collector:
         self.metrics.config_info.clear()
         self.metrics.config_info.labels(config.version).set(1)
         self.alerting.configure(config, alerting)
-        self.service.broadcast(config)
+        task = asyncio.get_running_loop().create_task(self.service.broadcast(config))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _reloaded(self, ok: bool) -> None:
         self.metrics.config_reloads.labels("success" if ok else "failure").inc()

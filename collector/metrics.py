@@ -16,7 +16,7 @@ duration histogram (15 lines per series) is `detailed` (opt-in,
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -119,47 +119,48 @@ class CollectorMetrics:
             self._departed.setdefault(region, set()).add(agent)
 
 
-def _last(value: Callable[[Series], float | None]) -> Callable[[Series, float], Iterable[Line]]:
+def _last(value: Callable[[Series], float | None]) -> Callable[[Series, float], list[Line]]:
     """Lines of a gauge read from a series' last result, when it has one."""
 
-    def lines(series: Series, _now: float) -> Iterable[Line]:
+    def lines(series: Series, _now: float) -> list[Line]:
         found = value(series) if series.last is not None else None
-        return () if found is None else (("", "", found),)
+        return [] if found is None else [("", "", float(found))]
 
     return lines
 
 
-def _phases(series: Series, _now: float) -> Iterable[Line]:
+def _phases(series: Series, _now: float) -> list[Line]:
     last = series.last
-    if last is not None and last.check_type == "http":
-        for phase, seconds in last.phases.items():
-            yield "", f',phase="{phase}"', seconds
+    if last is None or last.check_type != "http":
+        return []
+    return [("", f',phase="{phase}"', seconds) for phase, seconds in last.phases.items()]
 
 
-def _tls_version(series: Series, _now: float) -> Iterable[Line]:
+def _tls_version(series: Series, _now: float) -> list[Line]:
     last = series.last
-    if last is not None and last.tls_version:
-        yield "", f',version="{escape_label_value(last.tls_version)}"', 1.0
+    if last is None or not last.tls_version:
+        return []
+    return [("", f',version="{escape_label_value(last.tls_version)}"', 1.0)]
 
 
-def _outcomes(series: Series, _now: float) -> Iterable[Line]:
-    for outcome, count in series.outcomes.items():
-        yield "", f',outcome="{outcome}"', float(count)
+def _outcomes(series: Series, _now: float) -> list[Line]:
+    return [("", f',outcome="{o}"', float(count)) for o, count in series.outcomes.items()]
 
 
-def _histogram(series: Series, _now: float) -> Iterable[Line]:
+def _histogram(series: Series, _now: float) -> list[Line]:
+    lines: list[Line] = []
     cumulative = 0
     for bound, count in zip(_BOUNDS, series.histogram, strict=True):
         cumulative += count
-        yield "_bucket", f',le="{bound}"', float(cumulative)
-    yield "_count", "", float(cumulative)
-    yield "_sum", "", series.duration_sum
+        lines.append(("_bucket", f',le="{bound}"', float(cumulative)))
+    return [*lines, ("_count", "", float(cumulative)), ("_sum", "", series.duration_sum)]
 
 
-def _cert_days(series: Series, now: float) -> Iterable[Line]:
+def _cert_days(series: Series, now: float) -> list[Line]:
     last = series.last
-    if last is not None and last.cert_not_after:
-        yield "", "", (last.cert_not_after - now) / 86400
+    if last is None or not last.cert_not_after:
+        return []
+    return [("", "", (last.cert_not_after - now) / 86400)]
 
 
 def _http(series: Series) -> float | None:
@@ -199,12 +200,10 @@ SERIES_FAMILIES: list[SeriesFamily] = [
 
 def _window(
     value: Callable[[Figures], float | None],
-) -> Callable[[dict[str, Figures], float], Iterable[Line]]:
-    def lines(figures: dict[str, Figures], _now: float) -> Iterable[Line]:
-        for name, found in figures.items():
-            got = value(found)
-            if got is not None:
-                yield "", f',window="{name}"', got
+) -> Callable[[dict[str, Figures], float], list[Line]]:
+    def lines(figures: dict[str, Figures], _now: float) -> list[Line]:
+        got = [(name, value(found)) for name, found in figures.items()]
+        return [("", f',window="{name}"', v) for name, v in got if v is not None]
 
     return lines
 

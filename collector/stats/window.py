@@ -16,6 +16,7 @@ of each kind.
 from __future__ import annotations
 
 import bisect
+import math
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -121,9 +122,10 @@ class Window:
         """When the oldest result within `span` of `now` leaves it (inf
         when there is none): the figures cannot change before then unless
         a result is added."""
-        ok = self._ok_at[bisect.bisect_right(self._ok_at, now - span) :][:1]
-        failed = self._failed_at[bisect.bisect_right(self._failed_at, now - span) :][:1]
-        return min((*ok, *failed), default=float("inf")) + span
+        ok_at, failed_at, cut = self._ok_at, self._failed_at, now - span
+        i, j = bisect.bisect_right(ok_at, cut), bisect.bisect_right(failed_at, cut)
+        first = ok_at[i] if i < len(ok_at) else math.inf
+        return min(first, failed_at[j] if j < len(failed_at) else math.inf) + span
 
     def to_state(self) -> dict[str, list[float]]:
         """The window as JSON-able data, for `from_state` after a restart."""

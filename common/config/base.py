@@ -34,6 +34,10 @@ class ConfigError(Exception):
         super().__init__("\n".join(problems))
         self.problems = problems
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[str]]]:
+        # Pickled whole (a config parsed in a child process), not as its message.
+        return ConfigError, (self.problems,)
+
 
 SEVERITIES = ("critical", "warning", "info")
 """The values of the `severity` label (collector.alerting.model.Severity)."""
