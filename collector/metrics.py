@@ -94,6 +94,7 @@ class CollectorMetrics:
             ["alertname", "state"],
             registry=r,
         )
+        stats.detailed = detailed
         self.series = Exposition(
             stats, SERIES_FAMILIES, WINDOW_FAMILIES, detailed=detailed, clock=clock
         )
@@ -148,6 +149,8 @@ def _outcomes(series: Series, _now: float) -> list[Line]:
 
 
 def _histogram(series: Series, _now: float) -> list[Line]:
+    if series.histogram is None:
+        return []
     lines: list[Line] = []
     cumulative = 0
     for bound, count in zip(_BOUNDS, series.histogram, strict=True):

@@ -59,17 +59,25 @@ class Render:
 class Series(Render):
     """Everything known about one (check, region)."""
 
-    __slots__ = ("duration_sum", "histogram", "last", "outcomes", "window")
+    __slots__ = ("duration_sum", "failures", "histogram", "last", "successes", "window")
 
-    def __init__(self) -> None:
+    def __init__(self, detailed: bool = False) -> None:
         super().__init__()
         self.window = Window(max(WINDOWS.values()))
         self.last: Sample | None = None
-        self.outcomes: dict[str, int] = {}
-        """Results by outcome: `success` or the failure reason."""
-        self.histogram = [0] * (len(HISTOGRAM_BOUNDS) + 1)
-        """Results per `HISTOGRAM_BOUNDS` bucket (not cumulative; +Inf last)."""
+        self.successes = 0
+        self.failures: dict[str, int] | None = None
+        """Failed results by reason; None until the first (most series)."""
+        self.histogram = [0] * (len(HISTOGRAM_BOUNDS) + 1) if detailed else None
+        """Results per `HISTOGRAM_BOUNDS` bucket (not cumulative; +Inf last);
+        kept only for detailed metrics (`Stats(detailed=True)`)."""
         self.duration_sum = 0.0
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        """Results by outcome: `success` or the failure reason."""
+        counts = {"success": self.successes} if self.successes else {}
+        return counts | (self.failures or {})
 
     def figures(self, now: float) -> dict[str, Figures]:
         """Figures of every named window."""
@@ -102,8 +110,10 @@ class CheckSeries(Render):
 class Stats:
     """All series: check -> region -> `Series`."""
 
-    def __init__(self) -> None:
+    def __init__(self, detailed: bool = False) -> None:
         self.checks: dict[str, CheckSeries] = {}
+        self.detailed = detailed
+        """Keep each series' duration histogram (`--detailed-metrics`)."""
 
     def ingest(self, samples: Sequence[Sample], now: float) -> int:
         """Add a batch of samples; returns how many were counted. `now` is
@@ -115,15 +125,19 @@ class Stats:
                 check = checks[s.check] = CheckSeries()
             series = check.regions.get(s.region)
             if series is None:
-                series = check.regions[s.region] = Series()
+                series = check.regions[s.region] = Series(self.detailed)
             last = series.last
             if last is None or s.at >= last.at:
                 series.last = s
             series.window.add(s.at, s.duration, counts_as_success(s))
-            outcome = "success" if s.success else s.reason.value
-            series.outcomes[outcome] = series.outcomes.get(outcome, 0) + 1
-            series.histogram[bisect.bisect_left(HISTOGRAM_BOUNDS, s.duration)] += 1
-            series.duration_sum += s.duration
+            if s.success:
+                series.successes += 1
+            else:
+                failures = series.failures = series.failures or {}
+                failures[s.reason.value] = failures.get(s.reason.value, 0) + 1
+            if series.histogram is not None:
+                series.histogram[bisect.bisect_left(HISTOGRAM_BOUNDS, s.duration)] += 1
+                series.duration_sum += s.duration
             series.text = check.text = None
         return len(samples)
 

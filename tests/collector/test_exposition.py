@@ -4,7 +4,6 @@ dashboard's p95 and the SLO alert's decision come from one window engine."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -126,7 +125,7 @@ def test_families_are_grouped_and_valid_text_format() -> None:
 
 
 def test_detailed_metrics_add_the_histogram() -> None:
-    stats = Stats()
+    stats = Stats(detailed=True)
     stats.ingest([result(100.0, "eu-west", 0.07)], 100.0)
     exposition = Exposition(
         stats, SERIES_FAMILIES, WINDOW_FAMILIES, detailed=True, clock=lambda: 100.0
@@ -146,9 +145,9 @@ class Counting:
     def __init__(self) -> None:
         self.rendered: list[float] = []
 
-    def __call__(self, series: Series, now: float) -> Iterable[Line]:
+    def __call__(self, series: Series, now: float) -> list[Line]:
         self.rendered.append(now)
-        return (("", "", 1.0),)
+        return [("", "", 1.0)]
 
 
 @pytest.mark.parametrize(

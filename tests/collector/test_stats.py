@@ -37,12 +37,13 @@ def test_regions_and_all_get_their_own_figures() -> None:
 
 
 def test_last_result_outcomes_and_histogram() -> None:
-    stats = Stats()
+    stats = Stats(detailed=True)
     stats.ingest([sample("home", "eu", 200, 0.02), sample("home", "eu", 100, 7.0, ok=False)], 300)
     series = stats.get("home", "eu")
     assert series is not None and series.last is not None
     assert series.last.at == 200  # the newest, not the last received
     assert series.outcomes == {"success": 1, "connect_refused": 1}
+    assert series.histogram is not None
     assert series.histogram[HISTOGRAM_BOUNDS.index(0.025)] == 1
     assert series.histogram[HISTOGRAM_BOUNDS.index(10.0)] == 1
     assert series.duration_sum == pytest.approx(7.02)
