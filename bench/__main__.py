@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from bench import (
     agent_http,
     agent_memory,
+    agent_spool,
     alerting_dispatch,
     collector_ingest,
     detection,
@@ -31,6 +32,7 @@ BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
     agent_http.NAME: agent_http.run,
     collector_ingest.NAME: collector_ingest.run,
     agent_memory.NAME: agent_memory.run,
+    agent_spool.NAME: agent_spool.run,
     tls_dns.NAME: tls_dns.run,
     detection.NAME: detection.run,
     alerting_dispatch.NAME: alerting_dispatch.run,

@@ -357,16 +357,20 @@ def probe_sides(
     module: tuple[str, dict[str, Any]],
     target: str,
     log_line: bool = False,
+    agent_path: bool = False,
 ) -> dict[str, ProbeSide]:
     """Our probe worker for `check`, and blackbox_exporter running `module`
     (name, settings) against `target` with its driver, when installed. With
     `log_line`, a second worker of ours also writes the agent's canonical
-    log line per probe (side `LOGGED`)."""
+    log line per probe (side `LOGGED`); with `agent_path`, that worker runs
+    the agent's whole per-probe path instead (log line, durable spool,
+    batch encoding and ack: `_probe_worker agent`)."""
     args = ["ours", check_type, json.dumps(check)]
     ours = probe_worker(procs, f"ours-{check_type}", args)
     sides: dict[str, ProbeSide] = {"vantage": (ours, ours.pid)}
-    if log_line:
-        logged = probe_worker(procs, f"ours-{check_type}-logged", [*args, "info"])
+    if log_line or agent_path:
+        mode = ["agent", *args[1:], str(procs.tmp / "spool")] if agent_path else [*args, "info"]
+        logged = probe_worker(procs, f"ours-{check_type}-logged", mode)
         sides[LOGGED] = (logged, logged.pid)
     if find_binary("prometheus-blackbox-exporter") is None:
         print(f"  blackbox_exporter skipped: install {BLACKBOX_PACKAGE}")

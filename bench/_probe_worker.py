@@ -1,6 +1,7 @@
 """A worker process that runs probes in bulk, driven by `_common.Worker`.
 
     python -m bench._probe_worker ours TYPE CHECK_JSON [LOG_LEVEL]
+    python -m bench._probe_worker agent TYPE CHECK_JSON SPOOL_DIR
     python -m bench._probe_worker blackbox PROBE_URL
 
 `ours` runs a check of type TYPE on uvloop through the agent's own
@@ -9,7 +10,10 @@
 of 500 as the agent's spool does before streaming them. At LOG_LEVEL
 `info` it also writes the agent's canonical JSON line per probe (to this
 worker's log file); at the default `warning` that line is skipped, as
-blackbox_exporter logs nothing per probe. `blackbox`
+blackbox_exporter logs nothing per probe. `agent` is the agent's whole
+per-probe path: the log line, each result written to a durable spool in
+SPOOL_DIR, cut into batches of 500 encoded for the stream, and acked (the
+gRPC write of a 500-result batch, ~1 µs a result, is left out). `blackbox`
 is a keep-alive aiohttp client that requests blackbox_exporter's /probe URL
 and checks `probe_success 1`, as a Prometheus scrape would.
 
@@ -99,6 +103,50 @@ async def ours(check_type: str, check_json: str) -> tuple[OneProbe, Close]:
     return one, close
 
 
+async def agent_path(check_type: str, check_json: str, spool_dir: str) -> tuple[OneProbe, Close]:
+    """Our probe with what the agent does around it: scheduler bookkeeping,
+    log line, durable spool, batch encoding and ack."""
+    import heapq  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from agent.metrics import AgentMetrics  # noqa: PLC0415
+    from agent.probe_kit.http_client import new_session  # noqa: PLC0415
+    from agent.probes import ProbeContext  # noqa: PLC0415
+    from agent.runner import ProbeRunner  # noqa: PLC0415
+    from agent.scheduler import after_result  # noqa: PLC0415
+    from agent.spool import Spool  # noqa: PLC0415
+    from common.config import CHECK_TYPES  # noqa: PLC0415
+    from vantage.v1 import vantage_pb2 as pb  # noqa: PLC0415
+
+    check = CHECK_TYPES[check_type].model_validate(json.loads(check_json))
+    ctx = ProbeContext("bench-agent", "bench", session_factory=new_session)
+    spool = Spool(Path(spool_dir))
+    last: list[pb.Result] = []
+    due: list[tuple[float, int]] = []
+
+    def sink(result: pb.Result) -> None:
+        last[:] = [result]
+        spool.add(result)
+        if spool.write_ordinal - spool.live >= _BATCH:
+            batch = spool.next_live(_BATCH)
+            if batch is not None:
+                spool.ack(batch.seq)
+
+    runner = ProbeRunner(ctx, sink, AgentMetrics())
+
+    async def one() -> Outcome:
+        success = await runner(check, False)
+        heapq.heappush(due, (after_result(time.time(), check, success, False)[0], 0))
+        heapq.heappop(due)
+        return success, last[0].message
+
+    async def close() -> None:
+        spool.close()
+        await ctx.close()
+
+    return one, close
+
+
 async def blackbox(url: str) -> tuple[OneProbe, Close]:
     """A scraper of blackbox_exporter's /probe, on keep-alive connections."""
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
@@ -123,12 +171,15 @@ def main(argv: Sequence[str]) -> int:
     # The agent logs one line per probe at info; to stderr (the worker's log
     # file), never stdout, which carries the replies.
     level = argv[3] if argv[0] == "ours" and len(argv) > 3 else "warning"
+    level = "info" if argv[0] == "agent" else level
     logs.setup("bench-worker", level, json=True)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         if argv[0] == "ours":
             one, close = loop.run_until_complete(ours(argv[1], argv[2]))
+        elif argv[0] == "agent":
+            one, close = loop.run_until_complete(agent_path(argv[1], argv[2], argv[3]))
         else:
             one, close = loop.run_until_complete(blackbox(argv[1]))
         warm = loop.run_until_complete(run_many(one, WARMUP, 8))

@@ -17,11 +17,12 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from bench import scale_collector
+from bench import scale_agent, scale_collector
 from bench._common import BenchError
 from bench._figures import Row, print_table
 
 AREAS: dict[str, Callable[[], list[Row]]] = {
+    "agent": scale_agent.run,
     "collector": scale_collector.run,
 }
 
