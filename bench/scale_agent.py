@@ -1,7 +1,7 @@
 """Issue 12's agent targets, measured on a real agent process.
 
 1. Schedule: 10,000 http checks at a 10 s interval (1,000 probes/s) against
-   a local nginx. A collector double (`_collector_double`, real gRPC, acks
+   a local nginx. A collector double (`tests/support/collector_double`, real gRPC, acks
    at once) keeps each result's start time; a run is on time when it
    starts within 100 ms of its slot (the scheduler's stable phase in the
    interval). After one interval of warm-up, two intervals are measured:
@@ -27,7 +27,6 @@ import os
 import time
 from dataclasses import dataclass
 
-from bench._collector_double import CollectorDouble
 from bench._common import (
     LOGGED,
     TOKEN,
@@ -45,6 +44,7 @@ from bench._figures import Row, print_sides, versus_row
 from common.config.loader import parse_config
 from common.wire import check_to_proto
 from tests.support.binaries import find_binary
+from tests.support.collector_double import CollectorDouble
 from tests.support.net import free_port
 from tests.support.procs import agent_argv
 from vantage.v1 import vantage_pb2 as pb

@@ -154,7 +154,8 @@ def collector_results(http_port: int) -> int:
 
 
 def agent_metric(http_port: int, name: str) -> float:
-    """The sum of a metric's samples on an agent's /metrics."""
+    """The sum of a metric's samples on an agent's /metrics; `name` may end
+    with a label set (`name{why="late"}`) to pick one sample."""
     status, body = http_get(f"http://127.0.0.1:{http_port}/metrics")
     assert status == 200
     return sum(

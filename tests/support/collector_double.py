@@ -1,8 +1,9 @@
-"""A collector double for agent benchmarks: the real gRPC contract on
-loopback, run in a thread of the benchmark process. It pushes one config,
-acks every batch at once, and keeps each result's (check, started_at,
-success, retry), so a benchmark can tell how close to its slot each run
-started. Only the agent is measured; the double's CPU is not counted."""
+"""A collector double for agent tests and benchmarks: the real gRPC
+contract on loopback, run in a thread of the calling process. It pushes one
+config, acks every batch (at once, or `ack_delay` seconds later), and keeps
+each result's (check, started_at, success, retry), so a caller can tell how
+close to its slot each run started. Only the agent is under test; the
+double's CPU is not counted."""
 
 from __future__ import annotations
 
@@ -32,14 +33,20 @@ class Received:
 
 
 class _Service(pb_grpc.CollectorServicer):
-    def __init__(self, config: pb.Config, received: Received) -> None:
+    def __init__(self, config: pb.Config, received: Received, ack_delay: float) -> None:
         self.config = config
         self.received = received
+        self.ack_delay = ack_delay
 
     async def Connect(  # gRPC method name
         self, request_iterator: AsyncIterator[pb.AgentMessage], context: object
     ) -> AsyncIterator[pb.CollectorMessage]:
         outbox: asyncio.Queue[pb.CollectorMessage] = asyncio.Queue()
+        pending: set[asyncio.Task[None]] = set()
+
+        async def ack(seq: int) -> None:
+            await asyncio.sleep(self.ack_delay)
+            outbox.put_nowait(pb.CollectorMessage(ack=pb.Ack(seq=seq)))
 
         async def read() -> None:
             async for message in request_iterator:
@@ -50,7 +57,12 @@ class _Service(pb_grpc.CollectorServicer):
                 with self.received.lock:
                     self.received.results += rows
                     self.received.runs_skipped += batch.runs_skipped
-                outbox.put_nowait(pb.CollectorMessage(ack=pb.Ack(seq=batch.seq)))
+                if self.ack_delay:
+                    task = asyncio.create_task(ack(batch.seq))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                else:
+                    outbox.put_nowait(pb.CollectorMessage(ack=pb.Ack(seq=batch.seq)))
 
         reader = asyncio.create_task(read())
         yield pb.CollectorMessage(config=self.config)
@@ -59,14 +71,17 @@ class _Service(pb_grpc.CollectorServicer):
                 yield await outbox.get()
         finally:
             reader.cancel()
+            for task in pending:
+                task.cancel()
 
 
 class CollectorDouble:
     """Serve `config` on a free loopback port until `close()`."""
 
-    def __init__(self, config: pb.Config) -> None:
+    def __init__(self, config: pb.Config, ack_delay: float = 0.0) -> None:
         self.received = Received()
         self._config = config
+        self._ack_delay = ack_delay
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -76,7 +91,9 @@ class CollectorDouble:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._server = grpc.aio.server()
-        pb_grpc.add_CollectorServicer_to_server(_Service(self._config, self.received), self._server)
+        pb_grpc.add_CollectorServicer_to_server(
+            _Service(self._config, self.received, self._ack_delay), self._server
+        )
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         self._loop.run_until_complete(self._server.start())
         self._started.set()
@@ -88,3 +105,4 @@ class CollectorDouble:
         future.result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()
