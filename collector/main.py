@@ -260,6 +260,7 @@ class Collector:
             self.ingest,
             self.metrics,
             rate=settings.agent_rate,
+            audit=settings.log_level == "debug",
         )
         self.alerting = AlertingService(self.store, self.metrics)
         self.alerting.agents_connected = lambda: len(self.service.agents)

@@ -188,13 +188,17 @@ class CollectorService(pb_grpc.CollectorServicer):
         *,
         rate: float = DEFAULT_RATE,
         clock: Callable[[], float] = time.time,
+        audit: bool = False,
     ) -> None:
+        """`audit` logs every ingested batch's request ids (debug level):
+        the fault suite counts results end to end from it."""
         self.config = config
         self.tokens = tokens
         self.ingest = ingest
         self.metrics = metrics
         self.rate = rate
         self.clock = clock
+        self.audit = audit
         self.agents: dict[str, AgentConn] = {}
         self._runs: dict[str, frozenset[str]] = {}
         self._messages: dict[str, pb.CollectorMessage] = {}
@@ -302,6 +306,9 @@ class CollectorService(pb_grpc.CollectorServicer):
             return refusal
         samples = self._known(agent, batch)
         new = self.ingest.accept(agent.key, samples, batch.seq, now)
+        if new and self.audit:
+            ids = [s.request_id for s in samples]
+            log.debug("ingest.accepted", key=agent.key, seq=batch.seq, request_ids=ids)
         status = "ok" if new else "duplicate"
         self.metrics.ingest_batches.labels(status).inc()
         self.metrics.ingest_results.labels(status).inc(len(samples) if new else len(batch.results))

@@ -13,11 +13,13 @@ from tests.support.net import http_get
 
 
 class CountingTarget:
-    """A threaded HTTP server answering 200 and keeping each request's
-    path and arrival time (time.monotonic())."""
+    """A threaded HTTP server answering 200 (500 while `failing`) and keeping
+    each request's path, arrival time (time.monotonic()) and X-Request-ID."""
 
     def __init__(self) -> None:
         self.arrivals: dict[str, list[float]] = defaultdict(list)
+        self.ids: list[str] = []
+        self.failing = False
         self.lock = threading.Lock()
         target = self
 
@@ -25,7 +27,9 @@ class CountingTarget:
             def do_GET(self) -> None:
                 with target.lock:
                     target.arrivals[self.path].append(time.monotonic())
-                self.send_response(200)
+                    target.ids.append(self.headers.get("X-Request-ID", ""))
+                    status = 500 if target.failing else 200
+                self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -41,6 +45,11 @@ class CountingTarget:
         """Requests served so far."""
         with self.lock:
             return sum(len(times) for times in self.arrivals.values())
+
+    def served(self) -> set[str]:
+        """The request ids of the probes served so far."""
+        with self.lock:
+            return set(self.ids)
 
     def within(self, spans: list[tuple[float, float]]) -> int:
         """Requests that arrived within any of the (start, end) spans."""
