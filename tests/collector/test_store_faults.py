@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main as vantage
+from cli.admin import check_state, reset_state
 from collector.store import FILENAME, CorruptStore, Store
 
 BIG = {"blob": "x" * 200_000}
@@ -76,9 +76,10 @@ def test_a_corrupt_file_is_refused_and_state_commands_recover_it(
     damage(path)  # type: ignore[operator]
     with pytest.raises(CorruptStore, match="corrupt"):
         Store.open(tmp_path)
-    assert vantage(["state", "check", "--state-dir", str(tmp_path)]) == 1
+    # The commands' functions, not cli.main: that sets up logging for the process.
+    assert check_state(tmp_path) == 1
     assert "vantage state reset --backup" in capsys.readouterr().err
-    assert vantage(["state", "reset", "--backup", "--state-dir", str(tmp_path)]) == 0
+    assert reset_state(tmp_path, backup=True) == 0
     assert any(p.name.startswith(f"{FILENAME}.bad-") for p in tmp_path.iterdir())
     Store.open(tmp_path).close()
-    assert vantage(["state", "check", "--state-dir", str(tmp_path)]) == 0
+    assert check_state(tmp_path) == 0
