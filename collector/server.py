@@ -43,6 +43,8 @@ _HELLO_TIMEOUT = 10.0
 """Seconds a new stream has to send its Hello."""
 MAX_BATCH_RESULTS = 10_000
 """Results in one batch; the agent sends 500 by default."""
+_MAX_LIMITS = 100_000
+"""Rate buckets kept (one per identity); past it they start afresh."""
 DEFAULT_RATE = 5_000.0
 """Results per second per agent (1,000 checks at 10 s is 100/s); bursts of
 ten seconds' worth let a backlog go out after a reconnect."""
@@ -200,6 +202,7 @@ class CollectorService(pb_grpc.CollectorServicer):
         self.clock = clock
         self.audit = audit
         self.agents: dict[str, AgentConn] = {}
+        self._limits: dict[str, RateLimit] = {}
         self._runs: dict[str, frozenset[str]] = {}
         self._messages: dict[str, pb.CollectorMessage] = {}
         """Per region, for the config version `_runs_version`: building one
@@ -277,7 +280,14 @@ class CollectorService(pb_grpc.CollectorServicer):
             self.metrics.auth_failures.inc()
             log.warning("agent.permission_denied", peer=context.peer(), why=denied)
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, denied)
-        limit = RateLimit(self.rate, self.rate * 10)
+        key = identity.key(hello.agent_id, hello.region)
+        limit = self._limits.get(key)
+        if limit is None:
+            # One bucket per identity, kept across its reconnects: a flood
+            # cannot start afresh by reconnecting.
+            if len(self._limits) >= _MAX_LIMITS:
+                self._limits.clear()
+            limit = self._limits[key] = RateLimit(self.rate, self.rate * 10)
         return AgentConn(hello.agent_id, hello.region, hello.version[:64], identity, limit)
 
     async def _read(self, agent: AgentConn, requests: AsyncIterator[pb.AgentMessage]) -> None:

@@ -223,3 +223,17 @@ async def test_a_removed_token_closes_its_streams(edge: Edge) -> None:
         assert await agent.status() == (grpc.StatusCode.UNAUTHENTICATED, "agent token revoked")
         code, _ = await refused(edge, BOUND, "eu-west-1", "eu-west")
         assert code == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_reconnect_does_not_refill_the_rate_limit(edge: Edge) -> None:
+    seq = now_seq()
+    async with grpc.aio.insecure_channel(edge.target) as channel:
+        agent = Stream(channel, SHARED)
+        await agent.hello("flood", "eu-west")
+        for i in range(10):
+            await agent.send(batch(seq + i, *["home"] * 1000))
+        again = Stream(channel, SHARED)
+        await again.hello("flood", "eu-west")
+        await again.call.write(batch(seq + 10, *["home"] * 1000))
+        code, _ = await again.status()
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
