@@ -31,6 +31,7 @@ COMMON_SELECTORS = (
 )  # fmt: skip
 """DKIM selectors of common providers, tried besides `--dkim-selectors`."""
 _MAX_ASSETS = 6
+_GIVE_UP = 3
 
 
 async def collect(options: Options, net: Net) -> Facts:
@@ -167,6 +168,19 @@ async def _sample_routes(net: Net, host: str, options: Options) -> dict[str, lis
     routes: dict[str, list[Page]] = {}
     for route in options.routes:
         url = f"https://{host}{route if route.startswith('/') else '/' + route}"
-        routes[url] = [await net.get_now(url, follow=True) for _ in range(options.samples)]
-        net.on_done()
+        routes[url] = await _sample(net, url, options.samples)
     return routes
+
+
+async def _sample(net: Net, url: str, samples: int) -> list[Page]:
+    """Up to `samples` GETs; three unanswered in a row end it early, so a
+    route that hangs costs three timeouts, not `samples` of them."""
+    pages: list[Page] = []
+    while len(pages) < samples and not _stuck(pages):
+        pages.append(await net.get_now(url, follow=True))
+        net.on_done()
+    return pages
+
+
+def _stuck(pages: list[Page]) -> bool:
+    return len(pages) >= _GIVE_UP and all(p.status is None for p in pages[-_GIVE_UP:])

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from agent.probe_kit.http_expect import Hop
+from cli.audit import collect
 from cli.audit.checks import dns, perf, redirects, tls, web
 from cli.audit.facts import PROBE_PATH, Facts, HostFacts, Options
 from cli.audit.net import DnsAnswer, Page
@@ -186,3 +187,26 @@ def test_no_https_answer_is_one_tls_finding_not_a_second_one() -> None:
     host.dns = {"A": DnsAnswer("NOERROR", ("192.0.2.1",))}
     found = facts(host)
     assert [f.id for f in tls.check(found) + web.check(found)] == ["tls.unavailable"]
+
+
+class _Route:
+    """Answers like a route that hangs (status None) or works; counts calls."""
+
+    def __init__(self, status: int | None) -> None:
+        self.status, self.calls = status, 0
+
+    async def get_now(self, url: str, follow: bool = False) -> Page:
+        self.calls += 1
+        return Page(url, self.status, error="" if self.status else "timeout")
+
+    def on_done(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("status", "sent"), [(200, 20), (None, 3)], ids=["works", "hangs"])
+async def test_a_hanging_route_costs_three_timeouts_not_twenty(
+    status: int | None, sent: int
+) -> None:
+    route = _Route(status)
+    pages = await collect._sample(route, "https://x.test/", 20)  # type: ignore[arg-type]
+    assert len(pages) == route.calls == sent
