@@ -39,7 +39,7 @@ def load_collector_config(
     try:
         alerting = parse_alerting(config.alerting, env)
     except AlertingConfigError as exc:
-        raise ConfigError([f"{path.name}: {problem}" for problem in exc.problems]) from exc
+        raise ConfigError([_located(config, path, problem) for problem in exc.problems]) from exc
     return replace(config, warnings=config.warnings + tuple(warnings(config, alerting))), alerting
 
 
@@ -163,6 +163,12 @@ class ConfigSource:
         if settled and current not in (self._applied, ()):
             self._applied = current
             await self.reload_async("file changed")
+
+
+def _located(config: Config, path: Path, problem: str) -> str:
+    """`FILE:LINE: problem` for an alerting problem that starts with its key path."""
+    line = config.line_of(problem.partition(":")[0])
+    return f"{path.name}:{line}: {problem}" if line else f"{path.name}: {problem}"
 
 
 def _warn(config: Config) -> None:

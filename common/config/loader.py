@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,20 @@ class Config:
     """The file says `checks: []`: a reload may remove every check."""
     check_lines: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
     """The line each check starts on, for `FILE:LINE` in later warnings."""
+    lines: Mapping[Path_, int] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    """The line of every key path, for `FILE:LINE` in the collector's own
+    checks of sections it validates (`alerting:`)."""
+
+    def line_of(self, path: str) -> int | None:
+        """The line of a dotted path such as `alerting.receivers[0].url`, or of
+        its nearest written ancestor."""
+        parts: list[str | int] = [
+            int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path)
+        ]
+        for end in range(len(parts), 0, -1):
+            if tuple(parts[:end]) in self.lines:
+                return self.lines[tuple(parts[:end])]
+        return None
 
     def for_region(self, region: str) -> tuple[CheckBase, ...]:
         """The checks an agent in `region` runs."""
@@ -256,6 +271,7 @@ def _build(data: Any, problems: _Problems) -> Config | None:
         _agents(data.get("agents"), problems),
         data.get("checks") == [],
         problems.check_lines,
+        problems.lines,
     )
 
 

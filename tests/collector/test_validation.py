@@ -68,7 +68,7 @@ def load(
     [
         (
             {"severity": "critcal"},
-            "checks.yaml: alerting.route.routes[0].match.severity: 'critcal' is not one of "
+            "checks.yaml:6: alerting.route.routes[0].match.severity: 'critcal' is not one of "
             "critical, warning, info (did you mean 'critical'?)",
         ),
         (

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from collector.config_source import load_collector_config
 from common.auth import token_sha256
 from common.config import ConfigError, load_config, parse_config
 from common.config.loader import MAX_BYTES
@@ -132,3 +133,16 @@ def test_anchors_of_an_ordinary_file_still_work() -> None:
     )
     a, b = parse_config(text, "checks.yaml").checks
     assert a.labels == b.labels == {"team": "web"}
+
+
+def test_an_unset_env_in_a_receiver_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "checks.yaml"
+    path.write_text(
+        "checks: []\nalerting:\n  route: {receivers: [pager]}\n  receivers:\n"
+        '    - name: pager\n      type: webhook\n      url: "${env:FAKE_UNSET_URL}"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_collector_config(path, env={})
+    assert info.value.problems == [
+        "checks.yaml:7: alerting.receivers[0].url: environment variable FAKE_UNSET_URL is not set"
+    ]
