@@ -12,12 +12,13 @@ import pytest
 from cli.audit import web_rules
 from cli.audit.checks.email import _alignment
 from cli.audit.checks.tls import caa_allows, issuer_info
+from cli.audit.command import run
 from cli.audit.model import Finding, Report, finding, rank
 from cli.audit.net import Page
 from cli.audit.render import RENDERERS
 from cli.audit.rules import RULES, Severity
 from cli.audit.secrets_scan import mask, scan_text
-from cli.main import main
+from cli.main import _parser
 from common.addresses import ConnectTo, connect_target, join_host_port, parse_connect_to
 
 
@@ -255,7 +256,9 @@ def test_docs_list_every_finding_id_with_its_severity() -> None:
 def test_usage_errors_exit_2(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["audit", *args]) == 2
+    # Through the subcommand, not main(): main() configures logging for the
+    # whole process, which other tests capture.
+    assert run(_parser().parse_args(["audit", *args])) == 2
     assert message in capsys.readouterr().err
 
 
