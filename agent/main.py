@@ -7,7 +7,7 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,12 +188,13 @@ class Agent:
         count what the bounds dropped."""
         while True:
             await asyncio.sleep(self.settings.fsync_interval)
+            # fsync off the loop: it can take tens of milliseconds.
+            await asyncio.to_thread(_run_all, [s.spool.sync_work() for s in self.streams])
             self.tend_spools()
 
     def tend_spools(self) -> None:
-        """One maintenance pass over every spool."""
+        """Enforce every spool's bounds and count what they dropped."""
         for stream in self.streams:
-            stream.spool.sync()
             stream.spool.enforce()
         dropped = sum(s.spool.dropped for s in self.streams)
         if dropped > self.dropped_seen:
@@ -252,6 +253,11 @@ class Agent:
         await web.stop(server, listener)
         log.info("agent.stopped", code=code)
         return code
+
+
+def _run_all(work: list[Callable[[], None]]) -> None:
+    for do in work:
+        do()
 
 
 def _exit_code(stream: asyncio.Task[Any]) -> int:

@@ -66,6 +66,14 @@ def encode_batch(seq: int, results: list[bytes], runs_skipped: int = 0) -> bytes
     return b"\x12" + _varint(len(body)) + body
 
 
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @dataclass
 class Batch:
     """An in-flight batch: its results are first..first+count-1."""
@@ -98,7 +106,8 @@ class Spool:
         self.dropped = 0
         self._episode = 0  # results dropped in the current episode
         self._fd = -1
-        self._dirty = False
+        self._dirty = self._dir_dirty = False
+        self._retired: list[int] = []  # finished segments' fds, to fsync and close
         self.live = 0
         directory.mkdir(parents=True, exist_ok=True)
         self.next_seq = self._replay()
@@ -158,34 +167,45 @@ class Spool:
             path = seg.segment_path(self.directory, base)
             self.segments.append(seg.Segment(base, path, created=self.clock()))
         self._fd = os.open(self.segments[-1].path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._sync_dir()
+        self._dir_dirty = True
 
     def _rotate(self) -> None:
-        os.fsync(self._fd)
-        os.close(self._fd)
+        # The finished segment is fsynced and closed by the next sync pass,
+        # off the event loop: an fsync can take tens of milliseconds.
+        self._retired.append(self._fd)
         self._open_segment()
         self.enforce()
 
+    def sync_work(self) -> Callable[[], None]:
+        """Take what the next fsync pass must do; the returned function does
+        it, and may run in another thread (the loss bound of a machine
+        crash is the interval between passes)."""
+        fd = self._fd if self._dirty else -1
+        retired, self._retired = self._retired, []
+        directory = self.directory if self._dir_dirty else None
+        self._dirty = self._dir_dirty = False
+
+        def work() -> None:
+            for old in retired:
+                os.fsync(old)
+                os.close(old)
+            if fd >= 0:
+                os.fsync(fd)
+            if directory is not None:
+                _fsync_dir(directory)
+
+        return work
+
     def sync(self) -> None:
-        """fsync what was written since the last call (the loss bound of a
-        machine crash is the interval between calls)."""
-        if self._dirty:
-            self._dirty = False
-            os.fsync(self._fd)
+        """One fsync pass, here and now."""
+        self.sync_work()()
 
     def close(self) -> None:
-        """fsync and close the active segment."""
+        """fsync and close every segment file still open."""
+        self.sync()
         if self._fd >= 0:
-            os.fsync(self._fd)
             os.close(self._fd)
             self._fd = -1
-
-    def _sync_dir(self) -> None:
-        fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
     # -- sending -------------------------------------------------------------
 
