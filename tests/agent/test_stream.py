@@ -3,11 +3,18 @@ reconnect backoff, and the backfill budget."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import grpc
 import pytest
 
-from agent.stream import RateBudget, backoff, classify_rpc_error
+from agent import settings
+from agent.metrics import AgentMetrics
+from agent.spool import Spool
+from agent.stream import RateBudget, StreamClient, backoff, classify_rpc_error
 from common.errors import FatalError, TransientError
+from vantage.v1 import vantage_pb2 as pb
 
 
 class RpcError(grpc.aio.AioRpcError):
@@ -71,3 +78,38 @@ def test_backfill_budget_is_a_token_bucket(
 ) -> None:
     budget = RateBudget(100.0, now=0.0)
     assert [budget.take(want, now) for now, want in steps] == granted
+
+
+class FakeCall:
+    """What the stream writes, decoded."""
+
+    def __init__(self) -> None:
+        self.batches: list[pb.ResultBatch] = []
+
+    async def write(self, message: bytes) -> None:
+        self.batches.append(pb.AgentMessage.FromString(message).batch)
+
+
+async def test_backfill_goes_oldest_first_at_its_rate_while_live_results_go_at_once(
+    tmp_path: Path,
+) -> None:
+    argv = ["--collector", "127.0.0.1:1", "--region", "eu-west", "--token", "t0ken"]
+    s = settings.load([*argv, "--state-dir", str(tmp_path), "--flush-interval", "0.01"])
+    spool = Spool(tmp_path / "spool")
+    for i in range(1000):
+        spool.add(pb.Result(check=f"old-{i}", started_at=float(i)))
+    spool.rewind()  # a reconnect: what was spooled is now backlog
+    for i in range(3):
+        spool.add(pb.Result(check=f"new-{i}", started_at=2000.0 + i))
+    stream = StreamClient(s, "127.0.0.1:1", spool, lambda *_: None, AgentMetrics())
+    stream.runs_skipped = 4
+    call, budget = FakeCall(), RateBudget(100.0, now=time.monotonic())
+    await stream._flush_once(call, budget)
+    live, *backfill = call.batches
+    assert [r.check for r in live.results] == ["new-0", "new-1", "new-2"]
+    assert live.runs_skipped == 4 and stream.runs_skipped == 0
+    sent = [r.check for b in backfill for r in b.results]
+    assert sent == [f"old-{i}" for i in range(len(sent))]  # oldest first, in order
+    assert 100 <= len(sent) <= 102  # one second's budget, not the whole backlog
+    assert spool.backlog_count == 1000 - len(sent)
+    spool.close()
