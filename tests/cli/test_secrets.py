@@ -17,7 +17,7 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 import pytest
 import structlog
-from structlog.testing import capture_logs
+from structlog.testing import LogCapture
 
 from agent import runner
 from agent.probe_kit.base import ProbeContext
@@ -108,18 +108,23 @@ __all__ = ["serve_app"]  # the fixture, shared with the agent tests
 async def test_no_secret_in_any_output(
     serve_app: ServeApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A fresh logger: an earlier logs.setup() may have cached the runner's.
-    monkeypatch.setattr(runner, "log", structlog.get_logger("agent.probe"))
+    # The runner's logger, capturing every event whatever an earlier
+    # logs.setup() configured (its level, its cached loggers).
+    capture = LogCapture()
+    logger = structlog.wrap_logger(
+        None, processors=[capture], wrapper_class=structlog.make_filtering_bound_logger(0)
+    )
+    monkeypatch.setattr(runner, "log", logger)
     base = await serve_app(leaky_app())
     models = [
         CHECK_TYPES[str(c["type"])].model_validate({"timeout": 5, **c})
         for c in checks(base, tmp_path)
     ]
     ctx = ProbeContext("agent-1", "eu", env=ENV, session_factory=new_session)
-    with capture_logs() as events:
-        results = [await run_probe(check, ctx) for check in models]
-        for result in results:
-            log_result(result)
+    results = [await run_probe(check, ctx) for check in models]
+    for result in results:
+        log_result(result)
+    events = capture.entries
     await ctx.close()
     junit = tmp_path / "junit.xml"
     write_junit(results, models, junit)
