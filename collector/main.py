@@ -272,6 +272,7 @@ class Collector:
         self.serving = False
         self._tasks: set[asyncio.Task[object]] = set()
         self.metrics.config_info.labels(self.source.config.version).set(1)
+        self.metrics.set_targets(self.source.config.checks)
 
     def on_samples(self, samples: list[Sample], now: float) -> None:
         """Deduplicated samples from an agent."""
@@ -295,6 +296,7 @@ class Collector:
         self.agent_tokens = self._read_agent_tokens(self.agent_tokens)
         self.service.revoke()
         self.stats.forget(c.name for c in config.checks)
+        self.metrics.set_targets(config.checks)
         self.metrics.config_info.clear()
         self.metrics.config_info.labels(config.version).set(1)
         self.alerting.configure(config, alerting)

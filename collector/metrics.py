@@ -16,14 +16,24 @@ duration histogram (15 lines per series) is `detailed` (opt-in,
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from collector.exposition import Exposition, Family, Line, SeriesFamily, WindowFamily
+from collector.exposition import (
+    Exposition,
+    Family,
+    Line,
+    SeriesFamily,
+    WindowFamily,
+    default_labels,
+)
+from collector.model import Sample
 from collector.stats.series import HISTOGRAM_BOUNDS, Series, Stats
 from collector.stats.window import Figures
+from common.config import CheckBase
 from common.exposition import escape_label_value
+from common.reasons import FailureReason
 
 
 class CollectorMetrics:
@@ -95,12 +105,35 @@ class CollectorMetrics:
             registry=r,
         )
         stats.detailed = detailed
+        self.stats = stats
+        self.targets: dict[str, str] = {}
+        """Check -> what it probes (a URL or host:port), for `instance` and `target`."""
         self.series = Exposition(
-            stats, SERIES_FAMILIES, WINDOW_FAMILIES, detailed=detailed, clock=clock
-        )
+            stats, SERIES_FAMILIES, WINDOW_FAMILIES, detailed=detailed, labels=self._labels,
+            clock=clock,
+        )  # fmt: skip
         """The per-series families (`/metrics` renders both)."""
         self._departed: dict[str, set[str]] = {}
         """Region -> agents whose series stays at 0: they left it unserved."""
+
+    def set_targets(self, checks: Iterable[CheckBase]) -> None:
+        """Take each check's probed target from a new config; the cached
+        text of every series is dropped, since its labels may change."""
+        self.targets = {c.name: probe_target(c) for c in checks}
+        for found in self.stats.checks.values():
+            found.text = None
+            for series in found.regions.values():
+                series.text = None
+
+    def _labels(self, check: str, region: str) -> str:
+        # `instance` and `target` name what was probed, as blackbox_exporter's
+        # series do, so its public dashboards work unchanged (Prometheus keeps
+        # them with `honor_labels: true`, as deploy/prometheus/prometheus.yml does).
+        target = self.targets.get(check)
+        if not target:
+            return default_labels(check, region)
+        value = escape_label_value(target)
+        return f'{default_labels(check, region)},instance="{value}",target="{value}"'
 
     def agent_up(self, agent: str, region: str) -> None:
         """`agent` streams for `region`: 1, and the series of agents that
@@ -137,11 +170,27 @@ def _phases(series: Series, _now: float) -> list[Line]:
     return [("", f',phase="{phase}"', seconds) for phase, seconds in last.phases.items()]
 
 
+def probe_target(check: CheckBase) -> str:
+    """What a check probes, as blackbox_exporter's `target`: its URL, or
+    host:port, server or domain; "" for checks that probe nothing."""
+    for field in ("url", "target", "server", "domain", "query_name"):
+        value = getattr(check, field, None)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def blackbox_tls_version(version: str) -> str:
+    """`TLSv1.2` as blackbox_exporter writes it: `TLS 1.2`."""
+    return version.replace("TLSv", "TLS ", 1) if version.startswith("TLSv") else version
+
+
 def _tls_version(series: Series, _now: float) -> list[Line]:
     last = series.last
     if last is None or not last.tls_version:
         return []
-    return [("", f',version="{escape_label_value(last.tls_version)}"', 1.0)]
+    version = escape_label_value(blackbox_tls_version(last.tls_version))
+    return [("", f',version="{version}"', 1.0)]
 
 
 def _outcomes(series: Series, _now: float) -> list[Line]:
@@ -173,7 +222,35 @@ def _http(series: Series) -> float | None:
 
 def _dns_lookup(series: Series) -> float | None:
     last = series.last
-    return last.phases.get("resolve") if last and last.check_type == "dns" else None
+    if last is None:
+        return None
+    # An IP literal needs no lookup; blackbox reports one for every http probe.
+    return last.phases.get("resolve", 0.0 if last.check_type == "http" else None)
+
+
+def _http_field(value: Callable[[Sample], float]) -> Callable[[Series], float | None]:
+    """A blackbox `probe_http_*` gauge, for http probes that got an answer."""
+
+    def read(series: Series) -> float | None:
+        last = series.last
+        return value(last) if last and last.check_type == "http" and last.status_code else None
+
+    return read
+
+
+def _http_version(sample: Sample) -> float:
+    """`1.1` or `HTTP/1.1` as blackbox's number, 0 when unknown."""
+    try:
+        return float(sample.http_version.removeprefix("HTTP/"))
+    except ValueError:
+        return 0.0
+
+
+def _regex_failed(series: Series) -> float | None:
+    last = series.last
+    if last is None or last.check_type != "http":
+        return None
+    return 1.0 if last.reason is FailureReason.ASSERTION else 0.0
 
 
 _BOUNDS = [*(str(b) for b in HISTOGRAM_BOUNDS), "+Inf"]
@@ -191,6 +268,22 @@ SERIES_FAMILIES: list[SeriesFamily] = [
     Family("probe_tls_version_info", "gauge", "TLS version of the last probe.", _tls_version),
     Family("probe_dns_lookup_time_seconds", "gauge", "DNS lookup time of the last probe.",
            _last(_dns_lookup)),
+    Family("probe_http_ssl", "gauge", "Whether the last HTTP request's final hop used TLS.",
+           _last(_http_field(lambda s: 1.0 if s.tls_version else 0.0))),
+    Family("probe_http_version", "gauge", "HTTP version of the last answer.",
+           _last(_http_field(_http_version))),
+    Family("probe_http_redirects", "gauge", "Redirects the last HTTP probe followed.",
+           _last(_http_field(lambda s: float(s.redirects)))),
+    Family("probe_http_content_length", "gauge", "Body length of the last HTTP answer.",
+           _last(_http_field(lambda s: float(s.body_bytes)))),
+    Family("probe_http_uncompressed_body_length", "gauge",
+           "Body length of the last HTTP answer, as read.",
+           _last(_http_field(lambda s: float(s.body_bytes)))),
+    Family("probe_ssl_last_chain_expiry_timestamp_seconds", "gauge",
+           "Earliest expiry in the verified chain, unix time.",
+           _last(lambda s: s.last.cert_not_after if s.last else None)),
+    Family("probe_failed_due_to_regex", "gauge",
+           "Whether the last HTTP probe failed an assertion on its answer.", _last(_regex_failed)),
     Family("vantage_probe_results_total", "counter",
            "Probe results by outcome (success or failure reason).", _outcomes),
     Family("vantage_probe_duration_seconds", "histogram", "Probe durations.", _histogram,

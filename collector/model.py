@@ -47,6 +47,8 @@ class Sample:
     http_version: str = ""
     redirects: int = 0
     """HTTP redirects followed."""
+    body_bytes: int = 0
+    """Bytes of the (last) HTTP response body read."""
     cert_not_after: float | None = None
     """The earliest certificate expiry in the chain, unix seconds."""
     cert_serial: str | None = None

@@ -90,6 +90,7 @@ def sample_of(raw: pb.Result, agent_id: str, region: str) -> Sample:
         status_code=http.status_code if http is not None else 0,
         http_version=http.http_version if http is not None else "",
         redirects=len(http.redirects) if http is not None else 0,
+        body_bytes=http.body_bytes if http is not None else 0,
         cert_not_after=(tls.not_after or None) if tls is not None else None,
         cert_serial=(tls.serial or None) if tls is not None else None,
         tls_version=tls.version if tls is not None else "",

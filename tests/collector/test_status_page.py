@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from collector.stats.window import Window, p95_by_step
 from collector.status_page import DAY, CheckRow, render, sparkline, uptime
 
 NOW = 1_000_000.0
@@ -62,8 +63,6 @@ def test_render_escapes_and_loads_nothing_from_elsewhere() -> None:
 
 
 def test_p95_by_step_buckets_successes_per_minute_over_regions() -> None:
-    from collector.stats.window import Window, p95_by_step
-
     a, b = Window(3600.0), Window(3600.0)
     a.add(NOW - 30, 0.1, True)  # last minute
     b.add(NOW - 20, 0.3, True)  # last minute, another region

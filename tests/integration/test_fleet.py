@@ -79,7 +79,9 @@ def test_two_agents_stream_results_the_collector_serves_metrics_and_state(
 
     wait_for(all_series, 20, "probe_success and p95 for every check and region")
     lines = metric_lines(http_port)
-    assert 'probe_success{check="home",region="eu-west"} 1.0' in lines
+    # Each series names what it probed, as blackbox_exporter's do.
+    target = f'instance="{demo_target}/",target="{demo_target}/"'
+    assert f'probe_success{{check="home",region="eu-west",{target}}} 1.0' in lines
     assert not has_series(lines, "probe_success", check="eu-only", region="us-east")
     for name, labels in [
         ("probe_duration_seconds", {"check": "home"}),

@@ -4,6 +4,7 @@ in the agent's environment, and a TLS check, with their metrics."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -75,10 +76,11 @@ checks:
 
     wait_for(passing, 20, "login flow and TLS check passing")
     _, metrics = http_get(f"{api}/metrics")
+    metrics = re.sub(r',instance="[^"]*",target="[^"]*"', "", metrics)  # what was probed
     for series in (
         'probe_ssl_earliest_cert_expiry{check="cert",region="eu-west"}',
         'vantage_tls_cert_expiry_days{check="cert",region="eu-west"}',
-        'probe_tls_version_info{check="cert",region="eu-west",version="TLSv1.3"} 1.0',
+        'probe_tls_version_info{check="cert",region="eu-west",version="TLS 1.3"} 1.0',
         'probe_success{check="login",region="eu-west"} 1.0',
     ):
         assert series in metrics, series

@@ -12,8 +12,12 @@ from tests.support.net import free_port, http_get, wait_for
 from tests.support.procs import Procs
 
 
-def start_prometheus(procs: Procs, scrape_targets: list[str], tmp: Path) -> str:
-    """Prometheus scraping `scrape_targets` every second; returns its base URL."""
+def start_prometheus(
+    procs: Procs, scrape_targets: list[str], tmp: Path, honor_labels: bool = False
+) -> str:
+    """Prometheus scraping `scrape_targets` every second; returns its base URL.
+    `honor_labels` keeps the collector's `instance` (what was probed), as
+    deploy/prometheus/prometheus.yml does."""
     binary = require_binary("prometheus", "prometheus")
     targets = ", ".join(f"'{t}'" for t in scrape_targets)
     config = tmp / "prometheus.yml"
@@ -21,6 +25,7 @@ def start_prometheus(procs: Procs, scrape_targets: list[str], tmp: Path) -> str:
 global: {{scrape_interval: 1s, evaluation_interval: 1s}}
 scrape_configs:
   - job_name: vantage
+    honor_labels: {str(honor_labels).lower()}
     static_configs: [{{targets: [{targets}]}}]
 """)
     port = free_port()
