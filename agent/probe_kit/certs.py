@@ -4,6 +4,7 @@ copy them into a result with `record`."""
 
 from __future__ import annotations
 
+import functools
 import ssl
 from dataclasses import dataclass
 
@@ -37,10 +38,22 @@ def _chain_der(ssl_object: ssl.SSLObject) -> list[bytes]:
     return [leaf] if leaf else []
 
 
+_CHAINS: dict[bytes, tuple[x509.Certificate, ...]] = {}
+"""Parsed chains by leaf certificate: a target sends the same chain on
+every probe, and reading and parsing it costs ~50 us."""
+_CHAINS_MAX = 1024
+
+
 def read_peer(ssl_object: ssl.SSLObject) -> Peer:
     """The facts of a finished handshake."""
     cipher = ssl_object.cipher()
-    chain = tuple(cert for der in _chain_der(ssl_object) if (cert := _parse(der)))
+    leaf = ssl_object.getpeercert(binary_form=True) or b""
+    chain = _CHAINS.get(leaf)
+    if chain is None:
+        chain = tuple(cert for der in _chain_der(ssl_object) if (cert := _parse(der)))
+        if len(_CHAINS) >= _CHAINS_MAX:
+            _CHAINS.clear()  # a renewal wave: start over rather than track age
+        _CHAINS[leaf] = chain
     return Peer(ssl_object.version() or "", cipher[0] if cipher else "", chain)
 
 
@@ -57,15 +70,23 @@ def record(tls: pb.TlsDetails, peer: Peer) -> None:
     """Copy handshake facts into a result's TlsDetails; the earliest
     not_after of the chain is the one that matters."""
     tls.version, tls.cipher = peer.version, peer.cipher
-    if not peer.chain:
-        return
-    leaf = peer.chain[0]
-    tls.not_after = min(cert.not_valid_after_utc for cert in peer.chain).timestamp()
-    tls.issuer = leaf.issuer.rfc4514_string()
-    tls.subject = leaf.subject.rfc4514_string()
-    tls.sans.extend(_sans(leaf))
-    tls.serial = format(leaf.serial_number, "x")
-    tls.sha256_fingerprint = leaf.fingerprint(hashes.SHA256()).hex()
+    if peer.chain:
+        tls.MergeFrom(_facts(peer.chain))
+
+
+@functools.lru_cache(maxsize=1024)
+def _facts(chain: tuple[x509.Certificate, ...]) -> pb.TlsDetails:
+    """The chain's facts, computed once per chain (names and fingerprints
+    cost tens of microseconds); callers merge, never modify, the result."""
+    leaf = chain[0]
+    return pb.TlsDetails(
+        not_after=min(cert.not_valid_after_utc for cert in chain).timestamp(),
+        issuer=leaf.issuer.rfc4514_string(),
+        subject=leaf.subject.rfc4514_string(),
+        sans=_sans(leaf),
+        serial=format(leaf.serial_number, "x"),
+        sha256_fingerprint=leaf.fingerprint(hashes.SHA256()).hex(),
+    )
 
 
 def _sans(cert: x509.Certificate) -> list[str]:
