@@ -2,7 +2,7 @@
 every tracked file and fails on any finding that `.secrets.baseline` does
 not list. The baseline allows the test fixtures' obviously fake values by
 file name; after adding a new fixture, refresh it with
-`detect-secrets scan > .secrets.baseline` and review the diff."""
+`detect-secrets scan --no-verify > .secrets.baseline` and review the diff."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ def test_no_secret_outside_the_baseline() -> None:
         for s in found
     }
     settings = {k: baseline[k] for k in ("plugins_used", "filters_used")}
+    # Verification asks the issuers' APIs (Slack, Stripe, AWS...) whether a
+    # candidate is live: tests never leave loopback, so that filter is dropped.
+    settings["filters_used"] = [
+        f for f in settings["filters_used"] if not f["path"].endswith("verification_policies")
+    ]
     secrets = SecretsCollection(root=str(ROOT))
     with transient_settings(settings):
         secrets.scan_files(*tracked_files(), num_processors=2)
