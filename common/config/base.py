@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -57,10 +58,17 @@ def _duration(value: Any, info: ValidationInfo) -> float:
         if info.context and info.context.get(FROM_YAML):
             raise ValueError(f"bad duration {value!r}: add a unit, e.g. {value}s")
         return float(value)
-    raise ValueError(f"bad duration {value!r}: write a number with ms, s, m or h, e.g. 30s")
+    return parse_duration(str(value))  # raises with the one wording of a bad duration
 
 
-Duration = Annotated[float, BeforeValidator(_duration)]
+DURATION_SCHEMA = {
+    "type": "string",
+    "pattern": r"^\s*(\d+(\.\d+)?(ms|s|m|h|d))+\s*$",
+    "description": "a duration: 500ms, 30s, 2m, 1h, 7d, or a compound such as 1h30m",
+}
+"""How a duration reads in the JSON Schema of checks.yaml (docs/checks.schema.json)."""
+
+Duration = Annotated[float, BeforeValidator(_duration), WithJsonSchema(DURATION_SCHEMA)]
 """A duration: `30s` in YAML, float seconds in code."""
 
 
