@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from collector.store import StoreError, inspect, recovery, reset
+from collector.store import StoreError
+from collector.store_check import inspect, recovery, reset
 from common.auth import new_token, token_sha256
 
 

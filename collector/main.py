@@ -29,7 +29,8 @@ from collector.server import DEFAULT_RATE, KEEPALIVE_OPTIONS, CollectorService, 
 from collector.shard import Shard, parse_shard
 from collector.stats.series import Stats
 from collector.status_page import StatusPage
-from collector.store import CorruptStore, Store, StoreError, recovery
+from collector.store import CorruptStore, Store, StoreError
+from collector.store_check import recovery
 from common import logs, redaction
 from common.addresses import default_listen, listen_address
 from common.auth import AgentTokens, Binding, read_token_file

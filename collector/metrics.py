@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from collector.exposition import (
     Exposition,
@@ -81,6 +81,13 @@ class CollectorMetrics:
         self.store_errors = Counter(
             "vantage_store_errors_total",
             "State database operations that failed (retried until the store works).",
+            registry=r,
+        )
+        self.ingest_delay = Histogram(
+            "vantage_ingest_delay_seconds",
+            "Seconds from the end of a batch's oldest probe to its ingest (one per batch): "
+            "batching, the network, and any backlog after a reconnect.",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
             registry=r,
         )
         self.config_info = Gauge(

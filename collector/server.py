@@ -317,6 +317,8 @@ class CollectorService(pb_grpc.CollectorServicer):
             return refusal
         samples = self._known(agent, batch)
         new = self.ingest.accept(agent.key, samples, batch.seq, now)
+        if new and samples:
+            self.metrics.ingest_delay.observe(max(0.0, now - samples[0].at))
         if new and self.audit:
             ids = [s.request_id for s in samples]
             log.debug("ingest.accepted", key=agent.key, seq=batch.seq, request_ids=ids)

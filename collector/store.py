@@ -30,7 +30,8 @@ that fails is kept, keyed by what it writes (the newest write of a row
 wins), counted through `on_error`, and retried before the next write and on
 every `retry()`; `problem` says what is wrong until every kept write is on
 disk. Reads still raise `StoreError`. A file that is not a sound database is
-refused at open with the command that recovers it (`recovery`).
+refused at open (`CorruptStore`); `collector.store_check` has the offline
+check and reset behind `vantage state`.
 """
 
 from __future__ import annotations
@@ -113,15 +114,7 @@ class StoreError(Exception):
 
 
 class CorruptStore(StoreError):
-    """The file is not a sound database: `recovery` says what to run."""
-
-
-def recovery(state_dir: str | Path) -> str:
-    """The commands that check and recover the state database in `state_dir`."""
-    return (
-        f"check it with `vantage state check --state-dir {state_dir}`; start afresh, keeping "
-        f"a copy, with `vantage state reset --backup --state-dir {state_dir}`"
-    )
+    """The file is not a sound database: `store_check.recovery` says what to run."""
 
 
 class Store:
@@ -335,7 +328,7 @@ class Store:
         # One transaction, version read inside it: two processes opening the
         # same new file cannot both apply migration 1.
         with self._transaction() as db:
-            current = _version(db)
+            current = schema_version_of(db)
             if current > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path}: schema version {current} is newer than this "
@@ -422,7 +415,8 @@ class Store:
             raise StoreError(f"{self.path}: {exc}") from exc
 
 
-def _version(db: sqlite3.Connection) -> int:
+def schema_version_of(db: sqlite3.Connection) -> int:
+    """The schema version recorded in an open database (0 for a new file)."""
     exists = db.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
     ).fetchone()
@@ -465,46 +459,3 @@ def _loads(text: str, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise StoreError(f"{what}: stored JSON is not an object")
     return data
-
-
-def inspect(state_dir: str | Path) -> dict[str, int]:
-    """Check `<state_dir>/vantage.db` without changing it: StoreError naming
-    what is wrong, or its schema version and row counts."""
-    path = Path(state_dir) / FILENAME
-    if not path.exists():
-        raise StoreError(f"{path}: no such file (a collector creates it on start)")
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot open: {exc}") from exc
-    try:
-        rows = db.execute("PRAGMA integrity_check").fetchall()
-        if rows != [("ok",)]:
-            raise StoreError(f"{path}: corrupt: {rows[0][0]}")
-        counts = {"schema_version": _version(db)}
-        for table in ("incidents", "deploys", "silences", "dedup"):
-            counts[table] = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608  # names from the tuple above
-        return counts
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: corrupt: {exc}") from exc
-    finally:
-        db.close()
-
-
-def reset(state_dir: str | Path, backup: bool, now: float) -> list[Path]:
-    """Move the database (and its WAL files) aside, so the next start begins
-    with empty state; `backup` keeps them renamed `*.bad-<unix time>`,
-    otherwise they are deleted. Returns the paths written or removed."""
-    touched: list[Path] = []
-    for suffix in ("", "-wal", "-shm"):
-        path = Path(state_dir) / (FILENAME + suffix)
-        if not path.exists():
-            continue
-        if backup:
-            target = path.with_name(f"{path.name}.bad-{int(now)}")
-            path.rename(target)
-            touched.append(target)
-        else:
-            path.unlink()
-            touched.append(path)
-    return touched
