@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 import grpc
 import structlog
 
-from collector.limits import RateLimit, label_refusal, seq_refusal
+from collector.limits import (
+    MAX_LABEL_LENGTH,
+    MAX_SEQ_AHEAD_S,
+    RateLimit,
+    label_refusal,
+    seq_refusal,
+)
 from collector.metrics import CollectorMetrics
 from collector.model import Sample
 from common.auth import AgentTokens, Identity
@@ -93,7 +99,7 @@ def sample_of(raw: pb.Result, agent_id: str, region: str) -> Sample:
         body_bytes=http.body_bytes if http is not None else 0,
         cert_not_after=(tls.not_after or None) if tls is not None else None,
         cert_serial=(tls.serial or None) if tls is not None else None,
-        tls_version=tls.version if tls is not None else "",
+        tls_version=tls.version[:MAX_LABEL_LENGTH] if tls is not None else "",
         failed_assertions=() if success else _failed_assertions(raw),
     )
 
@@ -132,7 +138,8 @@ class AgentConn:
     limit: RateLimit
     outbox: asyncio.Queue[Outgoing] = field(default_factory=asyncio.Queue)
     unknown: int = 0
-    """Results dropped for checks this agent's region does not run."""
+    """Results dropped: checks this agent's region does not run, or probed
+    after the collector's clock allows."""
 
     @property
     def key(self) -> str:
@@ -315,7 +322,7 @@ class CollectorService(pb_grpc.CollectorServicer):
             self.metrics.ingest_results.labels("refused").inc(len(batch.results))
             log.warning("agent.batch_refused", agent=agent.agent_id, why=refusal.details)
             return refusal
-        samples = self._known(agent, batch)
+        samples = self._known(agent, batch, now)
         new = self.ingest.accept(agent.key, samples, batch.seq, now)
         if new and samples:
             self.metrics.ingest_delay.observe(max(0.0, now - samples[0].at))
@@ -328,19 +335,33 @@ class CollectorService(pb_grpc.CollectorServicer):
         agent.outbox.put_nowait(pb.CollectorMessage(ack=pb.Ack(seq=batch.seq)))
         return None
 
-    def _known(self, agent: AgentConn, batch: pb.ResultBatch) -> list[Sample]:
-        """Samples of the checks this agent's region runs; the rest is counted."""
+    def _known(self, agent: AgentConn, batch: pb.ResultBatch, now: float) -> list[Sample]:
+        """Samples of the checks this agent's region runs, probed no later than
+        the clock allows (a NaN time fails the test too); the rest is counted."""
         runs = self._checks_run_in(agent.region)
+        horizon = now + MAX_SEQ_AHEAD_S
         samples = [
-            sample_of(r, agent.agent_id, agent.region) for r in batch.results if r.check in runs
+            sample_of(r, agent.agent_id, agent.region)
+            for r in batch.results
+            if r.check in runs and r.started_at <= horizon
         ]
-        dropped = len(batch.results) - len(samples)
-        if dropped:
-            self.metrics.ingest_results.labels("unknown_check").inc(dropped)
-            if agent.unknown == 0:  # once per stream: a flood must not flood the log
-                log.warning("agent.unknown_checks", agent=agent.agent_id, region=agent.region)
-            agent.unknown += dropped
+        if len(samples) < len(batch.results):
+            self._count_dropped(agent, batch, runs, len(samples))
         return samples
+
+    def _count_dropped(
+        self, agent: AgentConn, batch: pb.ResultBatch, runs: frozenset[str], kept: int
+    ) -> None:
+        unknown = sum(1 for r in batch.results if r.check not in runs)
+        invalid = len(batch.results) - kept - unknown  # probed after the clock allows
+        for status, count in (("unknown_check", unknown), ("invalid", invalid)):
+            if count:
+                self.metrics.ingest_results.labels(status).inc(count)
+        if agent.unknown == 0:  # once per stream: a flood must not flood the log
+            log.warning(
+                "agent.results_dropped", agent=agent.agent_id, unknown=unknown, invalid=invalid
+            )
+        agent.unknown += unknown + invalid
 
     def _checks_run_in(self, region: str) -> frozenset[str]:
         config = self.config()

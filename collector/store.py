@@ -322,7 +322,7 @@ class Store:
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except sqlite3.Error as exc:
-            raise CorruptStore(f"{self.path}: corrupt: {exc}") from exc
+            raise _open_error(self.path, exc) from exc
 
     def _migrate(self) -> None:
         # One transaction, version read inside it: two processes opening the
@@ -404,7 +404,7 @@ class Store:
         try:
             rows = self._db.execute("PRAGMA quick_check").fetchall()
         except sqlite3.Error as exc:
-            raise CorruptStore(f"{self.path}: corrupt: {exc}") from exc
+            raise _open_error(self.path, exc) from exc
         if rows != [("ok",)]:
             raise CorruptStore(f"{self.path}: corrupt: {rows[0][0]}")
 
@@ -424,6 +424,17 @@ def schema_version_of(db: sqlite3.Connection) -> int:
         return 0
     row = db.execute("SELECT version FROM schema_version").fetchone()
     return int(row[0]) if row else 0
+
+
+def _open_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """CorruptStore when the file's content is bad; a plain StoreError when
+    the disk or the permissions are (a full disk is no reason to reset)."""
+    corrupt = isinstance(exc, sqlite3.DatabaseError) and (
+        "not a database" in str(exc) or "malformed" in str(exc)
+    )
+    if corrupt:
+        return CorruptStore(f"{path}: corrupt: {exc}")
+    return StoreError(f"{path}: cannot use: {exc}")
 
 
 def _incident_row(incident: Mapping[str, Any]) -> tuple[Any, ...]:

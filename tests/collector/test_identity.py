@@ -237,3 +237,16 @@ async def test_a_reconnect_does_not_refill_the_rate_limit(edge: Edge) -> None:
         await again.call.write(batch(seq + 10, *["home"] * 1000))
         code, _ = await again.status()
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+async def test_results_probed_after_the_clock_allows_are_dropped_and_counted(edge: Edge) -> None:
+    future = pb.Result(check="home", success=False, started_at=time.time() + 86_400)
+    nan = pb.Result(check="home", success=False, started_at=float("nan"))
+    message = batch(now_seq(), "home")
+    message.batch.results.extend([future, nan])
+    async with grpc.aio.insecure_channel(edge.target) as channel:
+        agent = Stream(channel, SHARED)
+        await agent.hello("local-3", "eu-west")
+        await agent.send(message)
+    assert len(edge.ingested) == 1
+    assert edge.counted("invalid") == 2
