@@ -24,19 +24,18 @@ it watches, per check (see `CheckPolicy`):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from collector.alerting import texts
-from collector.alerting.backfill import Backfill
-from collector.alerting.certs import CertEvent, CertTracker
+from collector.alerting.certs import CertEvent
+from collector.alerting.checkstate import CheckState, failing, failure_of, outage_name
 from collector.alerting.deploys import Deploys
-from collector.alerting.flapping import FlapState
 from collector.alerting.lifecycle import Lifecycle, key
 from collector.alerting.model import Alert
 from collector.alerting.policy import CheckPolicy
-from collector.alerting.regions import Failure, Incident, RegionState, outage_holds
-from collector.alerting.slo import SloWindow, error_level, latency_level
+from collector.alerting.regions import Incident, RegionState, outage_holds
+from collector.alerting.slo import error_level, latency_level
 from collector.model import Sample
 from collector.stats.series import counts_as_success
 
@@ -52,59 +51,6 @@ BLIND_START_GRACE = 20.0
 agents reconnecting after a restart (with backoff) are not a blind monitor,
 even where checks run every second."""
 _SLO_ALERTS = frozenset({"LatencyHigh", "ErrorRatioHigh"})
-_FINDING_REASONS = frozenset({"assertion", "dns_nxdomain"})
-_FINDING_ALERTS = {"dns": "DnsMismatch", "email_auth": "EmailAuthFailing"}
-
-
-@dataclass
-class _CheckState:
-    regions: dict[str, RegionState] = field(default_factory=dict)
-    incident: Incident | None = None
-    window: SloWindow = field(default_factory=SloWindow)
-    certs: CertTracker = field(default_factory=CertTracker)
-    host: str = ""
-    release: str = ""
-    """The release header of the last result (not persisted): deploys are
-    looked up only when it changes."""
-    slo_at: float = float("-inf")
-    """When the SLO window was last evaluated (not persisted)."""
-    flap: FlapState = field(default_factory=FlapState)
-    closed_at: float = float("-inf")
-    """When the last outage closed (not persisted): SLO alerts wait a
-    window before they may start again."""
-    backfill: Backfill = field(default_factory=Backfill)
-    """Late results replayed apart (not persisted: a backfill is short)."""
-
-    def stale(self, policy: CheckPolicy, now: float) -> set[str]:
-        return {r for r, s in self.regions.items() if s.is_stale(now, policy.stale_after)}
-
-    def to_dict(self, slo: bool = False) -> dict[str, Any]:
-        data = {
-            "regions": {r: s.to_dict() for r, s in self.regions.items()},
-            "incident": None if self.incident is None else self.incident.to_dict(),
-            "certs": self.certs.to_dict(),
-            "host": self.host,
-            "flap": self.flap.to_dict(),
-        }
-        # The SLO window is kept only while an SLO alert fires (`slo`): a
-        # fresh window after a restart would resolve it early. Any other
-        # window is rebuilt from fresh results, and until it holds
-        # `min_samples` no SLO alert changes.
-        if slo:
-            data["slo"] = self.window.to_state()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> _CheckState:
-        incident = data.get("incident")
-        return cls(
-            regions={r: RegionState.from_dict(s) for r, s in data["regions"].items()},
-            incident=None if incident is None else Incident.from_dict(incident),
-            certs=CertTracker.from_dict(data.get("certs", {})),
-            host=data.get("host", ""),
-            flap=FlapState.from_dict(data.get("flap", {})),
-            window=SloWindow.from_state(data["slo"]) if data.get("slo") else SloWindow(),
-        )
 
 
 class Evaluator:
@@ -116,7 +62,7 @@ class Evaluator:
         self.deploys = deploys or Deploys()
         """Deploy records; the API handler calls `deploys.record(...)`."""
         self._policies: dict[str, CheckPolicy] = {}
-        self._checks: dict[str, _CheckState] = {}
+        self._checks: dict[str, CheckState] = {}
         self.alerts = Lifecycle()
         """Every alert this evaluator fires (see `lifecycle.py`)."""
         self._started_at = self._connected_at = now
@@ -128,7 +74,7 @@ class Evaluator:
         new = {p.name: p for p in policies}
         alerts = [a for name in self._checks.keys() - new.keys() for a in self._forget(name, now)]
         for policy in new.values():
-            state = self._checks.setdefault(policy.name, _CheckState())
+            state = self._checks.setdefault(policy.name, CheckState())
             state.regions = {
                 r: state.regions.get(r) or RegionState(since=now) for r in policy.regions
             }
@@ -172,7 +118,7 @@ class Evaluator:
             else:
                 # Only a streak's first failure is kept: the facts of the
                 # others are not gathered.
-                failure = region.first_failure or _failure_of(obs)
+                failure = region.first_failure or failure_of(obs)
                 transition = region.record(failure, now, obs.agent_id, policy.thresholds)
                 if state.incident is not None:
                     region.in_incident = True
@@ -240,7 +186,7 @@ class Evaluator:
         checks that are gone from the config."""
         if data.get("version") != STATE_VERSION:
             return []
-        self._checks = {n: _CheckState.from_dict(s) for n, s in data["checks"].items()}
+        self._checks = {n: CheckState.from_dict(s) for n, s in data["checks"].items()}
         self.alerts.load(data.get("lifecycle") or {"active": data.get("active", {})})
         self.deploys.load(data.get("deploys", {}))
         for state in self._checks.values():
@@ -253,7 +199,7 @@ class Evaluator:
     # --- outages --------------------------------------------------------
 
     def _outage(
-        self, policy: CheckPolicy, state: _CheckState, now: float, stale: set[str]
+        self, policy: CheckPolicy, state: CheckState, now: float, stale: set[str]
     ) -> list[Alert]:
         holds = outage_holds(state.regions, stale, policy.quorum, state.incident is not None)
         if holds and state.incident is None:
@@ -261,22 +207,22 @@ class Evaluator:
         if holds is False and state.incident is not None:
             return self._close(policy, state, now)
         if state.incident is not None:  # regions that fail later join the record
-            for name, failure in _failing(state, stale).items():
+            for name, failure in failing(state, stale).items():
                 state.incident.regions.setdefault(name, failure)
         return []
 
     def _open(
-        self, policy: CheckPolicy, state: _CheckState, now: float, stale: set[str]
+        self, policy: CheckPolicy, state: CheckState, now: float, stale: set[str]
     ) -> list[Alert]:
-        failing = _failing(state, stale)
-        first = min(failing.values(), key=lambda f: f.at)
+        down = failing(state, stale)
+        first = min(down.values(), key=lambda f: f.at)
         attribution = self.deploys.attribute(policy.service, first.at, first.release)
         incident = Incident(
             check=policy.name,
-            alertname=_outage_name(policy.check_type, failing.values()),
+            alertname=outage_name(policy.check_type, down.values()),
             started_at=first.at,
             confirmed_at=now,
-            regions=failing,
+            regions=down,
             release=attribution.version,
             attribution=attribution.text,
         )
@@ -291,7 +237,7 @@ class Evaluator:
         alert = texts.outage(policy, state.host, incident)
         return self.alerts.fire(key(incident.alertname, policy.name), alert) + alerts
 
-    def _close(self, policy: CheckPolicy, state: _CheckState, now: float) -> list[Alert]:
+    def _close(self, policy: CheckPolicy, state: CheckState, now: float) -> list[Alert]:
         incident = state.incident
         assert incident is not None
         incident.resolved_at = state.closed_at = now
@@ -301,14 +247,12 @@ class Evaluator:
         notes = texts.recovered(policy, incident)
         return self.alerts.resolve(k, now, notes, {"incident": incident.to_dict()}) + alerts
 
-    def _late(
-        self, policy: CheckPolicy, state: _CheckState, obs: Sample, now: float
-    ) -> list[Alert]:
+    def _late(self, policy: CheckPolicy, state: CheckState, obs: Sample, now: float) -> list[Alert]:
         """A late result: into the SLO window by its probe time and through
         the check's backfill replay; one notice for an outage it closes."""
         success = counts_as_success(obs)
         state.window.add(obs.at, obs.region, success, obs.duration)
-        failure = None if success else _failure_of(obs)
+        failure = None if success else failure_of(obs)
         outage = state.backfill.record(
             obs.region, failure, obs.at, policy.thresholds, policy.quorum
         )
@@ -319,7 +263,7 @@ class Evaluator:
     # --- flap damping ---------------------------------------------------
 
     def _flapped(
-        self, policy: CheckPolicy, state: _CheckState, now: float, down: bool
+        self, policy: CheckPolicy, state: CheckState, now: float, down: bool
     ) -> list[Alert]:
         """Count an outage-state change; the one that starts flapping damps
         the check and fires `CheckFlapping` (see `flapping.py`)."""
@@ -329,7 +273,7 @@ class Evaluator:
         alert = texts.flapping(policy, state.host, len(state.flap.changes), down, now)
         return self.alerts.fire(key("CheckFlapping", policy.name), alert)
 
-    def _settled(self, policy: CheckPolicy, state: _CheckState, now: float) -> list[Alert]:
+    def _settled(self, policy: CheckPolicy, state: CheckState, now: float) -> list[Alert]:
         """A flapping check quiet for `settle`: one notice of its final state."""
         if not state.flap.settled(now, policy.flap):
             return []
@@ -398,7 +342,7 @@ class Evaluator:
 
     # --- SLO ------------------------------------------------------------
 
-    def _slo(self, policy: CheckPolicy, state: _CheckState, now: float) -> list[Alert]:
+    def _slo(self, policy: CheckPolicy, state: CheckState, now: float) -> list[Alert]:
         state.window.prune(now, policy.slo.window)
         stats = state.window.stats(now, policy.settle, policy.slo.min_samples)
         # A window that holds an outage says nothing new: an SLO alert does
@@ -432,7 +376,7 @@ class Evaluator:
     # --- certificates ---------------------------------------------------
 
     def _certs(
-        self, policy: CheckPolicy, state: _CheckState, obs: Sample, now: float
+        self, policy: CheckPolicy, state: CheckState, obs: Sample, now: float
     ) -> list[Alert]:
         if obs.cert_serial is None or obs.cert_not_after is None:
             return []
@@ -440,7 +384,7 @@ class Evaluator:
         return [a for event in events for a in self._cert_event(policy, state, event, now)]
 
     def _cert_event(
-        self, policy: CheckPolicy, state: _CheckState, event: CertEvent, now: float
+        self, policy: CheckPolicy, state: CheckState, event: CertEvent, now: float
     ) -> list[Alert]:
         prefix = key("CertExpiring", policy.name, event.record.serial)
         if event.firing and event.level is not None:
@@ -470,33 +414,3 @@ class Evaluator:
 
 def _latest(a: float | None, b: float | None) -> float | None:
     return max((t for t in (a, b) if t is not None), default=None)
-
-
-def _failure_of(obs: Sample) -> Failure:
-    return Failure(
-        at=obs.at,
-        reason=obs.reason,
-        message=obs.message,
-        request_id=obs.request_id,
-        agent_id=obs.agent_id,
-        release=obs.release,
-        findings=obs.failed_assertions,
-    )
-
-
-def _failing(state: _CheckState, stale: set[str]) -> dict[str, Failure]:
-    """The live down regions and the first failure of each one's streak."""
-    return {
-        name: region.first_failure
-        for name, region in state.regions.items()
-        if region.down and region.first_failure is not None and name not in stale
-    }
-
-
-def _outage_name(check_type: str, failures: Iterable[Failure]) -> str:
-    """`DnsMismatch`/`EmailAuthFailing` when every failure is a finding about
-    the records; `CheckDown` when the check could not run (a dead resolver)."""
-    reasons = {f.reason for f in failures}
-    if check_type in _FINDING_ALERTS and reasons <= _FINDING_REASONS:
-        return _FINDING_ALERTS[check_type]
-    return "CheckDown"

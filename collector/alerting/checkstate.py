@@ -1,0 +1,104 @@
+"""What the evaluator holds per check, and the pure helpers that read it:
+region states, the open incident, the SLO window, certificates, flap
+damping and the backfill replay, with their JSON form for restarts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector.alerting.backfill import Backfill
+from collector.alerting.certs import CertTracker
+from collector.alerting.flapping import FlapState
+from collector.alerting.policy import CheckPolicy
+from collector.alerting.regions import Failure, Incident, RegionState
+from collector.alerting.slo import SloWindow
+from collector.model import Sample
+
+_FINDING_REASONS = frozenset({"assertion", "dns_nxdomain"})
+_FINDING_ALERTS = {"dns": "DnsMismatch", "email_auth": "EmailAuthFailing"}
+
+
+@dataclass
+class CheckState:
+    """The detection state of one check."""
+
+    regions: dict[str, RegionState] = field(default_factory=dict)
+    incident: Incident | None = None
+    window: SloWindow = field(default_factory=SloWindow)
+    certs: CertTracker = field(default_factory=CertTracker)
+    host: str = ""
+    release: str = ""
+    """The release header of the last result (not persisted): deploys are
+    looked up only when it changes."""
+    slo_at: float = float("-inf")
+    """When the SLO window was last evaluated (not persisted)."""
+    flap: FlapState = field(default_factory=FlapState)
+    closed_at: float = float("-inf")
+    """When the last outage closed (not persisted): SLO alerts wait a
+    window before they may start again."""
+    backfill: Backfill = field(default_factory=Backfill)
+    """Late results replayed apart (not persisted: a backfill is short)."""
+
+    def stale(self, policy: CheckPolicy, now: float) -> set[str]:
+        return {r for r, s in self.regions.items() if s.is_stale(now, policy.stale_after)}
+
+    def to_dict(self, slo: bool = False) -> dict[str, Any]:
+        data = {
+            "regions": {r: s.to_dict() for r, s in self.regions.items()},
+            "incident": None if self.incident is None else self.incident.to_dict(),
+            "certs": self.certs.to_dict(),
+            "host": self.host,
+            "flap": self.flap.to_dict(),
+        }
+        # The SLO window is kept only while an SLO alert fires (`slo`): a
+        # fresh window after a restart would resolve it early. Any other
+        # window is rebuilt from fresh results, and until it holds
+        # `min_samples` no SLO alert changes.
+        if slo:
+            data["slo"] = self.window.to_state()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckState:
+        incident = data.get("incident")
+        return cls(
+            regions={r: RegionState.from_dict(s) for r, s in data["regions"].items()},
+            incident=None if incident is None else Incident.from_dict(incident),
+            certs=CertTracker.from_dict(data.get("certs", {})),
+            host=data.get("host", ""),
+            flap=FlapState.from_dict(data.get("flap", {})),
+            window=SloWindow.from_state(data["slo"]) if data.get("slo") else SloWindow(),
+        )
+
+
+def failure_of(obs: Sample) -> Failure:
+    """The facts of a failing result that an incident keeps."""
+    return Failure(
+        at=obs.at,
+        reason=obs.reason,
+        message=obs.message,
+        request_id=obs.request_id,
+        agent_id=obs.agent_id,
+        release=obs.release,
+        findings=obs.failed_assertions,
+    )
+
+
+def failing(state: CheckState, stale: set[str]) -> dict[str, Failure]:
+    """The live down regions and the first failure of each one's streak."""
+    return {
+        name: region.first_failure
+        for name, region in state.regions.items()
+        if region.down and region.first_failure is not None and name not in stale
+    }
+
+
+def outage_name(check_type: str, failures: Iterable[Failure]) -> str:
+    """`DnsMismatch`/`EmailAuthFailing` when every failure is a finding about
+    the records; `CheckDown` when the check could not run (a dead resolver)."""
+    reasons = {f.reason for f in failures}
+    if check_type in _FINDING_ALERTS and reasons <= _FINDING_REASONS:
+        return _FINDING_ALERTS[check_type]
+    return "CheckDown"
