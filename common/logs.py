@@ -35,23 +35,6 @@ def _redact_processor(
     return {k: _scrub_value(v) for k, v in event.items()}
 
 
-class _CurrentStderr:
-    """Writes to whatever `sys.stderr` is at the moment of writing.
-
-    A logger holds its file for its whole life; binding it to the stream that
-    was `sys.stderr` at set-up breaks once that stream is swapped and closed
-    (a CLI run in-process under pytest's capture, a daemon that reopens it).
-    """
-
-    def write(self, text: str) -> int:
-        """Write to the current stderr."""
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        """Flush the current stderr."""
-        sys.stderr.flush()
-
-
 def setup(process: str, level: str = "info", json: bool | None = None) -> None:
     """Configure structlog for `process` (collector, agent, cli)."""
     if json is None:
@@ -67,7 +50,7 @@ def setup(process: str, level: str = "info", json: bool | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(process=process)
