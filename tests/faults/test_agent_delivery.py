@@ -184,13 +184,16 @@ def test_the_spool_at_its_bound_drops_the_oldest_and_counts_them(
     wait_for(lambda: dropped() >= 2 * CHECKS, 20, "the age bound to drop results")
     oldest = agent_metric(agent_http, "vantage_agent_spool_oldest_age_seconds")
     assert oldest <= 2.0 + 1.0  # the bound, a segment's span (0.125 s), a maintenance pass
+    # Many segments dropped over many passes, one warning: once per episode
+    # (checked now: with a 2 s bound, a loaded machine can start another
+    # episode after the heal).
+    assert agent.output().count('"spool.dropping"') == 1
     proxy.heal()
     wait_for(lambda: readyz(agent_http)["ready"] and spooled(agent_http) == 0, 30, "the backlog")
     shed = measured_stalls(agent_http)
     stopped = time.monotonic()
     lost = int(dropped())
     assert agent.stop() == 0
-    assert agent.output().count('"spool.dropping"') == 1  # logged once per episode
     delivered = collector_results(http_port)
     assert_nothing_lost(
         counting_target,
