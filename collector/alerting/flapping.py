@@ -23,15 +23,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.config.base import FlappingSpec
+
+_DEFAULTS = FlappingSpec.model_fields  # the defaults live in the config model
+
 
 @dataclass(frozen=True)
 class FlapPolicy:
-    """Flap-damping thresholds of one check (`changes: 0` turns it off)."""
+    """Flap-damping thresholds of one check (`changes: 0` turns it off),
+    from the check's `flapping:` settings."""
 
-    changes: int = 2
+    changes: int = _DEFAULTS["changes"].default
     """More state changes than this within `window` is flapping."""
-    window: float = 600.0
-    settle: float = 300.0
+    window: float = _DEFAULTS["window"].default
+    settle: float = _DEFAULTS["settle"].default
     """No change for this long ends flapping."""
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from collector.alerting.flapping import FlapPolicy
 from collector.alerting.heartbeats import HeartbeatPolicy
 from collector.alerting.policy import CheckPolicy
 from collector.alerting.slo import SloPolicy
@@ -50,6 +51,7 @@ def check_policy(check: CheckBase) -> CheckPolicy:
         quorum=check.quorum,
         labels=dict(check.labels),
         slo=slo,
+        flap=FlapPolicy(check.flapping.changes, check.flapping.window, check.flapping.settle),
         runbook_url=check.runbook_url,
         host=target_host(check),
         stale_grace=check.stale_grace,

@@ -168,7 +168,19 @@ class SloSpec(Model):
         return self
 
 
-COMMON_FIELDS = frozenset(Defaults.model_fields) | {"name", "type", "slo", "runbook_url"}
+class FlappingSpec(Model):
+    """Flap damping (collector only; docs/alerting.md): more than `changes`
+    outage-state changes within `window` is flapping, and it ends after
+    `settle` without a change. `changes: 0` turns damping off."""
+
+    changes: int = Field(default=2, ge=0)
+    window: Duration = 600.0
+    settle: Duration = 300.0
+
+
+COMMON_FIELDS = frozenset(Defaults.model_fields) | {
+    "name", "type", "slo", "flapping", "runbook_url",
+}  # fmt: skip
 """Fields every check has: the proto carries the agent's as typed fields, and
 the collector-only ones (`slo`, `runbook_url`, thresholds) stay home."""
 
@@ -182,6 +194,7 @@ class CheckBase(Defaults):
     name: str
     type: str
     slo: SloSpec = Field(default_factory=shared(SloSpec))
+    flapping: FlappingSpec = Field(default_factory=shared(FlappingSpec))
     runbook_url: str | None = None
 
     @model_validator(mode="after")

@@ -16,7 +16,9 @@ import pytest
 
 from collector.alerting.evaluator import Evaluator
 from collector.alerting.flapping import FlapPolicy, FlapState
+from collector.alerting.policies import check_policy
 from collector.alerting.policy import CheckPolicy
+from common.config import parse_config
 from tests.collector.test_evaluator import Step, Tick, every, fail, ok, policy, run, transitions
 
 
@@ -122,3 +124,18 @@ def test_flap_state(changes: list[float], flapping_at: float | None) -> None:
         if state.change(t, FlapPolicy()):
             started.append(t)
     assert started == ([] if flapping_at is None else [flapping_at])
+
+
+@pytest.mark.parametrize(
+    ("yaml", "expected"),
+    [
+        ("", FlapPolicy(2, 600.0, 300.0)),
+        ("    flapping: {changes: 4, window: 15m}\n", FlapPolicy(4, 900.0, 300.0)),
+        ("    flapping: {changes: 0}\n", FlapPolicy(0, 600.0, 300.0)),
+    ],
+    ids=["documented-defaults", "per-check", "off"],
+)
+def test_flapping_settings_from_the_check_config(yaml: str, expected: FlapPolicy) -> None:
+    text = "checks:\n  - name: home\n    type: http\n    url: https://example.com/\n" + yaml
+    [check] = parse_config(text).checks
+    assert check_policy(check).flap == expected

@@ -8,7 +8,6 @@ a real target and a webhook recorder standing in for the pager.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +18,7 @@ import pytest
 from tests.integration.test_alerting import REGIONS, all_reporting, fleet
 from tests.support.net import wait_for
 from tests.support.procs import Procs
-from tests.support.recorder import Recorder, recorder
+from tests.support.recorder import Recorder, recorder, serving
 
 pytestmark = pytest.mark.integration
 
@@ -39,15 +38,9 @@ class _Slow(BaseHTTPRequestHandler):
 @pytest.fixture
 def target() -> Iterator[ThreadingHTTPServer]:
     """A loopback target whose response delay the test sets (`.delay`)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
-    server.delay = 0.0  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_Slow) as server:
+        server.delay = 0.0  # type: ignore[attr-defined]
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

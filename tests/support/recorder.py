@@ -28,18 +28,26 @@ class Recorder:
 
 
 @contextmanager
-def recorder() -> Iterator[Recorder]:
-    """Serve on a free loopback port until the block ends."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    rec = Recorder(server.server_address[1])
-    server.recorder = rec  # type: ignore[attr-defined]
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """A real HTTP server with `handler` on a free loopback port, in a
+    thread, until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield rec
+        yield server
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def recorder() -> Iterator[Recorder]:
+    """Serve on a free loopback port until the block ends."""
+    with serving(_Handler) as server:
+        rec = Recorder(server.server_address[1])
+        server.recorder = rec  # type: ignore[attr-defined]
+        yield rec
 
 
 class _Handler(BaseHTTPRequestHandler):
