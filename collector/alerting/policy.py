@@ -13,6 +13,9 @@ from collector.alerting.certs import CertPolicy
 from collector.alerting.flapping import FlapPolicy
 from collector.alerting.regions import Quorum
 from collector.alerting.slo import SloPolicy
+from common.config import Defaults
+
+_DEFAULT = Defaults()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,16 +26,18 @@ class CheckPolicy:
     check_type: str
     interval: float
     regions: tuple[str, ...]
-    retry_after: float = 10.0
-    failure_threshold: int = 2
-    success_threshold: int = 2
-    quorum: Quorum = "majority"
+    # Defaults are the config model's (common.config.Defaults), named, not
+    # restated: production builds policies from validated checks anyway.
+    retry_after: float = _DEFAULT.retry_after
+    failure_threshold: int = _DEFAULT.failure_threshold
+    success_threshold: int = _DEFAULT.success_threshold
+    quorum: Quorum = _DEFAULT.quorum
     labels: Mapping[str, str] = field(default_factory=dict)
     """Copied onto the check's alerts; `severity` sets the outage severity."""
     slo: SloPolicy = field(default_factory=SloPolicy)
     cert: CertPolicy = field(default_factory=CertPolicy)
     flap: FlapPolicy = field(default_factory=FlapPolicy)
-    stale_grace: float = 30.0
+    stale_grace: float = _DEFAULT.stale_grace
     runbook_url: str | None = None
     host: str | None = None
     """The target host, when the config knows it (else taken from results)."""

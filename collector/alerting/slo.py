@@ -22,17 +22,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector.alerting.model import Severity
+from collector.stats.series import SLO_WINDOW, WINDOWS
 from collector.stats.window import MAX_SAMPLES, Window, p95
+from common.config.base import SloSpec
+
+_SPEC = SloSpec()
 
 
 @dataclass(frozen=True)
 class SloPolicy:
-    """SLO thresholds of one check; the defaults are the documented ones."""
+    """SLO thresholds of one check; the defaults are the config model's
+    (`common.config.base.SloSpec`), and the window is the dashboard's
+    `5m` one (`collector.stats.series`)."""
 
-    p95_warning: float = 0.5
-    p95_critical: float = 0.8
-    error_ratio: float = 0.01
-    window: float = 300.0
+    p95_warning: float = _SPEC.p95_warning
+    p95_critical: float = _SPEC.p95_critical
+    error_ratio: float = _SPEC.error_ratio
+    window: float = WINDOWS[SLO_WINDOW]
     min_samples: int = 5
     """Fewer results than this in the window say nothing (e.g. just after
     start); the alert state is left as it is."""
