@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from array import array
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -147,16 +148,20 @@ class Exposition:
                 if done % CHUNK == 0:
                     await asyncio.sleep(0)
 
-    def _render(self, series: Render, check: str, region: str, now: float) -> tuple[bytes, ...]:
+    def _render(self, series: Render, check: str, region: str, now: float) -> bytes:
         labels = self.labels(check, region)
         assert isinstance(series, Series | CheckSeries)
         figures = series.figures(now)
         texts = [f.render(figures, labels, now) for f in self.windows]
         if isinstance(series, Series):
             texts = [f.render(series, labels, now) for f in self.cached] + texts
-        series.text = tuple(texts)
+        cuts = array("I", [0])
+        for part in texts:
+            cuts.append(cuts[-1] + len(part))
+        series.text = text = b"".join(texts)
+        series.cuts = cuts
         series.until = series.expires(now)
-        return series.text
+        return text
 
     async def _texts(
         self, items: Sequence[tuple[tuple[str, str], Render]], index: int, now: float
@@ -165,8 +170,11 @@ class Exposition:
             parts = []
             for (check, region), series in items[start : start + CHUNK]:
                 # Ingest may have cleared it since the refresh: render it now.
-                text = series.text or self._render(series, check, region, now)
-                parts.append(text[index])
+                text = series.text
+                if text is None:
+                    text = self._render(series, check, region, now)
+                cuts = series.cuts
+                parts.append(text[cuts[index] : cuts[index + 1]])
             yield b"".join(parts)
             await asyncio.sleep(0)
 

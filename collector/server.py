@@ -35,7 +35,7 @@ from collector.limits import (
     seq_refusal,
 )
 from collector.metrics import CollectorMetrics
-from collector.model import Sample
+from collector.model import PhaseTimes, Sample
 from common.auth import AgentTokens, Identity
 from common.config import Config
 from common.reasons import FailureReason
@@ -92,9 +92,9 @@ def sample_of(raw: pb.Result, agent_id: str, region: str) -> Sample:
         request_id=raw.request_id,
         release=sys.intern(raw.release),
         retry=raw.retry,
-        phases=phases_of(raw.phases),
+        phases=PhaseTimes(phases_of(raw.phases)),
         status_code=http.status_code if http is not None else 0,
-        http_version=http.http_version if http is not None else "",
+        http_version=sys.intern(http.http_version) if http is not None else "",
         redirects=len(http.redirects) if http is not None else 0,
         body_bytes=http.body_bytes if http is not None else 0,
         cert_not_after=(tls.not_after or None) if tls is not None else None,

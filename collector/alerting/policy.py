@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from collector.alerting.backfill import late_after
 from collector.alerting.certs import CertPolicy
@@ -18,7 +17,7 @@ from common.config import Defaults
 _DEFAULT = Defaults()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class CheckPolicy:
     """What the evaluator needs to know about one check."""
 
@@ -42,17 +41,17 @@ class CheckPolicy:
     host: str | None = None
     """The target host, when the config knows it (else taken from results)."""
 
-    @cached_property
+    @property
     def service(self) -> str:
         """The service deploys are recorded for: label `service`, or the name."""
         return self.labels.get("service") or self.name
 
-    @cached_property
+    @property
     def thresholds(self) -> tuple[int, int]:
         """(failure_threshold, success_threshold), as RegionState.record takes them."""
         return self.failure_threshold, self.success_threshold
 
-    @cached_property
+    @property
     def late_after(self) -> float:
         """A result older than this on arrival is late (see `backfill.py`)."""
         return late_after(self.interval)

@@ -14,6 +14,7 @@ changed.
 from __future__ import annotations
 
 import bisect
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 
 from collector.model import Sample
@@ -37,6 +38,7 @@ NOT_FAILURES = frozenset({FailureReason.TLS_EXPIRING})
 `CertExpiring` is the one notice about it."""
 
 Key = tuple[str, str]
+_NO_CUTS = array("I")
 
 
 def counts_as_success(sample: Sample) -> bool:
@@ -46,13 +48,16 @@ def counts_as_success(sample: Sample) -> bool:
 
 
 class Render:
-    """A render cache: `/metrics` text per family, valid until `until`
-    or until ingest clears it (`text = None`)."""
+    """A render cache: `/metrics` text of every family, valid until `until`
+    or until ingest clears it (`text = None`). One bytes object, family `i`
+    at `text[cuts[i]:cuts[i + 1]]`: a tuple of a dozen small bytes objects
+    cost 400 B more per series."""
 
-    __slots__ = ("text", "until")
+    __slots__ = ("cuts", "text", "until")
 
     def __init__(self) -> None:
-        self.text: tuple[bytes, ...] | None = None
+        self.text: bytes | None = None
+        self.cuts: array[int] = _NO_CUTS
         self.until = 0.0
 
 

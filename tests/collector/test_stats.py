@@ -63,7 +63,7 @@ def test_ingest_clears_the_render_caches() -> None:
     stats = Stats()
     stats.ingest([sample("home", "eu", 100, 0.1)], 100)
     check = stats.checks["home"]
-    check.text = check.regions["eu"].text = (b"cached",)
+    check.text = check.regions["eu"].text = b"cached"
     stats.ingest([sample("home", "eu", 160, 0.1)], 160)
     assert check.text is None and check.regions["eu"].text is None
 
