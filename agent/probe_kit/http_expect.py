@@ -7,7 +7,6 @@ Each rule becomes a named assertion (`http.status`, `header.x-frame-options`,
 from __future__ import annotations
 
 import codecs
-import contextlib
 import functools
 import json
 import operator
@@ -20,6 +19,7 @@ import jmespath
 import jmespath.exceptions
 from multidict import MultiMapping
 
+from agent.probe_kit.charset import PRESCAN_BYTES, codec
 from common.config.http import (
     ChainHop,
     HeaderExpect,
@@ -57,16 +57,8 @@ class Answer:
 
     @functools.cached_property
     def text(self) -> str:
-        """The body decoded with the response's charset."""
-        return self.body.decode(encoding(self.charset), errors="replace")
-
-
-def encoding(charset: str | None) -> str:
-    """The codec for a response's charset: UTF-8 when it names none, or one
-    Python does not know."""
-    with contextlib.suppress(LookupError):
-        return codecs.lookup(charset or "utf-8").name
-    return "utf-8"
+        """The body decoded as a browser would (BOM, charset, `<meta>`)."""
+        return self.body.decode(codec(self.charset, self.body[:PRESCAN_BYTES]), errors="replace")
 
 
 class BodyScan:
@@ -81,17 +73,26 @@ class BodyScan:
         self._tail = ""
         self._overlap = max(len(n) for n in needles) - 1
         self._decoder: codecs.IncrementalDecoder | None = None
+        self._charset: str | None = None
+        self._head = b""
 
     def start(self, charset: str | None) -> None:
-        """Begin a body in `charset` (each response of a redirect chain
-        starts afresh: only the last one is judged)."""
+        """Begin a body whose Content-Type names `charset` (each response
+        of a redirect chain starts afresh: only the last one is judged)."""
         self.found.clear()
         self._tail = ""
-        self._decoder = codecs.getincrementaldecoder(encoding(charset))(errors="replace")
+        self._charset, self._head, self._decoder = charset, b"", None
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
         """Search the next chunk (`final`: the body ended)."""
-        assert self._decoder is not None
+        if self._decoder is None:
+            # The codec depends on the body's first bytes (a BOM, a <meta>).
+            self._head += chunk
+            if len(self._head) < PRESCAN_BYTES and not final:
+                return
+            name = codec(self._charset, self._head[:PRESCAN_BYTES])
+            self._decoder = codecs.getincrementaldecoder(name)(errors="replace")
+            chunk, self._head = self._head, b""
         text = self._tail + self._decoder.decode(chunk, final)
         self.found.update(n for n in self.needles if n not in self.found and n in text)
         self._tail = text[-self._overlap :] if self._overlap else ""

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 import trustme
 from aiohttp import web
+from multidict import CIMultiDict
 
 from agent.probe_kit.base import ProbeContext
 from agent.probe_kit.http_client import new_session
-from agent.probe_kit.http_expect import BodyScan
+from agent.probe_kit.http_expect import Answer, BodyScan
 from agent.probes.dns import probe as dns_probe
 from agent.probes.http import probe
 from common.config.dns import DnsCheck
@@ -213,3 +214,41 @@ def test_body_scan_searches_the_stream(chunks: list[bytes], found: set[str]) -> 
         scan.feed(chunk)
     scan.feed(b"", final=True)
     assert scan.found == found
+
+
+_META_LATIN1 = b'<html><head><meta charset="iso-8859-1"></head><body>\xfcberlauf</body>'
+_EQUIV_1252 = b'<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">5\x80'
+
+
+@pytest.mark.parametrize(
+    ("charset", "body", "needle"),
+    [
+        (None, "ERROR: disk full".encode("utf-16"), "ERROR"),  # a BOM without a charset
+        ("utf-8", "ERROR: disk full".encode("utf-16"), "ERROR"),  # the BOM beats the header
+        ("iso-8859-1", "\ufeffüberlauf".encode(), "überlauf"),
+        (None, _META_LATIN1, "überlauf"),  # <meta charset> only
+        (None, _EQUIV_1252, "5€"),  # <meta http-equiv> only
+        ("iso-8859-1", "5€".encode("cp1252"), "5€"),  # browsers read latin1 as windows-1252
+        ("no-such-charset", b"plain", "plain"),
+    ],
+    ids=[
+        "bom-utf16",
+        "bom-beats-header",
+        "bom-utf8",
+        "meta",
+        "meta-equiv",
+        "latin1-is-1252",
+        "unknown",
+    ],
+)
+def test_body_is_decoded_as_a_browser_reads_it(
+    charset: str | None, body: bytes, needle: str
+) -> None:
+    # Held-out false passes: body_not_contains never saw these needles.
+    scan = BodyScan((needle,))
+    scan.start(charset)
+    for i in range(0, len(body), 7):  # the codec is chosen before the 1 KiB prefix is whole
+        scan.feed(body[i : i + 7])
+    scan.feed(b"", final=True)
+    assert scan.found == {needle}
+    assert needle in Answer(200, CIMultiDict(), body, "http://x/", 0.0, charset=charset).text
