@@ -30,6 +30,7 @@ _UNAVAILABLE = (
     ("failed parsing http/2", Fault.PROTOCOL_ERROR),
     ("http1.x server", Fault.PROTOCOL_ERROR),
     ("missing selected alpn", Fault.PROTOCOL_ERROR),  # a TLS server that speaks no HTTP/2
+    ("no_application_protocol", Fault.PROTOCOL_ERROR),  # one that says so (nginx without h2)
     ("not in peer certificate", Fault.HOSTNAME_MISMATCH),
     ("hostname verification", Fault.HOSTNAME_MISMATCH),
     ("certificate_verify_failed", Fault.CERT_UNTRUSTED),

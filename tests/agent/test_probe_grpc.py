@@ -111,3 +111,17 @@ def test_bad_config() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(body, "checks.yaml")
     assert info.value.problems[0].endswith("check 'g': server_name and ca_file need tls: true")
+
+
+def test_tls_server_without_http2_is_a_protocol_error() -> None:
+    # nginx serving only HTTP/1.1 over TLS answers grpc's ALPN offer with a
+    # fatal no_application_protocol alert (held-out case): not a gRPC server.
+    details = (
+        "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: Tls handshake"
+        " failed (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: error:10000460:SSL routines:"
+        "OPENSSL_internal:TLSV1_ALERT_NO_APPLICATION_PROTOCOL"
+    )
+    error = grpc.aio.AioRpcError(
+        grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), details
+    )
+    assert grpc_probe.classify(error)[0] is FailureReason.PROTOCOL_ERROR
