@@ -112,6 +112,12 @@ class CollectorMetrics:
             registry=r,
         )
         stats.detailed = detailed
+        self.check_info = Gauge(
+            "vantage_check_info",
+            "1 per configured check, with its type and service label (dashboard filters).",
+            ["check", "type", "service"],
+            registry=r,
+        )
         self.stats = stats
         self.targets: dict[str, str] = {}
         """Check -> what it probes (a URL or host:port), for `instance` and `target`."""
@@ -124,9 +130,13 @@ class CollectorMetrics:
         """Region -> agents whose series stays at 0: they left it unserved."""
 
     def set_targets(self, checks: Iterable[CheckBase]) -> None:
-        """Take each check's probed target from a new config; the cached
-        text of every series is dropped, since its labels may change."""
+        """Take each check's probed target and info from a new config; the
+        cached text of every series is dropped, since its labels may change."""
+        checks = list(checks)
         self.targets = {c.name: probe_target(c) for c in checks}
+        self.check_info.clear()
+        for c in checks:
+            self.check_info.labels(c.name, c.type, c.labels.get("service", "")).set(1)
         for found in self.stats.checks.values():
             found.text = None
             for series in found.regions.values():
