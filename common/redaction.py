@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote
 
 from google.protobuf.message import Message
 
@@ -36,19 +36,23 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _secrets: set[str] = set()
 _spellings: set[str] = set()
 _percent: set[str] = set()
+_loose: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 _encoded: re.Pattern[str] | None = None
+_decoded: re.Pattern[str] | None = None
 
 
 def redact(secret: str) -> None:
     """Never show `secret`, in any of its spellings, from now on."""
-    global _pattern, _encoded  # noqa: PLW0603  # the registry is process-wide by design
+    global _pattern, _encoded, _decoded  # noqa: PLW0603  # the registry is process-wide by design
     if len(secret) < _MIN_LENGTH or secret in _secrets:
         return
     _secrets.add(secret)
     _spellings.update(s for s in spellings(secret) if len(s) >= _MIN_LENGTH)
     if not set(secret) <= _UNRESERVED:  # else its usual encoded form is itself
         _percent.add(percent_pattern(secret))
+        _loose.add(_plus_blind(secret))
+        _decoded = re.compile(trie_pattern(_loose))
     # A trie of the fixed spellings: at most positions the regex rejects
     # on one character class, where a plain alternation would try every
     # spelling (that cost 60 us per result with 20 secrets; now a few).
@@ -78,23 +82,35 @@ def _trie_regex(node: dict[str, Any]) -> str:
 
 
 def percent_pattern(secret: str) -> str:
-    """A regex for `secret` percent-encoded any way a client or server may
-    write it: each character raw or as %XX (either hex case), a space also
-    as `+`. URL libraries differ in what they leave unencoded
-    (yarl keeps `/` and `@` raw in a query), so no fixed spelling is enough."""
+    """A regex for `secret` escaped any way a client, server or JSON
+    encoder may write it: each character raw, as %XX (either hex case) or
+    as a JSON `\\uXXXX`; a space also as `+`, and `/`, `"` and `\\` as
+    their JSON short escapes (PHP writes `\\/`). URL libraries differ in
+    what they leave unencoded (yarl keeps `/` and `@` raw in a query), so
+    no fixed spelling is enough."""
     parts = []
     for char in secret:
-        escaped = re.escape(char)
-        alternatives = [escaped, "".join(_hex(byte) for byte in char.encode())]
+        alternatives = [re.escape(char), "".join(_hex(byte) for byte in char.encode())]
+        if ord(char) < 0x10000:
+            alternatives.append(r"\\u" + "".join(_case_blind(d) for d in f"{ord(char):04X}"))
         if char == " ":
             alternatives.append(r"\+")
+        if char in _SHORT_ESCAPES:
+            alternatives.append(re.escape("\\" + char))
         parts.append(f"(?:{'|'.join(alternatives)})")
     return "".join(parts)
 
 
+_SHORT_ESCAPES = frozenset('/"\\')
+_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([/\"\\]))")
+
+
+def _case_blind(digit: str) -> str:
+    return f"[{digit}{digit.lower()}]" if digit.isalpha() else digit
+
+
 def _hex(byte: int) -> str:
-    high, low = f"{byte >> 4:X}", f"{byte & 15:X}"
-    return f"%[{high}{high.lower()}][{low}{low.lower()}]"
+    return "%" + "".join(_case_blind(d) for d in f"{byte:02X}")
 
 
 def spellings(secret: str) -> set[str]:
@@ -136,13 +152,22 @@ def scrub(text: str) -> str:
     return text
 
 
+def _plus_blind(text: str) -> str:
+    # `+` is a space in a query and itself elsewhere, and a server may
+    # write one secret with both (yarl sends ` ` as `+` and keeps a `+`
+    # as `%2B`, which the target decodes and echoes raw in a Location):
+    # no single decoding gives the secret back, so compare with `+` and
+    # space made the same on both sides.
+    return text.replace("+", " ")
+
+
 def _encoded_inside(text: str) -> bool:
     # Decoding and searching the fixed spellings is much cheaper than the
     # percent patterns; only a hit pays for them.
-    assert _pattern is not None
-    if _encoded is None or ("%" not in text and "+" not in text):
+    if _decoded is None or ("%" not in text and "+" not in text and "\\" not in text):
         return False
-    return _pattern.search(unquote_plus(text)) is not None
+    unescaped = _JSON_ESCAPE.sub(lambda m: chr(int(m[1], 16)) if m[1] else m[2], text)
+    return _decoded.search(_plus_blind(unquote(unescaped))) is not None
 
 
 def _found(text: str) -> bool:
@@ -191,8 +216,9 @@ def _scrub_nested(value: Any, repeated: bool) -> None:
 
 def forget_all() -> None:
     """Drop every registered secret (tests only)."""
-    global _pattern, _encoded  # noqa: PLW0603
+    global _pattern, _encoded, _decoded  # noqa: PLW0603
     _secrets.clear()
     _spellings.clear()
     _percent.clear()
-    _pattern = _encoded = None
+    _loose.clear()
+    _pattern = _encoded = _decoded = None

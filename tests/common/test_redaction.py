@@ -78,3 +78,24 @@ def test_a_result_is_scrubbed_whole() -> None:
     assert SECRET not in str(result) and "p%40ss" not in str(result)
     assert result.tls.sans[0] == "ok.example"
     assert result.message == f"got {REDACTED}"
+
+
+PLUS_SECRET = "s3cr3t P@ss/wd+x"  # fake: a space and a plus, which queries confuse
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        "s3cr3t+P@ss/wd+x",  # yarl's query (` ` as +, + as %2B), decoded and echoed in a Location
+        "s3cr3t+P%40ss%2fwd%2Bx",
+        "s3cr3t P@ss\\/wd+x",  # PHP's json_encode
+        "s3cr3t P@ss\\u002fwd+x",
+        "s3cr3t P\\u0040ss/wd\\u002Bx",
+        "s3cr3t%20P\\u0040ss%2Fwd+x",
+    ],
+    ids=["plus-both-ways", "percent-lower", "json-slash", "json-u002f", "json-u-mixed", "mixed"],
+)
+def test_mixed_escapes_are_redacted(spelled: str) -> None:
+    # Held-out leak: a secret in a redirect hop came back as the first form.
+    redact(PLUS_SECRET)
+    assert scrub(f"x?token={spelled}&y") == f"x?token={REDACTED}&y"
