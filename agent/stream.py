@@ -71,6 +71,12 @@ def backoff(attempt: int, jitter: float, initial: float = 0.5, cap: float = 30.0
     return float(min(cap, initial * 2**attempt)) + jitter
 
 
+def attempt_after(attempt: int, lived: float) -> int:
+    """The backoff attempt for the next reconnect, after a stream that
+    lived `lived` seconds: a stable stream starts the backoff over."""
+    return 0 if lived > _STABLE else attempt
+
+
 class RateBudget:
     """A token bucket of results per second, one second of burst."""
 
@@ -130,8 +136,7 @@ class StreamClient:
                 await self._session()
             except TransientError as exc:
                 self.last_error = str(exc)
-                if time.monotonic() - began > _STABLE:
-                    attempt = 0
+                attempt = attempt_after(attempt, time.monotonic() - began)
                 delay = backoff(attempt, random.random())  # noqa: S311 - jitter, not crypto
                 attempt += 1
                 self.metrics.reconnects.inc()

@@ -122,13 +122,17 @@ async def test_many_checks_each_run_on_their_own_schedule() -> None:
         return True
 
     scheduler = Scheduler(run, time.time)
+    began = time.monotonic()
     scheduler.apply([check(f"c{i}", interval=0.4) for i in range(200)])
     await asyncio.sleep(1.0)
     scheduler.apply([check(f"c{i}", interval=0.4) for i in range(100)])  # drop half
     dropped_at = sum(runs[f"c{i}"] for i in range(100, 200))
     await asyncio.sleep(0.9)
     scheduler.stop()
-    assert all(3 <= runs[f"c{i}"] <= 5 for i in range(100)), runs  # 1.9 s at 0.4 s
+    # ~1.9 s at 0.4 s, by the time that really passed: a loaded machine
+    # wakes the test late, and each check runs once per 0.4 s meanwhile.
+    most = int((time.monotonic() - began) / 0.4) + 1
+    assert all(3 <= runs[f"c{i}"] <= most for i in range(100)), runs
     assert sum(runs[f"c{i}"] for i in range(100, 200)) == dropped_at
 
 

@@ -12,7 +12,7 @@ import pytest
 from agent import settings
 from agent.metrics import AgentMetrics
 from agent.spool import Spool
-from agent.stream import RateBudget, StreamClient, backoff, classify_rpc_error
+from agent.stream import RateBudget, StreamClient, attempt_after, backoff, classify_rpc_error
 from common.errors import FatalError, TransientError
 from vantage.v1 import vantage_pb2 as pb
 
@@ -61,6 +61,17 @@ def test_statuses_map_to_fatal_or_transient(
 )
 def test_backoff_doubles_up_to_the_cap(attempt: int, jitter: float, delay: float) -> None:
     assert backoff(attempt, jitter) == pytest.approx(delay)
+
+
+@pytest.mark.parametrize(
+    ("attempt", "lived", "next_attempt"),
+    [(5, 0.2, 5), (5, 59.0, 5), (5, 61.0, 0), (0, 3600.0, 0)],
+    ids=["failed-at-once", "under-a-minute", "stable-resets", "first"],
+)
+def test_a_stream_that_lived_over_a_minute_resets_the_backoff(
+    attempt: int, lived: float, next_attempt: int
+) -> None:
+    assert attempt_after(attempt, lived) == next_attempt
 
 
 @pytest.mark.parametrize(
