@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
@@ -57,3 +58,14 @@ def test_prune_drops_old_results_of_both_kinds() -> None:
 def test_p95_is_the_nearest_rank(n: int) -> None:
     values = random.Random(n).sample(range(10 * n), n)
     assert p95(values) == sorted(values)[math.ceil(0.95 * n) - 1]
+
+
+def test_window_state_round_trips_through_json() -> None:
+    window = SloWindow()
+    for i in range(8):
+        window.add(100.0 + i, "eu" if i % 2 else "us", i != 3, 0.1 * (i + 1))
+    window.exclude_since("us", 103.0)
+    window.prune(now=110.0, span=300.0)
+    restored = SloWindow.from_state(json.loads(json.dumps(window.to_state())))
+    assert restored.stats(200.0, 10.0, 1) == window.stats(200.0, 10.0, 1)
+    assert len(restored) == len(window) == 8
