@@ -51,7 +51,7 @@ async def collect(options: Options, net: Net) -> Facts:
     _climb_caa(facts)
     await asyncio.gather(
         *(_web(net, h, options) for h in hosts if h.reachable),
-        *(_secrets(net, h, options.domain) for h in facts.stale if h.reachable),
+        *(_secrets(net, h, options.domain) for h in facts.stale_to_scan()),
         _email(net, facts),
     )
     canonical = facts.canonical
@@ -60,9 +60,18 @@ async def collect(options: Options, net: Net) -> Facts:
     return facts
 
 
+PAIRED_FORMS = ("staging", "stg", "dev", "test")
+"""Stale forms also tried joined to a host name (`staging-api`, `api-dev`)."""
+PAIRED_HOSTS = ("api", "app", "www")
+
+
 def _stale_names(options: Options) -> list[str]:
     taken = {"www", *options.subdomains}
-    return [n for n in dict.fromkeys([*options.stale, *STALE_FORMS]) if n not in taken]
+    forms = dict.fromkeys([*options.stale, *PAIRED_FORMS])
+    hosts = dict.fromkeys([*options.subdomains, *PAIRED_HOSTS])
+    paired = [n for f in forms for h in hosts for n in (f"{f}-{h}", f"{h}-{f}")]
+    names = dict.fromkeys([*options.stale, *STALE_FORMS, *paired])
+    return [n for n in names if n not in taken and len(n.split(".")[0]) <= 63]
 
 
 async def _dns(net: Net, host: HostFacts, types: tuple[str, ...]) -> None:
@@ -140,7 +149,7 @@ async def _assets(net: Net, host: HostFacts) -> None:
     urls = web_rules.asset_urls(host.home)
     same_site = [u for u in urls if urlsplit(u).hostname == host.name][:_MAX_ASSETS]
     host.assets = list(await asyncio.gather(*(net.get(u) for u in same_site)))
-    scripts = [a for a in host.assets if a.status == 200 and a.url.endswith(".js")]
+    scripts = [a for a in host.assets if a.status == 200 and web_rules.is_script(a)]
     maps = [web_rules.source_map_url(s) for s in scripts]
     host.source_maps = list(await asyncio.gather(*(net.get(m) for m in maps if m)))
 

@@ -86,9 +86,11 @@ def add_parser(sub: argparse._SubParsersAction[Parser]) -> None:
 
 def options(args: argparse.Namespace) -> Options:
     """Options from the parsed flags; ValueError with a message for a user."""
-    domain = validate_dns_name(args.domain.lower().removesuffix("."), "domain")
+    domain = validate_dns_name(_ascii(args.domain.strip().lower().removesuffix(".")), "domain")
     if not 1 <= args.samples <= 1000:
         raise ValueError(f"--samples {args.samples}: use 1 to 1000")
+    if not 0 < args.timeout <= 300:
+        raise ValueError(f"--timeout {args.timeout:g}: use more than 0 and at most 300 seconds")
     if args.repo is not None and not args.repo.is_dir():
         raise ValueError(f"--repo {args.repo}: not a directory")
     if args.ca_file is not None and not Path(args.ca_file).is_file():
@@ -106,7 +108,7 @@ def options(args: argparse.Namespace) -> Options:
         subdomains=args.subdomains,
         stale=args.stale,
         dkim_selectors=args.dkim_selectors,
-        routes=args.routes,
+        routes=args.routes or ("/",),
         samples=args.samples,
         overrides=Overrides.parse(args.connect_to, args.dns_server),
         dns_server=args.dns_server,
@@ -114,6 +116,17 @@ def options(args: argparse.Namespace) -> Options:
         repo=args.repo,
         timeout=args.timeout,
     )
+
+
+def _ascii(domain: str) -> str:
+    """An internationalised name in its DNS form (`bücher.example` ->
+    `xn--bcher-kva.example`); an ASCII name as it is."""
+    if domain.isascii():
+        return domain
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain  # the validator names the problem
 
 
 class Progress:

@@ -110,6 +110,19 @@ class Facts:
     spf: tuple[str, ...] = ()
     routes: dict[str, list[Page]] = field(default_factory=dict)
 
+    def by_wildcard(self, host: HostFacts) -> bool:
+        """Whether a name answers only as a random name does: a wildcard
+        record, which proves nothing about an old environment."""
+        wild = self.wildcard
+        return bool(wild) and set(host.addresses) == set(wild) and not host.records("CNAME")
+
+    def stale_to_scan(self) -> list[HostFacts]:
+        """Stale hosts to look for secret files on: each one with records of
+        its own, and one name for the wildcard (all of those answer alike)."""
+        reachable = [h for h in self.stale if h.reachable]
+        own = [h for h in reachable if not self.by_wildcard(h)]
+        return own + [h for h in reachable if self.by_wildcard(h)][:1]
+
     def host(self, name: str) -> HostFacts | None:
         """The facts of a main host."""
         return next((h for h in self.hosts if h.name == name), None)

@@ -49,7 +49,7 @@ WEB_PLUGINS = (
 format, plus the keyword detector under `_credential`'s stricter test.
 Entropy detectors would flag every bundle."""
 _STRONG_NAME = re.compile(r"secret|passw|pwd|priv|token|auth|credential", re.I)
-_PUBLIC_KEYS = ("AIza", "pk_", "pk.")
+PUBLIC_KEYS = ("AIza", "pk_", "pk.")
 """Keys made to be public: Google browser keys, Stripe and Mapbox publishable."""
 
 
@@ -60,7 +60,7 @@ def _credential(found: PotentialSecret, line: str) -> bool:
         return True
     value = found.secret_value or ""
     has_both = any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
-    public = value.startswith(_PUBLIC_KEYS)
+    public = value.startswith(PUBLIC_KEYS)
     return len(value) >= 8 and has_both and not public and bool(_STRONG_NAME.search(line))
 
 

@@ -16,17 +16,22 @@ from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
 from cli.audit.net import Page
-from cli.audit.secrets_scan import scan_text
+from cli.audit.secrets_scan import PUBLIC_KEYS, scan_text
 
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=", re.M)
-# Names that hold secrets; `apiKey` alone does not: browser configs (Firebase,
-# maps) carry public API keys by design.
-_SECRET_KEY = re.compile(
-    r"secret|passw|private[_-]?key|credential|access[_-]?key|auth[_-]?token|refresh[_-]?token", re.I
+# Names of a secret itself, matched on the end of a JSON key with case and
+# separators dropped (`DB_PASSWORD`, `clientSecret`, `aws.secretAccessKey`):
+# `passwordResetUrl` or `authDomain` only talk about one, and `apiKey` alone
+# is no secret: browser configs (Firebase, maps) carry public keys by design.
+_SECRET_NAME = re.compile(
+    r"(secret|secretkey|password|passwd|pwd|privatekey|credentials?|accesskey|secretaccesskey"
+    r"|apitoken|authtoken|accesstoken|refreshtoken|bearertoken)$"
 )
+_NOT_A_VALUE = re.compile(r"^(/|https?://|\$\{|<|%|\{\{)|\s|^(true|false|null|none)$", re.I)
 _SQL = re.compile(
     r"\b(CREATE TABLE|INSERT INTO|DROP TABLE)\b|^-- (MySQL|PostgreSQL) .*dump", re.I | re.M
 )
+_CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)""", re.I)
 _MAP_COMMENT = re.compile(rb"[#@]\s*sourceMappingURL=(\S+)\s*$", re.M)
 
 
@@ -54,16 +59,26 @@ def _config_json(page: Page) -> bool:
         data = json.loads(page.body)
     except ValueError:
         return False
-    return _has_secret_key(data) or bool(scan_text(page.text))
+    # Keys named for secrets are judged by `_secret_entry`, which reads the
+    # JSON structure; from detect-secrets only the detectors of a key's own
+    # format count (its keyword detector reads `passwordPolicy: "min8"` as one).
+    formats = [kind for kind, _ in scan_text(page.text) if kind != "Secret Keyword"]
+    return _has_secret_key(data) or bool(formats)
 
 
 def _has_secret_key(data: object) -> bool:
     if isinstance(data, dict):
-        return any(
-            (_SECRET_KEY.search(str(k)) and isinstance(v, str) and v) or _has_secret_key(v)
-            for k, v in data.items()
-        )
+        return any(_secret_entry(str(k), v) or _has_secret_key(v) for k, v in data.items())
     return isinstance(data, list) and any(_has_secret_key(v) for v in data)
+
+
+def _secret_entry(key: str, value: object) -> bool:
+    """A key named for a secret holding what could be one: not a URL, a
+    path, a template, a sentence or a key made to be public."""
+    name = re.sub(r"[^a-z0-9]", "", key.lower())
+    if not (_SECRET_NAME.search(name) and isinstance(value, str) and value.strip()):
+        return False
+    return not _NOT_A_VALUE.search(value) and not value.startswith(PUBLIC_KEYS)
 
 
 def _archive(page: Page) -> bool:
@@ -135,9 +150,23 @@ class _Links(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.found: list[tuple[str, str, str]] = []
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self._css(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = self._in_style and tag != "style"
+
+    def _css(self, css: str) -> None:
+        # url(...) in a <style> block or a style attribute: images and fonts.
+        self.found += [("css", m.group(1), "") for m in _CSS_URL.finditer(css)]
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {k: v or "" for k, v in attrs}
+        self._in_style = tag == "style"
+        self._css(values.get("style", ""))
         url = values.get(self._ATTRS.get(tag, ""), "")
         if not url:
             return
@@ -172,13 +201,26 @@ def asset_urls(page: Page) -> list[str]:
     return list(dict.fromkeys(u for u in urls if urlsplit(u).scheme in ("http", "https")))
 
 
+def is_script(page: Page) -> bool:
+    """Whether a fetched asset is JavaScript (by path, query aside, or type)."""
+    path = urlsplit(page.url).path.lower()
+    kind = (page.header("Content-Type") or "").lower()
+    return path.endswith((".js", ".mjs", ".cjs")) or "javascript" in kind
+
+
 def source_map_url(script: Page) -> str | None:
-    """The source map a script names (SourceMap header or comment)."""
+    """The source map a script names (SourceMap header or comment), else
+    the script's own URL plus `.map`: bundlers deploy maps next to the
+    scripts even when the comment is stripped, and that is where anyone
+    looks first."""
     named = script.header("SourceMap") or script.header("X-SourceMap")
     if named is None:
         match = _MAP_COMMENT.search(script.body[-2048:])
         named = match.group(1).decode(errors="replace") if match else None
-    if named is None or named.startswith("data:"):
+    if named is None:
+        parts = urlsplit(script.url)
+        return parts._replace(path=parts.path + ".map", query="", fragment="").geturl()
+    if named.startswith("data:"):
         return None
     return urljoin(script.url, named)
 

@@ -43,7 +43,8 @@ def build(facts: Facts, report: Report) -> dict[str, Any]:
         {"name": _name("stale", h.name), "type": "dns", "query_name": h.name, "record": "A",
          "expect": {"rcode": "NXDOMAIN"}, **dns_extra}
         for h in facts.stale
-        if h.resolves or h.name.split(".")[0] in options.stale
+        # Under a wildcard record every name resolves: NXDOMAIN can never hold.
+        if (h.resolves or h.name.split(".")[0] in options.stale) and not facts.by_wildcard(h)
     ]  # fmt: skip
     checks.append(_email(facts, dns_extra))
     for url in facts.routes:

@@ -139,11 +139,15 @@ def test_route_budgets(
     assert [f.id for f in perf.check(found)] == expected
 
 
-def test_a_silent_dns_server_is_no_missing_host() -> None:
+def test_a_silent_dns_server_is_no_missing_host_but_no_ship_either() -> None:
+    # Unanswered is not NXDOMAIN; but with no answer for the apex the audit
+    # saw nothing, and exit 0 would wave a blind audit through a pipeline.
     silent = HostFacts("x.test", "apex", dns={"A": DnsAnswer("")})
+    silent_sub = HostFacts("api.x.test", "subdomain", dns={"A": DnsAnswer("")})
     gone = HostFacts("x.test", "apex", dns={"A": DnsAnswer("NXDOMAIN")})
-    assert [(f.id, f.severity.value) for f in dns.check(facts(silent))] == [
-        ("dns.lookup_failed", "medium")
+    assert [(f.id, f.severity.value) for f in dns.check(facts(silent, silent_sub))] == [
+        ("dns.lookup_failed", "blocker"),
+        ("dns.lookup_failed", "medium"),
     ]
     assert [(f.id, f.severity.value) for f in dns.check(facts(gone))] == [
         ("dns.host_missing", "blocker")
@@ -162,6 +166,21 @@ def test_a_loop_is_told_from_a_long_chain(message: str, rule: str) -> None:
     looped = Page("https://x.test/", error="redirect_loop", message=message)
     host = HostFacts("x.test", "apex", https_probe=looped)
     assert [f.id for f in redirects.check(facts(host))] == [rule]
+
+
+def test_a_loop_on_the_home_page_alone_is_a_loop_not_a_host_down() -> None:
+    # `/` -> /login -> `/` while deep links answer: the probe path does not
+    # loop, the page visitors open does.
+    message = (
+        "redirect loop: https://api.x.test/ -> https://api.x.test/login -> https://api.x.test/"
+    )
+    hsts = ("Strict-Transport-Security", "max-age=31536000")
+    root = Page("https://api.x.test/", 302, (("Location", "/login"), hsts))
+    home = Page("https://api.x.test/", error="redirect_loop", message=message)
+    host = HostFacts("api.x.test", "subdomain", https_root=root, home=home)
+    host.dns = {"A": DnsAnswer("NOERROR", ("127.0.0.1",))}
+    found = redirects.check(facts(host)) + web.check(facts(host))
+    assert [(f.id, f.severity.value) for f in found] == [("redirect.loop", "blocker")]
 
 
 @pytest.mark.parametrize(
@@ -210,3 +229,44 @@ async def test_a_hanging_route_costs_three_timeouts_not_twenty(
     route = _Route(status)
     pages = await collect._sample(route, "https://x.test/", 20)  # type: ignore[arg-type]
     assert len(pages) == route.calls == sent
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("max-age=31536000", []),
+        ("max-age=86400", [("web.hsts_short", "low")]),
+        ("max-age=0", [("web.hsts_missing", "medium")]),
+    ],
+    ids=["year", "day", "zero-turns-it-off"],
+)
+def test_hsts_max_age(value: str, expected: list[tuple[str, str]]) -> None:
+    root = Page("https://x.test/", 200, (("Strict-Transport-Security", value),))
+    host = HostFacts("x.test", "apex", https_root=root)
+    assert [(f.id, f.severity.value) for f in redirects.check(facts(host))] == expected
+
+
+def _resolving(name: str, *addresses: str) -> HostFacts:
+    return HostFacts(name, "stale", dns={"A": DnsAnswer("NOERROR", addresses)})
+
+
+def test_a_wildcard_hides_nothing_of_its_own_and_is_scanned_once() -> None:
+    # *.x.test answers 192.0.2.1 for every name: old names that get the
+    # same answer are no finding; one with records of its own is.
+    found = facts()
+    found.wildcard = ("192.0.2.1",)
+    found.stale = [
+        _resolving("staging.x.test", "192.0.2.1"),
+        _resolving("dev.x.test", "192.0.2.1"),
+        _resolving("stg.x.test", "192.0.2.9"),
+    ]
+    assert [(f.id, f.hosts) for f in dns.check(found)] == [
+        ("dns.stale_host_resolves", ("stg.x.test",))
+    ]
+    assert [h.name for h in found.stale_to_scan()] == ["stg.x.test", "staging.x.test"]
+
+
+def test_stale_names_include_forms_joined_to_hosts() -> None:
+    names = collect._stale_names(Options("x.test", subdomains=("api", "shop"), stale=("legacy",)))
+    assert {"legacy", "stg", "staging-api", "api-staging", "shop-dev", "legacy-app"} <= set(names)
+    assert "shop" not in names and "www" not in names and len(names) == len(set(names))

@@ -12,7 +12,7 @@ import pytest
 from cli.audit import web_rules
 from cli.audit.checks.email import _alignment
 from cli.audit.checks.tls import caa_allows, issuer_info
-from cli.audit.command import run
+from cli.audit.command import options, run
 from cli.audit.model import Finding, Report, finding, rank
 from cli.audit.net import Page
 from cli.audit.render import RENDERERS
@@ -97,6 +97,37 @@ def _page(body: bytes, status: int = 200, headers: dict[str, str] | None = None)
 
 
 SPA = _page(b"<!doctype html><html><body>app</body></html>")
+_PUBLIC_CONFIG = json.dumps(
+    {
+        "auth": {
+            "passwordResetUrl": "/reset",
+            "passwordPolicy": "min8-mixed",
+            "forgotPasswordText": "Forgot your password?",
+            "authDomain": "x.test",
+        },
+        "firebase": {"apiKey": "AIzaFAKEFAKEFAKEFAKE123"},
+        "stripeKey": "pk_test_FAKE123456",
+        "mapbox": {"accessToken": "pk.FAKE123456"},
+        "secretsPage": "${SECRETS_URL}",
+    }
+).encode()
+"""A browser config that only talks about secrets (a false blocker before)."""
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("https://x.test/a.js?v=3", "https://x.test/a.js.map"),
+        ("https://x.test/a.js?v=3\n//# sourceMappingURL=m/a.map", "https://x.test/m/a.map"),
+        ("https://x.test/a.js\n//# sourceMappingURL=data:application/json;base64,e30=", None),
+    ],
+    ids=["guessed-without-query", "named", "inline"],
+)
+def test_source_map_url(script: str, expected: str | None) -> None:
+    url, _, body = script.partition("\n")
+    page = Page(url, 200, (("Content-Type", "application/javascript"),), body.encode())
+    assert web_rules.is_script(page)
+    assert web_rules.source_map_url(page) == expected
 
 
 def test_secret_paths_include_backups_named_after_the_site() -> None:
@@ -127,11 +158,16 @@ def test_secret_paths_include_backups_named_after_the_site() -> None:
         ("/site.tar", _page(b"\0" * 257 + b"ustar\x0000"), None, True),
         ("/www.zip", SPA, None, False),
         ("/robots.txt", _page(b"DB_PASSWORD=fake"), None, False),
+        ("/config.json", _page(b'{"db": {"password": "fake-pw-1"}}'), None, True),
+        ("/config.json", _page(b'{"aws": {"secretAccessKey": "fake-value"}}'), None, True),
+        ("/config.json", _page(_PUBLIC_CONFIG), None, False),
+        ("/.env", _page(b"<!-- login -->\n<html><form><input name=password></form></html>"), None, False),
     ],
     ids=[
         "env", "env-export", "spa-index", "env-404", "plain-text", "catch-all", "git-config",
         "git-head", "git-head-spa", "config-secret", "config-public", "zip", "sql", "sql-spa",
-        "ds-store", "named-sql", "tar", "zip-spa", "not-a-secret-path",
+        "ds-store", "named-sql", "tar", "zip-spa", "not-a-secret-path", "config-password",
+        "config-aws-secret", "config-public-auth-words", "env-login-page",
     ],
 )  # fmt: skip
 def test_secret_files_are_judged_by_content(
@@ -182,12 +218,17 @@ def test_mixed_content_and_assets() -> None:
         b'<html><head><link rel="stylesheet" href="http://cdn.test/a.css">'
         b'<link rel="canonical" href="http://x.test/"><script src="/app.js"></script></head>'
         b'<body><img src="http://img.test/i.png"><a href="http://other.test/">x</a>'
-        b'<form action="http://x.test/login"></form></body></html>'
+        b'<form action="http://x.test/login"></form><iframe src="http://v.test/e"></iframe>'
+        b"<style>body{background:url( 'http://img.test/bg.png' )} p{background:url(/ok.png)}</style>"
+        b'<div style="background-image:url(http://img.test/d.png)"></div></body></html>'
     )
     assert web_rules.mixed_content(page) == [
         ("link", "http://cdn.test/a.css"),
         ("img", "http://img.test/i.png"),
         ("form", "http://x.test/login"),
+        ("iframe", "http://v.test/e"),
+        ("css", "http://img.test/bg.png"),
+        ("css", "http://img.test/d.png"),
     ]
     assert web_rules.asset_urls(page) == [
         "http://cdn.test/a.css",
@@ -250,9 +291,12 @@ def test_docs_list_every_finding_id_with_its_severity() -> None:
         (["x.test", "--dkim-selectors", "s1,bad selector"], "bad selector"),
         (["x.test", "--repo", "/nonexistent/repo"], "not a directory"),
         (["x.test", "--out", "/nonexistent/r.html"], "no folder /nonexistent"),
+        (["x.test", "--timeout", "0"], "--timeout 0"),
+        (["x.test", "--timeout", "-1"], "--timeout -1"),
     ],
-    ids=["domain", "connect-to", "dns-server", "samples", "selector", "repo", "out"],
-)
+    ids=["domain", "connect-to", "dns-server", "samples", "selector", "repo", "out", "timeout-0",
+         "timeout-negative"],
+)  # fmt: skip
 def test_usage_errors_exit_2(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -294,3 +338,9 @@ def test_a_clean_report_ships_in_every_format() -> None:
 )  # fmt: skip
 def test_credentials_in_browser_code(line: str, found: bool) -> None:
     assert bool(scan_text(line)) is found
+
+
+def test_an_idn_domain_is_audited_in_its_dns_form_and_routes_default_to_home() -> None:
+    parsed = options(_parser().parse_args(["audit", "Bücher.Test.", "--routes", ""]))
+    assert parsed.domain == "xn--bcher-kva.test"
+    assert parsed.routes == ("/",)

@@ -13,7 +13,7 @@ def check(facts: Facts) -> list[Finding]:
     for host in facts.hosts:
         out += _missing(host) + _dangling(host)
     for host in facts.stale:
-        if host.resolves and not _wildcard(host, facts.wildcard):
+        if host.resolves and not facts.by_wildcard(host):
             records = ", ".join(_shown(host)) or "resolves"
             out.append(finding("dns.stale_host_resolves", host.name, f"{host.name}: {records}"))
             out += _dangling(host)
@@ -33,19 +33,16 @@ def _shown(host: HostFacts) -> list[str]:
     return [f"{t} {a}" for t in ("CNAME", "A", "AAAA") for a in host.records(t)]
 
 
-def _wildcard(host: HostFacts, wildcard: tuple[str, ...]) -> bool:
-    # Every name answers under a wildcard record: an old name answering
-    # the same as a random one proves nothing.
-    return bool(wildcard) and set(host.addresses) == set(wildcard) and not host.records("CNAME")
-
-
 def _missing(host: HostFacts) -> list[Finding]:
     if host.resolves:
         return []
     answer = host.dns.get("A")
     if answer is None or not answer.rcode:
-        # No answer at all says nothing about the name: never a blocker.
-        return [finding("dns.lookup_failed", host.name, f"A {host.name}: no answer from DNS")]
+        # No answer says nothing about a subdomain. For the apex it means
+        # the audit saw nothing at all, and "ship" would be a guess.
+        severity = Severity.BLOCKER if host.role == "apex" else None
+        evidence = f"A {host.name}: no answer from DNS"
+        return [finding("dns.lookup_failed", host.name, evidence, severity=severity)]
     rcode = answer.rcode
     # The apex is the site: without it nothing else matters.
     severity = Severity.BLOCKER if host.role == "apex" else None

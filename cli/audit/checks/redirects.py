@@ -33,7 +33,10 @@ def _hops(page: Page) -> str:
 def _loops(host: HostFacts) -> list[Finding]:
     # The client reports a circle and a chain past its limit alike; only a
     # circle is a loop, a long chain is a long chain.
-    pages = [p for p in (host.http_probe, host.https_probe) if p and p.error == "redirect_loop"]
+    # The home page counts too: a host may loop on / alone (a login
+    # redirect that sends back to /), and / is what visitors open.
+    probes = (host.http_probe, host.https_probe, host.home)
+    pages = [p for p in probes if p and p.error == "redirect_loop"]
     return [
         finding(
             "redirect.loop" if "loop" in p.message else "redirect.chain_too_long",
@@ -85,6 +88,10 @@ def _hsts(host: HostFacts) -> list[Finding]:
             )
         ]
     match = _MAX_AGE.search(value)
+    if match is not None and int(match.group(1)) == 0:
+        # max-age=0 tells browsers to forget HSTS: as good as none.
+        evidence = f"GET {root.url}: Strict-Transport-Security: {value} (turns HSTS off)"
+        return [finding("web.hsts_missing", host.name, evidence)]
     if match is None or int(match.group(1)) < _HSTS_MIN:
         return [finding("web.hsts_short", host.name, f"Strict-Transport-Security: {value}")]
     return []

@@ -26,7 +26,7 @@ def check(facts: Facts) -> list[Finding]:
             assert host.home is not None
             out += _page(host.name, host.home) + _assets(host) + _edge(host)
         out += _secret_files(host) + _source_maps(host)
-    for host in facts.stale:
+    for host in facts.stale_to_scan():
         out += _secret_files(host)
     for pages in facts.routes.values():
         if pages and pages[0].status is not None:
@@ -42,6 +42,8 @@ def _down(host: HostFacts) -> list[Finding]:
     page = host.home or host.https_root
     if page is None or page.error.startswith("dns_"):
         return []  # the name does not lead anywhere: the DNS findings say so
+    if page.error == "redirect_loop":
+        return []  # the redirect findings name the loop or the chain
     if page.status is None and host.tls is not None and not host.tls.success:
         return []  # no HTTPS at all: the TLS finding names why
     if page.status is None or page.status >= 500:
