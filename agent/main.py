@@ -79,6 +79,7 @@ class Agent:
         self.settled = False  # start-up is over once a first config is applied
         self.last_shed = -SHED_RECENT
         self.dropped_seen = 0
+        self.spool_failing = False
 
     def _stream(self, collector: str) -> StreamClient:
         s = self.settings
@@ -90,7 +91,17 @@ class Agent:
         owner = self.owners.get(result.check)
         if owner is None:  # its check was removed while it ran
             return
-        owner.spool.add(result)
+        try:
+            owner.spool.add(result)
+        except OSError as exc:  # a full or read-only disk: probing goes on
+            self.metrics.spool_errors.inc()
+            if not self.spool_failing:
+                log.error("spool.write_failed", error=str(exc), state_dir=str(self.state.root))
+            self.spool_failing = True
+            return
+        if self.spool_failing:
+            log.info("spool.write_recovered")
+            self.spool_failing = False
         owner.notify()
 
     def shed(self, check: CheckBase, why: str) -> None:

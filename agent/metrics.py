@@ -55,6 +55,11 @@ class AgentMetrics:
             "Unacked results dropped because the spool passed its size or age bound.",
             registry=r,
         )
+        self.spool_errors = Counter(
+            "vantage_agent_spool_write_errors_total",
+            "Results lost because the spool could not be written (a full or read-only disk).",
+            registry=r,
+        )
         self.skipped = Counter(
             "vantage_agent_runs_skipped_total",
             "Runs shed because the agent could not keep up (not target failures), by why: "

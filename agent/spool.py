@@ -25,6 +25,8 @@ episode and one ends it when the spool is empty again.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import errno
 import os
 import time
 from collections import OrderedDict, deque
@@ -149,14 +151,26 @@ class Spool:
             self._rotate()
             active = self.segments[-1]
         record = seg.result_record(result.started_at, result.SerializeToString())
-        os.write(self._fd, record)
+        self._write(record)
         active.note_result(active.size, len(record), result.started_at)
         active.size += len(record)
-        self._dirty = True
 
     def _append(self, record: bytes) -> None:
-        os.write(self._fd, record)
+        self._write(record)
         self.segments[-1].size += len(record)
+
+    def _write(self, record: bytes) -> None:
+        """Write a whole record or nothing: a failed write (a full disk) is
+        cut back off, so that no torn record hides the ones after it; the
+        OSError is raised."""
+        try:
+            written = os.write(self._fd, record)
+            if written != len(record):
+                raise OSError(errno.ENOSPC, f"short write of a spool record ({written} bytes)")
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self.segments[-1].size)
+            raise
         self._dirty = True
 
     def _open_segment(self) -> None:
@@ -245,12 +259,13 @@ class Spool:
         return sum(end - start for start, end in self.backlog)
 
     def _new_batch(self, first: int, count: int, runs_skipped: int = 0) -> Batch:
+        """A batch is recorded before it is sent, so that a restart re-sends
+        it with its own seq (an OSError from the record stops it here)."""
         seq = self.next_seq
-        self.next_seq += 1
         message = encode_batch(seq, self._read(first, count), runs_skipped)
-        batch = Batch(seq, first, count, message)
         self._append(seg.batch_record(seq, first, count))
-        self.in_flight[seq] = batch
+        self.next_seq += 1
+        batch = self.in_flight[seq] = Batch(seq, first, count, message)
         return batch
 
     def _read(self, first: int, count: int) -> list[bytes]:
@@ -270,7 +285,10 @@ class Spool:
         segments nothing unacked is left in."""
         if self.in_flight.pop(seq, None) is None:
             return
-        self._append(seg.ack_record(seq))
+        try:
+            self._append(seg.ack_record(seq))
+        except OSError as exc:  # after a restart the batch is re-sent, and deduplicated
+            log.warning("spool.ack_not_recorded", seq=seq, error=str(exc))
         self._delete_done()
         if self._episode and not len(self):
             log.warning("spool.dropping_ended", dropped=self._episode)

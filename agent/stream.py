@@ -211,13 +211,27 @@ class StreamClient:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wakeup.wait(), self.settings.flush_interval)
         self.wakeup.clear()
-        size, spool = self.settings.batch_size, self.spool
+        try:
+            await self._send_live(call)
+            await self._send_backlog(call, budget)
+        except OSError as exc:  # a batch could not be recorded: retried next flush
+            log.warning("spool.batch_not_recorded", collector=self.collector, error=str(exc))
+
+    async def _send_live(self, call: Any) -> None:
+        spool = self.spool
         while len(spool.in_flight) < _MAX_IN_FLIGHT:
             skipped, self.runs_skipped = self.runs_skipped, 0
-            batch = spool.next_live(size, skipped)
+            try:
+                batch = spool.next_live(self.settings.batch_size, skipped)
+            except OSError:
+                self.runs_skipped += skipped
+                raise
             if batch is None:
                 break
             await call.write(batch.message)
+
+    async def _send_backlog(self, call: Any, budget: RateBudget) -> None:
+        size, spool = self.settings.batch_size, self.spool
         while len(spool.in_flight) < _MAX_IN_FLIGHT and spool.backlog:
             granted = budget.take(min(size, spool.backlog_count), time.monotonic())
             batch = spool.next_backlog(granted) if granted else None

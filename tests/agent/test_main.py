@@ -215,3 +215,20 @@ async def test_an_agent_that_cannot_ping_says_so_at_start_and_refuses_icmp_check
         for stream in a.streams:
             stream.spool.close()
         await a.ctx.close()
+
+
+async def test_a_spool_that_cannot_be_written_never_stops_probing(
+    agent: Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(_result: pb.Result) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(agent.streams[0].spool, "add", full)
+    agent.collect(pb.Result(check="home", started_at=1.0))  # does not raise into the scheduler
+    agent.collect(pb.Result(check="home", started_at=2.0))
+    assert agent.metrics.spool_errors.series[()].value == 2
+    assert agent.spool_failing is True
+    monkeypatch.undo()
+    agent.collect(pb.Result(check="home", started_at=3.0))
+    assert agent.spool_failing is False
+    assert len(agent.streams[0].spool) == 1

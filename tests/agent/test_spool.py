@@ -4,6 +4,8 @@ oldest results and count them."""
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -167,3 +169,29 @@ def test_seq_starts_after_the_highest_on_disk(tmp_path: Path) -> None:
     path = segments.segment_path(tmp_path, 0)
     path.write_bytes(segments.result_record(5.0, b"") + segments.batch_record(2**60, 0, 1))
     assert Spool(tmp_path).next_seq == 2**60 + 1
+
+
+def test_a_failed_write_is_cut_back_and_later_records_stay_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = Spool(tmp_path)
+    spool.add(result(0))
+    real_write = os.write
+
+    def half_write(fd: int, data: bytes) -> int:
+        real_write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_write)
+    with pytest.raises(OSError, match="No space"):
+        spool.add(result(1))
+    with pytest.raises(OSError, match="No space"):
+        spool.next_live(10)  # a batch that cannot be recorded is not sent
+    monkeypatch.setattr(os, "write", real_write)
+    spool.add(result(2))
+    spool.close()
+    again = Spool(tmp_path)
+    again.rewind()
+    batch = again.next_backlog(10)
+    assert batch is not None
+    assert checks(batch.message)[1] == ["c0", "c2"]
