@@ -6,7 +6,7 @@ import datetime
 import functools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -59,6 +59,9 @@ def pretty_json(body: Any, status: int = 200) -> web.Response:
 
 
 _PRETTY = functools.partial(json.dumps, indent=2)
+_PAGES = ("/", "/status")
+"""The status page's paths (collector.status_page)."""
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def check_view(check: CheckBase, stats: Stats, now: float) -> dict[str, Any]:
@@ -116,9 +119,21 @@ class Api:
         header = f"Bearer {query}" if query else request.headers.get("Authorization")
         return bearer_ok(header, self.read_tokens)
 
+    @web.middleware
+    async def _read_guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """With reads closed, the status page and every GET under /api/
+        need a token; probes, /metrics and heartbeat pings stay open."""
+        page = request.path in _PAGES
+        guarded = page or request.path.startswith("/api/")
+        if guarded and request.method in ("GET", "HEAD") and not self.read_allowed(request):
+            if page:
+                return web.Response(status=401, text="this page needs an API token (?token=)\n")
+            return pretty_json({"error": "reads need an API token"}, status=401)
+        return await handler(request)
+
     def app(self) -> web.Application:
         """The aiohttp application."""
-        app = web.Application(middlewares=[errors_middleware])
+        app = web.Application(middlewares=[errors_middleware, self._read_guard])
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
@@ -147,10 +162,8 @@ class Api:
         body = {"ready": not problems, "problems": problems}
         return web.json_response(body, status=503 if problems else 200)
 
-    async def checks(self, request: web.Request) -> web.Response:
+    async def checks(self, _request: web.Request) -> web.Response:
         """Every check with its state per region (indented JSON)."""
-        if not self.read_allowed(request):
-            return pretty_json({"error": "reads need an API token"}, status=401)
         now, config = self.clock(), self.config()
         body = {
             "config_version": config.version,
@@ -162,8 +175,6 @@ class Api:
 
     async def one_check(self, request: web.Request) -> web.Response:
         """One check by name, or 404."""
-        if not self.read_allowed(request):
-            return pretty_json({"error": "reads need an API token"}, status=401)
         check = self.config().check(request.match_info["name"])
         if check is None:
             raise web.HTTPNotFound(text=f"no check named {request.match_info['name']!r}\n")

@@ -148,7 +148,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "--private",
         action="store_true",
         default=env("VANTAGE_PRIVATE", "") not in ("", "0", "false"),
-        help="the status page and /api/v1/checks need an API token (Bearer or ?token=) "
+        help="the status page and every GET under /api/ need an API token (Bearer or ?token=) "
         "[VANTAGE_PRIVATE=1]",
     )
     p.add_argument(
@@ -359,9 +359,7 @@ class Collector:
         )
         app = api.app()
         AlertingApi(self.alerting, self.settings.api_tokens).add_routes(app)
-        StatusPage(
-            lambda: self.source.config, self.stats, self.alerting, api.read_allowed
-        ).add_routes(app)
+        StatusPage(lambda: self.source.config, self.stats, self.alerting).add_routes(app)
         # No access log: ping URLs carry secret tokens.
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

@@ -74,6 +74,7 @@ def main() -> int:
         ]
         procs.append(_start(f"agent-{region}", argv, {**env, "VANTAGE_TOKEN": token}))
     print(f"""Vantage is running on loopback (config: {config})
+  status     http://127.0.0.1:9791/   (the status page; refreshes itself)
   collector  gRPC 127.0.0.1:9790   HTTP http://127.0.0.1:9791/metrics  /api/v1/checks
   agents     eu-west :9792  us-east :9793  ap-south :9794   (/metrics, /healthz)
   demo       http://127.0.0.1:8080/  /healthz  /slow

@@ -105,7 +105,7 @@ def test_status_page_and_reads_can_be_closed_with_a_token(
         env={"VANTAGE_PRIVATE": "1", "VANTAGE_API_TOKENS": token},
     )
     base = f"http://127.0.0.1:{http_port}"
-    for path in ("/", "/status", "/api/v1/checks", "/api/v1/checks/home"):
+    for path in ("/", "/status", "/api/v1/checks", "/api/v1/checks/home", "/api/v1/incidents"):
         assert http_get(f"{base}{path}")[0] == 401, path
         assert http_get(f"{base}{path}?token=wrong")[0] == 401, path
         assert http_get(f"{base}{path}?token={token}")[0] == 200, path
