@@ -17,8 +17,12 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+import structlog
+
 from agent.overload import too_late
 from common.config import CheckBase
+
+log = structlog.get_logger("agent.scheduler")
 
 
 def phase(name: str, interval: float) -> float:
@@ -154,6 +158,9 @@ class Scheduler:
     async def _run(self, entry: _Entry) -> None:
         try:
             success = await self.run(entry.check, entry.retry)
+        except Exception:  # a bug past the probe must not end this check's schedule
+            log.exception("scheduler.run_failed", check=entry.check.name)
+            success = True
         finally:
             # A finished task holds its coroutine and result: ~700 bytes a
             # check for as long as the check waits for its next run.

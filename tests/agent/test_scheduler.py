@@ -150,3 +150,17 @@ async def test_a_wall_clock_stepped_back_does_not_stall_checks() -> None:
     await asyncio.sleep(1.0)
     scheduler.stop()
     assert len(runs) >= 3
+
+
+async def test_a_run_that_raises_keeps_its_check_scheduled() -> None:
+    runs: list[float] = []
+
+    async def run(_c: CheckBase, _retry: bool) -> bool:
+        runs.append(time.monotonic())
+        raise OSError("No space left on device")
+
+    scheduler = Scheduler(run, time.time)
+    scheduler.apply([check("home", interval=0.2)])
+    await asyncio.sleep(0.7)
+    scheduler.stop()
+    assert len(runs) >= 2
