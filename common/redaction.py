@@ -40,11 +40,14 @@ _loose: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 _encoded: re.Pattern[str] | None = None
 _decoded: re.Pattern[str] | None = None
+_gate = re.compile(r"[%+\\]")
+"""What an escaped spelling must contain; a space too once a secret holds
+a `+`, which a target reads as a space in a query and may echo so."""
 
 
 def redact(secret: str) -> None:
     """Never show `secret`, in any of its spellings, from now on."""
-    global _pattern, _encoded, _decoded  # noqa: PLW0603  # the registry is process-wide by design
+    global _pattern, _encoded, _decoded, _gate  # noqa: PLW0603  # the registry is process-wide by design
     if len(secret) < _MIN_LENGTH or secret in _secrets:
         return
     _secrets.add(secret)
@@ -52,6 +55,8 @@ def redact(secret: str) -> None:
     if not set(secret) <= _UNRESERVED:  # else its usual encoded form is itself
         _percent.add(percent_pattern(secret))
         _loose.add(_plus_blind(secret))
+        if "+" in secret:
+            _gate = re.compile(r"[%+\\ ]")
         _decoded = re.compile(trie_pattern(_loose))
     # A trie of the fixed spellings: at most positions the regex rejects
     # on one character class, where a plain alternation would try every
@@ -95,6 +100,8 @@ def percent_pattern(secret: str) -> str:
             alternatives.append(r"\\u" + "".join(_case_blind(d) for d in f"{ord(char):04X}"))
         if char == " ":
             alternatives.append(r"\+")
+        elif char == "+":  # a raw + in a query is a space to the server, which may echo it
+            alternatives += [" ", "%20"]
         if char in _SHORT_ESCAPES:
             alternatives.append(re.escape("\\" + char))
         parts.append(f"(?:{'|'.join(alternatives)})")
@@ -164,7 +171,7 @@ def _plus_blind(text: str) -> str:
 def _encoded_inside(text: str) -> bool:
     # Decoding and searching the fixed spellings is much cheaper than the
     # percent patterns; only a hit pays for them.
-    if _decoded is None or ("%" not in text and "+" not in text and "\\" not in text):
+    if _decoded is None or not _gate.search(text):
         return False
     unescaped = _JSON_ESCAPE.sub(lambda m: chr(int(m[1], 16)) if m[1] else m[2], text)
     return _decoded.search(_plus_blind(unquote(unescaped))) is not None
@@ -216,9 +223,10 @@ def _scrub_nested(value: Any, repeated: bool) -> None:
 
 def forget_all() -> None:
     """Drop every registered secret (tests only)."""
-    global _pattern, _encoded, _decoded  # noqa: PLW0603
+    global _pattern, _encoded, _decoded, _gate  # noqa: PLW0603
     _secrets.clear()
     _spellings.clear()
     _percent.clear()
     _loose.clear()
     _pattern = _encoded = _decoded = None
+    _gate = re.compile(r"[%+\\]")

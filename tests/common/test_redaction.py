@@ -92,8 +92,17 @@ PLUS_SECRET = "s3cr3t P@ss/wd+x"  # fake: a space and a plus, which queries conf
         "s3cr3t P@ss\\u002fwd+x",
         "s3cr3t P\\u0040ss/wd\\u002Bx",
         "s3cr3t%20P\\u0040ss%2Fwd+x",
+        "s3cr3t P@ss/wd x",  # sent raw in a query, where the target read + as a space
     ],
-    ids=["plus-both-ways", "percent-lower", "json-slash", "json-u002f", "json-u-mixed", "mixed"],
+    ids=[
+        "plus-both-ways",
+        "percent-lower",
+        "json-slash",
+        "json-u002f",
+        "json-u-mixed",
+        "mixed",
+        "plus-read-as-space",
+    ],
 )
 def test_mixed_escapes_are_redacted(spelled: str) -> None:
     # Held-out leak: a secret in a redirect hop came back as the first form.
