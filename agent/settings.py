@@ -8,7 +8,7 @@ import argparse
 import os
 import socket
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +56,14 @@ def parser() -> argparse.ArgumentParser:
         description="Run Vantage probes for one region and stream results to collectors.",
         epilog="Every flag can be set by an environment variable, e.g. VANTAGE_COLLECTOR.",
     )
-    add = p.add_argument
+    _identity_flags(p.add_argument)
+    _delivery_flags(p.add_argument)
+    _spool_flags(p.add_argument)
+    return p
+
+
+def _identity_flags(add: Callable[..., object]) -> None:
+    """Who the agent is and where its collectors are."""
     add(
         "--collector",
         default=_env("COLLECTOR"),
@@ -88,6 +95,10 @@ def parser() -> argparse.ArgumentParser:
         help="address of /, /metrics, /healthz and /readyz; all interfaces when "
         "VANTAGE_IN_CONTAINER=1, else loopback [VANTAGE_AGENT_HTTP_LISTEN]",
     )
+
+
+def _delivery_flags(add: Callable[..., object]) -> None:
+    """How results travel: TLS, batching, backfill, keepalive, shedding."""
     add(
         "--tls-ca",
         default=_env("TLS_CA"),
@@ -105,6 +116,10 @@ def parser() -> argparse.ArgumentParser:
         default=float(_env("FLUSH_INTERVAL", "0.5") or 0.5),
         help="seconds between flushes, at most 1 [VANTAGE_FLUSH_INTERVAL]",
     )
+
+
+def _spool_flags(add: Callable[..., object]) -> None:
+    """The state dir and the spool's bounds."""
     add(
         "--state-dir",
         default=_env("STATE_DIR"),
@@ -153,7 +168,6 @@ def parser() -> argparse.ArgumentParser:
         default=_env("LOG_LEVEL", "info"),
         help="debug, info, warning, error [VANTAGE_LOG_LEVEL]",
     )
-    return p  # fmt: skip
 
 
 def collector_addresses(value: str) -> tuple[str, ...]:
