@@ -10,7 +10,7 @@ import signal
 import socket
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -390,12 +390,15 @@ class Collector:
             checks=len(self.source.config.checks),
             shard=str(self.settings.shard),
         )
+        fresh = asyncio.create_task(self.metrics.series.keep_fresh())
+        fresh.add_done_callback(_crash_logger("metrics.render_crashed"))
         alerting = asyncio.create_task(self.alerting.run())
-        alerting.add_done_callback(_log_crash)
+        alerting.add_done_callback(_crash_logger("alerting.crashed"))
         await self._until_stopped()
         self.serving = False
         await server.stop(grace=1.0)
         alerting.cancel()
+        fresh.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await alerting
         self.store.retry()
@@ -443,9 +446,14 @@ def _bindings(config: Config) -> list[Binding]:
     return [Binding(a.name, a.region, a.token_sha256) for a in config.agents]
 
 
-def _log_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("alerting.crashed", error=repr(task.exception()), exc_info=task.exception())
+def _crash_logger(event: str) -> Callable[[asyncio.Task[None]], None]:
+    """A done-callback that logs `event` when a background task crashed."""
+
+    def done(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error(event, error=repr(task.exception()), exc_info=task.exception())
+
+    return done
 
 
 def main(argv: Sequence[str] | None = None) -> int:

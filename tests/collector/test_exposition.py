@@ -201,3 +201,27 @@ def test_a_scrape_yields_to_the_event_loop_between_chunks() -> None:
     turns, lines = asyncio.run(main())
     assert lines == 3000
     assert turns >= 3000 // 500  # at least once per chunk of rendering
+
+
+def test_changes_are_rendered_in_the_background_at_most_so_many_a_pass() -> None:
+    stats = Stats()
+    stats.ingest([result(100.0, f"r{i}", 0.1) for i in range(30)], 100.0)
+    counting = Counting()
+    exposition = Exposition(
+        stats, [Family("t", "gauge", "Test.", counting)], [], clock=lambda: 100.0
+    )
+
+    async def two_passes() -> int:
+        task = asyncio.create_task(exposition.keep_fresh(every=0, most=20))
+        while not counting.rendered:
+            await asyncio.sleep(0)
+        first = len(counting.rendered)  # the first pass stops at 20
+        while len(counting.rendered) < 30:
+            await asyncio.sleep(0)
+        task.cancel()
+        return first
+
+    assert asyncio.run(asyncio.wait_for(two_passes(), 5)) == 20
+    assert len(counting.rendered) == 30
+    asyncio.run(scrape(exposition))
+    assert len(counting.rendered) == 30  # the scrape rendered nothing again
