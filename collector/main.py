@@ -58,7 +58,7 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     agent_tokens_file: Path | None = None
-    """Shared agent tokens, one per line; re-read on every config reload."""
+    """Shared agent tokens, one per line; re-read on SIGHUP and on every config change."""
     agent_rate: float = DEFAULT_RATE
     detailed_metrics: bool = False
     private: bool = False
@@ -293,9 +293,13 @@ class Collector:
                 return AgentTokens(_bindings(self.source.config), current.shared, hashed=True)
         return AgentTokens(_bindings(self.source.config), shared)
 
-    def _config_changed(self, config: Config, alerting: AlertingConfig) -> None:
+    def _retoken(self) -> None:
+        """Apply the tokens in force now; close the streams of removed ones."""
         self.agent_tokens = self._read_agent_tokens(self.agent_tokens)
         self.service.revoke()
+
+    def _config_changed(self, config: Config, alerting: AlertingConfig) -> None:
+        self._retoken()
         self.stats.forget(c.name for c in config.checks)
         self.metrics.set_targets(config.checks)
         self.metrics.config_info.clear()
@@ -311,7 +315,9 @@ class Collector:
             self.metrics.config_reload_errors.inc()
 
     def reload(self, reason: str) -> None:
-        """Reload the config file (off the event loop), counting the outcome."""
+        """Re-read the tokens file and reload the config file (off the event
+        loop), counting the outcome."""
+        self._retoken()
         task = asyncio.get_running_loop().create_task(self.source.reload_async(reason))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -19,10 +19,12 @@ limit answers RESOURCE_EXHAUSTED.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import grpc
 import structlog
@@ -49,6 +51,10 @@ _HELLO_TIMEOUT = 10.0
 """Seconds a new stream has to send its Hello."""
 MAX_BATCH_RESULTS = 10_000
 """Results in one batch; the agent sends 500 by default."""
+_DRAIN = 2.0
+"""Seconds a refused caller's messages are read and dropped before the status."""
+_QUIET = 0.1
+"""A pause this long in what the caller sends ends the drain early."""
 _MAX_LIMITS = 100_000
 """Rate buckets kept (one per identity); past it they start afresh."""
 DEFAULT_RATE = 5_000.0
@@ -243,10 +249,11 @@ class CollectorService(pb_grpc.CollectorServicer):
         metadata = context.invocation_metadata() or ()
         header = next((v for k, v in metadata if k == "authorization"), None)
         identity = self.tokens().identify(header)
-        # The Hello is read even from a caller about to be refused: ending the
-        # call while its first message is in flight sometimes reached the
-        # client as INTERNAL instead of UNAUTHENTICATED, and an agent retries
-        # INTERNAL forever instead of stopping on a bad token.
+        # The Hello is read even from a caller about to be refused, and what
+        # it sends after is drained before the status: ending the call while
+        # its messages are in flight reaches the client as INTERNAL instead
+        # of our code, and an agent retries INTERNAL forever instead of
+        # stopping on a bad token.
         try:
             first = await asyncio.wait_for(anext(aiter(request_iterator), None), _HELLO_TIMEOUT)
         except TimeoutError:
@@ -254,40 +261,43 @@ class CollectorService(pb_grpc.CollectorServicer):
         if identity is None:
             self.metrics.auth_failures.inc()
             log.warning("agent.unauthenticated", peer=context.peer())
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing agent token")
-        agent = await self._hello(first, identity, context)
+            refused = Refusal(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing agent token")
+            await _refuse(context, request_iterator, refused)
+        agent = self._hello(first, identity, context.peer())
+        if isinstance(agent, Refusal):
+            await _refuse(context, request_iterator, agent)
         refusal = self._register(agent)
         if refusal is not None:
-            await context.abort(refusal.code, refusal.details)
+            await _refuse(context, request_iterator, refusal)
         reader = asyncio.create_task(self._read(agent, request_iterator))
         try:
             yield await self._config_message(self.config(), agent.region)
             while (message := await agent.outbox.get()) is not None:
                 if isinstance(message, Refusal):
-                    await context.abort(message.code, message.details)
+                    reader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await reader  # the drain reads the requests next
+                    await _refuse(context, request_iterator, message)
                 yield message
         finally:
             reader.cancel()
             self._unregister(agent)
 
-    async def _hello(
-        self,
-        first: pb.AgentMessage | None,
-        identity: Identity,
-        context: grpc.aio.ServicerContext,  # type: ignore[type-arg]
-    ) -> AgentConn:
+    def _hello(
+        self, first: pb.AgentMessage | None, identity: Identity, peer: str
+    ) -> AgentConn | Refusal:
         if first is None or first.WhichOneof("msg") != "hello":
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be Hello")
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be Hello")
         hello = first.hello
         for name, value in (("agent_id", hello.agent_id), ("region", hello.region)):
             why = label_refusal(name, value)
             if why is not None:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
+                return Refusal(grpc.StatusCode.INVALID_ARGUMENT, why)
         denied = identity.refusal(hello.agent_id, hello.region)
         if denied is not None:
             self.metrics.auth_failures.inc()
-            log.warning("agent.permission_denied", peer=context.peer(), why=denied)
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, denied)
+            log.warning("agent.permission_denied", peer=peer, why=denied)
+            return Refusal(grpc.StatusCode.PERMISSION_DENIED, denied)
         key = identity.key(hello.agent_id, hello.region)
         limit = self._limits.get(key)
         if limit is None:
@@ -413,6 +423,21 @@ class CollectorService(pb_grpc.CollectorServicer):
                 region=agent.region,
                 unknown=agent.unknown,
             )
+
+
+async def _refuse(
+    context: grpc.aio.ServicerContext,  # type: ignore[type-arg]
+    requests: AsyncIterator[pb.AgentMessage],
+    refusal: Refusal,
+) -> NoReturn:
+    """End the call with `refusal` once the caller stops sending (at most
+    `_DRAIN` seconds): see Connect for why."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _DRAIN
+    with contextlib.suppress(Exception):  # any end of the stream ends the drain
+        while (left := deadline - loop.time()) > 0:
+            await asyncio.wait_for(anext(aiter(requests)), min(_QUIET, left))
+    await context.abort(refusal.code, refusal.details)
 
 
 def _taken(old: AgentConn, new: AgentConn) -> Refusal:
