@@ -61,7 +61,7 @@ def _config_json(page: Page) -> bool:
         return False
     # Keys named for secrets are judged by `_secret_entry`, which reads the
     # JSON structure; from detect-secrets only the detectors of a key's own
-    # format count (its keyword detector reads `passwordPolicy: "min8"` as one).
+    # format count (its keyword detector reads a password policy as a password).
     formats = [kind for kind, _ in scan_text(page.text) if kind != "Secret Keyword"]
     return _has_secret_key(data) or bool(formats)
 

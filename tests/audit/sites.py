@@ -15,6 +15,10 @@ nginx and `--dns-server` to knotd, so nothing leaves 127.0.0.1.
   the apex is canonical and www 308s to it, unknown paths answer 200 with a
   JSON error, /config.json is a public browser config with an apiKey, /.env
   answers 403, a Cloudflare header, a DKIM key at a common selector.
+- trap.test (red team): a loop on api's / alone,
+  keys in the source maps of a script with a query (app.js?v=3) and of one
+  whose map is not named, beside traps: a /config.json that only talks about
+  passwords, a /.env login page, HSTS max-age=0 and a wildcard record.
 - mixed.test (held out from the code's design): a served .git/config and
   SQL dump, an expired certificate on www, an apex that serves its own copy
   instead of redirecting, a missing api host, a launch host (docs) whose
@@ -92,6 +96,16 @@ ZONES = {
         '@ TXT "v=spf1 mx -all"',
         '_dmarc TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@calm.test"',
         f"mail._domainkey TXT {txt('v=DKIM1; k=rsa; p=' + rsa_spki_b64(2048))}",
+    ],
+    "trap.test": [
+        "@ A 127.0.0.1",
+        "www A 127.0.0.1",
+        "api A 127.0.0.1",
+        "* A 127.0.0.1",
+        "stg A 127.0.0.2",
+        '@ TXT "v=spf1 -all"',
+        '_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@trap.test"',
+        "@ MX 0 .",
     ],
     "edge-cdn.test": ["live CNAME live.edge-cdn.test."],
 }
@@ -171,6 +185,37 @@ def _files(root: Path) -> None:
     (root / "mixed" / ".git").mkdir()
     (root / "mixed" / ".git" / "config").write_text("[core]\n\trepositoryformatversion = 0\n")
     (root / "mixed" / "backup.sql").write_text("-- fake\nCREATE TABLE users (id int);\n")
+    _trap_files(root)
+
+
+TRAP_INDEX = """<!doctype html><html><head><title>Trap</title>
+<script src="/js/app.js?v=3"></script><script src="/js/vendor.js"></script></head>
+<body>Trap</body></html>"""
+TRAP_CONFIG = {
+    "auth": {
+        "passwordResetUrl": "/reset",
+        "passwordPolicy": "min8-mixed",  # pragma: allowlist secret
+    },
+    "firebase": {
+        "apiKey": "AIzaFAKEFAKEFAKEFAKE123",  # pragma: allowlist secret
+        "authDomain": "trap.test",
+    },  # pragma: allowlist secret
+}
+"""A browser config that only talks about passwords: no leak."""
+
+
+def _trap_files(root: Path) -> None:
+    (root / "trap" / "js").mkdir(parents=True)
+    (root / "trap" / "index.html").write_text(TRAP_INDEX)
+    (root / "trap" / "login.html").write_text(
+        "<!-- sign in -->\n<html><body><form method=post><input name=password></form></body></html>"
+    )
+    (root / "trap" / "config.json").write_text(json.dumps(TRAP_CONFIG))
+    js = root / "trap" / "js"
+    (js / "app.js").write_text("console.log(1)\n//# sourceMappingURL=app.js.map\n")
+    (js / "app.js.map").write_text(source_map(f'const key = "{FAKE_AWS_KEY}";'))
+    (js / "vendor.js").write_text("console.log(2)\n")
+    (js / "vendor.js.map").write_text(source_map(f'const backup = "{FAKE_AWS_KEY[:-1]}X";'))
 
 
 def _certs(root: Path) -> dict[str, tuple[Path, Path]]:
@@ -184,6 +229,7 @@ def _certs(root: Path) -> dict[str, tuple[Path, Path]]:
         "wrong": ca.issue_cert("shop.other.test"),
         "mixed": ca.issue_cert("mixed.test", "beta.mixed.test"),
         "calm": ca.issue_cert("calm.test", "www.calm.test"),
+        "trap": ca.issue_cert("trap.test", "*.trap.test"),
         "expired": ca.issue_cert("www.mixed.test", not_before=now - dt.timedelta(days=90), not_after=now - dt.timedelta(days=1)),
     }  # fmt: skip
     out = {}
@@ -220,6 +266,12 @@ def _nginx_conf(root: Path, http: int, https: int, certs: dict[str, tuple[Path, 
     location = /config.json {{ {calm_headers} default_type application/json; }}
     location = /.env {{ return 403; }}
     location / {{ {calm_headers} default_type application/json; return 200 '{{"error": "not found"}}'; }}"""
+    trap_headers = _GOOD_HEADERS.replace("max-age=31536000; includeSubDomains", "max-age=0")
+    trap = f"""root {root}/trap; {trap_headers}
+    location = /.env {{ {trap_headers} try_files /login.html =404; }}
+    location / {{ {trap_headers} try_files $uri /index.html; }}"""
+    trap_api = f"""{_GOOD_HEADERS} location = / {{ return 302 /login; }}
+    location = /login {{ return 302 /; }}"""
     servers = [
         _server("good.test www.good.test", http, "return 301 https://www.good.test$request_uri;"),
         _server("app.good.test", http, "return 301 https://app.good.test$request_uri;"),
@@ -238,6 +290,10 @@ def _nginx_conf(root: Path, http: int, https: int, certs: dict[str, tuple[Path, 
         _server("calm.test www.calm.test", http, "return 301 https://calm.test$request_uri;"),
         _server("www.calm.test", https, f"{calm_headers} return 308 https://calm.test$request_uri;", certs["calm"]),
         _server("calm.test", https, calm, certs["calm"]),
+        _server("trap.test www.trap.test api.trap.test", http, "return 301 https://$host$request_uri;"),
+        _server("www.trap.test", https, f"{_GOOD_HEADERS} return 301 https://trap.test$request_uri;", certs["trap"]),
+        _server("trap.test", https, trap, certs["trap"]),
+        _server("api.trap.test", https, trap_api, certs["trap"]),
     ]  # fmt: skip
     user = "user root;" if os.geteuid() == 0 else ""
     return f"""{user} daemon off; worker_processes 1; pid {root}/nginx.pid;

@@ -162,6 +162,28 @@ def test_second_held_out_domain_has_no_false_alarm(sites: Sites) -> None:
     assert {h.name: h.edge for h in report.hosts}["calm.test"] == "Cloudflare"
 
 
+def test_red_team_domain_gets_its_blockers_and_none_from_the_traps(sites: Sites) -> None:
+    report = run_audit(sites, ["trap.test", "--subdomains", "api", "--samples", "2"])
+    assert {(f.id, tuple(f.hosts)) for f in report.blockers} == {
+        ("redirect.loop", ("api.trap.test",)),  # / -> /login -> / on api only
+        ("web.secret_file_exposed", ("trap.test",)),
+    }
+    [exposed] = [f for f in report.blockers if f.id == "web.secret_file_exposed"]
+    # Both maps: the one a script with a query names, and the unnamed one.
+    assert sorted(e.split(":")[0:2][1] for e in exposed.evidence) == [
+        "//trap.test/js/app.js.map",
+        "//trap.test/js/vendor.js.map",
+    ]
+    # The wildcard answers every old name but stg, which has its own record;
+    # max-age=0 is no HSTS; a domain that sends no mail needs no DKIM.
+    assert {("dns.stale_host_resolves", "high", "stg.trap.test"),
+            ("web.hsts_missing", "medium", "trap.test")} <= triples(report)  # fmt: skip
+    assert not {f.id for f in report.findings} & {"web.host_down", "email.dkim_missing"}
+    assert [f.hosts for f in report.findings if f.id == "dns.stale_host_resolves"] == [
+        ("stg.trap.test",)
+    ]
+
+
 def test_all_four_formats(sites: Sites, tmp_path: Path) -> None:
     report = run_audit(sites, BAD)
     documents = {name: render(report) for name, render in RENDERERS.items()}

@@ -8,7 +8,7 @@ import pytest
 
 from agent.probe_kit.http_expect import Hop
 from cli.audit import collect
-from cli.audit.checks import dns, perf, redirects, tls, web
+from cli.audit.checks import dns, email, perf, redirects, tls, web
 from cli.audit.facts import PROBE_PATH, Facts, HostFacts, Options
 from cli.audit.net import DnsAnswer, Page
 from common.reasons import FailureReason
@@ -270,3 +270,33 @@ def test_stale_names_include_forms_joined_to_hosts() -> None:
     names = collect._stale_names(Options("x.test", subdomains=("api", "shop"), stale=("legacy",)))
     assert {"legacy", "stg", "staging-api", "api-staging", "shop-dev", "legacy-app"} <= set(names)
     assert "shop" not in names and "www" not in names and len(names) == len(set(names))
+
+
+def _email_facts(spf: str, failed: dict[str, str], found: tuple[str, ...]) -> Facts:
+    result = pb.Result(success=not failed)
+    result.reason = (FailureReason.ASSERTION if failed else FailureReason.NONE).to_proto()
+    for name, message in failed.items():
+        result.assertions.add(name=name, ok=False, message=message)
+    apex = HostFacts("x.test", "apex", dns={"MX": DnsAnswer("NOERROR", ("0 .",))})
+    out = facts(apex)
+    out.email, out.spf, out.dkim_found = result, (spf,), found
+    return out
+
+
+@pytest.mark.parametrize(
+    ("spf", "failed", "found", "expected"),
+    [
+        ("v=spf1 mx -all", {"dkim.s1.key": "0 TXT records at s1._domainkey.x.test, want 1"},
+         ("s1",), [("email.dkim_missing", "medium")]),
+        ("v=spf1 mx -all", {"dkim.s1.key_bits": "1024 < 2048"}, ("s1",),
+         [("email.dkim_invalid", "medium")]),
+        ("v=spf1 mx -all", {}, (), [("email.dkim_missing", "medium")]),
+        ("v=spf1 -all", {}, (), []),
+    ],
+    ids=["given-selector-absent", "weak-key", "no-key", "sends-no-mail"],
+)  # fmt: skip
+def test_dkim_findings(
+    spf: str, failed: dict[str, str], found: tuple[str, ...], expected: list[tuple[str, str]]
+) -> None:
+    found_ = email.check(_email_facts(spf, failed, found))
+    assert [(f.id, f.severity.value) for f in found_] == expected

@@ -101,11 +101,11 @@ _PUBLIC_CONFIG = json.dumps(
     {
         "auth": {
             "passwordResetUrl": "/reset",
-            "passwordPolicy": "min8-mixed",
-            "forgotPasswordText": "Forgot your password?",
+            "passwordPolicy": "min8-mixed",  # pragma: allowlist secret
+            "forgotPasswordText": "Forgot your password?",  # pragma: allowlist secret
             "authDomain": "x.test",
         },
-        "firebase": {"apiKey": "AIzaFAKEFAKEFAKEFAKE123"},
+        "firebase": {"apiKey": "AIzaFAKEFAKEFAKEFAKE123"},  # pragma: allowlist secret
         "stripeKey": "pk_test_FAKE123456",
         "mapbox": {"accessToken": "pk.FAKE123456"},
         "secretsPage": "${SECRETS_URL}",
@@ -158,8 +158,8 @@ def test_secret_paths_include_backups_named_after_the_site() -> None:
         ("/site.tar", _page(b"\0" * 257 + b"ustar\x0000"), None, True),
         ("/www.zip", SPA, None, False),
         ("/robots.txt", _page(b"DB_PASSWORD=fake"), None, False),
-        ("/config.json", _page(b'{"db": {"password": "fake-pw-1"}}'), None, True),
-        ("/config.json", _page(b'{"aws": {"secretAccessKey": "fake-value"}}'), None, True),
+        ("/config.json", _page(b'{"db": {"password": "fake-pw-1"}}'), None, True),  # pragma: allowlist secret
+        ("/config.json", _page(b'{"aws": {"secretAccessKey": "fake-value"}}'), None, True),  # pragma: allowlist secret
         ("/config.json", _page(_PUBLIC_CONFIG), None, False),
         ("/.env", _page(b"<!-- login -->\n<html><form><input name=password></form></html>"), None, False),
     ],

@@ -57,7 +57,7 @@ def check(facts: Facts) -> list[Finding]:
     if apex is not None and not mx and apex.dns.get("MX") and apex.dns["MX"].rcode:
         out.append(finding("email.mx_missing", domain, f"MX {domain}: no records"))
     out += _probe(facts)
-    if not facts.dkim_found:
+    if not facts.dkim_found and not _sends_no_mail(facts.spf):
         out.append(finding("email.dkim_missing", domain, "no key at the given or common selectors"))
     out += _alignment(domain, mx, facts.spf, facts.dkim_found)
     return out
@@ -79,10 +79,19 @@ def _probe(facts: Facts) -> list[Finding]:
             item.name.split(".")[0], "email.spf_invalid"
         )
         severity = _severity(rule, item.message)
-        if item.name == "spf.single_record" and item.message.startswith("0 "):
+        if item.message.startswith("0 ") and item.name == "spf.single_record":
             rule, severity = "email.spf_missing", None
+        if item.message.startswith("0 ") and item.name.startswith("dkim."):
+            rule, severity = "email.dkim_missing", None  # a given selector with no key
         out.append(finding(rule, domain, f"{item.name}: {item.message}", severity=severity))
     return out
+
+
+def _sends_no_mail(spf: tuple[str, ...]) -> bool:
+    """A domain that declares it sends no mail (SPF `v=spf1 -all`) has
+    nothing to sign: no DKIM key is right for it."""
+    records = [t.lower().split() for t in spf if t.lower().startswith("v=spf1")]
+    return records == [["v=spf1", "-all"]]
 
 
 def _severity(rule: str, message: str) -> Severity | None:
