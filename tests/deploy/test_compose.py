@@ -26,7 +26,7 @@ import yaml
 
 from tests.integration.test_prometheus import MAY_BE_EMPTY, dashboard_queries
 from tests.support.binaries import require_binary
-from tests.support.net import free_port, get_json, http_get, wait_for
+from tests.support.net import free_port, http_get, reporting, wait_for
 from tests.support.podman import Podman, base_tag
 from tests.support.prom import query
 
@@ -171,16 +171,6 @@ def _debian_binary(
     ]  # fmt: skip
 
 
-def _reporting(http: int) -> set[tuple[str, str]]:
-    body = get_json(f"http://127.0.0.1:{http}/api/v1/checks")
-    return {
-        (c["name"], r)
-        for c in body["checks"]
-        for r, view in c["regions"].items()
-        if r in REGIONS and view["last"]
-    }
-
-
 def test_compose_stack_runs_with_podman_compose(
     podman_image: tuple[Podman, str], podman: Podman, tmp_path: Path
 ) -> None:
@@ -204,7 +194,9 @@ def test_compose_stack_runs_with_podman_compose(
         want = {(c, r) for c in ("home", "api-health", "slow-report") for r in REGIONS}
         try:
             wait_for(
-                lambda: _reporting(ports["collector"]) >= want, 60, "every check from every region"
+                lambda: reporting(ports["collector"], REGIONS) >= want,
+                60,
+                "every check from every region",
             )
         except AssertionError as exc:
             logs = compose("logs")

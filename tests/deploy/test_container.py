@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.net import free_port, get_json, http_get, wait_for
+from tests.support.net import free_port, http_get, reporting, wait_for
 from tests.support.podman import Podman
 
 pytestmark = pytest.mark.integration
@@ -28,16 +28,6 @@ checks:
 """)
     path.chmod(0o644)
     return path
-
-
-def _reporting(http_port: int) -> set[tuple[str, str]]:
-    body = get_json(f"http://127.0.0.1:{http_port}/api/v1/checks")
-    return {
-        (check["name"], region)
-        for check in body["checks"]
-        for region, view in check["regions"].items()
-        if region in REGIONS and view["last"] and view["last"]["success"]
-    }
 
 
 def test_collector_and_three_agents_run_as_containers(
@@ -69,7 +59,11 @@ def test_collector_and_three_agents_run_as_containers(
         )  # fmt: skip
     want = {(c, r) for c in ("home", "api-health") for r in REGIONS}
     try:
-        wait_for(lambda: _reporting(http) >= want, 40, "every check from every region")
+        wait_for(
+            lambda: reporting(http, REGIONS, success=True) >= want,
+            40,
+            "every check from every region",
+        )
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{podman.logs(collector)}") from None
     status, metrics = http_get(f"http://127.0.0.1:{http}/metrics")

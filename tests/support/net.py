@@ -64,3 +64,17 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: flo
     raise AssertionError(
         f"timed out after {timeout}s waiting for {what} (last error: {last_error})"
     )
+
+
+def reporting(
+    http_port: int, regions: tuple[str, ...], success: bool = False
+) -> set[tuple[str, str]]:
+    """(check, region) pairs with a last result (a successful one with
+    `success`) in a collector's /api/v1/checks."""
+    body = get_json(f"http://127.0.0.1:{http_port}/api/v1/checks")
+    return {
+        (check["name"], region)
+        for check in body["checks"]
+        for region, view in check["regions"].items()
+        if region in regions and view["last"] and (view["last"]["success"] or not success)
+    }
