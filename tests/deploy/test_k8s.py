@@ -104,6 +104,12 @@ def test_pods_are_non_root_read_only_probed_and_sized(
         assert "/tmp" in mounted  # the only writable path besides state
     (collector,) = _kinds(rendered["."], "StatefulSet")
     assert collector["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "state"
+    env = {
+        e["name"]: e.get("value")
+        for e in collector["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    # Each pod's ordinal is its shard, and N matches the replicas.
+    assert env["VANTAGE_SHARD"] == f"ordinal/{collector['spec']['replicas']}"
 
 
 def test_config_and_tokens_come_from_a_configmap_and_secrets(
