@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cli.audit.facts import Options
 from cli.audit.render import RENDERERS
+from cli.audit.render.common import headline
 from cli.audit.run import audit
 from cli.audit.write_checks import write_checks
 from cli.overrides import Overrides
@@ -172,10 +173,7 @@ def run(args: argparse.Namespace) -> int:
     document = RENDERERS[args.format](report)
     if args.out is not None:
         args.out.write_text(document, encoding="utf-8")
-        print(
-            f"{args.out}: {report.verdict}, {len(report.blockers)} blockers, "
-            f"{len(report.findings)} findings"
-        )
+        print(f"{args.out}: {headline(report)}")
     else:
         sys.stdout.write(document)
     if args.write_checks is not None:

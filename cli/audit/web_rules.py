@@ -225,6 +225,12 @@ def source_map_url(script: Page) -> str | None:
     return urljoin(script.url, named)
 
 
+def map_secrets(page: Page) -> list[tuple[str, str]]:
+    """(kind, masked value) of each credential in a served source map."""
+    sources = source_map_sources(page) if page.status == 200 else []
+    return [hit for text in sources for hit in scan_text(text)]
+
+
 def source_map_sources(page: Page) -> list[str]:
     """`sourcesContent` of a source map (empty when it is not one)."""
     try:

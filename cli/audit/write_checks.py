@@ -18,7 +18,7 @@ import yaml
 
 from cli.audit.facts import Facts, HostFacts
 from cli.audit.model import Report
-from cli.audit.web_rules import secret_exposed
+from cli.audit.web_rules import map_secrets, secret_exposed
 from common.config import parse_config
 
 _NAME_CUT = 63
@@ -81,12 +81,15 @@ def _host_checks(
                        "headers": {"Strict-Transport-Security": {"regex": "max-age=[1-9]"}}},
             **tls_extra,
         })  # fmt: skip
-    for path, page in host.secret_pages.items():
-        if secret_exposed(path, page, host.spa_baseline):
-            checks.append({
-                "name": _name("gone", f"{host.name}{path}"), "type": "http",
-                "url": f"https://{host.name}{path}", "expect": {"status": ["4xx"]}, **tls_extra,
-            })  # fmt: skip
+    exposed = [f"https://{host.name}{path}" for path, page in host.secret_pages.items()
+               if secret_exposed(path, page, host.spa_baseline)]  # fmt: skip
+    exposed += [page.url for page in host.source_maps if map_secrets(page)]
+    for url in exposed:
+        path = url.split("/", 3)[3]
+        checks.append({
+            "name": _name("gone", f"{host.name}/{path}"), "type": "http",
+            "url": url, "expect": {"status": ["4xx"]}, **tls_extra,
+        })  # fmt: skip
     return checks
 
 

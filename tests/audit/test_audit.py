@@ -114,7 +114,7 @@ def test_bad_domain_lists_every_planted_fault(sites: Sites, tmp_path: Path) -> N
     out = tmp_path / "bad.json"
     done = vantage("audit", *BAD, *sites.flags(), "--format", "json", "--out", str(out))
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "fix first, 3 blockers" in done.stdout
+    assert "FIX FIRST: 3 blockers" in done.stdout
     data = json.loads(out.read_text())
     found = {(f["id"], f["severity"], h) for f in data["findings"] for h in f["hosts"]}
     assert BAD_FAULTS - found == set()
@@ -237,6 +237,8 @@ EXPECTED_SMOKE_FAILURES = {
     "stale-old.bad.test": "dns.stale_host_resolves",
     "gone-www.bad.test-.env": "web.secret_file_exposed",
     "gone-api.bad.test-.env": "web.secret_file_exposed",
+    "gone-www.bad.test-static-app.js.map": "web.secret_file_exposed",  # the map with a key
+    "gone-api.bad.test-static-app.js.map": "web.secret_file_exposed",
     "email-bad.test": "email.spf_weak",
 }
 """Each check the written file fails on bad.test, and the finding it watches."""

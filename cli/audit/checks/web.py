@@ -10,7 +10,6 @@ from cli.audit.facts import Facts, HostFacts
 from cli.audit.model import Finding, finding
 from cli.audit.net import Page
 from cli.audit.rules import Severity
-from cli.audit.secrets_scan import scan_text
 
 _VERSION = re.compile(r"\d+\.\d+")
 
@@ -153,7 +152,7 @@ def _source_maps(host: HostFacts) -> list[Finding]:
         sources = web_rules.source_map_sources(page) if page.status == 200 else []
         if not sources and not (page.status == 200 and b'"mappings"' in page.body):
             continue
-        hits = [hit for text in sources for hit in scan_text(text)]
+        hits = web_rules.map_secrets(page)
         if hits:
             shown = [f"{page.url}: {kind} {masked}" for kind, masked in hits]
             out.append(finding("web.secret_file_exposed", host.name, *shown))
