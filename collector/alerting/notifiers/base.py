@@ -127,6 +127,11 @@ def redact_url(url: str, *, whole: bool) -> None:
         redaction.redact(secret)
 
 
+CONCURRENCY = 8
+"""Requests in flight per receiver; the rest wait their turn (backoff sleeps
+hold no slot)."""
+
+
 class BaseNotifier(ABC):
     """Accounting and retries around a receiver-specific `deliver`."""
 
@@ -135,6 +140,7 @@ class BaseNotifier(ABC):
         self.context = context
         self.client_timeout = aiohttp.ClientTimeout(total=timeout)
         """Per request (per attempt); the policy bounds the retries."""
+        self._slots = asyncio.Semaphore(CONCURRENCY)
         self.log = structlog.get_logger().bind(receiver=name)
 
     async def send(self, notification: Notification) -> None:
@@ -172,7 +178,12 @@ class BaseNotifier(ABC):
         # tenacity awaits only what it can tell is a coroutine function; a
         # lambda returning a coroutine would be "done" without ever running
         async def once() -> None:
-            await request()
+            # A request's timeout starts once it has a slot: in a wide
+            # outage thousands of notifications queue here, not inside the
+            # HTTP pool, where waiting counted against the timeout and
+            # every late one was retried (and delivered twice).
+            async with self._slots:
+                await request()
 
         await self.context.policy.retrying(self._retry_scheduled)(once)
 
