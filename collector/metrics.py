@@ -210,6 +210,17 @@ def _tls_version(series: Series, _now: float) -> list[Line]:
     return [("", f',version="{version}"', 1.0)]
 
 
+def _chain_info(series: Series, _now: float) -> list[Line]:
+    last = series.last
+    if last is None or last.cert_chain is None:
+        return []
+    names = ("fingerprint_sha256", "subject", "issuer", "subjectalternative")
+    labels = "".join(
+        f',{n}="{escape_label_value(v)}"' for n, v in zip(names, last.cert_chain, strict=True)
+    )
+    return [("", labels, 1.0)]
+
+
 def _outcomes(series: Series, _now: float) -> list[Line]:
     return [("", f',outcome="{o}"', float(count)) for o, count in series.outcomes.items()]
 
@@ -299,6 +310,8 @@ SERIES_FAMILIES: list[SeriesFamily] = [
     Family("probe_ssl_last_chain_expiry_timestamp_seconds", "gauge",
            "Earliest expiry in the verified chain, unix time.",
            _last(lambda s: s.last.cert_not_after if s.last else None)),
+    Family("probe_ssl_last_chain_info", "gauge",
+           "The leaf certificate of the last verified chain (labels), 1.", _chain_info),
     Family("probe_failed_due_to_regex", "gauge",
            "Whether the last HTTP probe failed an assertion on its answer.", _last(_regex_failed)),
     Family("vantage_probe_results_total", "counter",

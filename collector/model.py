@@ -87,6 +87,9 @@ class Sample:
     """The leaf certificate's serial, None without TLS."""
     tls_version: str = ""
     """The negotiated TLS version, e.g. `TLSv1.3`."""
+    cert_chain: tuple[str, str, str, str] | None = None
+    """The leaf's (sha256 fingerprint, subject, issuer, SANs comma-joined),
+    for blackbox's `probe_ssl_last_chain_info`; None without TLS."""
     failed_assertions: tuple[str, ...] = ()
     """`name: message` of every failed assertion."""
 

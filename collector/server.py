@@ -106,7 +106,19 @@ def sample_of(raw: pb.Result, agent_id: str, region: str) -> Sample:
         cert_not_after=(tls.not_after or None) if tls is not None else None,
         cert_serial=(tls.serial or None) if tls is not None else None,
         tls_version=tls.version[:MAX_LABEL_LENGTH] if tls is not None else "",
+        cert_chain=_chain(tls) if tls is not None and tls.sha256_fingerprint else None,
         failed_assertions=() if success else _failed_assertions(raw),
+    )
+
+
+def _chain(tls: pb.TlsDetails) -> tuple[str, str, str, str]:
+    # Label values: each capped like every other label the collector writes.
+    cap = MAX_LABEL_LENGTH
+    return (
+        tls.sha256_fingerprint[:cap],
+        tls.subject[:cap],
+        tls.issuer[:cap],
+        ",".join(tls.sans)[:cap],
     )
 
 

@@ -30,8 +30,6 @@ FIXTURE = Path(__file__).parent / "fixtures" / "blackbox_dashboard_7587.json"
 NOT_YET = {
     # Need the connected address, which results do not carry yet.
     "probe_ip_addr_hash", "probe_ip_protocol",
-    # Need the chain's subject, issuer and SANs in each result's series labels.
-    "probe_ssl_last_chain_info",
 }  # fmt: skip
 SAME_VALUE = (
     "probe_success", "probe_http_status_code", "probe_http_version", "probe_http_ssl",
@@ -142,6 +140,16 @@ checks:
     assert [lb["version"] for lb, _ in ours["probe_tls_version_info"]] == [
         lb["version"] for lb, _ in theirs["probe_tls_version_info"]
     ]
+    # The leaf certificate: the same fingerprint and label names (blackbox
+    # writes subject and issuer in Go's order, we in RFC 4514's).
+    (ours_chain, _), (theirs_chain, _) = (
+        ours["probe_ssl_last_chain_info"][0],
+        theirs["probe_ssl_last_chain_info"][0],
+    )
+    assert ours_chain["fingerprint_sha256"] == theirs_chain["fingerprint_sha256"]
+    assert set(theirs_chain) <= set(ours_chain) | {"serialnumber"}, set(theirs_chain) - set(
+        ours_chain
+    )
     our_phases = {lb["phase"] for lb, _ in ours["probe_http_duration_seconds"]}
     assert our_phases <= {lb["phase"] for lb, _ in theirs["probe_http_duration_seconds"]}
     assert {"connect", "tls", "processing", "transfer"} <= our_phases
