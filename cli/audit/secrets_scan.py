@@ -115,10 +115,26 @@ class Hit:
         return f"{where} @ {self.commit}: {self.kind} {self.masked}".rstrip()
 
 
+_ENTROPY_KINDS = frozenset({"Base64 High Entropy String", "Hex High Entropy String"})
+_NAMES_A_SECRET = re.compile(r"secret|passw|pwd|priv|token|auth|credential|key", re.I)
+_DIGESTS = ("sha1-", "sha256-", "sha384-", "sha512-")
+
+
+def is_bare_entropy(secret: str, plugin: object, line: str) -> bool:
+    """detect-secrets filter: a random-looking string on a line that names no
+    secret (a pinned commit SHA, an SRI `integrity` digest, a checksum) is
+    not a credential; keys with a format of their own are found by their
+    format detectors whatever the line says."""
+    if getattr(plugin, "secret_type", "") not in _ENTROPY_KINDS:
+        return False
+    return secret.startswith(_DIGESTS) or not _NAMES_A_SECRET.search(line)
+
+
 def scan_repo(root: Path) -> list[Hit]:
     """Every secret in the working tree and in the history of `root`; a
     secret seen in both is reported once, at the commit that added it."""
     with default_settings() as settings:
+        settings.filters[f"{__name__}.is_bare_entropy"] = {}
         _offline(settings)
         tree = list(_tree(root))
         # Files of old commits are not on disk; the filter that drops

@@ -3,7 +3,10 @@ signatures, caching, edge fingerprints, CAA, email alignment, masking."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -17,7 +20,7 @@ from cli.audit.model import Finding, Report, finding, rank
 from cli.audit.net import Page
 from cli.audit.render import RENDERERS
 from cli.audit.rules import RULES, Severity
-from cli.audit.secrets_scan import mask, scan_text
+from cli.audit.secrets_scan import mask, scan_repo, scan_text
 from cli.main import _parser
 from common.addresses import ConnectTo, connect_target, join_host_port, parse_connect_to
 
@@ -344,3 +347,22 @@ def test_an_idn_domain_is_audited_in_its_dns_form_and_routes_default_to_home() -
     parsed = options(_parser().parse_args(["audit", "Bücher.Test.", "--routes", ""]))
     assert parsed.domain == "xn--bcher-kva.test"
     assert parsed.routes == ("/",)
+
+
+def test_random_strings_on_lines_that_name_no_secret_are_not_committed_secrets(
+    tmp_path: Path,
+) -> None:
+    # A clean repository pins commits and SRI digests; only the value whose
+    # line names a key is a candidate (all values here are made up).
+    sha = hashlib.sha1(b"a commit").hexdigest()  # shaped like a commit id
+    sri = "sha384-" + base64.b64encode(hashlib.sha384(b"a script").digest()).decode()
+    (tmp_path / "ci.yml").write_text(f"- uses: actions/checkout@{sha}\n")
+    (tmp_path / "index.html").write_text(f'<script src="/a.js" integrity="{sri}"></script>\n')
+    (tmp_path / "settings.py").write_text(f'SIGNING_KEY = "{sha[::-1]}"\n')
+    git = ["git", "-C", str(tmp_path), "-c", "user.email=t@example.test", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "clean"], check=True)
+    assert [(h.file, h.kind) for h in scan_repo(tmp_path)] == [
+        ("settings.py", "Hex High Entropy String")
+    ]
