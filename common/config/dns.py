@@ -41,6 +41,9 @@ def validate_dns_name(value: str, what: str = "name") -> str:
     labels = value.removesuffix(".").split(".")
     if not value or len(value) > 253 or not all(_LABEL.match(label) for label in labels):
         raise ValueError(f"bad {what} {value!r}: use a DNS name like www.example.com")
+    if len(labels) > 1 and labels[-1].isdigit():
+        # No top-level domain is all digits (RFC 3696 §2): a mistyped address.
+        raise ValueError(f"bad {what} {value!r}: not an IP address, and no DNS name ends in digits")
     return value
 
 

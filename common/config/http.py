@@ -222,6 +222,13 @@ class HttpExpect(Model):
     def _strings(cls, value: Any) -> Any:
         return _listify(value)
 
+    @field_validator("body_contains", "body_not_contains")
+    @classmethod
+    def _needles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "" in value:  # found in every body: always passes, or always fails
+            raise ValueError("an empty string is in every body: give the text to look for")
+        return value
+
     @field_validator("body_regex")
     @classmethod
     def _regexes(cls, value: tuple[str, ...]) -> tuple[str, ...]:

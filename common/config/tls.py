@@ -31,9 +31,13 @@ def host_port(value: str, example: str) -> str:
     """`value` if it is `host:port` with the port written and a valid host;
     ValueError showing `example` otherwise."""
     try:
-        host, _ = split_host_port(value, 0)  # port 0 is refused: the port is required
+        host, port = split_host_port(value, 0)  # port 0 is refused: the port is required
     except ValueError:
         raise ValueError(f"bad target {value!r}: write host:port, e.g. {example}") from None
+    if port == 0:  # a bare IPv6 address: its last group is no port
+        head, _, last = host.rpartition(":")
+        hint = f"[{head}]:{last}" if last.isdigit() and head.strip(":") else f"[{host}]:443"
+        raise ValueError(f"bad target {value!r}: an IPv6 address goes in brackets, e.g. {hint}")
     check_host(host, "target host")
     return value
 

@@ -155,6 +155,44 @@ BAD = [
         ],
     ),
     (
+        "empty-body-needle",  # held-out: found in every body, so a no-op or a sure failure
+        _one("""\
+        - name: home
+          type: http
+          url: http://x/
+          expect: {body_not_contains: ""}
+        """),
+        [
+            "checks.yaml:5: check 'home': field 'expect.body_not_contains': an empty string"
+            " is in every body: give the text to look for"
+        ],
+    ),
+    (
+        "unbracketed-ipv6-target",  # held-out: read as an address and port 0
+        _one("""\
+        - name: smtp
+          type: tcp
+          target: "2001:db8::1:25"
+        """),
+        [
+            "checks.yaml:4: check 'smtp': field 'target': bad target '2001:db8::1:25': an IPv6"
+            " address goes in brackets, e.g. [2001:db8::1]:25"
+        ],
+    ),
+    (
+        "mistyped-address",  # held-out: 192.0.2.300 passed as a DNS name
+        _one("""\
+        - name: rev
+          type: dns
+          query_name: 192.0.2.300
+          record: PTR
+        """),
+        [
+            "checks.yaml:4: check 'rev': field 'query_name': bad query_name '192.0.2.300':"
+            " not an IP address, and no DNS name ends in digits"
+        ],
+    ),
+    (
         "head-with-body-assertions",
         _one("""\
         - name: home
