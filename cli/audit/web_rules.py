@@ -98,6 +98,26 @@ def _key(page: Page) -> bool:
     return b"-----BEGIN " in page.body[:4096] and b"PRIVATE KEY-----" in page.body[:4096]
 
 
+def _git_index(page: Page) -> bool:
+    return page.body[:4] == b"DIRC"
+
+
+def _aws_credentials(page: Page) -> bool:
+    return "aws_access_key_id" in page.text.lower() or "aws_secret_access_key" in page.text.lower()
+
+
+def _npmrc(page: Page) -> bool:
+    return "_authToken=" in page.text or "_auth=" in page.text or "_password=" in page.text
+
+
+def _htpasswd(page: Page) -> bool:
+    return bool(re.search(r"^[^:\s<>]+:(\$apr1\$|\$2[aby]\$|\{SHA\}|\$[156]\$)", page.text, re.M))
+
+
+def _php_config(page: Page) -> bool:
+    return "DB_PASSWORD" in page.text or "db_password" in page.text.lower()
+
+
 Judge = Callable[[Page], bool]
 
 _JUDGES: tuple[tuple[str, Judge], ...] = (
@@ -106,13 +126,20 @@ _JUDGES: tuple[tuple[str, Judge], ...] = (
     ("/.git/config", _git_config), ("/.git/HEAD", _git_head), ("/config.json", _config_json),
     (".zip", _archive), (".tar.gz", _archive), (".tgz", _archive), (".tar", _archive),
     (".sql", _sql), (".sql.gz", _archive), ("/.DS_Store", _ds_store),
-    ("/id_rsa", _key), (".key", _key), (".pem", _key),
+    ("/id_rsa", _key), (".key", _key), (".pem", _key), ("/.git/index", _git_index),
+    ("/.aws/credentials", _aws_credentials), ("/.npmrc", _npmrc), ("/.htpasswd", _htpasswd),
+    (".php.bak", _php_config), (".7z", _archive), (".rar", _archive),
 )  # fmt: skip
 
 SECRET_PATHS = (
     "/.env", "/.env.production", "/.env.local", "/.git/config", "/.git/HEAD", "/config.json",
     "/backup.zip", "/backup.tar.gz", "/backup.tar", "/backup.sql", "/dump.sql", "/db.sql",
     "/database.sql", "/.DS_Store", "/id_rsa", "/server.key",
+    # less common, same kinds: other .env copies, git's index, tool credentials, more backups
+    "/.env.bak", "/.env.backup", "/.env.prod", "/.env.dev", "/.env.staging", "/.git/index",
+    "/.aws/credentials", "/.npmrc", "/.htpasswd", "/wp-config.php.bak", "/.ssh/id_rsa",
+    "/backup.tgz", "/backup.7z", "/backup.rar", "/db.sql.gz", "/dump.sql.gz", "/data.sql",
+    "/db_backup.sql",
 )  # fmt: skip
 """Well-known paths that must never be served."""
 
@@ -126,6 +153,8 @@ def secret_paths(domain: str) -> list[str]:
 
 
 def _judge(path: str) -> Judge | None:
+    if path.startswith("/.env."):
+        return _env  # .env.bak, .env.staging, ...: a copy of the same file
     return next((judge for end, judge in _JUDGES if path.endswith(end)), None)
 
 

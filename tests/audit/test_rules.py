@@ -165,12 +165,20 @@ def test_secret_paths_include_backups_named_after_the_site() -> None:
         ("/config.json", _page(b'{"aws": {"secretAccessKey": "fake-value"}}'), None, True),  # pragma: allowlist secret
         ("/config.json", _page(_PUBLIC_CONFIG), None, False),
         ("/.env", _page(b"<!-- login -->\n<html><form><input name=password></form></html>"), None, False),
+        ("/.env.bak", _page(b"DB_PASSWORD=fake\n"), None, True),
+        ("/.git/index", _page(b"DIRC\x00\x00\x00\x02rest"), None, True),
+        ("/.aws/credentials", _page(b"[default]\naws_access_key_id = FAKE\n"), None, True),
+        ("/.npmrc", _page(b"//registry.npmjs.org/:_authToken=fake\n"), None, True),
+        ("/.htpasswd", _page(b"admin:$apr1$fake$fakefakefake\n"), None, True),
+        ("/.htpasswd", _page(b"Forbidden"), None, False),
+        ("/backup.7z", _page(b"7z\xbc\xaf\x27\x1crest"), None, True),
     ],
     ids=[
         "env", "env-export", "spa-index", "env-404", "plain-text", "catch-all", "git-config",
         "git-head", "git-head-spa", "config-secret", "config-public", "zip", "sql", "sql-spa",
         "ds-store", "named-sql", "tar", "zip-spa", "not-a-secret-path", "config-password",
-        "config-aws-secret", "config-public-auth-words", "env-login-page",
+        "config-aws-secret", "config-public-auth-words", "env-login-page", "env-bak", "git-index",
+        "aws-credentials", "npmrc", "htpasswd", "htpasswd-forbidden", "7z",
     ],
 )  # fmt: skip
 def test_secret_files_are_judged_by_content(
