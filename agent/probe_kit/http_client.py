@@ -5,14 +5,16 @@ its limit, and map aiohttp's exceptions to failure reasons in `classify`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import re
 import socket
 import ssl
 import time
 from dataclasses import dataclass
 from random import getrandbits
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin, urlsplit
 
 import aiohttp
 
@@ -100,19 +102,42 @@ def prepare(spec: HttpRequest, expander: Expander) -> Prepared:
     if spec.bearer_token is not None:
         headers["Authorization"] = f"Bearer {expander.text(spec.bearer_token)}"
     if spec.basic_auth is not None:
-        user, password = spec.basic_auth.username, spec.basic_auth.password
-        value = aiohttp.encode_basic_auth(expander.text(user), expander.text(password))
+        user, password = spec.basic_auth.username, expander.text(spec.basic_auth.password)
+        value = aiohttp.encode_basic_auth(expander.text(user), password)
         # The header value is base64("user:pass") in UTF-8: a secret of its own.
         redact(value.partition(" ")[2])
+        redact(password)
         headers["Authorization"] = value
     body = expander.text(spec.body) if spec.body is not None else None
     url = expander.text(spec.url)
+    _register_credentials(headers, url)
     if url != spec.url:
         try:
             validate_url(url)
         except ValueError as exc:
             raise InvalidUrl(str(exc)) from None
     return Prepared(spec.method, url, headers, body, expander.value(spec.json_body), spec)
+
+
+_CREDENTIAL_HEADER = re.compile(
+    r"auth|token|secret|key|cookie|session|passw|credential|signature", re.IGNORECASE
+)
+"""Header names whose values are credentials (Authorization, Cookie, X-Api-Key, ...)."""
+
+
+def _register_credentials(headers: dict[str, str], url: str) -> None:
+    """Credentials written literally in the config are secrets too (values
+    from `${env:...}` and `${var}` are already): a bearer token, a
+    credential header's value, a password in the URL's userinfo."""
+    for name, value in headers.items():
+        if _CREDENTIAL_HEADER.search(name):
+            redact(value)
+            redact(value.partition(" ")[2])  # the token after "Bearer", "Token", ...
+    with contextlib.suppress(ValueError):
+        password = urlsplit(url).password
+        if password:
+            redact(password)
+            redact(unquote(password))
 
 
 def trace_headers() -> tuple[str, dict[str, str]]:

@@ -42,6 +42,9 @@ URL_SECRET = "s3cr3t/pa th@x"  # pragma: allowlist secret  (fake)
 """Fake; sent in a URL, where its space, / and @ come back percent-encoded."""
 API_KEY = "key-0123456789abcdef"  # pragma: allowlist secret  (fake)
 USER = "monitor"
+LITERAL_BEARER = "lit-bearer-7c1e5a"  # pragma: allowlist secret  (fake)
+LITERAL_URL_PW = "lit-url-pw-3b9d"  # pragma: allowlist secret  (fake)
+"""Fakes written in the config itself, not through ${env:...}: still secrets."""
 ENV = {"SMOKE_PASSWORD": PASSWORD, "SMOKE_URL_SECRET": URL_SECRET, "SMOKE_API_KEY": API_KEY}
 
 
@@ -83,6 +86,20 @@ def checks(base: str, tmp_path: Path) -> list[dict[str, object]]:
             "url": f"{base}/bounce?pw={pw}",
             "headers": {"X-Api-Key": "${env:SMOKE_API_KEY}"},
             "redirects": {"expect_chain": [{"status": 301}], "expect_final_url": f"{base}/x"},
+        },
+        {
+            "name": "literal-bearer",
+            "type": "http",
+            "url": f"{base}/echo",
+            "bearer_token": LITERAL_BEARER,
+            "expect": {"headers": wrong_headers},
+        },
+        {
+            "name": "literal-userinfo",
+            "type": "http",
+            "url": f"{base}/bounce?pw=x".replace("//", f"//{USER}:{LITERAL_URL_PW}@", 1),
+            "redirects": {"expect_final_url": f"{base}/x"},
+            "expect": {"headers": wrong_headers},
         },
         {
             "name": "bad-url",
@@ -144,7 +161,7 @@ async def test_no_secret_in_any_output(
     decoded = {f"{where} (percent-decoded)": unquote_plus(text) for where, text in outputs.items()}
     leaks = [
         f"{secret!r} as {form} in {where}"
-        for secret in (PASSWORD, URL_SECRET, API_KEY, TOKEN)
+        for secret in (PASSWORD, URL_SECRET, API_KEY, TOKEN, LITERAL_BEARER, LITERAL_URL_PW)
         for form, spelled in spellings(secret).items()
         for where, text in (outputs | decoded).items()
         if spelled in text
