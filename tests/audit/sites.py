@@ -219,12 +219,15 @@ def _trap_files(root: Path) -> None:
 
 
 def _certs(root: Path) -> dict[str, tuple[Path, Path]]:
-    """trustme certificates: good, bad (5 days left), wrong-name, expired."""
+    """trustme certificates: good (from a CA named Let's Encrypt), bad (5
+    days left), wrong-name, expired."""
     ca = trustme.CA()
-    ca.cert_pem.write_to_path(str(root / "ca.pem"))
+    # good.test's CA goes by Let's Encrypt's name, as its CAA record says.
+    acme = trustme.CA(organization_name="Let's Encrypt")
+    (root / "ca.pem").write_bytes(ca.cert_pem.bytes() + acme.cert_pem.bytes())
     now = dt.datetime.now(dt.UTC)
     issued = {
-        "good": ca.issue_cert("good.test", "www.good.test", "app.good.test"),
+        "good": acme.issue_cert("good.test", "www.good.test", "app.good.test"),
         "bad": ca.issue_cert("bad.test", "www.bad.test", "staging.bad.test", not_after=now + dt.timedelta(days=5)),
         "wrong": ca.issue_cert("shop.other.test"),
         "mixed": ca.issue_cert("mixed.test", "beta.mixed.test"),

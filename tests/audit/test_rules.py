@@ -14,7 +14,7 @@ import pytest
 
 from cli.audit import web_rules
 from cli.audit.checks.email import _alignment
-from cli.audit.checks.tls import caa_allows, issuer_info
+from cli.audit.checks.tls import caa_allows, caa_forbids, issuer_info
 from cli.audit.command import options, run
 from cli.audit.model import Finding, Report, finding, rank
 from cli.audit.net import Page
@@ -261,6 +261,22 @@ def test_mixed_content_and_assets() -> None:
 )
 def test_caa_allows(records: tuple[str, ...], names: tuple[str, ...], allowed: bool) -> None:
     assert caa_allows(records, names) is allowed
+
+
+@pytest.mark.parametrize(
+    ("records", "issuer", "forbids"),
+    [
+        (('0 issue "letsencrypt.org"',), "CN=R11,O=Let's Encrypt,C=US", False),
+        (('0 issue "digicert.com"',), "CN=R11,O=Let's Encrypt,C=US", True),
+        (('0 issue "letsencrypt.org"',), "OU=Testing CA,O=trustme v1.2.1", True),
+        (('0 issue "ca.internal.test"',), "OU=Testing CA,O=trustme v1.2.1", False),
+        (('0 issue ";"',), "OU=Testing CA,O=trustme v1.2.1", True),
+        ((), "OU=Testing CA,O=trustme v1.2.1", False),
+    ],
+    ids=["allowed", "other-ca", "unknown-issuer-known-ca", "unknown-ca", "none-allowed", "no-caa"],
+)
+def test_caa_forbids(records: tuple[str, ...], issuer: str, forbids: bool) -> None:
+    assert caa_forbids(records, issuer) is forbids
 
 
 def test_issuer_info() -> None:

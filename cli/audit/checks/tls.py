@@ -102,19 +102,38 @@ def _extras(host: HostFacts) -> list[Finding]:
     known = issuer_info(issuer)
     if known is None or not known[1]:
         out.append(finding("tls.manual_renewal", host.name, f"issuer {issuer}"))
-    if known is not None and not caa_allows(host.caa, known[0]):
+    if caa_forbids(host.caa, issuer):
         shown = "; ".join(host.caa)
         out.append(finding("tls.caa_forbids_issuer", host.name, f"issuer {issuer}; CAA {shown}"))
     return out
 
 
-def caa_allows(records: tuple[str, ...], names: tuple[str, ...]) -> bool:
-    """Whether CAA `records` (text form, e.g. `0 issue "letsencrypt.org"`)
-    let one of `names` issue; no issue records allow everyone."""
+def _issuers_allowed(records: tuple[str, ...]) -> list[str]:
+    """The CA names of CAA `issue` records (text form, e.g. `0 issue
+    "letsencrypt.org"`); `issue ";"` gives "" (no CA at all)."""
     issue = [r.split(None, 2) for r in records]
-    allowed = [
+    return [
         p[2].strip('"').split(";")[0].strip().lower()
         for p in issue
         if len(p) == 3 and p[1].lower() == "issue"
     ]
+
+
+def caa_allows(records: tuple[str, ...], names: tuple[str, ...]) -> bool:
+    """Whether CAA `records` let one of `names` issue; no issue records
+    allow everyone."""
+    allowed = _issuers_allowed(records)
     return not allowed or any(n in allowed for n in names)
+
+
+def caa_forbids(records: tuple[str, ...], issuer: str) -> bool:
+    """Whether CAA `records` forbid the CA that issued the current
+    certificate (its DN). An issuer missing from `ISSUERS` is forbidden when
+    every CA the records name is a known one (so not this issuer); a record
+    naming a CA the table does not know cannot be judged."""
+    allowed = _issuers_allowed(records)
+    known = issuer_info(issuer)
+    if not allowed or known is not None:
+        return known is not None and not caa_allows(records, known[0])
+    known_names = {name for _, names, _ in ISSUERS for name in names}
+    return all(name in known_names for name in allowed if name)
