@@ -15,6 +15,7 @@ duration histogram (15 lines per series) is `detailed` (opt-in,
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable, Iterable
 
@@ -274,6 +275,34 @@ def _http_version(sample: Sample) -> float:
         return 0.0
 
 
+def _ip_protocol(sample: Sample) -> float:
+    return 6.0 if ":" in sample.peer_address else 4.0
+
+
+def ip_hash(address: str) -> float:
+    """blackbox_exporter's `probe_ip_addr_hash`: FNV-1a (32 bit) of the
+    address's bytes (4 for IPv4, 16 for IPv6), so it changes when the
+    target moves to another address."""
+    try:
+        packed = ipaddress.ip_address(address.split("%", 1)[0]).packed
+    except ValueError:
+        return 0.0
+    value = 0x811C9DC5
+    for byte in packed:
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return float(value)
+
+
+def _peer(value: Callable[[Sample], float]) -> Callable[[Series], float | None]:
+    """A gauge of the address an http probe connected to, when known."""
+
+    def read(series: Series) -> float | None:
+        last = series.last
+        return value(last) if last and last.peer_address else None
+
+    return read
+
+
 def _regex_failed(series: Series) -> float | None:
     last = series.last
     if last is None or last.check_type != "http":
@@ -310,6 +339,10 @@ SERIES_FAMILIES: list[SeriesFamily] = [
     Family("probe_ssl_last_chain_expiry_timestamp_seconds", "gauge",
            "Earliest expiry in the verified chain, unix time.",
            _last(lambda s: s.last.cert_not_after if s.last else None)),
+    Family("probe_ip_protocol", "gauge", "IP version the last probe connected over (4 or 6).",
+           _last(_peer(_ip_protocol))),
+    Family("probe_ip_addr_hash", "gauge", "FNV-1a hash of the IP the last probe connected to.",
+           _last(_peer(lambda s: ip_hash(s.peer_address)))),
     Family("probe_ssl_last_chain_info", "gauge",
            "The leaf certificate of the last verified chain (labels), 1.", _chain_info),
     Family("probe_failed_due_to_regex", "gauge",

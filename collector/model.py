@@ -81,6 +81,8 @@ class Sample:
     """HTTP redirects followed."""
     body_bytes: int = 0
     """Bytes of the (last) HTTP response body read."""
+    peer_address: str = ""
+    """The IP the (last) HTTP request connected to."""
     cert_not_after: float | None = None
     """The earliest certificate expiry in the chain, unix seconds."""
     cert_serial: str | None = None

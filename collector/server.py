@@ -103,6 +103,7 @@ def sample_of(raw: pb.Result, agent_id: str, region: str) -> Sample:
         http_version=sys.intern(http.http_version) if http is not None else "",
         redirects=len(http.redirects) if http is not None else 0,
         body_bytes=http.body_bytes if http is not None else 0,
+        peer_address=http.peer_address if http is not None else "",
         cert_not_after=(tls.not_after or None) if tls is not None else None,
         cert_serial=(tls.serial or None) if tls is not None else None,
         tls_version=tls.version[:MAX_LABEL_LENGTH] if tls is not None else "",

@@ -168,6 +168,7 @@ class Fetched:
     request_id: str
     http_version: str
     body_bytes: int
+    peer_address: str = ""
 
 
 async def fetch(
@@ -228,7 +229,7 @@ async def fetch(
     elapsed = time.perf_counter() - started
     answer = Answer(resp.status, resp.headers, body, url, elapsed, chain, resp.charset, scan)
     version = f"{resp.version.major}.{resp.version.minor}" if resp.version else ""
-    return Fetched(answer, phases, peer, request_id, version, size)
+    return Fetched(answer, phases, peer, request_id, version, size, clock.peer_address)
 
 
 def _timed_out(clock: PhaseClock) -> Exception:

@@ -31,12 +31,14 @@ if TYPE_CHECKING:
 class PhaseClock:
     """Monotonic marks for one request, turned into blackbox phase timings."""
 
-    __slots__ = ("marks", "ssl_object", "tls")
+    __slots__ = ("marks", "peer_address", "ssl_object", "tls")
 
     def __init__(self, tls: bool) -> None:
         self.marks: dict[str, float] = {"start": time.perf_counter()}
         self.tls = tls
         self.ssl_object: ssl.SSLObject | None = None
+        self.peer_address = ""
+        """The IP the connection reached (blackbox's probe_ip_protocol)."""
 
     def mark(self, name: str) -> None:
         """Record the first time `name` happens."""
@@ -107,6 +109,9 @@ class PhaseConnector(aiohttp.TCPConnector):
         proto = await super()._create_connection(req, traces, timeout)
         _mark("conn_end")
         clock = CLOCK.get()
+        if clock is not None and proto.transport is not None:
+            peer = proto.transport.get_extra_info("peername")
+            clock.peer_address = str(peer[0]) if peer else ""
         if clock is not None and clock.tls and proto.transport is not None:
             # Kept for certificate facts: a small body releases the
             # connection before the probe could ask the response for it.

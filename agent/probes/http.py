@@ -59,6 +59,7 @@ def _record(result: pb.Result, fetched: Fetched, release_header: str | None) -> 
     details.final_url = answer.final_url
     details.body_bytes = fetched.body_bytes
     details.http_version = fetched.http_version
+    details.peer_address = fetched.peer_address
     for hop in answer.chain:
         details.redirects.add(status=hop.status, url=hop.url, location=hop.location)
     if fetched.tls is not None:

@@ -533,10 +533,13 @@ class HttpDetails(_message.Message):
     FINAL_URL_FIELD_NUMBER: _builtins.int
     BODY_BYTES_FIELD_NUMBER: _builtins.int
     HTTP_VERSION_FIELD_NUMBER: _builtins.int
+    PEER_ADDRESS_FIELD_NUMBER: _builtins.int
     status_code: _builtins.int
     final_url: _builtins.str
     body_bytes: _builtins.int
     http_version: _builtins.str
+    peer_address: _builtins.str
+    """the IP the (last) request connected to"""
     @_builtins.property
     def redirects(self) -> _containers.RepeatedCompositeFieldContainer[Global___RedirectHop]: ...
     def __init__(
@@ -547,10 +550,11 @@ class HttpDetails(_message.Message):
         final_url: _builtins.str = ...,
         body_bytes: _builtins.int = ...,
         http_version: _builtins.str = ...,
+        peer_address: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_bytes", b"body_bytes", "final_url", b"final_url", "http_version", b"http_version", "redirects", b"redirects", "status_code", b"status_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_bytes", b"body_bytes", "final_url", b"final_url", "http_version", b"http_version", "peer_address", b"peer_address", "redirects", b"redirects", "status_code", b"status_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
