@@ -105,8 +105,10 @@ async def _web(net: Net, host: HostFacts, options: Options) -> None:
     )
     host.http_probe, host.https_root, host.https_probe, host.tls, host.ocsp = results
     host.home = await _home(net, host)
-    if host.serves_content:
-        await asyncio.gather(_secrets(net, host, options.domain), _assets(net, host))
+    # Every host: a redirect on / alone, or plain HTTP only, can still serve files.
+    await asyncio.gather(
+        _secrets(net, host, options.domain), *([_assets(net, host)] if host.serves_content else [])
+    )
 
 
 async def _home(net: Net, host: HostFacts) -> Page | None:
@@ -135,13 +137,16 @@ async def _tls(net: Net, host: HostFacts, options: Options) -> pb.Result:
 
 
 async def _secrets(net: Net, host: HostFacts, domain: str) -> None:
-    base = f"https://{host.name}"
+    base, random_path = f"https://{host.name}", f"/vantage-{secrets.token_hex(6)}.txt"
+    baseline = await net.get(base + random_path)
+    if baseline.status is None:
+        # No HTTPS at all: what plain HTTP serves is just as public.
+        base = f"http://{host.name}"
+        baseline = await net.get(base + random_path)
     paths = web_rules.secret_paths(domain)
-    pages = await asyncio.gather(
-        net.get(f"{base}/vantage-{secrets.token_hex(6)}.txt"), *(net.get(base + p) for p in paths)
-    )
-    host.spa_baseline = pages[0]
-    host.secret_pages = dict(zip(paths, pages[1:], strict=True))
+    pages = await asyncio.gather(*(net.get(base + p) for p in paths))
+    host.spa_baseline = baseline
+    host.secret_pages = dict(zip(paths, pages, strict=True))
 
 
 async def _assets(net: Net, host: HostFacts) -> None:

@@ -81,14 +81,15 @@ def _host_checks(
                        "headers": {"Strict-Transport-Security": {"regex": "max-age=[1-9]"}}},
             **tls_extra,
         })  # fmt: skip
-    exposed = [f"https://{host.name}{path}" for path, page in host.secret_pages.items()
+    exposed = [page.url for path, page in host.secret_pages.items()
                if secret_exposed(path, page, host.spa_baseline)]  # fmt: skip
     exposed += [page.url for page in host.source_maps if map_secrets(page)]
     for url in exposed:
         path = url.split("/", 3)[3]
+        extra = tls_extra if url.startswith("https:") else {}
         checks.append({
             "name": _name("gone", f"{host.name}/{path}"), "type": "http",
-            "url": url, "expect": {"status": ["4xx"]}, **tls_extra,
+            "url": url, "expect": {"status": ["4xx"]}, **extra,
         })  # fmt: skip
     return checks
 

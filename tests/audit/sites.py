@@ -15,7 +15,8 @@ nginx and `--dns-server` to knotd, so nothing leaves 127.0.0.1.
   the apex is canonical and www 308s to it, unknown paths answer 200 with a
   JSON error, /config.json is a public browser config with an apiKey, /.env
   answers 403, a Cloudflare header, a DKIM key at a common selector.
-- trap.test (red team): a loop on api's / alone,
+- trap.test (red team): a loop on api's / alone, a /.env on cms, which has
+  plain HTTP only,
   keys in the source maps of a script with a query (app.js?v=3) and of one
   whose map is not named, beside traps: a /config.json that only talks about
   passwords, a /.env login page, HSTS max-age=0 and a wildcard record.
@@ -101,6 +102,7 @@ ZONES = {
         "@ A 127.0.0.1",
         "www A 127.0.0.1",
         "api A 127.0.0.1",
+        "cms A 127.0.0.1",
         "* A 127.0.0.1",
         "stg A 127.0.0.2",
         '@ TXT "v=spf1 -all"',
@@ -147,6 +149,8 @@ class Sites:
         """--dns-server, --connect-to and --ca-file for `vantage audit`."""
         return [
             "--dns-server", self.knot.server,
+            # cms.trap.test has no HTTPS at all: port 1 has no listener.
+            "--connect-to", "cms.trap.test:443:127.0.0.1:1",
             "--connect-to", f":80:127.0.0.1:{self.http_port}",
             "--connect-to", f":443:127.0.0.1:{self.https_port}",
             "--ca-file", str(self.ca_file),
@@ -211,6 +215,7 @@ def _trap_files(root: Path) -> None:
         "<!-- sign in -->\n<html><body><form method=post><input name=password></form></body></html>"
     )
     (root / "trap" / "config.json").write_text(json.dumps(TRAP_CONFIG))
+    (root / "trap" / ".env").write_text(FAKE_ENV)
     js = root / "trap" / "js"
     (js / "app.js").write_text("console.log(1)\n//# sourceMappingURL=app.js.map\n")
     (js / "app.js.map").write_text(source_map(f'const key = "{FAKE_AWS_KEY}";'))
@@ -296,6 +301,7 @@ def _nginx_conf(root: Path, http: int, https: int, certs: dict[str, tuple[Path, 
         _server("trap.test www.trap.test api.trap.test", http, "return 301 https://$host$request_uri;"),
         _server("www.trap.test", https, f"{_GOOD_HEADERS} return 301 https://trap.test$request_uri;", certs["trap"]),
         _server("trap.test", https, trap, certs["trap"]),
+        _server("cms.trap.test", http, f"root {root}/trap; location = /.env {{ default_type text/plain; }}"),
         _server("api.trap.test", https, trap_api, certs["trap"]),
     ]  # fmt: skip
     user = "user root;" if os.geteuid() == 0 else ""

@@ -107,7 +107,8 @@ def test_good_domain_ships_with_no_false_finding(sites: Sites, tmp_path: Path) -
 
 
 def connect_to(sites: Sites) -> list[str]:
-    return sites.flags()[2:6]
+    flags = sites.flags()
+    return [v for i, v in enumerate(flags) if "--connect-to" in flags[max(i - 1, 0) : i + 1]]
 
 
 def test_bad_domain_lists_every_planted_fault(sites: Sites, tmp_path: Path) -> None:
@@ -163,16 +164,19 @@ def test_second_held_out_domain_has_no_false_alarm(sites: Sites) -> None:
 
 
 def test_red_team_domain_gets_its_blockers_and_none_from_the_traps(sites: Sites) -> None:
-    report = run_audit(sites, ["trap.test", "--subdomains", "api", "--samples", "2"])
+    report = run_audit(sites, ["trap.test", "--subdomains", "api,cms", "--samples", "2"])
     assert {(f.id, tuple(f.hosts)) for f in report.blockers} == {
         ("redirect.loop", ("api.trap.test",)),  # / -> /login -> / on api only
-        ("web.secret_file_exposed", ("trap.test",)),
+        ("web.secret_file_exposed", ("trap.test", "cms.trap.test")),
+        ("tls.unavailable", ("cms.trap.test",)),
     }
     [exposed] = [f for f in report.blockers if f.id == "web.secret_file_exposed"]
-    # Both maps: the one a script with a query names, and the unnamed one.
-    assert sorted(e.split(":")[0:2][1] for e in exposed.evidence) == [
-        "//trap.test/js/app.js.map",
-        "//trap.test/js/vendor.js.map",
+    # Both maps: the one a script with a query names, and the unnamed one;
+    # and the .env that cms serves over plain HTTP, having no HTTPS.
+    assert sorted(e.split(": ")[0].split()[-1] for e in exposed.evidence) == [
+        "http://cms.trap.test/.env",
+        "https://trap.test/js/app.js.map",
+        "https://trap.test/js/vendor.js.map",
     ]
     # The wildcard answers every old name but stg, which has its own record;
     # max-age=0 is no HSTS; a domain that sends no mail needs no DKIM.

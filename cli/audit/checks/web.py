@@ -138,8 +138,7 @@ def _edge(host: HostFacts) -> list[Finding]:
 
 def _secret_files(host: HostFacts) -> list[Finding]:
     hits = [
-        f"GET https://{host.name}{path}: {page.status}, {len(page.body)} bytes that read as "
-        f"{path.lstrip('/')}"
+        f"GET {page.url}: {page.status}, {len(page.body)} bytes that read as {path.lstrip('/')}"
         for path, page in host.secret_pages.items()
         if web_rules.secret_exposed(path, page, host.spa_baseline)
     ]
