@@ -64,6 +64,19 @@ class DnsAnswerError(Exception):
         self.name, self.rcode = name, rcode
 
 
+# OpenSSL's reasons for "no TLS version both sides allow": the server's
+# alert, or the client's own refusal of the version the server picked. Our
+# client speaks up to TLS 1.3, so either means a server older than allowed.
+_VERSION_REASONS = frozenset(
+    {
+        "TLSV1_ALERT_PROTOCOL_VERSION",
+        "UNSUPPORTED_PROTOCOL",
+        "WRONG_SSL_VERSION",
+        "NO_PROTOCOLS_AVAILABLE",
+    }
+)
+
+
 def failure(fault: Fault, message: str) -> Failure:
     """The (reason, message) for a fault, from the shared table."""
     return reason(fault), message
@@ -80,7 +93,8 @@ def classify(exc: BaseException, connected: bool = True) -> Failure:
         fault = _VERIFY_FAULTS.get(exc.verify_code, Fault.CERT_UNTRUSTED)
         return failure(fault, f"certificate verify failed: {exc.verify_message}")
     if isinstance(exc, ssl.SSLError):
-        return failure(Fault.TLS_PROTOCOL, f"TLS handshake failed: {exc.reason or exc}")
+        fault = Fault.TLS_OLD_VERSION if exc.reason in _VERSION_REASONS else Fault.TLS_PROTOCOL
+        return failure(fault, f"TLS handshake failed: {exc.reason or exc}")
     if isinstance(exc, socket.gaierror):
         return _gai_failure(exc)
     if isinstance(exc, DnsAnswerError):

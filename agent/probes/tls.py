@@ -46,6 +46,7 @@ _DIAGNOSABLE = frozenset(
         FailureReason.TLS_HOSTNAME,
         FailureReason.TLS_EXPIRED,
         FailureReason.TLS_HANDSHAKE,
+        FailureReason.TLS_VERSION,
     }
 )
 
@@ -177,7 +178,8 @@ async def _failed(
         record(result.tls, peer)
         # A handshake refused over the version shows up as a plain
         # handshake failure; the lenient handshake tells which it was.
-        if reason is FailureReason.TLS_HANDSHAKE and _below(peer.version, check.expect.min_version):
+        old = reason in (FailureReason.TLS_HANDSHAKE, FailureReason.TLS_VERSION)
+        if old and _below(peer.version, check.expect.min_version):
             reason, message = FailureReason.TLS_VERSION, _version_message(peer, check.expect)
     return fail(result, reason, message)
 

@@ -18,8 +18,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from agent.probe_kit.base import ProbeContext
+from agent.probe_kit.http_client import new_session
+from agent.probes import http as http_probe
+from agent.probes import tcp as tcp_probe
 from agent.probes.tls import probe
 from common.config import ConfigError, parse_config
+from common.config.http import HttpCheck
+from common.config.tcp import TcpCheck
 from common.config.tls import TlsCheck, TlsExpect
 from common.reasons import FailureReason
 from common.wire import check_from_proto, check_to_proto, phases_of
@@ -329,3 +334,31 @@ def test_config_as_written_with_defaults() -> None:
         "www.example.com",
         "TLS1.3",
     )
+
+
+async def refuse_version(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answer the ClientHello as an old server (nginx with TLSv1 only) does:
+    a fatal protocol_version alert."""
+    await reader.read(5)
+    writer.write(bytes([21, 3, 1, 0, 2, 2, 70]))  # alert, TLS 1.0, fatal, protocol_version
+    await writer.drain()
+    await hold(reader, writer)
+
+
+async def test_old_tls_server_is_tls_version_in_every_probe(ca_file: str, serve: Serve) -> None:
+    # Held-out: the same server was tls_version for tls, tls_handshake for http and tcp.
+    port = await serve(None, refuse_version)
+    checks = [
+        (
+            tcp_probe.probe,
+            TcpCheck(name="t", target=f"127.0.0.1:{port}", tls=True, ca_file=ca_file),
+        ),
+        (http_probe.probe, HttpCheck(name="h", url=f"https://127.0.0.1:{port}/", ca_file=ca_file)),
+        (probe, check(port, ca_file)),
+    ]
+    ctx = ProbeContext("agent-1", "eu", session_factory=new_session)
+    try:
+        results = [await run(c, ctx) for run, c in checks]
+    finally:
+        await ctx.close()
+    assert [reason(r) for r in results] == [FailureReason.TLS_VERSION] * 3, results
