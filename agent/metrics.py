@@ -63,7 +63,8 @@ class AgentMetrics:
         self.skipped = Counter(
             "vantage_agent_runs_skipped_total",
             "Runs shed because the agent could not keep up (not target failures), by why: "
-            "late (not run: too late for its slot) or loop_lag (run, but measured our stall).",
+            "late or lagging (not run: too late for its slot, or its loop lags) or loop_lag "
+            "(run, but its measure holds our stall).",
             ["why"],
             registry=r,
         )

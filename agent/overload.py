@@ -4,9 +4,10 @@ A probe's timers run on the agent's event loop. When the loop is blocked or
 saturated, a timer fires late, and a target that answered in a millisecond
 looks like a timeout. So the agent watches its own loop lag, and:
 
-- a run that starts more than `shed_after` past its slot is *shed*: not
-  run, counted (`vantage_agent_runs_skipped_total`), and reported to the
-  collector as skipped, never as a failure;
+- a run that would start more than `shed_after` past its slot, or late by
+  a tenth of its timeout (the loop lags), is *shed*: not run, counted
+  (`vantage_agent_runs_skipped_total`), and reported to the collector as
+  skipped, never as a failure;
 - a probe during which the loop lagged by a tenth of its timeout or more
   is shed the same way, whatever its outcome: a timeout may be ours, not
   the target's, and a duration holds our stall as much as the target's
@@ -26,9 +27,20 @@ TICK = 0.05
 """Seconds between the monitor's wake-ups."""
 
 
-def too_late(now: float, due: float, shed_after: float) -> bool:
-    """Whether a run due at `due` and starting at `now` is shed."""
-    return now - due > shed_after
+def shed_reason(now: float, due: float, shed_after: float, timeout: float) -> str | None:
+    """Why a run due at `due`, starting at `now`, is shed before it runs, or None.
+
+    `late`: past `shed_after`. `lagging`: late by a tenth of its timeout or
+    more, so the loop lags as much as would have its result shed anyway
+    (`lagged`): not running it spares the CPU the agent is short of, and a
+    loaded agent recovers instead of running probes only to shed them.
+    """
+    late = now - due
+    if late > shed_after:
+        return "late"
+    if late >= LAG_SHARE * timeout:
+        return "lagging"
+    return None
 
 
 def lagged(timeout: float, lag: float) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from agent.overload import too_late
+from agent.overload import shed_reason
 from common.config import CheckBase
 
 log = structlog.get_logger("agent.scheduler")
@@ -146,10 +146,10 @@ class Scheduler:
     def _fire(self, entry: _Entry) -> None:
         if self.entries.get(entry.check.name) is not entry:
             return
-        now = self.clock()
-        if self.on_shed is not None and too_late(now, entry.due, self.shed_after):
-            self.on_shed(entry.check, "late")
-            check = entry.check
+        now, check = self.clock(), entry.check
+        why = shed_reason(now, entry.due, self.shed_after, check.timeout)
+        if self.on_shed is not None and why is not None:
+            self.on_shed(check, why)
             entry.retry = False
             self._push(entry, next_due(now, check.interval, phase(check.name, check.interval)))
             return

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from agent.metrics import AgentMetrics
-from agent.overload import LagMonitor, lagged, too_late
+from agent.overload import LagMonitor, lagged, shed_reason
 from agent.probe_kit.http_client import new_session
 from agent.probes import ProbeContext
 from agent.runner import ProbeRunner
@@ -26,14 +26,20 @@ from vantage.v1 import vantage_pb2 as pb
 
 
 @pytest.mark.parametrize(
-    ("now", "due", "shed_after", "shed"),
-    [(100.0, 100.0, 1.0, False), (100.9, 100.0, 1.0, False), (101.2, 100.0, 1.0, True)],
-    ids=["on-time", "late-within-bound", "too-late"],
+    ("now", "timeout", "why"),
+    [
+        (100.0, 10.0, None),
+        (100.9, 10.0, None),
+        (101.2, 10.0, "late"),
+        (100.05, 0.3, "lagging"),
+        (100.02, 0.3, None),
+    ],
+    ids=["on-time", "late-within-bound", "too-late", "lagging-short-timeout", "small-delay"],
 )
-def test_a_run_too_late_for_its_slot_is_shed(
-    now: float, due: float, shed_after: float, shed: bool
+def test_a_run_too_late_for_its_slot_is_shed_before_it_runs(
+    now: float, timeout: float, why: str | None
 ) -> None:
-    assert too_late(now, due, shed_after) is shed
+    assert shed_reason(now, 100.0, 1.0, timeout) == why
 
 
 @pytest.mark.parametrize(
@@ -108,4 +114,4 @@ async def test_an_overloaded_agent_sheds_runs_and_reports_no_false_failure() -> 
     assert failures == []
     assert len(shed) > 0
     assert len(results) > 0  # it still probes what it can
-    assert {"late", "loop_lag"} & set(shed)
+    assert {"late", "lagging", "loop_lag"} & set(shed)
