@@ -22,6 +22,8 @@ from common.redaction import redact
 
 _ENV_FILE = re.compile(r"(^|/)\.env(\.[A-Za-z0-9_-]+)?$")
 _ENV_TEMPLATES = (".example", ".sample", ".template", ".dist", ".defaults")
+_ENV_TESTS = (".test", ".testing", ".ci")
+_TEST_DIRS = frozenset({"test", "tests", "testdata", "fixtures", "__fixtures__", "spec"})
 _GIT_SECONDS = 120
 BASELINE = ".secrets.baseline"
 """detect-secrets' file of reviewed findings: hashes, never secrets."""
@@ -155,12 +157,20 @@ def _reviewed(root: Path) -> set[tuple[str, str]]:
         results = json.loads((root / BASELINE).read_text())["results"]
     except (OSError, ValueError, KeyError, TypeError):
         return set()
-    return {
+    values = {
         (name, str(item.get("hashed_secret")))
         for name, items in results.items()
         for item in items
         if item.get("is_secret") is not True
     }
+    # A .env file the baseline reviewed (every value in it) is allowed as a
+    # file too: its hit carries no value hash.
+    files = {
+        (name, "")
+        for name, items in results.items()
+        if items and all(item.get("is_secret") is not True for item in items)
+    }
+    return values | files
 
 
 def _git(root: Path, *args: str) -> str:
@@ -210,4 +220,9 @@ def _tree_files(root: Path) -> Iterator[Path]:
 
 
 def _is_env(path: str) -> bool:
-    return bool(_ENV_FILE.search(path)) and not path.endswith(_ENV_TEMPLATES)
+    """A committed environment file; templates (`.env.example`) and test
+    settings (`.env.test`, any under a tests/ or fixtures/ folder) are not,
+    though the values in them are still scanned like any file's."""
+    if not _ENV_FILE.search(path) or path.endswith(_ENV_TEMPLATES + _ENV_TESTS):
+        return False
+    return not _TEST_DIRS.intersection(path.lower().split("/")[:-1])

@@ -19,6 +19,7 @@ from cli.audit.net import Page
 from cli.audit.secrets_scan import PUBLIC_KEYS, scan_text
 
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=", re.M)
+_ENV_NAME = re.compile(r"^\s*(?:export\s+)?[A-Z][A-Z0-9_]*\s*=")
 # Names of a secret itself, matched on the end of a JSON key with case and
 # separators dropped (`DB_PASSWORD`, `clientSecret`, `aws.secretAccessKey`):
 # `passwordResetUrl` or `authDomain` only talk about one, and `apiKey` alone
@@ -42,7 +43,10 @@ def _looks_html(page: Page) -> bool:
 
 def _env(page: Page) -> bool:
     lines = [ln for ln in page.text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    return bool(lines) and sum(bool(_ENV_LINE.match(ln)) for ln in lines) >= max(1, len(lines) // 2)
+    enough = sum(bool(_ENV_LINE.match(ln)) for ln in lines) >= max(1, len(lines) // 2)
+    # Environment variables are named in capitals; `path=/.env` in an error
+    # page is not one.
+    return bool(lines) and enough and any(_ENV_NAME.match(ln) for ln in lines)
 
 
 def _git_config(page: Page) -> bool:

@@ -166,6 +166,7 @@ def test_secret_paths_include_backups_named_after_the_site() -> None:
         ("/config.json", _page(_PUBLIC_CONFIG), None, False),
         ("/.env", _page(b"<!-- login -->\n<html><form><input name=password></form></html>"), None, False),
         ("/.env.bak", _page(b"DB_PASSWORD=fake\n"), None, True),
+        ("/.env", _page(b"Error: no such file\npath=/.env\n"), None, False),
         ("/.git/index", _page(b"DIRC\x00\x00\x00\x02rest"), None, True),
         ("/.aws/credentials", _page(b"[default]\naws_access_key_id = FAKE\n"), None, True),
         ("/.npmrc", _page(b"//registry.npmjs.org/:_authToken=fake\n"), None, True),
@@ -177,7 +178,7 @@ def test_secret_paths_include_backups_named_after_the_site() -> None:
         "env", "env-export", "spa-index", "env-404", "plain-text", "catch-all", "git-config",
         "git-head", "git-head-spa", "config-secret", "config-public", "zip", "sql", "sql-spa",
         "ds-store", "named-sql", "tar", "zip-spa", "not-a-secret-path", "config-password",
-        "config-aws-secret", "config-public-auth-words", "env-login-page", "env-bak", "git-index",
+        "config-aws-secret", "config-public-auth-words", "env-login-page", "env-bak", "env-echoed-path", "git-index",
         "aws-credentials", "npmrc", "htpasswd", "htpasswd-forbidden", "7z",
     ],
 )  # fmt: skip
@@ -373,6 +374,28 @@ def test_an_idn_domain_is_audited_in_its_dns_form_and_routes_default_to_home() -
     assert parsed.routes == ("/",)
 
 
+def _commit_all(repo: Path) -> None:
+    git = ["git", "-C", str(repo), "-c", "user.email=t@example.test", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "commit"], check=True)
+
+
+def test_test_settings_and_reviewed_env_files_are_no_committed_env_file(tmp_path: Path) -> None:
+    # .env.test and a fixture folder's .env hold test settings; a .env the
+    # repository's baseline reviewed is allowed; a plain .env is a blocker.
+    for name in (".env.test", "tests/fixtures/.env", "config/.env", "deploy/.env"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("DEBUG=true\n")
+    listed = {"type": "Secret Keyword", "hashed_secret": "0" * 40, "is_secret": False}
+    baseline = {"results": {"config/.env": [listed]}}
+    (tmp_path / ".secrets.baseline").write_text(json.dumps(baseline))
+    _commit_all(tmp_path)
+    assert [(h.file, h.rule) for h in scan_repo(tmp_path)] == [
+        ("deploy/.env", "repo.env_file_committed")
+    ]
+
+
 def test_random_strings_on_lines_that_name_no_secret_are_not_committed_secrets(
     tmp_path: Path,
 ) -> None:
@@ -383,10 +406,7 @@ def test_random_strings_on_lines_that_name_no_secret_are_not_committed_secrets(
     (tmp_path / "ci.yml").write_text(f"- uses: actions/checkout@{sha}\n")
     (tmp_path / "index.html").write_text(f'<script src="/a.js" integrity="{sri}"></script>\n')
     (tmp_path / "settings.py").write_text(f'SIGNING_KEY = "{sha[::-1]}"\n')
-    git = ["git", "-C", str(tmp_path), "-c", "user.email=t@example.test", "-c", "user.name=t"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "clean"], check=True)
+    _commit_all(tmp_path)
     assert [(h.file, h.kind) for h in scan_repo(tmp_path)] == [
         ("settings.py", "Hex High Entropy String")
     ]
