@@ -213,6 +213,12 @@ def test_compose_stack_runs_with_podman_compose(
         status, ready = http_get(f"http://127.0.0.1:{ports['alertmanager']}/-/ready")
         assert status == 200, ready
     finally:
+        # The containers with their anonymous volumes (the image declares
+        # one), then what `down -v` removes: named volumes and the network.
+        label = f"label=io.podman.compose.project={project}"
+        ids = podman.run("ps", "-a", "-q", "--filter", label).split()
+        if ids:
+            podman.ok("rm", "-f", "-v", "-t", "2", *ids)
         compose("down", "-v", "-t", "2", timeout=120)
 
 

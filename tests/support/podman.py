@@ -140,8 +140,8 @@ class Podman:
 
     def cleanup(self) -> None:
         """Remove every container and volume this object made."""
-        if self.containers:
-            self.ok("rm", "-f", "-t", "2", *self.containers)
+        if self.containers:  # -v: the image's VOLUME makes an anonymous one each
+            self.ok("rm", "-f", "-v", "-t", "2", *self.containers)
         if self.volumes:
             self.ok("volume", "rm", "-f", *self.volumes)
 
