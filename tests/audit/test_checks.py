@@ -300,3 +300,23 @@ def test_dkim_findings(
 ) -> None:
     found_ = email.check(_email_facts(spf, failed, found))
     assert [(f.id, f.severity.value) for f in found_] == expected
+
+
+@pytest.mark.parametrize(
+    ("spf", "expected"),
+    [
+        ("v=spf1 include:_spf.mail.test +all", [("email.spf_weak", "high")]),
+        ("v=spf1 include:_spf.mail.test ?all", [("email.spf_weak", "medium")]),
+        ("v=spf1 include:_spf.mail.test -all", []),
+    ],
+    ids=["plus-all", "neutral", "strict"],
+)
+def test_an_unanswered_include_still_judges_the_records_own_all(
+    spf: str, expected: list[tuple[str, str]]
+) -> None:
+    found = _email_facts(spf, {}, ("s1",))
+    assert found.email is not None
+    found.email.success = False
+    found.email.reason = FailureReason.DNS_REFUSED.to_proto()
+    got = [(f.id, f.severity.value) for f in email.check(found)]
+    assert got == [("email.lookup_failed", "medium"), *expected]

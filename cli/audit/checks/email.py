@@ -4,6 +4,8 @@ the provider the MX and DKIM point at."""
 
 from __future__ import annotations
 
+from agent.probes.email_auth.records import RecordError
+from agent.probes.email_auth.spf import all_at_least, is_spf, parse_spf
 from cli.audit.facts import Facts
 from cli.audit.model import Finding, finding
 from cli.audit.rules import Severity
@@ -70,7 +72,8 @@ def _probe(facts: Facts) -> list[Finding]:
         return []
     reason = FailureReason.from_proto(result.reason)
     if not result.success and reason is not FailureReason.ASSERTION:
-        return [finding("email.lookup_failed", domain, f"{reason.value}: {result.message}")]
+        failed = finding("email.lookup_failed", domain, f"{reason.value}: {result.message}")
+        return [failed, *_own_all(domain, facts.spf)]
     out = []
     for item in result.assertions:
         if item.ok:
@@ -92,6 +95,28 @@ def _sends_no_mail(spf: tuple[str, ...]) -> bool:
     nothing to sign: no DKIM key is right for it."""
     records = [t.lower().split() for t in spf if t.lower().startswith("v=spf1")]
     return records == [["v=spf1", "-all"]]
+
+
+def _own_all(domain: str, texts: tuple[str, ...]) -> list[Finding]:
+    """The SPF record's own `all`, judged with the probe's parser when the
+    probe could not finish (an include that did not answer): `+all` lets
+    anyone send whatever the includes say."""
+    records = [t for t in texts if is_spf(t)]
+    try:
+        got = parse_spf(records[0]).all_qualifier() if len(records) == 1 else None
+    except RecordError:
+        return []
+    if got is None or all_at_least(got, "~all"):
+        return []
+    message = f"{got} is laxer than ~all"
+    return [
+        finding(
+            "email.spf_weak",
+            domain,
+            f"spf.all_policy: {message}",
+            severity=_severity("email.spf_weak", message),
+        )
+    ]
 
 
 def _severity(rule: str, message: str) -> Severity | None:
