@@ -37,8 +37,9 @@ _MAP_COMMENT = re.compile(rb"[#@]\s*sourceMappingURL=(\S+)\s*$", re.M)
 
 
 def _looks_html(page: Page) -> bool:
-    head = page.body[:512].lstrip().lower()
-    return head.startswith((b"<!doctype", b"<html", b"<head", b"<body", b"<?xml"))
+    # Markup of any kind (`<!doctype`, `<!-- build -->`, `<meta`, `<div`):
+    # none of the secret files judged here starts with `<`.
+    return page.body[:512].removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<")
 
 
 def _env(page: Page) -> bool:

@@ -166,6 +166,7 @@ def test_secret_paths_include_backups_named_after_the_site() -> None:
         ("/config.json", _page(_PUBLIC_CONFIG), None, False),
         ("/.env", _page(b"<!-- login -->\n<html><form><input name=password></form></html>"), None, False),
         ("/.env.bak", _page(b"DB_PASSWORD=fake\n"), None, True),
+        ("/dump.sql", _page(b"\xef\xbb\xbf<meta charset=utf-8><p>CREATE TABLE t</p>"), None, False),
         ("/.env", _page(b"Error: no such file\npath=/.env\n"), None, False),
         ("/.git/index", _page(b"DIRC\x00\x00\x00\x02rest"), None, True),
         ("/.aws/credentials", _page(b"[default]\naws_access_key_id = FAKE\n"), None, True),
@@ -178,7 +179,7 @@ def test_secret_paths_include_backups_named_after_the_site() -> None:
         "env", "env-export", "spa-index", "env-404", "plain-text", "catch-all", "git-config",
         "git-head", "git-head-spa", "config-secret", "config-public", "zip", "sql", "sql-spa",
         "ds-store", "named-sql", "tar", "zip-spa", "not-a-secret-path", "config-password",
-        "config-aws-secret", "config-public-auth-words", "env-login-page", "env-bak", "env-echoed-path", "git-index",
+        "config-aws-secret", "config-public-auth-words", "env-login-page", "env-bak", "sql-in-markup", "env-echoed-path", "git-index",
         "aws-credentials", "npmrc", "htpasswd", "htpasswd-forbidden", "7z",
     ],
 )  # fmt: skip
