@@ -52,6 +52,12 @@ format, plus the keyword detector under `_credential`'s stricter test.
 Entropy detectors would flag every bundle."""
 _STRONG_NAME = re.compile(r"secret|passw|pwd|priv|token|auth|credential", re.I)
 PUBLIC_KEYS = ("AIza", "pk_", "pk.")
+SECRET_NAME = re.compile(
+    r"(secret|secretkey|password|passwd|pwd|privatekey|credentials?|accesskey|secretaccesskey"
+    r"|apitoken|authtoken|accesstoken|refreshtoken|bearertoken)$"
+)
+"""The end of a name (lower case, separators dropped) that names a secret
+itself: `DB_PASSWORD`, `clientSecret`, `aws.secretAccessKey`."""
 """Keys made to be public: Google browser keys, Stripe and Mapbox publishable."""
 
 
@@ -63,7 +69,17 @@ def _credential(found: PotentialSecret, line: str) -> bool:
     value = found.secret_value or ""
     has_both = any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
     public = value.startswith(PUBLIC_KEYS)
-    return len(value) >= 8 and has_both and not public and bool(_STRONG_NAME.search(line))
+    return len(value) >= 8 and has_both and not public and _named_secret(line, value)
+
+
+def _named_secret(line: str, value: str) -> bool:
+    """Whether the name `value` is assigned to names a secret itself
+    (`clientSecret`, `DB_PASSWORD`), not a thing about one (`passwordInputId`,
+    `SECRET_HEADER`); without a name to read, whether the line has a strong one."""
+    match = re.search(r"([A-Za-z_$][\w$.-]*)[\"']?\s*[:=]+\s*[\"'`]" + re.escape(value), line)
+    if match is None:
+        return bool(_STRONG_NAME.search(line))
+    return bool(SECRET_NAME.search(re.sub(r"[^a-z0-9]", "", match.group(1).lower())))
 
 
 def scan_text(text: str) -> list[tuple[str, str]]:

@@ -16,18 +16,13 @@ from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
 from cli.audit.net import Page
-from cli.audit.secrets_scan import PUBLIC_KEYS, scan_text
+from cli.audit.secrets_scan import PUBLIC_KEYS, SECRET_NAME, scan_text
 
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=", re.M)
 _ENV_NAME = re.compile(r"^\s*(?:export\s+)?[A-Z][A-Z0-9_]*\s*=")
-# Names of a secret itself, matched on the end of a JSON key with case and
-# separators dropped (`DB_PASSWORD`, `clientSecret`, `aws.secretAccessKey`):
-# `passwordResetUrl` or `authDomain` only talk about one, and `apiKey` alone
-# is no secret: browser configs (Firebase, maps) carry public keys by design.
-_SECRET_NAME = re.compile(
-    r"(secret|secretkey|password|passwd|pwd|privatekey|credentials?|accesskey|secretaccesskey"
-    r"|apitoken|authtoken|accesstoken|refreshtoken|bearertoken)$"
-)
+# A JSON key names a secret when it ends like one (`SECRET_NAME`): `passwordResetUrl`
+# or `authDomain` only talk about one, and `apiKey` alone is no secret: browser
+# configs (Firebase, maps) carry public keys by design. Nor is every value one:
 _NOT_A_VALUE = re.compile(r"^(/|https?://|\$\{|<|%|\{\{)|\s|^(true|false|null|none)$", re.I)
 _SQL = re.compile(
     r"\b(CREATE TABLE|INSERT INTO|DROP TABLE)\b|^-- (MySQL|PostgreSQL) .*dump", re.I | re.M
@@ -81,7 +76,7 @@ def _secret_entry(key: str, value: object) -> bool:
     """A key named for a secret holding what could be one: not a URL, a
     path, a template, a sentence or a key made to be public."""
     name = re.sub(r"[^a-z0-9]", "", key.lower())
-    if not (_SECRET_NAME.search(name) and isinstance(value, str) and value.strip()):
+    if not (SECRET_NAME.search(name) and isinstance(value, str) and value.strip()):
         return False
     return not _NOT_A_VALUE.search(value) and not value.startswith(PUBLIC_KEYS)
 

@@ -361,9 +361,12 @@ def test_a_clean_report_ships_in_every_format() -> None:
         ('const DB_PASSWORD = "fake2fake2fake2";', True),  # pragma: allowlist secret
         ('clientSecret: "fake-client-secret-0042"', True),  # pragma: allowlist secret
         ('const key = "' + "AKIA" + 'ZQ7RT2LMXK4PW9JD";', True),
+        ('const passwordInputId = "password-input-1";', False),  # pragma: allowlist secret
+        ('const SECRET_HEADER = "x-secret-header-v1";', False),  # pragma: allowlist secret
+        ('auth: {password: "fake-pw-1234"}', True),  # pragma: allowlist secret
     ],
     ids=["label", "firebase", "publishable", "api-key-name", "placeholder", "password",
-         "client-secret", "aws"],
+         "client-secret", "aws", "element-id", "header-name", "nested-password"],
 )  # fmt: skip
 def test_credentials_in_browser_code(line: str, found: bool) -> None:
     assert bool(scan_text(line)) is found
