@@ -47,9 +47,10 @@ SLO_EVERY = 5.0
 """Seconds between SLO evaluations of a check: a 5-minute p95 needs no
 finer clock, and each evaluation walks the whole window."""
 BLIND_START_GRACE = 20.0
-"""Seconds after the collector starts before `MonitoringBlind` may fire:
-agents reconnecting after a restart (with backoff) are not a blind monitor,
-even where checks run every second."""
+"""Seconds after the collector starts before `MonitoringBlind` or a new
+`AgentDown` may fire: agents starting, or reconnecting after a restart (with
+backoff), are not a blind monitor nor a dead agent, even where checks run
+every second."""
 _SLO_ALERTS = frozenset({"LatencyHigh", "ErrorRatioHigh"})
 
 
@@ -297,10 +298,14 @@ class Evaluator:
                 who = (region.agent_id or "unknown", name)
                 silent[who] = _latest(silent.get(who), region.last_seen)
         alerts: list[Alert] = []
+        starting = now - self._started_at < BLIND_START_GRACE
         for (agent, where), seen in sorted(silent.items()):
+            k = key("AgentDown", agent, where)
+            if starting and k not in self.alerts:
+                continue  # an agent still starting; one restored as firing keeps firing
             checks = self._assigned(agent, where)
             alert = texts.agent_down(agent, where, checks=checks, last_seen=seen, now=now)
-            alerts += self.alerts.fire(key("AgentDown", agent, where), alert, refresh=True)
+            alerts += self.alerts.fire(k, alert, refresh=True)
         wanted = {key("AgentDown", *who) for who in silent}
         for k in [k for k in self.alerts.keys("AgentDown|") if k not in wanted]:
             current = self.alerts.get(k)

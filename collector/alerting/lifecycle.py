@@ -179,6 +179,12 @@ def _resolved(
     alert: Alert, now: float, annotations: Mapping[str, str], details: Mapping[str, Any] | None
 ) -> Alert:
     notes = {**alert.annotations, **annotations}
+    if "summary" not in annotations and (resolution := annotations.get("resolution")):
+        # The firing summary ("monitoring is blind for ...", "p95 latency
+        # 953ms over ...") would tell a reader the problem still holds: the
+        # resolve's one line is what ended it.
+        subject = alert.labels.get("check") or alert.labels.get("agent", "")
+        notes["summary"] = f"{' '.join(p for p in (alert.name, subject) if p)}: {resolution}"
     return replace(
         alert,
         state=AlertState.RESOLVED,

@@ -157,7 +157,8 @@ def agent_down(
 def monitoring_blind(checks: list[str], connected: int | None, now: float) -> Alert:
     """`MonitoringBlind`: checks nobody watches. Critical: an outage of ours."""
     why = "no agent is connected" if connected == 0 else "every region of these checks is stale"
-    summary = f"monitoring is blind for {len(checks)} checks ({why}): {', '.join(checks)}"
+    what = "1 check" if len(checks) == 1 else f"{len(checks)} checks"
+    summary = f"monitoring is blind for {what} ({why}): {', '.join(checks)}"
     description = (
         f"{summary}. No results arrive for them, so an outage of the targets would not "
         "page: the problem is ours (agents, their network, or the collector's ingest)."

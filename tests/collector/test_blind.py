@@ -35,7 +35,7 @@ class Ok:
 Step = Tick | Ok
 
 
-def run(steps: list[Step]) -> tuple[Evaluator, list[tuple[float, str, str]]]:
+def feed(steps: list[Step]) -> tuple[Evaluator, list[Alert]]:
     ev = Evaluator([policy(), policy(name="api", interval=600.0)], now=0.0)
     out: list[Alert] = []
     for step in steps:
@@ -44,6 +44,11 @@ def run(steps: list[Step]) -> tuple[Evaluator, list[tuple[float, str, str]]]:
         else:
             for region in step.regions:
                 out += ev.observe(result(step.at, region, True, check=step.check), step.at)
+    return ev, out
+
+
+def run(steps: list[Step]) -> tuple[Evaluator, list[tuple[float, str, str]]]:
+    ev, out = feed(steps)
     return ev, [(a.starts_at if a.ends_at is None else a.ends_at, a.name, a.state) for a in out]
 
 
@@ -121,3 +126,45 @@ def test_no_page_for_blindness_while_agents_reconnect_after_a_start() -> None:
     names = [a.name for t in (5.0, 19.0) for a in ev.tick(t, 0)]
     assert "MonitoringBlind" not in names  # stale, but the collector just started
     assert "MonitoringBlind" in [a.name for a in ev.tick(20.0, 0)]
+
+
+@pytest.mark.parametrize(
+    ("ticks", "fired"),
+    [
+        pytest.param([5.0, 19.0], False, id="agents-slow-to-start-are-not-down"),
+        pytest.param([5.0, 20.0], True, id="still-silent-after-the-grace-is-down"),
+    ],
+)
+def test_no_agent_down_while_agents_start(ticks: list[float], fired: bool) -> None:
+    # stale after 3 s, but the agents of a fresh collector may take longer
+    # to start and send a first result on a loaded machine
+    ev = Evaluator([policy(interval=1.0, stale_grace=1.0)], now=0.0)
+    names = [a.name for t in ticks for a in ev.tick(t, 3)]
+    assert ("AgentDown" in names) is fired
+
+
+@pytest.mark.parametrize(
+    ("steps", "alertname", "summary"),
+    [
+        pytest.param(
+            [Ok(0), Ok(0, "api"), Tick(10, 2), Ok(100), Tick(161, 0), Tick(162, 2)],
+            "MonitoringBlind",
+            "MonitoringBlind: every check has a region reporting again",
+            id="blind",
+        ),
+        pytest.param(
+            [Ok(0), Ok(0, "api"), Tick(151, 3), Ok(155), Tick(156, 3)],
+            "AgentDown",
+            "AgentDown agent-ap-south: agent agent-ap-south in ap-south is reporting again",
+            id="agent",
+        ),
+    ],
+)
+def test_a_resolve_says_what_ended_not_what_fired(
+    steps: list[Step], alertname: str, summary: str
+) -> None:
+    # The SMS and webhook summary of a resolve is this line: the firing one
+    # ("monitoring is blind for 2 checks") read as if it still held.
+    _, out = feed(steps)
+    resolved = [a for a in out if a.name == alertname and a.state == "resolved"]
+    assert summary in {a.annotations["summary"] for a in resolved}
