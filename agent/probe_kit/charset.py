@@ -5,7 +5,7 @@ assertion searches the text a user sees:
 1. a byte order mark wins (UTF-8, UTF-16 LE/BE), whatever the header says;
 2. else the Content-Type charset;
 3. else a `<meta charset>` or `<meta http-equiv=Content-Type>` in the first
-   1024 bytes;
+   1024 bytes, or an XML declaration's `encoding` (XML 1.0 §4.3.3);
 4. else UTF-8.
 
 Labels map as browsers map them: `iso-8859-1`, `latin1` and `us-ascii` mean
@@ -28,7 +28,11 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),  # Python's utf-16 reads the BOM and drops it
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-_META = re.compile(rb"<meta\s[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]+)", re.IGNORECASE)
+_DECLARED = re.compile(
+    rb"<meta\s[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]+)"
+    rb"|^\s*<\?xml\s[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)",
+    re.IGNORECASE,
+)
 # WHATWG's windows-1252 labels that Python maps to latin-1 or ascii, which
 # read 0x80-0x9f as control characters instead of the letters browsers show.
 _WINDOWS_1252 = frozenset({"iso8859-1", "ascii"})
@@ -43,9 +47,9 @@ def codec(header_charset: str | None, prefix: bytes) -> str:
             return bom_codec
     if header_charset:
         return _label(header_charset) or "utf-8"
-    match = _META.search(prefix[:PRESCAN_BYTES])
+    match = _DECLARED.search(prefix[:PRESCAN_BYTES])
     if match:
-        name = _label(match.group(1).decode("ascii"))
+        name = _label((match.group(1) or match.group(2)).decode("ascii"))
         return "utf-8" if name is None or name.startswith("utf-16") else name
     return "utf-8"
 
