@@ -230,6 +230,7 @@ _EQUIV_1252 = b'<meta http-equiv="Content-Type" content="text/html; charset=wind
         (None, _EQUIV_1252, "5€"),  # <meta http-equiv> only
         ("iso-8859-1", "5€".encode("cp1252"), "5€"),  # browsers read latin1 as windows-1252
         ("no-such-charset", b"plain", "plain"),
+        (None, b'<?xml version="1.0" encoding="iso-8859-1"?><a>\xfcberlauf</a>', "\xfcberlauf"),
     ],
     ids=[
         "bom-utf16",
@@ -239,6 +240,7 @@ _EQUIV_1252 = b'<meta http-equiv="Content-Type" content="text/html; charset=wind
         "meta-equiv",
         "latin1-is-1252",
         "unknown",
+        "xml-declaration",
     ],
 )
 def test_body_is_decoded_as_a_browser_reads_it(
