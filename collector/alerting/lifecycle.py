@@ -183,8 +183,11 @@ def _resolved(
         # The firing summary ("monitoring is blind for ...", "p95 latency
         # 953ms over ...") would tell a reader the problem still holds: the
         # resolve's one line is what ended it.
+        # Like a firing summary it names the subject, not the alertname
+        # (receivers put the title before it).
         subject = alert.labels.get("check") or alert.labels.get("agent", "")
-        notes["summary"] = f"{' '.join(p for p in (alert.name, subject) if p)}: {resolution}"
+        named = not subject or subject in resolution
+        notes["summary"] = resolution if named else f"{subject}: {resolution}"
     return replace(
         alert,
         state=AlertState.RESOLVED,

@@ -170,7 +170,7 @@ def monitoring_blind(checks: list[str], connected: int | None, now: float) -> Al
 
 def sight_back() -> dict[str, str]:
     """Annotations for the resolve of `MonitoringBlind`."""
-    return {"resolution": "every check has a region reporting again"}
+    return {"resolution": "monitoring sees again: every check has a region reporting"}
 
 
 def agent_back(alert: Alert) -> dict[str, str]:
@@ -225,7 +225,8 @@ def error_ratio(
 def level_changed(current: Alert, new: Alert | None) -> dict[str, str]:
     """Annotations for the resolve of an SLO alert."""
     if new is None:
-        return {"resolution": "back within budget"}
+        what = "p95 latency" if current.name == "LatencyHigh" else "error ratio"
+        return {"resolution": f"{what} back within budget"}
     return {"resolution": f"now {new.severity}: see the new alert"}
 
 

@@ -149,13 +149,13 @@ def test_no_agent_down_while_agents_start(ticks: list[float], fired: bool) -> No
         pytest.param(
             [Ok(0), Ok(0, "api"), Tick(10, 2), Ok(100), Tick(161, 0), Tick(162, 2)],
             "MonitoringBlind",
-            "MonitoringBlind: every check has a region reporting again",
+            "monitoring sees again: every check has a region reporting",
             id="blind",
         ),
         pytest.param(
             [Ok(0), Ok(0, "api"), Tick(151, 3), Ok(155), Tick(156, 3)],
             "AgentDown",
-            "AgentDown agent-ap-south: agent agent-ap-south in ap-south is reporting again",
+            "agent agent-ap-south in ap-south is reporting again",
             id="agent",
         ),
     ],

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from collector.alerting.evaluator import CheckPolicy, Evaluator
+from collector.alerting.lifecycle import Lifecycle
 from collector.alerting.model import Alert, AlertState
 from collector.alerting.slo import SloPolicy
 from collector.model import Sample
@@ -697,3 +698,38 @@ def test_an_outage_does_not_leave_an_slo_alert_behind() -> None:
     for t in range(300, 900, 30):
         series += [*ok(t), Tick(t)]
     assert when(run(series)) == [("CheckDown", "firing"), ("CheckDown", "resolved")]
+
+
+@pytest.mark.parametrize(
+    ("labels", "resolution", "summary"),
+    [
+        pytest.param(
+            {"alertname": "LatencyHigh", "check": "slow"},
+            "p95 latency back within budget",
+            "slow: p95 latency back within budget",
+            id="slo-names-its-check",
+        ),
+        pytest.param(
+            {"alertname": "HeartbeatMissed", "check": "job"},
+            "job reported success at 2026-11-30 03:55:45Z",
+            "job reported success at 2026-11-30 03:55:45Z",
+            id="already-named",
+        ),
+        pytest.param(
+            {"alertname": "MonitoringBlind"},
+            "monitoring sees again: every check has a region reporting",
+            "monitoring sees again: every check has a region reporting",
+            id="no-subject",
+        ),
+    ],
+)
+def test_a_resolve_without_its_own_summary_reads_as_its_resolution(
+    labels: dict[str, str], resolution: str, summary: str
+) -> None:
+    # The firing line ("slow p95 latency 953ms over 250ms") under a
+    # [RESOLVED] tag tells on-call the problem still holds.
+    life = Lifecycle()
+    firing = Alert(labels, {"summary": "the firing line"}, AlertState.FIRING, 0.0)
+    life.fire("k", firing)
+    [resolved] = life.resolve("k", 10.0, {"resolution": resolution})
+    assert resolved.annotations["summary"] == summary
