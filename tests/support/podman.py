@@ -24,6 +24,8 @@ from tests.support.binaries import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/vantage:test"
+BUILD_STAGE = "localhost/vantage-build:test"
+"""The Dockerfile's build stage, tagged so its layers (the cache) are kept."""
 
 
 def base_tag() -> str:
@@ -108,13 +110,29 @@ class Podman:
         return tag
 
     def build(self, base: str) -> str:
-        """Build deploy/docker/Dockerfile on `base`; returns the image name."""
-        self.run(
-            "build", "--format", "docker", "--network=host", "--build-arg", f"BASE={base}",
-            *_pip_mounts(), "-f", "deploy/docker/Dockerfile", "-t", IMAGE, str(ROOT),
-            timeout=600,
-        )  # fmt: skip
+        """Build deploy/docker/Dockerfile on `base`; returns the image name.
+
+        Both stages are tagged, and the images they replace removed, so runs
+        do not pile up images; the layers under the build stage's tag stay:
+        they are the dependency cache."""
+        for target, tag in (("build", BUILD_STAGE), (None, IMAGE)):
+            old = self.image_id(tag)
+            self.run(
+                "build", "--format", "docker", "--network=host", "--build-arg", f"BASE={base}",
+                *(["--target", target] if target else []), *_pip_mounts(),
+                "-f", "deploy/docker/Dockerfile", "-t", tag, str(ROOT), timeout=600,
+            )  # fmt: skip
+            if old and old != self.image_id(tag):
+                self.ok("rmi", old)  # fails harmlessly while a container still uses it
         return IMAGE
+
+    def image_id(self, name: str) -> str:
+        """The id of image `name`, "" when there is none."""
+        done = subprocess.run(
+            self.argv("image", "inspect", "--format", "{{.Id}}", name),
+            capture_output=True, text=True, env=self.env(), timeout=60, check=False,
+        )  # fmt: skip
+        return done.stdout.strip() if done.returncode == 0 else ""
 
     def container(self, name: str, *args: str) -> str:
         """Start a detached host-network container named `name` plus a random
