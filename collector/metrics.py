@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -194,8 +195,17 @@ def probe_target(check: CheckBase) -> str:
     for field in ("url", "target", "server", "domain", "query_name"):
         value = getattr(check, field, None)
         if isinstance(value, str) and value:
-            return value
+            return without_userinfo(value)
     return ""
+
+
+def without_userinfo(target: str) -> str:
+    """`target` with any `user:password@` of a URL taken out: a label is
+    public, and a password written in a URL must not reach `/metrics`."""
+    parts = urlsplit(target)
+    if not parts.netloc or "@" not in parts.netloc:
+        return target
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def blackbox_tls_version(version: str) -> str:

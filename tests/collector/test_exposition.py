@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from collector.alerting.evaluator import CheckPolicy, Evaluator
 from collector.exposition import Exposition, Family, Line
-from collector.metrics import SERIES_FAMILIES, WINDOW_FAMILIES
+from collector.metrics import SERIES_FAMILIES, WINDOW_FAMILIES, without_userinfo
 from collector.model import Sample
 from collector.stats.series import Series, Stats
 from common.reasons import FailureReason
@@ -225,3 +225,17 @@ def test_changes_are_rendered_in_the_background_at_most_so_many_a_pass() -> None
     assert len(counting.rendered) == 30
     asyncio.run(scrape(exposition))
     assert len(counting.rendered) == 30  # the scrape rendered nothing again
+
+
+@pytest.mark.parametrize(
+    ("target", "label"),
+    [
+        ("https://www.example.com/login?next=/", "https://www.example.com/login?next=/"),
+        ("https://ops:hunter2@www.example.com/", "https://www.example.com/"),
+        ("http://user@[::1]:8080/x", "http://[::1]:8080/x"),
+        ("db.example.com:5432", "db.example.com:5432"),
+    ],
+    ids=["plain", "user-password", "user-ipv6", "host-port"],
+)
+def test_the_target_label_never_carries_userinfo(target: str, label: str) -> None:
+    assert without_userinfo(target) == label
