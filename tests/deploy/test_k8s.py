@@ -101,7 +101,9 @@ def test_pods_are_non_root_read_only_probed_and_sized(
         assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
         assert {"cpu", "memory"} <= container["resources"]["limits"].keys()
         mounted = {m["mountPath"] for m in container["volumeMounts"]}
-        assert "/tmp" in mounted  # the only writable path besides state
+        # With a read-only root, these are the only writable paths: every
+        # workload's state dir (the image's VANTAGE_STATE_DIR) is a volume.
+        assert {"/tmp", "/var/lib/vantage"} <= mounted
     (collector,) = _kinds(rendered["."], "StatefulSet")
     assert collector["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "state"
     env = {
