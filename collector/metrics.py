@@ -64,6 +64,13 @@ class CollectorMetrics:
             ["status"],
             registry=r,
         )
+        self.runs_skipped = Counter(
+            "vantage_agent_runs_skipped_total",
+            "Runs agents shed because they could not keep up: the target was"
+            " not probed, and no verdict on it was made. By agent region.",
+            ["region"],
+            registry=r,
+        )
         self.auth_failures = Counter(
             "vantage_agent_auth_failures_total",
             "Streams refused for a bad or missing token.",

@@ -352,6 +352,8 @@ class CollectorService(pb_grpc.CollectorServicer):
         if new and self.audit:
             ids = [s.request_id for s in samples]
             log.debug("ingest.accepted", key=agent.key, seq=batch.seq, request_ids=ids)
+        if new and batch.runs_skipped:
+            self.metrics.runs_skipped.labels(agent.region).inc(batch.runs_skipped)
         status = "ok" if new else "duplicate"
         self.metrics.ingest_batches.labels(status).inc()
         self.metrics.ingest_results.labels(status).inc(len(samples) if new else len(batch.results))

@@ -250,3 +250,16 @@ async def test_results_probed_after_the_clock_allows_are_dropped_and_counted(edg
         await agent.send(message)
     assert len(edge.ingested) == 1
     assert edge.counted("invalid") == 2
+
+
+async def test_runs_an_agent_shed_are_counted_per_region_once(edge: Edge) -> None:
+    shed = pb.AgentMessage(batch=pb.ResultBatch(seq=now_seq(), runs_skipped=7))
+    async with grpc.aio.insecure_channel(edge.target) as channel:
+        agent = Stream(channel, SHARED)
+        await agent.hello("local-3", "us-east")
+        await agent.send(shed)
+        await agent.send(shed)  # a re-sent batch is a duplicate: not counted again
+    skipped = edge.metrics.registry.get_sample_value(
+        "vantage_agent_runs_skipped_total", {"region": "us-east"}
+    )
+    assert skipped == 7
