@@ -1,8 +1,10 @@
 """structlog set-up shared by every process: JSON lines when stdout is not a
 TTY, readable lines when it is, and secret redaction on every line.
 
-Every string in every log event is scrubbed by `common.redaction` before
-rendering; secrets are registered there with `redact()`.
+Every line is scrubbed by `common.redaction` once, as rendered: whatever a
+value was (a string, a nested dict, an exception's repr), its text is in
+the line, in the spelling the renderer gave it (JSON or repr escapes),
+which the redactor knows. Secrets are registered there with `redact()`.
 """
 
 from __future__ import annotations
@@ -14,25 +16,26 @@ from typing import Any
 
 import structlog
 
-from common.redaction import active, scrub
+from common.redaction import scrub
+
+Renderer = structlog.typing.Processor
 
 
-def _scrub_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, dict):
-        return {k: _scrub_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub_value(v) for v in value]
-    return value
+class Redacting:
+    """The last processor: `renderer`'s line with every secret scrubbed.
 
+    One pass over the rendered line, where scrubbing each value before
+    rendering cost one regex call per value (7 of the 26 µs of the agent's
+    per-probe line) and missed values rendered by repr."""
 
-def _redact_processor(
-    _logger: Any, _name: str, event: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    if not active():
-        return event
-    return {k: _scrub_value(v) for k, v in event.items()}
+    def __init__(self, renderer: Renderer) -> None:
+        self.renderer = renderer
+
+    def __call__(self, logger: Any, name: str, event: MutableMapping[str, Any]) -> str:
+        """Render `event` and scrub the line."""
+        line = self.renderer(logger, name, event)
+        assert isinstance(line, str)  # both renderers set up below render text
+        return scrub(line)
 
 
 def setup(process: str, level: str = "info", json: bool | None = None) -> None:
@@ -46,8 +49,7 @@ def setup(process: str, level: str = "info", json: bool | None = None) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            _redact_processor,
-            renderer,
+            Redacting(renderer),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),

@@ -3,7 +3,7 @@ replaced by `[REDACTED]` in every output.
 
 Secrets are registered with `redact()` (resolved `${env:...}` values,
 extracted flow variables, basic-auth headers, agent and receiver tokens).
-`scrub()` is applied to log events (`common.logs`), to every string of a
+`scrub()` is applied to every rendered log line (`common.logs`), to every string of a
 probe result before it leaves the probe runner (`scrub_result`), and so to
 what the smoke table, JUnit, the API and notifications show.
 
@@ -126,6 +126,7 @@ def spellings(secret: str) -> set[str]:
     raw = secret.encode()
     forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
     forms |= {html.escape(secret), html.escape(secret, quote=False)}
+    forms.add(repr(secret)[1:-1])  # as a log line shows it inside a list or an object's repr
     forms |= set(_base64_cores(raw))
     return forms
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import structlog
 
-from common import redaction
+from common import logs, redaction
 from common.redaction import REDACTED, redact, scrub, scrub_result
 from vantage.v1 import vantage_pb2 as pb
 
@@ -108,3 +110,26 @@ def test_mixed_escapes_are_redacted(spelled: str) -> None:
     # Held-out leak: a secret in a redirect hop came back as the first form.
     redact(PLUS_SECRET)
     assert scrub(f"x?token={spelled}&y") == f"x?token={REDACTED}&y"
+
+
+class _Holder:
+    """A value a log line renders by repr, not as a string."""
+
+    def __repr__(self) -> str:
+        return f"Holder(password={SECRET!r})"
+
+
+@pytest.mark.parametrize(
+    "renderer",
+    [structlog.processors.JSONRenderer(), structlog.dev.ConsoleRenderer(colors=False)],
+    ids=["json", "console"],
+)
+@pytest.mark.parametrize(
+    "value",
+    [SECRET, {"nested": [SECRET]}, (1, SECRET), _Holder(), ValueError(f"bad {SECRET}")],
+    ids=["string", "nested", "tuple", "repr", "exception"],
+)
+def test_a_log_line_is_scrubbed_as_rendered(renderer: Any, value: object) -> None:
+    line = logs.Redacting(renderer)(None, "info", {"event": "x.y", "value": value})
+    assert REDACTED in line
+    assert "p@ss" not in line
