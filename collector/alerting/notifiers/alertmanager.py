@@ -2,8 +2,8 @@
 routing to an existing Alertmanager.
 
 Alertmanager resolves an alert by itself once its `endsAt` passes, so a
-firing alert is posted with `endsAt = now + 4 x resend_interval` (what
-Prometheus does) and must be posted again before that lapses. This notifier
+firing alert is posted with `endsAt = now + 4 x max(resend_interval, 60 s)`
+(what Prometheus does) and must be posted again before that lapses. This notifier
 remembers the firing alerts it was sent; **the collector's driver calls
 `refresh(now)` every `resend_interval`** (default 60 s), which re-posts those
 not posted within the last `resend_interval`, and retries resolves whose
@@ -27,6 +27,13 @@ from collector.alerting.receivers import AlertmanagerSpec
 RESEND_WINDOW = 4
 """endsAt lies this many resend intervals ahead: three refreshes may fail
 before Alertmanager resolves an alert that is still firing."""
+MIN_RESEND = 60.0
+"""The interval endsAt is reckoned from is at least this (Prometheus'
+`--rules.alert.resend-delay` default): with `resend_interval: 2s` a collector
+restart of 8 s made Alertmanager resolve a firing alert by itself, and the
+restored collector's re-post paged again. Resolves are posted explicitly, so
+a longer endsAt only keeps an alert of a collector that died for good open
+longer (and `VantageCollectorDown` pages for that)."""
 
 
 @dataclass
@@ -89,7 +96,7 @@ class AlertmanagerNotifier(BaseNotifier):
     def body(self, alert: Alert, now: float) -> dict[str, Any]:
         """One alert of the v2 API's `postableAlerts`."""
         if alert.state is AlertState.FIRING:
-            ends_at = now + RESEND_WINDOW * self.spec.resend_interval
+            ends_at = now + RESEND_WINDOW * max(self.spec.resend_interval, MIN_RESEND)
         else:
             ends_at = now if alert.ends_at is None else alert.ends_at
         out = {
