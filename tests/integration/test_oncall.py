@@ -3,7 +3,9 @@ a real target and a webhook recorder standing in for the pager.
 
 - every agent dead: `MonitoringBlind` pages the pager (critical route);
 - a collector restart while `LatencyHigh` fires: the restored SLO window
-  keeps it firing although the target is fast again.
+  keeps it firing although the target is fast again;
+- one region failing is no page; a second one (the majority) pages once,
+  naming those two regions, and resolves once.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_alerting import REGIONS, all_reporting, fleet
-from tests.support.net import wait_for
+from tests.integration.test_alerting import REGIONS, all_reporting, fleet, post
+from tests.support.net import get_json, wait_for
 from tests.support.procs import Procs
 from tests.support.recorder import Recorder, recorder, serving
 
@@ -68,7 +70,7 @@ alerting:
 checks:
   - name: home
     type: http
-    url: {url}/
+    url: {url}
     slo: {{p95_warning: 150ms, p95_critical: 250ms}}
     labels: {{severity: critical}}
 """)
@@ -84,7 +86,7 @@ def _pages(hooks: Recorder, path: str) -> list[tuple[str, str]]:
 def test_all_agents_dead_pages_the_pager(
     procs: Procs, target: ThreadingHTTPServer, hooks: Recorder, tmp_path: Path
 ) -> None:
-    url = f"http://127.0.0.1:{target.server_address[1]}"
+    url = f"http://127.0.0.1:{target.server_address[1]}/"
     _, _, http_port, agents = fleet(procs, _config(tmp_path / "checks.yaml", url, hooks))
     wait_for(lambda: all_reporting(http_port), 20, "all regions reporting")
     for region in REGIONS:
@@ -105,7 +107,7 @@ def test_all_agents_dead_pages_the_pager(
 def test_a_restart_keeps_slo_alerts(
     procs: Procs, target: ThreadingHTTPServer, hooks: Recorder, tmp_path: Path
 ) -> None:
-    url = f"http://127.0.0.1:{target.server_address[1]}"
+    url = f"http://127.0.0.1:{target.server_address[1]}/"
     config = _config(tmp_path / "checks.yaml", url, hooks)
     target.delay = 0.3  # type: ignore[attr-defined]  # over p95_critical
     collector, grpc_port, http_port, _ = fleet(procs, config)
@@ -122,3 +124,36 @@ def test_a_restart_keeps_slo_alerts(
         time.sleep(0.5)
     assert _pages(hooks, "/pager").count(("firing", "LatencyHigh")) == 1  # no second page
     assert ("firing", "MonitoringBlind") not in _pages(hooks, "/pager")  # starts are not blind
+
+
+def test_one_region_failing_is_no_page_two_are(
+    procs: Procs, demo_target: str, hooks: Recorder, tmp_path: Path
+) -> None:
+    # Each agent probes its own path (the URL takes the region from the
+    # agent's environment), so the target can fail for one region only.
+    url = demo_target + "/r/${env:PROBE_REGION}"
+    config = _config(tmp_path / "checks.yaml", url, hooks)
+    _, grpc_port, http_port = procs.collector(config)
+    for region in REGIONS:
+        procs.agent(grpc_port, region, env={"PROBE_REGION": region})
+    wait_for(lambda: all_reporting(http_port), 20, "all regions reporting")
+
+    def fail(region: str, failing: bool) -> None:
+        body = {"fail": failing, "path": f"/r/{region}"}
+        assert post(f"{demo_target}/admin/fail", body)[0] == 200
+
+    fail("us-east", True)
+    api = f"http://127.0.0.1:{http_port}/api/v1/checks/home"
+    # down after 2 failures at a 1 s interval; then 3 s more of it being down
+    wait_for(lambda: not get_json(api)["regions"]["us-east"]["last"]["success"], 10, "failing")
+    time.sleep(5)
+    assert _pages(hooks, "/pager") == []
+    fail("eu-west", True)
+    wait_for(lambda: _pages(hooks, "/pager"), 15, "the page")
+    [page] = hooks.bodies("/pager")
+    assert page["alerts"][0]["annotations"]["regions"] == "eu-west, us-east"
+    fail("eu-west", False)
+    fail("us-east", False)
+    wait_for(lambda: len(_pages(hooks, "/pager")) >= 2, 15, "the resolve")
+    time.sleep(2)
+    assert _pages(hooks, "/pager") == [("firing", "CheckDown"), ("resolved", "CheckDown")]
