@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 
 from collector.alerting.config import AlertingConfig
+from collector.alerting.policies import policies
 from collector.alerting.service import AlertingService
 from collector.api import Api
 from collector.api_alerting import AlertingApi
@@ -272,6 +273,7 @@ class Collector:
             log.warning("dedup.marks_skipped", count=skipped)
         self.serving = False
         self._tasks: set[asyncio.Task[object]] = set()
+        self._applying = asyncio.Lock()
         self.metrics.config_info.labels(self.source.config.version).set(1)
         self.metrics.set_targets(self.source.config.checks)
 
@@ -301,13 +303,22 @@ class Collector:
     def _config_changed(self, config: Config, alerting: AlertingConfig) -> None:
         self._retoken()
         self.stats.forget(c.name for c in config.checks)
-        self.metrics.set_targets(config.checks)
         self.metrics.config_info.clear()
         self.metrics.config_info.labels(config.version).set(1)
-        self.alerting.configure(config, alerting)
-        task = asyncio.get_running_loop().create_task(self.service.broadcast(config))
+        task = asyncio.get_running_loop().create_task(self._apply_config(config, alerting))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _apply_config(self, config: Config, alerting: AlertingConfig) -> None:
+        """Hand a new config to metrics, alerting and agents, in reload order.
+        What costs per check runs in threads: at 10,000 checks the target
+        labels took ~0.1 s and the alerting policies ~0.3 s of the event loop
+        (/healthz stalled for as long)."""
+        async with self._applying:
+            await asyncio.to_thread(self.metrics.set_targets, config.checks)
+            prepared = await asyncio.to_thread(policies, config)
+            self.alerting.configure(config, alerting, prepared)
+            await self.service.broadcast(config)
 
     def _reloaded(self, ok: bool) -> None:
         self.metrics.config_reloads.labels("success" if ok else "failure").inc()

@@ -146,9 +146,10 @@ class CollectorMetrics:
         self.check_info.clear()
         for c in checks:
             self.check_info.labels(c.name, c.type, c.labels.get("service", "")).set(1)
-        for found in self.stats.checks.values():
+        # list(): the collector calls this in a thread while ingest adds series
+        for found in list(self.stats.checks.values()):
             found.text = None
-            for series in found.regions.values():
+            for series in list(found.regions.values()):
                 series.text = None
 
     def _labels(self, check: str, region: str) -> str:

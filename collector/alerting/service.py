@@ -23,12 +23,13 @@ from collector.alerting.config import AlertingConfig
 from collector.alerting.deploys import Deploys
 from collector.alerting.dispatcher import Dispatcher
 from collector.alerting.evaluator import Evaluator
-from collector.alerting.heartbeats import HeartbeatMonitor, PingKind
+from collector.alerting.heartbeats import HeartbeatMonitor, HeartbeatPolicy, PingKind
 from collector.alerting.model import Alert, AlertState, Notification
 from collector.alerting.notifiers import build_notifiers
 from collector.alerting.notifiers.alertmanager import AlertmanagerNotifier
 from collector.alerting.notifiers.base import Notifier
 from collector.alerting.policies import policies
+from collector.alerting.policy import CheckPolicy
 from collector.alerting.silences import Silence
 from collector.metrics import CollectorMetrics
 from collector.model import Sample
@@ -77,10 +78,17 @@ class AlertingService:
 
     # -- configuration -------------------------------------------------
 
-    def configure(self, config: Config, alerting: AlertingConfig) -> None:
-        """Apply checks and routing (at start and on every reload)."""
+    def configure(
+        self,
+        config: Config,
+        alerting: AlertingConfig,
+        prepared: tuple[list[CheckPolicy], list[HeartbeatPolicy]] | None = None,
+    ) -> None:
+        """Apply checks and routing (at start and on every reload).
+        `prepared` is `policies(config)` built off the event loop (~0.3 s
+        at 10,000 checks)."""
         now = self.clock()
-        probed, beats = policies(config)
+        probed, beats = prepared or policies(config)
         alerts = self.evaluator.set_policies(probed, now) + self.heartbeats.set_policies(beats, now)
         self.alerting = alerting
         if self.dispatcher is None:
