@@ -53,6 +53,8 @@ async def json_object(request: web.Request, allowed: Iterable[str]) -> dict[str,
         body = await request.json()
     except ValueError:
         raise BadInput("body", "must be JSON") from None
+    except RecursionError:  # json's C decoder recurses once per [ or {
+        raise BadInput("body", "must be JSON nested at most a few levels deep") from None
     if not isinstance(body, dict):
         raise BadInput("body", "must be a JSON object")
     known = list(allowed)
