@@ -78,3 +78,21 @@ def test_check_round_trips_through_the_wire() -> None:
 def test_unknown_type_from_a_newer_collector_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="type 'quantum' unknown to this agent"):
         check_from_proto(pb.Check(name="x", type="quantum", interval_seconds=60, timeout_seconds=1))
+
+
+def test_checks_of_one_shape_share_their_given_field_names() -> None:
+    """An agent holds 10,000 checks: the set of given field names (728
+    bytes each) is one per shape, and a copy still gets its own."""
+    first, second, other = (
+        check_from_proto(check_to_proto(HttpCheck.model_validate(spec)))
+        for spec in (
+            {"name": "a", "type": "http", "url": "http://127.0.0.1:1/a"},
+            {"name": "b", "type": "http", "url": "http://127.0.0.1:1/b"},
+            {"name": "c", "type": "http", "url": "http://127.0.0.1:1/c", "method": "HEAD"},
+        )
+    )
+    assert first.model_fields_set is second.model_fields_set
+    assert other.model_fields_set == first.model_fields_set | {"method"}
+    copied = first.model_copy(update={"method": "HEAD"})
+    assert "method" in copied.model_fields_set
+    assert "method" not in second.model_fields_set  # the shared set is left alone
