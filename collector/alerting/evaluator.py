@@ -310,8 +310,26 @@ class Evaluator:
         for k in [k for k in self.alerts.keys("AgentDown|") if k not in wanted]:
             current = self.alerts.get(k)
             assert current is not None
-            alerts += self.alerts.resolve(k, now, texts.agent_back(current))
+            where = current.labels.get("region", "")
+            if not self._restored(current) or any(self._heard(c, where) for c in self._checks):
+                alerts += self.alerts.resolve(k, now, texts.agent_back(current))
         return alerts
+
+    def _restored(self, alert: Alert) -> bool:
+        """Fired before this collector started. After a restart every region
+        looks fresh until it can go stale again, so such an alert ends only
+        with results that came since: the restart itself is no news."""
+        return alert.starts_at < self._started_at
+
+    def _heard(self, check: str, region: str = "") -> bool:
+        """A result of `check` (in `region`, else any) since this start; a
+        check no longer configured holds nothing back."""
+        state = self._checks.get(check)
+        return state is None or any(
+            r.last_seen is not None and r.last_seen >= self._started_at
+            for name, r in state.regions.items()
+            if name == region or not region
+        )
 
     def _assigned(self, agent: str, region: str) -> list[str]:
         """The checks `agent` probes in `region`: every check of the region
@@ -340,9 +358,13 @@ class Evaluator:
             if now - self._connected_at > limit:
                 blind = sorted(self._policies)
         k = key("MonitoringBlind")
-        if blind and now - self._started_at >= BLIND_START_GRACE:
+        current = self.alerts.get(k)
+        if blind and (current is not None or now - self._started_at >= BLIND_START_GRACE):
             alert = texts.monitoring_blind(blind, connected, now)
             return self.alerts.fire(k, alert, refresh=True)
+        named = current.annotations.get("checks", "").split(", ") if current else []
+        if current is None or (self._restored(current) and not all(map(self._heard, named))):
+            return []
         return self.alerts.resolve(k, now, texts.sight_back())
 
     # --- SLO ------------------------------------------------------------

@@ -35,8 +35,8 @@ class Ok:
 Step = Tick | Ok
 
 
-def feed(steps: list[Step]) -> tuple[Evaluator, list[Alert]]:
-    ev = Evaluator([policy(), policy(name="api", interval=600.0)], now=0.0)
+def feed(steps: list[Step], ev: Evaluator | None = None) -> tuple[Evaluator, list[Alert]]:
+    ev = ev or Evaluator([policy(), policy(name="api", interval=600.0)], now=0.0)
     out: list[Alert] = []
     for step in steps:
         if isinstance(step, Tick):
@@ -168,3 +168,36 @@ def test_a_resolve_says_what_ended_not_what_fired(
     _, out = feed(steps)
     resolved = [a for a in out if a.name == alertname and a.state == "resolved"]
     assert summary in {a.annotations["summary"] for a in resolved}
+
+
+def restarted(at: float) -> Evaluator:
+    """A collector that was blind (every agent dead, every region stale) and
+    restarts at `at` from its saved state."""
+    before, _ = feed([Ok(0), Ok(0, "api"), Tick(10, 2), Tick(161, 0)])
+    assert {a.name for a in before.active_alerts()} == {"MonitoringBlind", "AgentDown"}
+    after = Evaluator([policy(), policy(name="api", interval=600.0)], now=at)
+    after.load_state(before.export_state(), at)
+    return after
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        pytest.param(
+            [Tick(201, 0), Tick(215, 0), Tick(240, 0)],
+            [],
+            id="still-blind-across-a-restart-is-no-news",
+        ),
+        pytest.param(
+            [Tick(201, 0), Ok(205), Ok(205, "api"), Tick(206, 3)],
+            [(206, "MonitoringBlind", "resolved")] + [(206, "AgentDown", "resolved")] * 3,
+            id="agents-back-after-a-restart-resolve",
+        ),
+    ],
+)
+def test_a_restart_neither_resolves_nor_repages_blindness(
+    steps: list[Step], expected: list[tuple[float, str, str]]
+) -> None:
+    _, out = feed(steps, restarted(200.0))
+    got = [(a.starts_at if a.ends_at is None else a.ends_at, a.name, a.state) for a in out]
+    assert sorted(got) == sorted(expected)
