@@ -329,11 +329,7 @@ class Store:
         # same new file cannot both apply migration 1.
         with self._transaction() as db:
             current = schema_version_of(db)
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: schema version {current} is newer than this "
-                    f"collector's {SCHEMA_VERSION}; upgrade Vantage or use another state dir"
-                )
+            refuse_newer(self.path, current)
             for statements in _MIGRATIONS[current:]:
                 for statement in statements:
                     db.execute(statement)
@@ -413,6 +409,15 @@ class Store:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
+
+
+def refuse_newer(path: Path, version: int) -> None:
+    """StoreError when the file's schema `version` is one this code cannot read."""
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: schema version {version} is newer than this "
+            f"collector's {SCHEMA_VERSION}; upgrade Vantage or use another state dir"
+        )
 
 
 def schema_version_of(db: sqlite3.Connection) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from collector.store import FILENAME, StoreError, schema_version_of
+from collector.store import FILENAME, StoreError, refuse_newer, schema_version_of
 
 
 def recovery(state_dir: str | Path) -> str:
@@ -32,6 +32,7 @@ def inspect(state_dir: str | Path) -> dict[str, int]:
         if rows != [("ok",)]:
             raise StoreError(f"{path}: corrupt: {rows[0][0]}")
         counts = {"schema_version": schema_version_of(db)}
+        refuse_newer(path, counts["schema_version"])  # "OK" for a file the collector refuses
         for table in ("incidents", "deploys", "silences", "dedup"):
             counts[table] = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608  # names from the tuple above
         return counts

@@ -12,6 +12,7 @@ import pytest
 
 from collector.alerting.heartbeats import MISSED, HeartbeatMonitor, HeartbeatPolicy, hash_token
 from collector.store import FILENAME, SCHEMA_VERSION, Store, StoreError
+from collector.store_check import inspect
 
 
 @pytest.fixture
@@ -77,6 +78,9 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(StoreError, match="newer than this collector's"):
         Store.open(tmp_path)
+    # `vantage state check` said "OK (schema N+1)" for the file the collector refuses
+    with pytest.raises(StoreError, match="newer than this collector's"):
+        inspect(tmp_path)
 
 
 def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
