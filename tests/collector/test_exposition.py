@@ -231,7 +231,10 @@ def test_changes_are_rendered_in_the_background_at_most_so_many_a_pass() -> None
     ("target", "label"),
     [
         ("https://www.example.com/login?next=/", "https://www.example.com/login?next=/"),
-        ("https://ops:hunter2@www.example.com/", "https://www.example.com/"),
+        (
+            "https://ops:hunter2@www.example.com/",  # pragma: allowlist secret
+            "https://www.example.com/",
+        ),
         ("http://user@[::1]:8080/x", "http://[::1]:8080/x"),
         ("db.example.com:5432", "db.example.com:5432"),
     ],
