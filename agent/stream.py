@@ -46,6 +46,10 @@ HTTP port, or a web server): 'Trying to connect an http1.x server', or
 _MAX_IN_FLIGHT = 64
 _STABLE = 60.0
 """A stream that lived this long resets the reconnect backoff."""
+MAX_CONFIG_BYTES = 256 << 20
+"""The largest message the agent takes from its collector. The config of a
+50,000-check fleet is about 6 MB, past gRPC's 4 MiB default, which would
+refuse it and leave the agent reconnecting without checks."""
 _METHOD = "/vantage.v1.Collector/Connect"
 
 
@@ -159,6 +163,7 @@ class StreamClient:
             # gRPC 1.85 keeps a stream that writes alive past an unanswered
             # keepalive ping; the ping timeout is what ends it.
             ("grpc.http2.ping_timeout_ms", keepalive_ms),
+            ("grpc.max_receive_message_length", MAX_CONFIG_BYTES),
         ]
         if self.settings.tls_ca:
             with open(self.settings.tls_ca, "rb") as f:
