@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -483,7 +484,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with gc_paused():
             collector = Collector(settings)
     except ConfigError as exc:
-        log.error("config.invalid", errors=exc.problems)
+        # Plain lines, as `vantage validate` prints them: the first thing an
+        # operator reads when the collector will not start.
+        for problem in exc.problems:
+            print(f"vantage-collector: error: {problem}", file=sys.stderr)
         return 2
     except CorruptStore as exc:
         log.error("store.corrupt", error=str(exc), recover=recovery(settings.state_dir))

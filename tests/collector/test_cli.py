@@ -57,3 +57,16 @@ def test_bad_flag_is_one_line(argv: list[str], message: str) -> None:
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("vantage-collector: error: ")
     assert message in lines[0]
+
+
+def test_an_invalid_config_names_each_problem_on_its_own_line(tmp_path: Path) -> None:
+    config = tmp_path / "checks.yaml"
+    config.write_text(
+        "checks:\n  - {name: a, type: http, url: 'http://x y/'}\n  - {name: b, type: htp}\n"
+    )
+    done = run("-m", "collector", "--config", str(config), "--state-dir", str(tmp_path / "s"))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, done.stderr
+    assert lines[0].startswith("vantage-collector: error: checks.yaml:2: check 'a': field 'url'")
+    assert lines[1].startswith("vantage-collector: error: checks.yaml:3: check 'b': field 'type'")
