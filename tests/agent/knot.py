@@ -103,6 +103,10 @@ MAIL_TEST = [
     # redirect: policy and lookups come from good.mail.test
     'redirect TXT "v=spf1 redirect=good.mail.test"',
     f"_dmarc.redirect TXT {_DMARC_OK}",
+    # unanswered: its include names a zone no server here answers for
+    # (knot refuses it), and its DMARC is monitoring-only
+    'unanswered TXT "v=spf1 include:_spf.mail.elsewhere.test -all"',
+    '_dmarc.unanswered TXT "v=DMARC1; p=none; rua=mailto:d@mail.test"',
 ]
 
 ZONES = {"probe.test": PROBE_TEST, "mail.test": MAIL_TEST}

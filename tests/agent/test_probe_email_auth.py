@@ -132,6 +132,19 @@ async def test_broken_domains(
 
 
 @pytest.mark.integration
+async def test_an_include_without_an_answer_is_a_finding_and_the_rest_is_judged(
+    knot: Knot,
+) -> None:
+    result = await probe(check(knot.server, "unanswered.mail.test", ("s1",)), CTX)
+    assert FailureReason.from_proto(result.reason) is FailureReason.ASSERTION
+    found = failed(result)
+    assert found.keys() == {"spf.includes", "dmarc.policy", "dkim.s1.key"}
+    assert "_spf.mail.elsewhere.test" in found["spf.includes"]
+    assert "REFUSED" in found["spf.includes"]
+    assert found["dmarc.policy"] == "p=none < quarantine"
+
+
+@pytest.mark.integration
 async def test_redirect_takes_policy_and_lookups_from_target(knot: Knot) -> None:
     result = await probe(check(knot.server, "redirect.mail.test", spf_all="-all"), CTX)
     assert result.success, result.message

@@ -4,14 +4,19 @@ Every finding is its own failed assertion (`spf.void_lookup_limit`,
 `dmarc.policy`, `dkim.<selector>.key_bits`, ...), so a domain with four
 problems shows four; a rule with no finding records one passed assertion.
 The rules live in `spf`, `dmarc` and `dkim`; this module only looks records
-up and records what the rules found. A lookup that fails outright (timeout,
-SERVFAIL) fails the probe with the DNS reason instead.
+up and records what the rules found. A lookup of the domain's own record
+that fails outright (timeout, SERVFAIL, REFUSED) fails the probe with the
+DNS reason instead. One that fails further down (an include's target, a
+`_dmarc` or DKIM name) is a finding of its rule, since receivers then get a
+temporary error for that part (RFC 7208 §4.4 and §5.2), and the other
+parts are still judged: a deploy gate must see everything that is wrong.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from typing import Any, cast
 
 import dns.exception
@@ -117,14 +122,22 @@ async def _lint(result: pb.Result, check: EmailAuthCheck, lookup: _Lookup) -> No
     domain = check.domain
     dkim_names = [f"{selector}._domainkey.{domain}" for selector in check.dkim_selectors]
     found = await asyncio.gather(
-        _spf_findings(domain, lookup, check.expect.spf_all),
-        _dmarc_findings(domain, lookup, check.expect.dmarc_policy),
+        _unanswered_as_finding(
+            _spf_findings(domain, lookup, check.expect.spf_all), "spf.includes", domain
+        ),
+        _unanswered_as_finding(
+            _dmarc_findings(domain, lookup, check.expect.dmarc_policy), "dmarc.present", domain
+        ),
         *(lookup(name, "TXT") for name in dkim_names),
         return_exceptions=True,
     )
     # The first failure is raised only after every lookup ended, so none is
-    # left running unobserved.
+    # left running unobserved. A DKIM name without an answer is that
+    # selector's finding (below), not the probe's failure.
     for item in found:
+        if isinstance(item, BaseException) and not isinstance(item, LookupFailed):
+            raise item
+    for item in found[:2]:
         if isinstance(item, BaseException):
             raise item
     if domain in lookup.missing:  # no such domain: a DNS fault, not missing records
@@ -134,6 +147,21 @@ async def _lint(result: pb.Result, check: EmailAuthCheck, lookup: _Lookup) -> No
     report(result, DMARC_RULES, dmarc)
     for selector, name, texts in zip(check.dkim_selectors, dkim_names, dkim, strict=True):
         _lint_dkim(result, selector, name, texts, check.expect.dkim_min_bits)
+
+
+async def _unanswered_as_finding(
+    findings: Awaitable[list[Finding]], rule: str, domain: str
+) -> list[Finding]:
+    """`findings`, or one finding of `rule` when a name other than the
+    domain itself got no answer (the domain's own lookup failing is the
+    probe's DNS failure, raised as it is)."""
+    try:
+        return await findings
+    except LookupFailed as exc:
+        if exc.name.lower() == domain.lower():
+            raise
+        reason, message = classify(exc)
+        return [Finding(rule, f"{message} ({reason}): receivers get a temporary error")]
 
 
 def report(result: pb.Result, rules: tuple[str, ...], findings: list[Finding]) -> None:
@@ -183,9 +211,17 @@ async def _dmarc_findings(domain: str, lookup: _Lookup, want: str) -> list[Findi
 
 
 def _lint_dkim(
-    result: pb.Result, selector: str, name: str, texts: list[str], min_bits: int
+    result: pb.Result,
+    selector: str,
+    name: str,
+    texts: list[str] | LookupFailed,
+    min_bits: int,
 ) -> None:
     label = f"dkim.{selector}"
+    if isinstance(texts, LookupFailed):
+        reason, message = classify(texts)
+        assert_that(result, f"{label}.key", False, f"{message} ({reason})")
+        return
     try:
         if len(texts) != 1:
             raise RecordError(f"{len(texts)} TXT records at {name}, want 1")
