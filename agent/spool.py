@@ -264,7 +264,11 @@ class Spool:
         seq = self.next_seq
         message = encode_batch(seq, self._read(first, count), runs_skipped)
         self._append(seg.batch_record(seq, first, count))
-        self.next_seq += 1
+        # Past the wall clock, not just +1: a shared-token holder that sent a seq
+        # of "now" under this agent's id would otherwise stay ahead of every
+        # later batch (each counted a duplicate) until a restart; this way the
+        # collector's seq bound (5 min ahead) bounds the harm.
+        self.next_seq = max(time.time_ns() // 1000, seq + 1)
         batch = self.in_flight[seq] = Batch(seq, first, count, message)
         return batch
 
