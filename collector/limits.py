@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 
 MAX_SEQ_AHEAD_S = 300.0
-"""An agent's seq starts at its boot time in microseconds and grows by one per
-batch, so it never runs ahead of the wall clock; this much clock skew between
+"""An agent's seq is its wall clock in microseconds when it makes a batch
+(and above its last), so it never runs ahead of the clock; this much clock skew between
 agent and collector is tolerated. A seq further ahead is refused, so no batch
 can push a dedup mark so far ahead that the agent's own batches look old."""
 MAX_LABEL_LENGTH = 128
@@ -27,7 +27,7 @@ def seq_refusal(seq: int, now: float) -> str | None:
         return None
     return (
         f"batch seq {seq} is ahead of the collector's clock ({int(now * 1_000_000)} us) by more "
-        f"than {MAX_SEQ_AHEAD_S:.0f} s; seq starts at the agent's boot time in microseconds: "
+        f"than {MAX_SEQ_AHEAD_S:.0f} s; seq is the agent's wall clock in microseconds: "
         "check the agent's clock"
     )
 
