@@ -255,6 +255,9 @@ class Evaluator(Sight):
         )
         if outage is None:
             return []
+        # Its symptoms are not news either: SLO alerts stay quiet for one
+        # window after it, as after a live outage (see `_slo`).
+        state.closed_at = max(state.closed_at, now)
         return self.alerts.notify(texts.late_outage(policy, state.host, outage, now))
 
     # --- flap damping ---------------------------------------------------
@@ -291,7 +294,11 @@ class Evaluator(Sight):
         # not start during an outage or until the window has slid past it
         # (the outage was paged; its symptoms are not news after its
         # resolve). One already firing still resolves or changes level.
-        quiet = state.incident is not None or now - state.closed_at < policy.slo.window
+        quiet = (
+            state.incident is not None
+            or state.backfill.failing is not None  # a late outage being replayed
+            or now - state.closed_at < policy.slo.window
+        )
         alerts: list[Alert] = []
         if stats.p95 is not None:  # too few results say nothing either way
             level = latency_level(stats.p95, policy.slo)

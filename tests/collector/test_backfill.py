@@ -96,6 +96,22 @@ def test_late_notice_names_the_probe_time_span_and_is_not_a_page() -> None:
     assert (incident["started_at"], incident["resolved_at"]) == (1810.0, 1850.0)
 
 
+def test_a_late_outage_raises_no_slo_alert_as_well() -> None:
+    # 4 of 10 late results failing in each region is a 40% error ratio in
+    # the 5-minute window: the late notice says it, ErrorRatioHigh must not
+    # repeat it while the window holds those failures.
+    ev = Evaluator([policy(interval=10.0)], now=0.0)
+    out: list[Alert] = []
+    for arrives, probed, region, ok in [*live(1790), *gap(1810, 1850)]:
+        out += ev.observe(result(probed, region, ok), arrives)
+        out += ev.tick(arrives)
+    for t in range(1900, 2200, 10):
+        out += ev.observe_all([result(t, r, True) for r in REGIONS], t) + ev.tick(t)
+    # (AgentDown and MonitoringBlind are about the gap itself: nothing came.)
+    about_the_target = [a.name for a in out if a.name not in {"AgentDown", "MonitoringBlind"}]
+    assert about_the_target == ["CheckDownReportedLate"]
+
+
 def test_a_late_failure_does_not_open_a_live_outage() -> None:
     ev = Evaluator([policy(interval=10.0)], now=0.0)
     rows = [*live(1790), *late(1900, 1800, False), *late(1900, 1810, False)]
