@@ -69,9 +69,14 @@ def classify_rpc_error(error: grpc.aio.AioRpcError, collector: str) -> Exception
     return TransientError(f"{code.name}: {details}")
 
 
-def backoff(attempt: int, jitter: float, initial: float = 0.5, cap: float = 30.0) -> float:
+def backoff(attempt: int, jitter: float, initial: float = 0.5, cap: float = 10.0) -> float:
     """Seconds to wait before reconnect `attempt` (0-based): exponential,
-    capped, plus `jitter` (drawn by the caller in [0, 1))."""
+    capped, plus `jitter` (drawn by the caller in [0, 1)).
+
+    The cap is short because a collector that comes back after a restart
+    must hear from its agents within an interval or two: results that wait
+    longer arrive late and can only be reported late, not paged. One
+    attempt per agent every ~10 s costs a down collector nothing."""
     return float(min(cap, initial * 2**attempt)) + jitter
 
 

@@ -56,7 +56,7 @@ def test_statuses_map_to_fatal_or_transient(
 
 @pytest.mark.parametrize(
     ("attempt", "jitter", "delay"),
-    [(0, 0.0, 0.5), (1, 0.0, 1.0), (3, 0.5, 4.5), (6, 0.0, 30.0), (40, 0.9, 30.9)],
+    [(0, 0.0, 0.5), (1, 0.0, 1.0), (3, 0.5, 4.5), (5, 0.0, 10.0), (40, 0.9, 10.9)],
     ids=["first", "second", "fourth-jittered", "capped", "far-capped"],
 )
 def test_backoff_doubles_up_to_the_cap(attempt: int, jitter: float, delay: float) -> None:
