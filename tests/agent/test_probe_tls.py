@@ -11,6 +11,7 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -348,7 +349,7 @@ async def refuse_version(reader: asyncio.StreamReader, writer: asyncio.StreamWri
 async def test_old_tls_server_is_tls_version_in_every_probe(ca_file: str, serve: Serve) -> None:
     # Held-out: the same server was tls_version for tls, tls_handshake for http and tcp.
     port = await serve(None, refuse_version)
-    checks = [
+    checks: list[tuple[Callable[[Any, ProbeContext], Awaitable[pb.Result]], object]] = [
         (
             tcp_probe.probe,
             TcpCheck(name="t", target=f"127.0.0.1:{port}", tls=True, ca_file=ca_file),
