@@ -15,7 +15,7 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from tests.agent.knot import _zone_file
+from tests.agent.knot import _config, _zone_file
 from tests.support.binaries import require_binary
 from tests.support.net import free_port, wait_for
 
@@ -32,29 +32,6 @@ class Dnssec:
 
     knot: str
     resolver: str
-
-
-def _knot_conf(tmp: Path, port: int) -> str:
-    zones = "\n".join(
-        f"  - domain: {name}.\n    dnssec-signing: {'on' if name == 'signed.test' else 'off'}"
-        for name in ZONES
-    )
-    return f"""\
-server:
-    rundir: "{tmp}"
-    listen: 127.0.0.1@{port}
-log:
-  - target: stderr
-    any: warning
-database:
-    storage: "{tmp}/db"
-template:
-  - id: default
-    storage: "{tmp}/zones"
-    file: "%s.zone"
-zone:
-{zones}
-"""
 
 
 def _unbound_conf(tmp: Path, port: int, knot_port: int, anchors: list[str]) -> str:
@@ -117,7 +94,7 @@ def dnssec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dnssec]:
     for origin, records in ZONES.items():
         (tmp / "zones" / f"{origin}.zone").write_text(_zone_file(origin, records))
     knot_port, port = free_port(), free_port()
-    (tmp / "knot.conf").write_text(_knot_conf(tmp, knot_port))
+    (tmp / "knot.conf").write_text(_config(tmp, knot_port, ZONES, signed={"signed.test"}))
     procs = [_start([knotd, "-c", str(tmp / "knot.conf")], tmp / "knot.log")]
     try:
         anchors = wait_for(lambda: _dnskeys(knot_port), 10, "knotd signing signed.test", 0.05)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import secrets
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,8 +144,14 @@ def _all_zones() -> dict[str, list[str]]:
     return {**ZONES, **corpus_zones()}
 
 
-def _config(tmp: Path, port: int, zones: Mapping[str, list[str]]) -> str:
-    listed = "\n".join(f"  - domain: {name}." for name in zones)
+def _config(
+    tmp: Path, port: int, zones: Mapping[str, list[str]], signed: Collection[str] = ()
+) -> str:
+    """knotd's config serving `zones`; those in `signed` knotd signs itself."""
+    listed = "\n".join(
+        f"  - domain: {name}." + ("\n    dnssec-signing: on" if name in signed else "")
+        for name in zones
+    )
     return f"""\
 server:
     rundir: "{tmp}"
