@@ -48,7 +48,8 @@ _SEGMENTS_PER_BOUND = 16
 either bound, so a drop removes at most that share of the backlog."""
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
+    """`n` as a protobuf base-128 varint."""
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -62,10 +63,10 @@ def encode_batch(seq: int, results: list[bytes], runs_skipped: int = 0) -> bytes
     from the spooled bytes of each Result, without decoding them (protobuf's
     wire format: field 1 varint, field 2 length-delimited and repeated,
     field 3 varint)."""
-    body = b"\x08" + _varint(seq) + b"".join(b"\x12" + _varint(len(r)) + r for r in results)
+    body = b"\x08" + varint(seq) + b"".join(b"\x12" + varint(len(r)) + r for r in results)
     if runs_skipped:
-        body += b"\x18" + _varint(runs_skipped)
-    return b"\x12" + _varint(len(body)) + body
+        body += b"\x18" + varint(runs_skipped)
+    return b"\x12" + varint(len(body)) + body
 
 
 def _fsync_dir(directory: Path) -> None:

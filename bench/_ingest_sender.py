@@ -43,6 +43,7 @@ from typing import Any
 import grpc
 import uvloop
 
+from agent.spool import encode_batch, varint
 from vantage.v1 import vantage_pb2 as pb
 
 WINDOW = 16
@@ -55,18 +56,9 @@ _OPTIONS = [("grpc.max_receive_message_length", 256 << 20)]
 _PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _field(number: int, payload: bytes) -> bytes:
     """A length-delimited field."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
 
 
 def template(check: str, region: str, rng: random.Random, ok: bool) -> bytes:
@@ -101,12 +93,6 @@ def instance(template_bytes: bytes, started_at: float, duration: float, request:
         + struct.pack("<d", duration)
         + _field(11, f"{request:032x}".encode())
     )
-
-
-def batch_message(seq: int, results: Sequence[bytes]) -> bytes:
-    """An AgentMessage{batch: ResultBatch{seq, results}} from serialized results."""
-    inner = b"\x08" + _varint(seq) + b"".join(_field(2, r) for r in results)
-    return _field(2, inner)
 
 
 @dataclass
@@ -252,7 +238,7 @@ class Fleet:
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-        await stream.send(batch_message(stream.sent + 1, chunk))
+        await stream.send(encode_batch(stream.sent + 1, list(chunk)))
         return len(chunk)
 
 

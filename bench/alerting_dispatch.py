@@ -30,9 +30,10 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from agent.spool import encode_batch
 from bench._common import TOKEN, bench_procs, main_for, start_collector, wait_until
 from bench._figures import Row, median
-from bench._ingest_sender import Fleet, batch_message, instance
+from bench._ingest_sender import Fleet, instance
 from collector.alerting.config import AlertingConfig, parse_alerting
 from collector.alerting.dispatcher import Dispatcher
 from collector.alerting.model import Alert, AlertState
@@ -134,7 +135,7 @@ async def _send_failures(grpc_port: int) -> None:
             for k in (0, 1)
         ]
         for start in range(0, len(results), 100):
-            await stream.send(batch_message(stream.sent + 1, results[start : start + 100]))
+            await stream.send(encode_batch(stream.sent + 1, results[start : start + 100]))
     for stream in fleet.streams.values():
         await stream.close()
     for reader in readers:
