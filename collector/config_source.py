@@ -24,6 +24,7 @@ import structlog
 from collector.alerting.config import AlertingConfig, AlertingConfigError, parse_alerting
 from collector.alerting.validation import warnings
 from common.config import Config, ConfigError, load_config
+from common.config.sharing import Sharing
 from common.runtime import gc_paused
 
 log = structlog.get_logger("collector.config")
@@ -79,7 +80,10 @@ def unpickle(pickled: Pickled) -> tuple[Config, AlertingConfig]:
     for 0.4-0.6 s; in chunks the loop runs between them."""
     head, checks, lines = pickled
     config, alerting = pickle.loads(head)  # noqa: S301  # our own child's output
-    return replace(config, checks=_joined(checks), lines=dict(_joined(lines))), alerting
+    # The child shared equal values within each chunk (pickle keeps that);
+    # sharing again makes them one object across chunks.
+    shared = Sharing().checks(_joined(checks))
+    return replace(config, checks=shared, lines=dict(_joined(lines))), alerting
 
 
 def load_isolated(path: Path) -> tuple[Config, AlertingConfig]:

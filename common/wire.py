@@ -9,6 +9,7 @@ from __future__ import annotations
 from google.protobuf import json_format, struct_pb2
 
 from common.config import CHECK_TYPES, CheckBase, ConfigError
+from common.config.sharing import share_fields_set
 from vantage.v1 import vantage_pb2 as pb
 
 
@@ -57,20 +58,4 @@ def check_from_proto(message: pb.Check) -> CheckBase:
         check = model.model_validate(data)
     except ValueError as exc:
         raise ConfigError([f"check {message.name!r}: {exc}"]) from exc
-    return _share_fields_set(check)
-
-
-_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
-"""One set of given field names per distinct content; as many entries as
-the fleet has shapes of check, not checks."""
-
-
-def _share_fields_set(check: CheckBase) -> CheckBase:
-    # pydantic keeps a set of the field names a model was given: 728 bytes
-    # of the ~2 KB an agent holds per check, and the same few names for
-    # every check of a shape. A check model is frozen, so nothing adds to
-    # it (a copy gets its own); sharing one per shape is safe.
-    given = check.__pydantic_fields_set__
-    shared = _FIELDS_SETS.setdefault(frozenset(given), given)
-    object.__setattr__(check, "__pydantic_fields_set__", shared)
-    return check
+    return share_fields_set(check)

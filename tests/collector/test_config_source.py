@@ -141,4 +141,8 @@ def test_a_config_crosses_from_the_loader_process_in_chunks_and_arrives_whole(
     crossed, _ = config_source.unpickle(pickled)
     assert crossed == direct
     assert crossed.lines == direct.lines  # not compared by ==, needed for FILE:LINE
-    assert crossed.line_of("checks.2.url") == direct.line_of("checks.2.url") == 5
+    assert crossed.check_lines == direct.check_lines
+    assert crossed.check_lines["c2"] == 5
+    # Paths inside checks are not kept once loaded (their errors are
+    # reported while loading): the nearest kept ancestor answers.
+    assert crossed.line_of("checks.2.url") == crossed.line_of("checks") == 2
