@@ -6,6 +6,7 @@ import datetime
 import functools
 import json
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -61,6 +62,8 @@ def pretty_json(body: Any, status: int = 200) -> web.Response:
 _PRETTY = functools.partial(json.dumps, indent=2)
 _PAGES = ("/", "/status")
 """The status page's paths (collector.status_page)."""
+_GZIP = 16 + zlib.MAX_WBITS
+"""zlib's `wbits` for a gzip header and trailer."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -143,12 +146,20 @@ class Api:
 
     async def metrics(self, request: web.Request) -> web.StreamResponse:
         """Prometheus exposition: the per-series families, streamed in
-        chunks as they are rendered, then the collector's own metrics."""
-        response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
+        chunks as they are copied, then the collector's own metrics. Gzip
+        (level 1) when asked, as Prometheus does: at 50k checks it costs
+        0.16 CPU-s per 94 MB and sends 21x fewer bytes (docs/metrics.md)."""
+        gzip = "gzip" in request.headers.get("Accept-Encoding", "")
+        headers = {"Content-Type": CONTENT_TYPE}
+        if gzip:
+            headers["Content-Encoding"] = "gzip"
+        response = web.StreamResponse(headers=headers)
         await response.prepare(request)
+        pack = zlib.compressobj(1, zlib.DEFLATED, _GZIP) if gzip else None
         async for chunk in self.exposition.render():
-            await response.write(chunk)
-        await response.write(generate_latest(self.registry))
+            await response.write(pack.compress(chunk) if pack else chunk)
+        own = generate_latest(self.registry)
+        await response.write(pack.compress(own) + pack.flush() if pack else own)
         await response.write_eof()
         return response
 

@@ -6,8 +6,11 @@ function that yields its lines for one series. Each series (and each
 check's `all` pseudo-series) caches its rendered text per family; ingest
 clears it, and so does time when a window's figures change
 (`Series.expires`), so a scrape renders only the series that changed and
-copies the others' bytes. Rendering and writing yield to the event loop
-every `CHUNK` series, so ingest and `/healthz` go on during a scrape.
+copies the others' bytes. A scrape takes every series' cached bytes (and
+renders the stale ones) `CHUNK` checks at a time, then writes each family
+as slices of those bytes joined `COPY` series at a time: no work per line,
+no body held whole, and a yield to the event loop between chunks, so
+ingest and `/healthz` go on during a scrape.
 
 The text is the Prometheus text format 0.0.4, each family's lines together
 under one `# HELP` and `# TYPE`.
@@ -23,16 +26,28 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from collector.stats.series import ALL, CheckSeries, Key, Render, Series, Stats
+from collector.stats.series import (
+    ALL,
+    SLO_WINDOW,
+    WINDOWS,
+    CheckSeries,
+    Render,
+    Series,
+    Spans,
+    Stats,
+)
 from collector.stats.window import Figures
 from common.exposition import escape_label_value, format_value
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The Content-Type of the answer."""
 
-CHUNK = 500
-"""Series rendered, or written, between two yields to the event loop: a few
-milliseconds of work."""
+CHUNK = 50
+"""Checks (each with its regions) walked, and rendered when stale, between
+two yields to the event loop: a few milliseconds of work at most."""
+
+COPY = 10_000
+"""Cached series texts joined into one written chunk: a copy of ~1 MB."""
 
 Line = tuple[str, str, float]
 """(name suffix, extra labels as `,k="v"`, value) of one sample line."""
@@ -58,8 +73,7 @@ class Family(Generic[_T]):
 
     def header(self) -> bytes:
         """The `# HELP` and `# TYPE` lines."""
-        doc = self.help.replace("\\", r"\\").replace("\n", r"\n")
-        return f"# HELP {self.name} {doc}\n# TYPE {self.name} {self.kind}\n".encode()
+        return header(self.name, self.kind, self.help)
 
     def render(self, source: _T, labels: str, now: float) -> bytes:
         """This family's lines for one series whose labels are `labels`."""
@@ -72,6 +86,12 @@ class Family(Generic[_T]):
         ).encode()
 
 
+def header(name: str, kind: str, doc: str) -> bytes:
+    """The `# HELP` and `# TYPE` lines of a family."""
+    doc = doc.replace("\\", r"\\").replace("\n", r"\n")
+    return f"# HELP {name} {doc}\n# TYPE {name} {kind}\n".encode()
+
+
 def _value(value: float) -> str:
     """`format_value`, with its common case inline: below 1e6, Go and
     Python write a float alike."""
@@ -80,6 +100,8 @@ def _value(value: float) -> str:
 
 SeriesFamily = Family[Series]
 WindowFamily = Family[dict[str, Figures]]
+Named = tuple[str, str, Render]
+"""(check, region or `ALL`, its series)."""
 
 
 class Exposition:
@@ -98,17 +120,35 @@ class Exposition:
         self.stats = stats
         self.labels = labels or default_labels
         """(check, region) -> the labels every line of that series starts with."""
-        self.cached = [
-            f for f in series_families if not f.volatile and (detailed or not f.detailed)
-        ]
-        self.volatile = [f for f in series_families if f.volatile and (detailed or not f.detailed)]
+        chosen = [f for f in series_families if detailed or not f.detailed]
+        self.cached = [f for f in chosen if not f.volatile]
+        self.volatile = [f for f in chosen if f.volatile]
         self.windows = [f for f in window_families if detailed or not f.detailed]
+        self.spans: Spans = WINDOWS if detailed else {SLO_WINDOW: WINDOWS[SLO_WINDOW]}
+        """The windows exported: the SLO's alone unless detailed."""
+        self.static: Sequence[bytes] = ()
+        """Chunks written after the series, changed only by a new config
+        (`vantage_check_info`)."""
+        self.renders = 0
+        """Series rendered so far (tests count them)."""
         self.clock = clock
         self._lock = asyncio.Lock()
 
-    def _series(self) -> tuple[list[tuple[Key, Series]], list[tuple[str, CheckSeries]]]:
-        checks = list(self.stats.checks.items())
-        return [((c, r), s) for c, found in checks for r, s in found.regions.items()], checks
+    async def _walk(self) -> AsyncIterator[list[Named]]:
+        """Every series (a check's regions, then its `ALL`), `CHUNK` checks
+        at a time, yielding to the event loop after each chunk. Checks added
+        meanwhile wait for the next walk; checks forgotten are skipped."""
+        checks = self.stats.checks
+        names = list(checks)
+        for start in range(0, len(names), CHUNK):
+            chunk: list[Named] = []
+            for check in names[start : start + CHUNK]:
+                found = checks.get(check)
+                if found is not None:
+                    chunk += [(check, region, s) for region, s in list(found.regions.items())]
+                    chunk.append((check, ALL, found))
+            yield chunk
+            await asyncio.sleep(0)
 
     async def keep_fresh(self, every: float = 5.0, most: int = 20_000) -> None:
         """Render what changed in the background, at most `most` series
@@ -118,57 +158,71 @@ class Exposition:
         while True:
             await asyncio.sleep(every)
             async with self._lock:
-                await self._refresh(*self._series(), self.clock(), most)
+                await self._refresh(self.clock(), most)
+
+    async def _refresh(self, now: float, most: int) -> None:
+        """Render every stale series, at most `most` of them."""
+        done = 0
+        async for chunk in self._walk():
+            for check, region, series in chunk:
+                if series.text is None or now >= series.until:
+                    self._render(series, check, region, now)
+                    done += 1
+                    if done == most:
+                        return
 
     async def render(self) -> AsyncIterator[bytes]:
-        """The per-series families, in chunks; one render at a time."""
+        """The whole exposition, in chunks; one render at a time. The cached
+        texts are taken first (rendering the stale ones), then copied family
+        by family: the answer is one consistent snapshot, whatever ingest
+        clears meanwhile."""
         async with self._lock:
             now = self.clock()
-            regional, checks = self._series()
-            await self._refresh(regional, checks, now)
+            regional: list[Named] = []
+            texts: tuple[list[bytes], list[array[int]]] = ([], [])
+            overall: tuple[list[bytes], list[array[int]]] = ([], [])
+            async for chunk in self._walk():
+                for check, region, series in chunk:
+                    text = series.text
+                    if text is None or now >= series.until:
+                        text = self._render(series, check, region, now)
+                    into = overall if region == ALL else texts
+                    into[0].append(text)
+                    into[1].append(series.cuts)
+                    if self.volatile and region != ALL:
+                        regional.append((check, region, series))
             for index, family in enumerate(self.cached):
                 yield family.header()
-                async for chunk in self._texts(regional, index, now):
-                    yield chunk
-            for family in self.volatile:
-                yield family.header()
-                for start in range(0, len(regional), CHUNK):
-                    yield b"".join(
-                        family.render(s, self.labels(c, r), now)
-                        for (c, r), s in regional[start : start + CHUNK]
-                    )
-                    await asyncio.sleep(0)
-            offset = len(self.cached)
+                async for part in _copies(*texts, index):
+                    yield part
+            async for part in self._volatile(regional, now):
+                yield part
             for index, window_family in enumerate(self.windows):
                 yield window_family.header()
-                async for chunk in self._texts(regional, offset + index, now):
-                    yield chunk
-                async for chunk in self._texts([((c, ALL), s) for c, s in checks], index, now):
-                    yield chunk
+                async for part in _copies(*texts, len(self.cached) + index):
+                    yield part
+                async for part in _copies(*overall, index):
+                    yield part
+            for part in self.static:
+                yield part
+                await asyncio.sleep(0)
 
-    async def _refresh(
-        self,
-        regional: list[tuple[Key, Series]],
-        checks: list[tuple[str, CheckSeries]],
-        now: float,
-        most: int | None = None,
-    ) -> None:
-        """Render every series whose text is gone or stale (at most `most`),
-        yielding often."""
-        done = 0
-        for (check, region), series in [*regional, *(((c, ALL), s) for c, s in checks)]:
-            if series.text is None or now >= series.until:
-                self._render(series, check, region, now)
-                done += 1
-                if done == most:
-                    return
-                if done % CHUNK == 0:
-                    await asyncio.sleep(0)
+    async def _volatile(self, regional: list[Named], now: float) -> AsyncIterator[bytes]:
+        """The families that change with time alone, rendered now."""
+        for family in self.volatile:
+            yield family.header()
+            for start in range(0, len(regional), CHUNK):
+                yield b"".join(
+                    family.render(s, self.labels(c, r), now)  # type: ignore[arg-type]
+                    for c, r, s in regional[start : start + CHUNK]
+                )
+                await asyncio.sleep(0)
 
     def _render(self, series: Render, check: str, region: str, now: float) -> bytes:
         labels = self.labels(check, region)
         assert isinstance(series, Series | CheckSeries)
-        figures = series.figures(now)
+        spans = self.spans
+        figures = series.figures(now, spans)
         texts = [f.render(figures, labels, now) for f in self.windows]
         if isinstance(series, Series):
             texts = [f.render(series, labels, now) for f in self.cached] + texts
@@ -177,23 +231,21 @@ class Exposition:
             cuts.append(cuts[-1] + len(part))
         series.text = text = b"".join(texts)
         series.cuts = cuts
-        series.until = series.expires(now)
+        series.until = series.expires(now, spans)
+        self.renders += 1
         return text
 
-    async def _texts(
-        self, items: Sequence[tuple[tuple[str, str], Render]], index: int, now: float
-    ) -> AsyncIterator[bytes]:
-        for start in range(0, len(items), CHUNK):
-            parts = []
-            for (check, region), series in items[start : start + CHUNK]:
-                # Ingest may have cleared it since the refresh: render it now.
-                text = series.text
-                if text is None:
-                    text = self._render(series, check, region, now)
-                cuts = series.cuts
-                parts.append(text[cuts[index] : cuts[index + 1]])
-            yield b"".join(parts)
-            await asyncio.sleep(0)
+
+async def _copies(texts: list[bytes], cuts: list[array[int]], index: int) -> AsyncIterator[bytes]:
+    """Family `index` of every text, `COPY` series per chunk: bytes
+    slicing and one join, no work per line."""
+    end = index + 1
+    for start in range(0, len(texts), COPY):
+        stop = start + COPY
+        yield b"".join(
+            [t[c[index] : c[end]] for t, c in zip(texts[start:stop], cuts[start:stop], strict=True)]
+        )
+        await asyncio.sleep(0)
 
 
 def default_labels(check: str, region: str) -> str:

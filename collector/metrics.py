@@ -7,17 +7,21 @@ The per-(check, region) families are entries of `SERIES_FAMILIES` and
 cache per series, so ingest never touches a metric object. Adding a series
 is one entry here.
 
-What each (check, region) exports at 50k checks was chosen by cost: the
-blackbox_exporter names and the window figures are on by default; the
-duration histogram (15 lines per series) is `detailed` (opt-in,
-`--detailed-metrics`). See docs/performance.md.
+What each (check, region) exports was chosen by its cost at 50k checks
+(docs/metrics.md): by default `probe_success`, `probe_duration_seconds`,
+`probe_http_status_code`, `probe_ssl_earliest_cert_expiry`,
+`vantage_probe_results_total` and the SLO window's figures, each line
+labelled `check` and `region` only; what a check probes is in
+`vantage_check_info{target}`, once per check. The other blackbox_exporter
+names, the 1h window, the duration histogram and per-line
+`instance`/`target` labels are `detailed` (opt-in, `--detailed-metrics`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -29,6 +33,7 @@ from collector.exposition import (
     SeriesFamily,
     WindowFamily,
     default_labels,
+    header,
 )
 from collector.model import Sample
 from collector.stats.series import HISTOGRAM_BOUNDS, Series, Stats
@@ -121,31 +126,28 @@ class CollectorMetrics:
             registry=r,
         )
         stats.detailed = detailed
-        self.check_info = Gauge(
-            "vantage_check_info",
-            "1 per configured check, with its type and service label (dashboard filters).",
-            ["check", "type", "service"],
-            registry=r,
-        )
         self.stats = stats
+        self.detailed = detailed
         self.targets: dict[str, str] = {}
-        """Check -> what it probes (a URL or host:port), for `instance` and `target`."""
+        """Check -> what it probes (a URL or host:port): `vantage_check_info`'s
+        `target`, and with detailed metrics every line's `instance` and `target`."""
         self.series = Exposition(
             stats, SERIES_FAMILIES, WINDOW_FAMILIES, detailed=detailed, labels=self._labels,
             clock=clock,
         )  # fmt: skip
-        """The per-series families (`/metrics` renders both)."""
+        """The per-series families and `vantage_check_info` (`/metrics` renders both)."""
         self._departed: dict[str, set[str]] = {}
         """Region -> agents whose series stays at 0: they left it unserved."""
 
     def set_targets(self, checks: Iterable[CheckBase]) -> None:
         """Take each check's probed target and info from a new config; the
-        cached text of every series is dropped, since its labels may change."""
+        cached text of every series is dropped when its labels may change.
+        Runs in a thread at 50k checks: nothing here is per scrape."""
         checks = list(checks)
         self.targets = {c.name: probe_target(c) for c in checks}
-        self.check_info.clear()
-        for c in checks:
-            self.check_info.labels(c.name, c.type, c.labels.get("service", "")).set(1)
+        self.series.static = check_info(checks, self.targets)
+        if not self.detailed:
+            return  # the lines carry check and region only: still valid
         # list(): the collector calls this in a thread while ingest adds series
         for found in list(self.stats.checks.values()):
             found.text = None
@@ -153,9 +155,13 @@ class CollectorMetrics:
                 series.text = None
 
     def _labels(self, check: str, region: str) -> str:
+        if not self.detailed:
+            return default_labels(check, region)
         # `instance` and `target` name what was probed, as blackbox_exporter's
-        # series do, so its public dashboards work unchanged (Prometheus keeps
-        # them with `honor_labels: true`, as deploy/prometheus/prometheus.yml does).
+        # series do after the usual relabelling, so its public dashboards work
+        # (Prometheus keeps them with `honor_labels: true`). Only detailed: the
+        # URL on every line was two thirds of a 50k-check scrape, and
+        # `vantage_check_info{target}` carries it once per check.
         target = self.targets.get(check)
         if not target:
             return default_labels(check, region)
@@ -178,6 +184,27 @@ class CollectorMetrics:
         else:
             self.agent_connected.labels(agent, region).set(0)
             self._departed.setdefault(region, set()).add(agent)
+
+
+INFO_CHUNK = 5_000
+"""Checks per chunk of `vantage_check_info`."""
+
+
+def check_info(checks: Sequence[CheckBase], targets: Mapping[str, str]) -> list[bytes]:
+    """`vantage_check_info{check, type, service, target} 1` per configured
+    check, in chunks: the one place each check's target appears (join on
+    `check` in PromQL)."""
+    chunks = [header("vantage_check_info", "gauge", "1 per configured check, with its type, "
+                     "service label and probed target (dashboard filters and joins).")]  # fmt: skip
+    for start in range(0, len(checks), INFO_CHUNK):
+        lines = [
+            f'vantage_check_info{{check="{c.name}",type="{c.type}",'
+            f'service="{escape_label_value(c.labels.get("service", ""))}",'
+            f'target="{escape_label_value(targets.get(c.name, ""))}"}} 1.0\n'
+            for c in checks[start : start + INFO_CHUNK]
+        ]
+        chunks.append("".join(lines).encode())
+    return chunks
 
 
 def _last(value: Callable[[Series], float | None]) -> Callable[[Series, float], list[Line]]:
@@ -336,41 +363,46 @@ SERIES_FAMILIES: list[SeriesFamily] = [
     Family("probe_duration_seconds", "gauge", "Duration of the last probe.",
            _last(lambda s: s.last.duration if s.last else None)),
     Family("probe_http_status_code", "gauge", "HTTP status of the last probe.", _last(_http)),
-    Family("probe_http_duration_seconds", "gauge", "Phase durations of the last HTTP probe.",
-           _phases),
     Family("probe_ssl_earliest_cert_expiry", "gauge", "Earliest certificate expiry, unix time.",
            _last(lambda s: s.last.cert_not_after if s.last else None)),
-    Family("probe_tls_version_info", "gauge", "TLS version of the last probe.", _tls_version),
-    Family("probe_dns_lookup_time_seconds", "gauge", "DNS lookup time of the last probe.",
-           _last(_dns_lookup)),
-    Family("probe_http_ssl", "gauge", "Whether the last HTTP request's final hop used TLS.",
-           _last(_http_field(lambda s: 1.0 if s.tls_version else 0.0))),
-    Family("probe_http_version", "gauge", "HTTP version of the last answer.",
-           _last(_http_field(_http_version))),
-    Family("probe_http_redirects", "gauge", "Redirects the last HTTP probe followed.",
-           _last(_http_field(lambda s: float(s.redirects)))),
-    Family("probe_http_content_length", "gauge", "Body length of the last HTTP answer.",
-           _last(_http_field(lambda s: float(s.body_bytes)))),
-    Family("probe_http_uncompressed_body_length", "gauge",
-           "Body length of the last HTTP answer, as read.",
-           _last(_http_field(lambda s: float(s.body_bytes)))),
-    Family("probe_ssl_last_chain_expiry_timestamp_seconds", "gauge",
-           "Earliest expiry in the verified chain, unix time.",
-           _last(lambda s: s.last.cert_not_after if s.last else None)),
-    Family("probe_ip_protocol", "gauge", "IP version the last probe connected over (4 or 6).",
-           _last(_peer(_ip_protocol))),
-    Family("probe_ip_addr_hash", "gauge", "FNV-1a hash of the IP the last probe connected to.",
-           _last(_peer(lambda s: ip_hash(s.peer_address)))),
-    Family("probe_ssl_last_chain_info", "gauge",
-           "The leaf certificate of the last verified chain (labels), 1.", _chain_info),
-    Family("probe_failed_due_to_regex", "gauge",
-           "Whether the last HTTP probe failed an assertion on its answer.", _last(_regex_failed)),
     Family("vantage_probe_results_total", "counter",
            "Probe results by outcome (success or failure reason).", _outcomes),
+    # Detailed: the rest of blackbox_exporter's names, and the histogram.
+    Family("probe_http_duration_seconds", "gauge", "Phase durations of the last HTTP probe.",
+           _phases, detailed=True),
+    Family("probe_tls_version_info", "gauge", "TLS version of the last probe.", _tls_version,
+           detailed=True),
+    Family("probe_dns_lookup_time_seconds", "gauge", "DNS lookup time of the last probe.",
+           _last(_dns_lookup), detailed=True),
+    Family("probe_http_ssl", "gauge", "Whether the last HTTP request's final hop used TLS.",
+           _last(_http_field(lambda s: 1.0 if s.tls_version else 0.0)), detailed=True),
+    Family("probe_http_version", "gauge", "HTTP version of the last answer.",
+           _last(_http_field(_http_version)), detailed=True),
+    Family("probe_http_redirects", "gauge", "Redirects the last HTTP probe followed.",
+           _last(_http_field(lambda s: float(s.redirects))), detailed=True),
+    Family("probe_http_content_length", "gauge", "Body length of the last HTTP answer.",
+           _last(_http_field(lambda s: float(s.body_bytes))), detailed=True),
+    Family("probe_http_uncompressed_body_length", "gauge",
+           "Body length of the last HTTP answer, as read.",
+           _last(_http_field(lambda s: float(s.body_bytes))), detailed=True),
+    Family("probe_ssl_last_chain_expiry_timestamp_seconds", "gauge",
+           "Earliest expiry in the verified chain, unix time.",
+           _last(lambda s: s.last.cert_not_after if s.last else None), detailed=True),
+    Family("probe_ip_protocol", "gauge", "IP version the last probe connected over (4 or 6).",
+           _last(_peer(_ip_protocol)), detailed=True),
+    Family("probe_ip_addr_hash", "gauge", "FNV-1a hash of the IP the last probe connected to.",
+           _last(_peer(lambda s: ip_hash(s.peer_address))), detailed=True),
+    Family("probe_ssl_last_chain_info", "gauge",
+           "The leaf certificate of the last verified chain (labels), 1.", _chain_info,
+           detailed=True),
+    Family("probe_failed_due_to_regex", "gauge",
+           "Whether the last HTTP probe failed an assertion on its answer.", _last(_regex_failed),
+           detailed=True),
     Family("vantage_probe_duration_seconds", "histogram", "Probe durations.", _histogram,
            detailed=True),
     Family("vantage_tls_cert_expiry_days", "gauge",
-           "Days until the earliest certificate expires.", _cert_days, volatile=True),
+           "Days until the earliest certificate expires.", _cert_days, detailed=True,
+           volatile=True),
 ]  # fmt: skip
 """Families of each (check, region), from its `Series`."""
 

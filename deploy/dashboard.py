@@ -4,7 +4,9 @@ The dashboard is code so its panels stay uniform: every panel reads the
 `datasource` variable (no hard-coded uid), filters on `$check` and
 `$region`, carries a unit, and the latency and error panels carry the SLO
 thresholds (500 and 800 ms, 1 %). `$service` narrows `$check` through
-`vantage_check_info`. tests/deploy/test_dashboard.py fails when the JSON
+`vantage_check_info`. Every query reads a series exported by default
+(docs/architecture.md, "Metrics"), none of the `--detailed-metrics` ones.
+tests/deploy/test_dashboard.py fails when the JSON
 drifts from this module; tests/integration/test_prometheus.py runs every
 query against a real Prometheus.
 """
@@ -42,13 +44,14 @@ PANELS: list[Panel] = [
      [(f"avg by (check) (avg_over_time(probe_success{{{SEL}}}[7d]))", "{{check}}")]),
     ("Duration of the last probe", "timeseries", "s", LATENCY, 12,
      [(f"probe_duration_seconds{{{SEL}}}", "{{check}} {{region}}")]),
-    ("HTTP phases of the last probe", "timeseries", "s", None, 12,
-     [(f"probe_http_duration_seconds{{{SEL}}}", "{{check}} {{region}} {{phase}}")]),
+    ("HTTP status of the last probe", "timeseries", "short", None, 12,
+     [(f"probe_http_status_code{{{SEL}}}", "{{check}} {{region}}")]),
     ("Results by outcome", "timeseries", "reqps", None, 12,
      [(f"sum by (check, outcome) (rate(vantage_probe_results_total{{{SEL}}}[5m]))",
        "{{check}} {{outcome}}")]),
     ("Days until certificate expiry", "stat", "d", CERT_DAYS, 6,
-     [(f"min by (check) (vantage_tls_cert_expiry_days{{{SEL}}})", "{{check}}")]),
+     [(f"min by (check) (probe_ssl_earliest_cert_expiry{{{SEL}}} - time()) / 86400",
+       "{{check}}")]),
     ("DNS checks", "stat", "bool_yes_no", UP_DOWN, 6,
      [(f'min by (check) (probe_success{{{SEL}}}) and on (check) vantage_check_info{{type="dns"}}',
        "{{check}}")]),

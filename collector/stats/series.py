@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from collector.model import Sample
 from collector.stats.window import Figures, Window, figures
@@ -38,6 +38,9 @@ NOT_FAILURES = frozenset({FailureReason.TLS_EXPIRING})
 `CertExpiring` is the one notice about it."""
 
 Key = tuple[str, str]
+Spans = Mapping[str, float]
+"""Window name -> span in seconds: `WINDOWS` or a part of it."""
+_NEVER = float("inf")
 _NO_CUTS = array("I")
 
 
@@ -84,13 +87,13 @@ class Series(Render):
         counts = {"success": self.successes} if self.successes else {}
         return counts | (self.failures or {})
 
-    def figures(self, now: float) -> dict[str, Figures]:
-        """Figures of every named window."""
-        return {name: self.window.figures(now, span) for name, span in WINDOWS.items()}
+    def figures(self, now: float, spans: Spans = WINDOWS) -> dict[str, Figures]:
+        """Figures of every named window (or of `spans` only)."""
+        return {name: self.window.figures(now, span) for name, span in spans.items()}
 
-    def expires(self, now: float) -> float:
-        """When a named window's figures change by time alone."""
-        return min(self.window.expires(now, span) for span in WINDOWS.values())
+    def expires(self, now: float, spans: Spans = WINDOWS) -> float:
+        """When the figures of a window of `spans` change by time alone."""
+        return min((self.window.expires(now, span) for span in spans.values()), default=_NEVER)
 
 
 class CheckSeries(Render):
@@ -102,14 +105,14 @@ class CheckSeries(Render):
         super().__init__()
         self.regions: dict[str, Series] = {}
 
-    def figures(self, now: float) -> dict[str, Figures]:
-        """Figures of every named window over all regions."""
+    def figures(self, now: float, spans: Spans = WINDOWS) -> dict[str, Figures]:
+        """Figures of every named window (or of `spans` only) over all regions."""
         windows = [s.window for s in self.regions.values()]
-        return {name: figures(windows, now, span) for name, span in WINDOWS.items()}
+        return {name: figures(windows, now, span) for name, span in spans.items()}
 
-    def expires(self, now: float) -> float:
-        """When a named window's figures change by time alone."""
-        return min((s.expires(now) for s in self.regions.values()), default=float("inf"))
+    def expires(self, now: float, spans: Spans = WINDOWS) -> float:
+        """When the figures of a window of `spans` change by time alone."""
+        return min((s.expires(now, spans) for s in self.regions.values()), default=_NEVER)
 
 
 class Stats:

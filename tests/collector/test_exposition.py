@@ -4,15 +4,22 @@ dashboard's p95 and the SLO alert's decision come from one window engine."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from collector.alerting.evaluator import CheckPolicy, Evaluator
 from collector.exposition import Exposition, Family, Line
-from collector.metrics import SERIES_FAMILIES, WINDOW_FAMILIES, without_userinfo
+from collector.metrics import (
+    SERIES_FAMILIES,
+    WINDOW_FAMILIES,
+    CollectorMetrics,
+    without_userinfo,
+)
 from collector.model import Sample
 from collector.stats.series import Series, Stats
+from common.config.http import HttpCheck
 from common.reasons import FailureReason
 
 REGIONS = ("eu-west", "us-east", "ap-south")
@@ -79,40 +86,65 @@ def test_dashboard_p95_and_latency_alert_agree(durations: list[float]) -> None:
         assert f"p95 latency {round(shown * 1000)}ms" in fired[0].annotations["summary"]
 
 
-def test_families_are_grouped_and_valid_text_format() -> None:
-    stats = Stats()
-    phases = {"resolve": 0.001, "connect": 0.002, "processing": 0.01, "transfer": 0.001}
+HTTPS: dict[str, Any] = {
+    "phases": {"resolve": 0.001, "connect": 0.002, "processing": 0.01, "transfer": 0.001},
+    "status_code": 200, "tls_version": "TLSv1.3", "cert_not_after": 101.0 + 86400 * 30,
+    "http_version": "HTTP/1.1", "peer_address": "127.0.0.1", "body_bytes": 10,
+    "cert_chain": ("ab" * 32, "CN=home", "CN=CA", "home.example.com"),
+}  # fmt: skip
+"""Everything an https probe reports: every family has something to show."""
+
+DEFAULT_FAMILIES = {
+    "probe_success", "probe_duration_seconds", "probe_http_status_code",
+    "probe_ssl_earliest_cert_expiry", "vantage_probe_results",
+    "vantage_check_latency_p95_seconds", "vantage_check_error_ratio", "vantage_check_info",
+}  # fmt: skip
+
+
+def _https_stats(detailed: bool = False) -> Stats:
+    stats = Stats(detailed=detailed)
     stats.ingest(
-        [
-            result(100.0, "eu-west", 0.1, phases=phases, status_code=200, tls_version="TLSv1.3",
-                   cert_not_after=101.0 + 86400 * 30),
-            result(101.0, "us-east", 0.3, ok=False, status_code=503),
-        ],
+        [result(100.0, "eu-west", 0.1, **HTTPS),
+         result(101.0, "us-east", 0.3, ok=False, **(HTTPS | {"status_code": 503}))],
         101.0,
     )  # fmt: skip
-    text = asyncio.run(
-        scrape(Exposition(stats, SERIES_FAMILIES, WINDOW_FAMILIES, clock=lambda: 101.0))
-    )
+    return stats
+
+
+def _metrics_scrape(detailed: bool) -> str:
+    metrics = CollectorMetrics(_https_stats(detailed), lambda: 101.0, detailed=detailed)
+    url = "https://ops:hunter2@home.example.com/login"  # pragma: allowlist secret
+    metrics.set_targets([HttpCheck(name="home", url=url)])
+    return asyncio.run(scrape(metrics.series))
+
+
+def test_default_families_are_few_and_their_label_sets_bounded() -> None:
+    text = _metrics_scrape(detailed=False)
     names = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")]
     assert len(names) == len(set(names))  # one group per family
-    parsed = {f.name for f in text_string_to_metric_families(text)}
-    assert "vantage_probe_duration_seconds" not in parsed  # detailed: off by default
+    families = list(text_string_to_metric_families(text))
+    assert {f.name for f in families} == DEFAULT_FAMILIES
+    allowed = {"check", "region", "outcome", "window"}
+    for family in families:
+        for sample in family.samples:
+            if family.name == "vantage_check_info":
+                assert set(sample.labels) == {"check", "type", "service", "target"}
+                continue
+            assert set(sample.labels) <= allowed, (sample.name, sample.labels)
+            assert sample.labels.get("window", "5m") == "5m"
+    assert values(text, "vantage_check_info") == {
+        (("check", "home"), ("service", ""), ("target", "https://home.example.com/login"),
+         ("type", "http")): 1.0
+    }  # fmt: skip
+    regional = [line for line in text.splitlines() if 'region="eu-west"' in line]
+    assert len(regional) == 7  # the default cost of one http series
     assert values(text, "probe_success") == {
         (("check", "home"), ("region", "eu-west")): 1.0,
         (("check", "home"), ("region", "us-east")): 0.0,
     }
     assert (
-        values(text, "probe_http_duration_seconds")[
-            (("check", "home"), ("phase", "processing"), ("region", "eu-west"))
-        ]
-        == 0.01
-    )
-    assert values(text, "vantage_tls_cert_expiry_days") == {
-        (("check", "home"), ("region", "eu-west")): 30.0
-    }
-    assert (
         values(text, "vantage_check_error_ratio")[
-            (("check", "home"), ("region", "all"), ("window", "1h"))
+            (("check", "home"), ("region", "all"), ("window", "5m"))
         ]
         == 0.5
     )
@@ -124,19 +156,21 @@ def test_families_are_grouped_and_valid_text_format() -> None:
     )
 
 
-def test_detailed_metrics_add_the_histogram() -> None:
-    stats = Stats(detailed=True)
-    stats.ingest([result(100.0, "eu-west", 0.07)], 100.0)
-    exposition = Exposition(
-        stats, SERIES_FAMILIES, WINDOW_FAMILIES, detailed=True, clock=lambda: 100.0
-    )
-    text = asyncio.run(scrape(exposition))
-    buckets = values(text, "vantage_probe_duration_seconds_bucket")
-    assert buckets[(("check", "home"), ("le", "0.05"), ("region", "eu-west"))] == 0.0
-    assert buckets[(("check", "home"), ("le", "0.1"), ("region", "eu-west"))] == 1.0
-    assert values(text, "vantage_probe_duration_seconds_count") == {
-        (("check", "home"), ("region", "eu-west")): 1.0
+def test_detailed_metrics_add_blackbox_families_the_hour_window_and_the_target() -> None:
+    text = _metrics_scrape(detailed=True)
+    names = {f.name for f in text_string_to_metric_families(text)}
+    assert {s.name.removesuffix("_total") for s in SERIES_FAMILIES} - names == set()
+    eu = (("check", "home"), ("instance", "https://home.example.com/login"))
+    target = (("target", "https://home.example.com/login"),)
+    assert values(text, "probe_http_duration_seconds")[
+        (*eu, ("phase", "processing"), ("region", "eu-west"), *target)
+    ] == 0.01  # fmt: skip
+    assert values(text, "vantage_tls_cert_expiry_days") == {
+        (*eu, ("region", "eu-west"), *target): 30.0,
+        (*eu, ("region", "us-east"), *target): 30.0,
     }
+    windows = values(text, "vantage_check_latency_p95_seconds")
+    assert {dict(k)["window"] for k in windows} == {"5m", "1h"}
 
 
 class Counting:
@@ -175,6 +209,19 @@ def test_a_scrape_renders_only_what_changed(
         stats.ingest([result(second_scrape_at, "us-east", 0.2)], second_scrape_at)
     asyncio.run(scrape(exposition))
     assert len(counting.rendered) == 2 + renders
+
+
+@pytest.mark.parametrize("detailed", [False, True], ids=["default", "detailed"])
+def test_an_unchanged_scrape_renders_nothing_and_copies_the_same_bytes(detailed: bool) -> None:
+    metrics = CollectorMetrics(_https_stats(detailed), lambda: 101.0, detailed=detailed)
+    metrics.set_targets([HttpCheck(name="home", url="https://home.example.com/")])
+    first = asyncio.run(scrape(metrics.series))
+    assert metrics.series.renders == 3  # two regions and the check's `all`
+    metrics.set_targets([HttpCheck(name="home", url="https://home.example.com/")])
+    again = asyncio.run(scrape(metrics.series))
+    # A reload drops the cache only when the lines carry the target.
+    assert metrics.series.renders == (6 if detailed else 3)
+    assert again == first
 
 
 def test_a_scrape_yields_to_the_event_loop_between_chunks() -> None:

@@ -3,7 +3,10 @@ probe (a redirect, then 200 over TLS 1.3) through Debian's
 prometheus-blackbox-exporter and through a Vantage agent and collector;
 the series and their label values must agree. Then a real Prometheus
 scrapes the collector and the queries of a public blackbox dashboard
-(Grafana 7587, tests/deploy/fixtures) each return data for the target."""
+(Grafana 7587, tests/deploy/fixtures) each return data for the target.
+The collector runs with `--detailed-metrics`: the blackbox names beyond
+the default few, and the `instance` label, are opt-in (their cost at 50k
+checks)."""
 
 from __future__ import annotations
 
@@ -120,7 +123,8 @@ defaults: {{interval: 1s, timeout: 800ms, regions: [eu-west]}}
 checks:
   - {{name: site, type: http, url: "{url}", ca_file: "{ca_file}"}}
 """)
-    _, grpc_port, http_port = procs.collector(config)
+    # The rest of blackbox's names and the `instance` label are detailed.
+    _, grpc_port, http_port = procs.collector(config, env={"VANTAGE_DETAILED_METRICS": "1"})
     procs.agent(grpc_port, "eu-west")
     metrics = f"http://127.0.0.1:{http_port}/metrics"
     ours = wait_for(
