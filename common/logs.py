@@ -5,20 +5,32 @@ Every line is scrubbed by `common.redaction` once, as rendered: whatever a
 value was (a string, a nested dict, an exception's repr), its text is in
 the line, in the spelling the renderer gave it (JSON or repr escapes),
 which the redactor knows. Secrets are registered there with `redact()`.
+
+The agent writes one line per probe, so the JSON pipeline is kept short:
+in the probe path a line runs with cold CPU caches (measured: 52 µs for
+the first line after a probe, 15 µs for a third in a row), so what counts
+is how little code and data a line touches. Level and timestamp are one
+processor, the timestamp's date and time are formatted once a second,
+orjson renders in one C call, and the line goes out in one `write`.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 from common.redaction import scrub
 
 Renderer = structlog.typing.Processor
+
+_LEVELS = {"warn": "warning", "exception": "error"}
+"""Method names whose level has another name (as structlog's add_log_level)."""
 
 
 class Redacting:
@@ -38,21 +50,57 @@ class Redacting:
         return scrub(line)
 
 
+class Stamp:
+    """Adds `level` and a UTC ISO-8601 `timestamp` with microseconds
+    (`2026-11-30T04:54:26.123456Z`): the date and time of day are formatted
+    once per second, each line adds only its microseconds."""
+
+    def __init__(self, clock: Callable[[], int] = time.time_ns) -> None:
+        self.clock = clock
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, logger: Any, name: str, event: MutableMapping[str, Any]) -> Any:
+        """Stamp `event` with the level of method `name` and the time now."""
+        event["level"] = _LEVELS.get(name, name)
+        event["timestamp"] = self.format(self.clock())
+        return event
+
+    def format(self, now_ns: int) -> str:
+        """`now_ns` (Unix nanoseconds) as the timestamp a line carries."""
+        second, micros = divmod(now_ns // 1000, 1_000_000)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{micros:06d}Z"
+
+
+def _fallback(value: object) -> str:
+    # What JSON cannot carry is shown by repr, as structlog's JSONRenderer does.
+    return repr(value)
+
+
+def render_json(logger: Any, name: str, event: MutableMapping[str, Any]) -> str:
+    """`event` as one JSON object (what `setup` renders lines with when not
+    on a TTY); values JSON cannot carry are shown by their repr."""
+    return orjson.dumps(event, default=_fallback, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def setup(process: str, level: str = "info", json: bool | None = None) -> None:
     """Configure structlog for `process` (collector, agent, cli)."""
     if json is None:
         json = not sys.stderr.isatty()
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    renderer: Any = render_json if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            Stamp(),
             structlog.processors.format_exc_info,
             Redacting(renderer),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # One write per line (print would write the line and its newline apart).
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(process=process)

@@ -142,7 +142,7 @@ async def test_no_secret_in_any_output(
     for result in results:
         log_result(result)
     events = capture.entries
-    render = logs.Redacting(structlog.processors.JSONRenderer())
+    render = logs.Redacting(logs.render_json)
     await ctx.close()
     junit = tmp_path / "junit.xml"
     write_junit(results, models, junit)

@@ -121,8 +121,12 @@ class _Holder:
 
 @pytest.mark.parametrize(
     "renderer",
-    [structlog.processors.JSONRenderer(), structlog.dev.ConsoleRenderer(colors=False)],
-    ids=["json", "console"],
+    [
+        logs.render_json,
+        structlog.processors.JSONRenderer(),
+        structlog.dev.ConsoleRenderer(colors=False),
+    ],
+    ids=["json", "structlog-json", "console"],
 )
 @pytest.mark.parametrize(
     "value",
