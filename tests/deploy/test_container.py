@@ -101,7 +101,7 @@ def test_the_collector_starts_with_the_images_defaults_on_all_interfaces(
     assert env["VANTAGE_IN_CONTAINER"] == "1"
     assert "VANTAGE_HTTP_LISTEN" not in env
     logs = podman.logs(name)
-    assert '"grpc": "0.0.0.0:9790"' in logs and '"http": "0.0.0.0:9791"' in logs, logs
+    assert '"grpc":"0.0.0.0:9790"' in logs and '"http":"0.0.0.0:9791"' in logs, logs
     assert "/etc/vantage/checks.yaml" in logs, logs
 
 

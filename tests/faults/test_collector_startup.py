@@ -63,7 +63,7 @@ def test_a_start_up_fault_is_one_line_and_an_exit_code(
     tmp_path: Path, start: Callable[[Path], tuple[int, list[str]]], code: int, says: str
 ) -> None:
     returncode, lines = start(tmp_path)
-    errors = [line for line in lines if '"level": "info"' not in line]
+    errors = [line for line in lines if '"level":"info"' not in line]
     assert returncode == code, lines
     assert len(errors) == 1 and says in errors[0], lines
     assert "Traceback" not in "\n".join(lines)

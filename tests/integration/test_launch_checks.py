@@ -96,6 +96,6 @@ checks:
     for text in [*answers, logs]:
         assert PASSWORD not in text
     tokens = [
-        json.loads(line) for line in agent.output().splitlines() if '"check": "login"' in line
+        json.loads(line) for line in agent.output().splitlines() if '"check":"login"' in line
     ]
     assert tokens and all(PASSWORD not in json.dumps(t) for t in tokens)
