@@ -2,9 +2,10 @@
 the file changes. An invalid new file is logged and the old config stays in
 force, so a typo never stops monitoring.
 
-The checks are validated by `common.config`; the `alerting:` section by
-`collector.alerting.config`, with `${env:NAME}` resolved from the
-collector's own environment (in checks, only the agent resolves them).
+The checks are validated by `common.config`, and the `alerting:` section
+(`collector.alerting.config`) in the same run by the same machinery, with
+`${env:NAME}` resolved from the collector's own environment (in checks,
+only the agent resolves them).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import structlog
 
-from collector.alerting.config import AlertingConfig, AlertingConfigError, parse_alerting
+from collector.alerting.config import AlertingConfig, alerting_section
 from collector.alerting.validation import warnings
 from common.config import Config, ConfigError, load_config
 from common.config.sharing import Sharing
@@ -38,11 +39,10 @@ def load_collector_config(
     `env` resolves `${env:NAME}` in receivers; None leaves them unresolved
     (`vantage validate` on a laptop that lacks the collector's secrets).
     """
-    config = load_config(path)
-    try:
-        alerting = parse_alerting(config.alerting, env)
-    except AlertingConfigError as exc:
-        raise ConfigError([_located(config, path, problem) for problem in exc.problems]) from exc
+    config = load_config(path, {"alerting": alerting_section(env)})
+    alerting = config.sections["alerting"]
+    assert isinstance(alerting, AlertingConfig)  # the loader raised on any problem
+    config = replace(config, sections={})  # held once, as `alerting`
     return replace(config, warnings=config.warnings + tuple(warnings(config, alerting))), alerting
 
 
@@ -201,12 +201,6 @@ class ConfigSource:
         if settled and current not in (self._applied, ()):
             self._applied = current
             await self.reload_async("file changed")
-
-
-def _located(config: Config, path: Path, problem: str) -> str:
-    """`FILE:LINE: problem` for an alerting problem that starts with its key path."""
-    line = config.line_of(problem.partition(":")[0])
-    return f"{path.name}:{line}: {problem}" if line else f"{path.name}: {problem}"
 
 
 def _warn(config: Config) -> None:

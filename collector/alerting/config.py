@@ -31,8 +31,13 @@ alerting:
 ```
 
 A child route inherits every setting it does not set from its parent.
-Every mistake is reported, each naming its field, e.g.
-`alerting.route.routes[0].match: expected a mapping of label: value, got list`.
+
+The section is a set of models (`AlertingSpec`, one options model per
+receiver type in `collector.alerting.receivers`) validated by the loader's
+machinery together with the checks (`alerting_section`), so one run of
+`vantage validate` reports every mistake in the file, each as
+`FILE:LINE: alerting: field 'route.routes.0.match': why` or
+`FILE:LINE: receiver 'pager': field 'url': why`. Defaults live in the models.
 """
 
 from __future__ import annotations
@@ -40,31 +45,182 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator, model_validator
 
 from collector.alerting.inhibit import DEFAULT_INHIBIT_RULES, InhibitRule
 from collector.alerting.model import Severity
-from collector.alerting.receivers import Receiver, ReceiverParser
+from collector.alerting.notifiers import RECEIVER_TYPES
+from collector.alerting.parsing import Flag, Labels, Patterns, expand
+from collector.alerting.receivers import Receiver
 from collector.alerting.silences import DAYS, MaintenanceWindow, Matchers
-from common.config.base import SEVERITIES, suggest
+from common.config.base import SEVERITIES, ConfigError, Duration, Model, suggest
 from common.config.detection import DEFAULT_BUDGET
+from common.config.loader import Path_, Problems, Section, unknown_type, validate_model
 
-GROUP_WAIT = 10.0
-CRITICAL_GROUP_WAIT = 0.0
-GROUP_INTERVAL = 60.0
-REPEAT_INTERVAL = 4 * 3600.0
-
-_TOP_KEYS = (
-    "route", "receivers", "inhibit_rules", "default_inhibit_rules", "silences", "detection_budget",
-)  # fmt: skip
-_ROUTE_KEYS = (
-    "receivers", "group_by", "group_wait", "group_interval", "repeat_interval",
-    "match", "match_re", "continue", "routes",
-)  # fmt: skip
-_RULE_KEYS = ("source_match", "source_match_re", "target_match", "target_match_re", "equal")
-_WINDOW_KEYS = ("matchers", "matchers_re", "weekly", "timezone", "comment")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_LONG_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+# --- the models: what YAML may say, with its defaults -------------------------------------------
+
+
+class RouteSpec(Model):
+    """A child route: what it does not set (None), it inherits from its parent."""
+
+    receivers: tuple[str, ...] | None = None
+    group_by: tuple[str, ...] | None = None
+    """Labels that split alerts into groups; `[...]` for one group per alert."""
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+    match: Labels = Field(default_factory=dict)
+    match_re: Patterns = Field(default_factory=dict)
+    continue_: Flag = Field(default=False, alias="continue")
+    """Also try the later siblings when this route matches."""
+    routes: tuple[RouteSpec, ...] = ()
+
+    @field_validator("match")
+    @classmethod
+    def _known_severity(cls, match: dict[str, str]) -> dict[str, str]:
+        # A route matching a severity no alert has would never match.
+        severity = match.get("severity")
+        if severity is not None and severity not in SEVERITIES:
+            raise ValueError(
+                f"severity {severity!r} is not one of {', '.join(SEVERITIES)}"
+                + suggest(severity, SEVERITIES)
+            )
+        return match
+
+
+class RootRouteSpec(RouteSpec):
+    """The root route: it matches every alert, and its settings are the
+    defaults every child inherits."""
+
+    GROUP_WAIT: ClassVar[float] = 10.0
+    CRITICAL_GROUP_WAIT: ClassVar[float] = 0.0
+    """The group_wait of a route that sets none: critical alerts page at once."""
+
+    group_by: tuple[str, ...] = ()
+    group_wait: Duration | None = None
+    """None: 0s for critical alerts, 10s otherwise."""
+    group_interval: Duration = 60.0
+    """Between notifications about one group."""
+    repeat_interval: Duration = 4 * 3600.0
+    """Re-send a group that is still firing."""
+
+    @model_validator(mode="after")
+    def _root(self) -> RootRouteSpec:
+        if self.match or self.match_re or self.continue_:
+            raise ValueError("the root route matches every alert: put match in a child route")
+        if not self.receivers:
+            raise ValueError("list at least one receiver in 'receivers' for unmatched alerts")
+        return self
+
+
+class InhibitRuleSpec(Model):
+    """Mute alerts matching `target_*` while one matching `source_*` fires
+    with the same values of the `equal` labels."""
+
+    source_match: Labels = Field(default_factory=dict)
+    source_match_re: Patterns = Field(default_factory=dict)
+    target_match: Labels = Field(default_factory=dict)
+    target_match_re: Patterns = Field(default_factory=dict)
+    equal: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _bounded(self) -> InhibitRuleSpec:
+        if not (self.source_match or self.source_match_re) or not (
+            self.target_match or self.target_match_re
+        ):
+            raise ValueError("give source_match(_re) and target_match(_re): empty would match all")
+        return self
+
+
+def _day(day: str) -> str:
+    short = day.lower()[:3]
+    if short not in DAYS or day.lower() not in (short, _LONG_DAYS[DAYS.index(short)]):
+        raise ValueError(f"unknown day {day!r}: use {', '.join(DAYS)}")
+    return short
+
+
+def _clock(text: str, *, end: bool = False) -> str:
+    if not _CLOCK.match(text) and not (end and text == "24:00"):
+        raise ValueError(f'expected a time like "02:00", got {text!r}')
+    return text
+
+
+class WeeklySpec(Model):
+    """When a maintenance window repeats: `days` from `start` to `end`."""
+
+    days: tuple[str, ...] = DAYS
+    start: str
+    end: str
+    """"24:00" for the end of the day."""
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, days: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_day(d) for d in days)
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, text: str) -> str:
+        return _clock(text)
+
+    @field_validator("end")
+    @classmethod
+    def _end(cls, text: str) -> str:
+        return _clock(text, end=True)
+
+
+class WindowSpec(Model):
+    """A recurring maintenance window: mutes matching alerts while open."""
+
+    matchers: Labels = Field(default_factory=dict)
+    matchers_re: Patterns = Field(default_factory=dict)
+    weekly: WeeklySpec
+    timezone: str = "UTC"
+    comment: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(
+                f"unknown time zone {zone!r}: use an IANA name like Europe/Berlin"
+            ) from None
+        return zone
+
+    @model_validator(mode="after")
+    def _bounded(self) -> WindowSpec:
+        if not (self.matchers or self.matchers_re):
+            raise ValueError("give matchers: a window without matchers mutes every alert")
+        return self
+
+
+class AlertingSpec(Model):
+    """The `alerting:` section as written."""
+
+    route: RootRouteSpec | None = None
+    """None: no route, so alerts go nowhere."""
+    receivers: tuple[dict[str, Any], ...] = ()
+    """Each validated by the options model of its `type` (RECEIVER_TYPES)."""
+    inhibit_rules: tuple[InhibitRuleSpec, ...] = ()
+    """Added to the built-in rules (collector.alerting.inhibit)."""
+    default_inhibit_rules: Flag = True
+    silences: tuple[WindowSpec, ...] = ()
+    detection_budget: Duration = DEFAULT_BUDGET
+    """Seconds from failure to page every check should meet; `vantage
+    validate` warns about checks whose settings cannot."""
+
+
+# --- what the collector uses ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -73,21 +229,24 @@ class Route:
 
     id: str
     """Its path in the config (`route.routes[0]`): stable while the config is."""
+    group_interval: float
+    repeat_interval: float
     receivers: tuple[str, ...] = ()
     group_by: tuple[str, ...] = ()
     matchers: Matchers = field(default_factory=Matchers)
     continue_: bool = False
     group_wait: float | None = None
-    """None: 0s for critical alerts, so paging is never delayed; 10s otherwise."""
-    group_interval: float = GROUP_INTERVAL
-    repeat_interval: float = REPEAT_INTERVAL
+    """None: RootRouteSpec.CRITICAL_GROUP_WAIT for critical alerts, so paging
+    is never delayed; RootRouteSpec.GROUP_WAIT otherwise."""
     routes: tuple[Route, ...] = ()
 
     def wait_for(self, severity: str) -> float:
         """The group_wait an alert of `severity` gets on this route."""
         if self.group_wait is not None:
             return self.group_wait
-        return CRITICAL_GROUP_WAIT if severity == Severity.CRITICAL else GROUP_WAIT
+        if severity == Severity.CRITICAL:
+            return RootRouteSpec.CRITICAL_GROUP_WAIT
+        return RootRouteSpec.GROUP_WAIT
 
     def walk(self) -> Iterator[Route]:
         """This route and every route below it, depth first."""
@@ -98,175 +257,186 @@ class Route:
 
 @dataclass(frozen=True)
 class AlertingConfig:
-    """The validated `alerting:` section."""
+    """The validated `alerting:` section, as the dispatcher, router and
+    notifiers use it."""
 
-    route: Route = field(default_factory=lambda: Route("route"))
-    receivers: tuple[Receiver, ...] = ()
-    inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT_RULES
-    windows: tuple[MaintenanceWindow, ...] = ()
-    detection_budget: float = DEFAULT_BUDGET
-    """Seconds from failure to page that every check should meet;
-    `vantage validate` warns about checks whose settings cannot."""
+    route: Route
+    receivers: tuple[Receiver, ...]
+    inhibit_rules: tuple[InhibitRule, ...]
+    windows: tuple[MaintenanceWindow, ...]
+    detection_budget: float
 
     def receiver(self, name: str) -> Receiver | None:
         """The receiver called `name`, if any."""
         return next((r for r in self.receivers if r.name == name), None)
 
 
-class AlertingConfigError(ValueError):
-    """The `alerting:` section is invalid; `problems` has one line per mistake."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+def alerting_section(env: Mapping[str, str] | None) -> Section:
+    """The loader's `Section` for `alerting:` (common.config.loader), which
+    makes an `AlertingConfig`. `env` resolves `${env:NAME}` in receivers;
+    None leaves them as written (`vantage validate` on a laptop)."""
+    return partial(_section, env=env)
 
 
 def parse_alerting(
     data: Mapping[str, Any] | None, env: Mapping[str, str] | None = None
 ) -> AlertingConfig:
-    """Validate the `alerting:` section (None or {} routes nowhere).
-
-    `env` resolves `${env:NAME}` in receiver settings; None leaves them as
-    written. Raises AlertingConfigError listing every mistake.
-    """
-    parser = _Parser(env)
-    config = parser.config(data if data is not None else {})
-    if parser.problems:
-        raise AlertingConfigError(parser.problems)
+    """An `alerting:` section given as data (tests, benchmarks): validated as
+    `alerting_section` validates a file's. Raises ConfigError."""
+    problems = Problems("<alerting>", {})
+    config = _section(data, problems, env=env)
+    if problems.items or config is None:
+        raise ConfigError(problems.items)
     return config
 
 
-class _Parser(ReceiverParser):
-    """Walks the section, collecting every problem with its path."""
+def _section(
+    raw: Any, problems: Problems, *, env: Mapping[str, str] | None
+) -> AlertingConfig | None:
+    if not isinstance(raw, dict | None):
+        return None  # the loader said the section must be a mapping
+    raw = raw or {}
+    items = raw.get("receivers")
+    items = items if isinstance(items, list) else []  # else AlertingSpec says what it must be
+    receivers = _receivers(items, env, problems)
+    spec = validate_model(AlertingSpec, raw, ("alerting",), problems, subject="alerting")
+    names = [str(r.get("name")) for r in items if isinstance(r, dict)]
+    for path, why in _unknown_receivers(raw.get("route"), ("route",), names):
+        problems.add(("alerting", *path), why, subject="alerting")
+    return None if spec is None else _build(spec, receivers)
 
-    def matchers(self, data: Mapping[str, Any], keys: tuple[str, str], path: str) -> Matchers:
-        equal = self.labels(data[keys[0]], f"{path}.{keys[0]}") if keys[0] in data else {}
-        regex = self.regexes(data[keys[1]], f"{path}.{keys[1]}") if keys[1] in data else {}
-        return Matchers(equal, regex)
 
-    # --- sections -------------------------------------------------------
+def _receivers(
+    items: list[Any], env: Mapping[str, str] | None, problems: Problems
+) -> tuple[Receiver, ...]:
+    names: list[str] = []
+    parsed = [_receiver(item, i, env, problems, names) for i, item in enumerate(items)]
+    return tuple(r for r in parsed if r is not None)
 
-    def config(self, data: object) -> AlertingConfig:
-        data = self.mapping(data, "alerting")
-        self.keys(data, _TOP_KEYS, "alerting")
-        receivers = self.receivers(data.get("receivers", []))
-        route = self.route(data.get("route", {}), "alerting.route", None)
-        if "route" in data and not route.receivers:
-            self.fail("alerting.route.receivers", "list at least one receiver for unmatched alerts")
-        defaults = () if data.get("default_inhibit_rules") is False else DEFAULT_INHIBIT_RULES
-        self.flag(data, "default_inhibit_rules", "alerting")
-        rules = self.sequence(data.get("inhibit_rules", []), "alerting.inhibit_rules")
-        windows = self.sequence(data.get("silences", []), "alerting.silences")
-        budget = self.duration(data, "detection_budget", "alerting")
-        return AlertingConfig(
-            route=route,
-            receivers=receivers,
-            inhibit_rules=defaults
-            + tuple(self.rule(r, f"alerting.inhibit_rules[{i}]") for i, r in enumerate(rules)),
-            windows=tuple(self.window(w, f"alerting.silences[{i}]") for i, w in enumerate(windows)),
-            detection_budget=DEFAULT_BUDGET if budget is None else budget,
-        )
 
-    def route(self, value: object, path: str, parent: Route | None) -> Route:
-        data = self.mapping(value, path)
-        self.keys(data, _ROUTE_KEYS, path)
-        if parent is None and {"match", "match_re", "continue"} & data.keys():
-            self.fail(path, "the root route matches every alert: put match in a child route")
-        base = parent or Route(path.removeprefix("alerting."))
-        wait = self.duration(data, "group_wait", path)
-        interval = self.duration(data, "group_interval", path)
-        repeat = self.duration(data, "repeat_interval", path)
-        route = Route(
-            id=path.removeprefix("alerting."),
-            receivers=self.receiver_refs(data, path) if "receivers" in data else base.receivers,
-            group_by=self.group_by(data, path) if "group_by" in data else base.group_by,
-            matchers=self.severity_checked(self.matchers(data, ("match", "match_re"), path), path),
-            continue_=self.flag(data, "continue", path),
-            group_wait=base.group_wait if wait is None else wait,
-            group_interval=base.group_interval if interval is None else interval,
-            repeat_interval=base.repeat_interval if repeat is None else repeat,
-        )
-        children = self.sequence(data.get("routes", []), f"{path}.routes")
-        nodes = tuple(self.route(c, f"{path}.routes[{i}]", route) for i, c in enumerate(children))
-        return replace(route, routes=nodes)
+def _receiver(
+    item: Any, index: int, env: Mapping[str, str] | None, problems: Problems, names: list[str]
+) -> Receiver | None:
+    path: Path_ = ("alerting", "receivers", index)
+    if not isinstance(item, dict):
+        return None  # AlertingSpec says it must be a mapping
+    name, kind = item.get("name"), item.get("type")
+    if not isinstance(name, str) or not name:
+        why = "field 'name': required: give the receiver a name"
+        problems.add((*path, "name"), why, subject=f"receiver #{index}")
+        return None
+    who = f"receiver {name!r}"
+    if name in names:
+        problems.add((*path, "name"), f"field 'name': {who} is defined twice", subject=who)
+    names.append(name)
+    entry = RECEIVER_TYPES.get(str(kind))
+    if entry is None:
+        problems.add((*path, "type"), unknown_type(kind, RECEIVER_TYPES), subject=who)
+        return None
+    settings = _resolved(
+        {k: v for k, v in item.items() if k not in ("name", "type")}, env, path, problems, who
+    )
+    if settings is None:
+        return None  # an unset variable: the rest would only repeat it
+    spec = validate_model(entry.options, settings, path, problems, subject=who)
+    return None if spec is None else Receiver(name, str(kind), settings, spec)  # type: ignore[arg-type]
 
-    def severity_checked(self, matchers: Matchers, path: str) -> Matchers:
-        """A route matching a severity no alert has would never match."""
-        severity = matchers.equal.get("severity")
-        if severity is not None and severity not in SEVERITIES:
-            hint = suggest(severity, SEVERITIES)
-            self.fail(
-                f"{path}.match.severity",
-                f"{severity!r} is not one of {', '.join(SEVERITIES)}{hint}",
+
+def _resolved(
+    settings: dict[str, Any],
+    env: Mapping[str, str] | None,
+    path: Path_,
+    problems: Problems,
+    who: str,
+) -> dict[str, Any] | None:
+    if env is None:
+        return settings
+    missing: list[tuple[Path_, str]] = []
+    settings = expand(settings, env, missing)
+    for at, name in missing:
+        field_ = ".".join(str(p) for p in at)
+        why = f"field '{field_}': environment variable {name} is not set"
+        problems.add((*path, *at), why, subject=who)
+    return None if missing else settings
+
+
+def _unknown_receivers(route: Any, path: Path_, names: list[str]) -> Iterator[tuple[Path_, str]]:
+    """Each receiver a route names that no receiver is called. Walks the
+    data as written, so it is said even when the route has other mistakes."""
+    if not isinstance(route, dict):
+        return
+    refs = route.get("receivers")
+    for name in refs if isinstance(refs, list) else ():
+        if isinstance(name, str) and name not in names:
+            where = ".".join(str(p) for p in path)
+            yield (
+                (*path, "receivers"),
+                (f"field '{where}.receivers': unknown receiver {name!r}{suggest(name, names)}"),
             )
-        return matchers
-
-    def group_by(self, data: Mapping[str, Any], path: str) -> tuple[str, ...]:
-        return self.strings(data["group_by"], f"{path}.group_by")
-
-    def receiver_refs(self, data: Mapping[str, Any], path: str) -> tuple[str, ...]:
-        names = self.strings(data["receivers"], f"{path}.receivers")
-        for name in names:
-            if name not in self.receiver_names:
-                hint = suggest(name, self.receiver_names)
-                self.fail(f"{path}.receivers", f"unknown receiver {name!r}{hint}")
-        return names
-
-    def rule(self, value: object, path: str) -> InhibitRule:
-        data = self.mapping(value, path)
-        self.keys(data, _RULE_KEYS, path)
-        source = self.matchers(data, ("source_match", "source_match_re"), path)
-        target = self.matchers(data, ("target_match", "target_match_re"), path)
-        if not (source.equal or source.regex) or not (target.equal or target.regex):
-            self.fail(path, "give source_match(_re) and target_match(_re): empty would match all")
-        equal = self.strings(data["equal"], f"{path}.equal") if "equal" in data else ()
-        return InhibitRule(source, target, equal)
-
-    def window(self, value: object, path: str) -> MaintenanceWindow:
-        data = self.mapping(value, path)
-        self.keys(data, _WINDOW_KEYS, path)
-        matchers = self.matchers(data, ("matchers", "matchers_re"), path)
-        if not (matchers.equal or matchers.regex):
-            self.fail(f"{path}.matchers", "required: a window without matchers mutes every alert")
-        weekly = self.mapping(data.get("weekly"), f"{path}.weekly")
-        self.keys(weekly, ("days", "start", "end"), f"{path}.weekly")
-        zone = self.timezone(data.get("timezone", "UTC"), f"{path}.timezone")
-        return MaintenanceWindow(
-            matchers=matchers,
-            days=self.days(weekly.get("days", list(DAYS)), f"{path}.weekly.days"),
-            start=self.clock(weekly, "start", f"{path}.weekly"),
-            end=self.clock(weekly, "end", f"{path}.weekly"),
-            timezone=zone,
-            comment=str(data.get("comment", "")),
-        )
-
-    def days(self, value: object, path: str) -> frozenset[int]:
-        days = set()
-        for i, day in enumerate(self.sequence(value, path)):
-            short = str(day).lower()[:3]
-            if short in DAYS and str(day).lower() in (short, _long_day(short)):
-                days.add(DAYS.index(short))
-            else:
-                self.fail(f"{path}[{i}]", f"unknown day {day!r}: use {', '.join(DAYS)}")
-        return frozenset(days)
-
-    def clock(self, data: Mapping[str, Any], key: str, path: str) -> int:
-        text = data.get(key)
-        match = _CLOCK.match(text) if isinstance(text, str) else None
-        if match is None and not (key == "end" and text == "24:00"):
-            self.fail(f"{path}.{key}", f'expected a time like "02:00", got {text!r}')
-            return 0
-        return 24 * 60 if match is None else int(match.group(1)) * 60 + int(match.group(2))
-
-    def timezone(self, value: object, path: str) -> str:
-        try:
-            ZoneInfo(str(value))
-        except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
-            self.fail(path, f"unknown time zone {value!r}: use an IANA name like Europe/Berlin")
-            return "UTC"
-        return str(value)
+    children = route.get("routes")
+    for i, child in enumerate(children if isinstance(children, list) else ()):
+        yield from _unknown_receivers(child, (*path, "routes", i), names)
 
 
-def _long_day(short: str) -> str:
-    names = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-    return names[DAYS.index(short)]
+# --- from models to what the collector uses -------------------------------------------------------
+
+
+def _build(spec: AlertingSpec, receivers: tuple[Receiver, ...]) -> AlertingConfig:
+    rules = DEFAULT_INHIBIT_RULES if spec.default_inhibit_rules else ()
+    return AlertingConfig(
+        route=_route(spec.route or RootRouteSpec.model_construct(), "route", None),
+        receivers=receivers,
+        inhibit_rules=rules + tuple(_rule(r) for r in spec.inhibit_rules),
+        windows=tuple(_window(w) for w in spec.silences),
+        detection_budget=spec.detection_budget,
+    )
+
+
+def _matchers(equal: Mapping[str, str], regex: Mapping[str, str]) -> Matchers:
+    return Matchers(dict(equal), {k: re.compile(v) for k, v in regex.items()})
+
+
+def _route(spec: RouteSpec, id_: str, parent: Route | None) -> Route:
+    """`spec` with what it does not set taken from `parent` (the root's
+    model sets everything)."""
+    inherited = parent or Route(id_, 0.0, 0.0)
+
+    def pick(value: Any, default: Any) -> Any:
+        return default if value is None else value
+
+    route = Route(
+        id=id_,
+        receivers=pick(spec.receivers, inherited.receivers),
+        group_by=pick(spec.group_by, inherited.group_by),
+        matchers=_matchers(spec.match, spec.match_re),
+        continue_=spec.continue_,
+        group_wait=pick(spec.group_wait, inherited.group_wait),
+        group_interval=pick(spec.group_interval, inherited.group_interval),
+        repeat_interval=pick(spec.repeat_interval, inherited.repeat_interval),
+    )
+    children = (_route(c, f"{id_}.routes[{i}]", route) for i, c in enumerate(spec.routes))
+    return replace(route, routes=tuple(children))
+
+
+def _rule(spec: InhibitRuleSpec) -> InhibitRule:
+    return InhibitRule(
+        _matchers(spec.source_match, spec.source_match_re),
+        _matchers(spec.target_match, spec.target_match_re),
+        spec.equal,
+    )
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _window(spec: WindowSpec) -> MaintenanceWindow:
+    return MaintenanceWindow(
+        matchers=_matchers(spec.matchers, spec.matchers_re),
+        days=frozenset(DAYS.index(d) for d in spec.weekly.days),
+        start=_minutes(spec.weekly.start),
+        end=_minutes(spec.weekly.end),
+        timezone=spec.timezone,
+        comment=spec.comment,
+    )

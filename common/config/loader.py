@@ -15,7 +15,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+import typing
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +45,10 @@ MAX_BYTES = 16 * 1024 * 1024
 MAX_ALIAS_NODES = 1_000_000
 """How many nodes aliases may add to a document when expanded."""
 _M = TypeVar("_M", bound=Model)
+Section = Callable[[Any, "Problems"], object]
+"""Validates one more top-level section (the collector's `alerting:`) into
+the same `Problems` as the checks, so one run reports every mistake; its
+result lands in `Config.sections`."""
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,8 @@ class Config:
     source: str
     warnings: tuple[str, ...] = ()
     alerting: Mapping[str, Any] | None = None
-    """The raw `alerting:` section; the collector validates it
-    (collector.config_source), since only the collector routes alerts."""
+    """The raw `alerting:` section; the collector validates it as a
+    `Section` (collector.alerting.config), since only the collector routes alerts."""
     agents: tuple[AgentSpec, ...] = ()
     """Agent tokens bound to a name and region (collector only; not part of
     `version`, which agents see)."""
@@ -66,12 +71,13 @@ class Config:
     check_lines: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
     """The line each check starts on, for `FILE:LINE` in later warnings."""
     lines: Mapping[Path_, int] = dataclasses.field(default_factory=dict, compare=False, repr=False)
-    """The line of every key path, for `FILE:LINE` in the collector's own
-    checks of sections it validates (`alerting:`)."""
+    """The line of every key path, for `FILE:LINE` in later warnings."""
+    sections: Mapping[str, object] = dataclasses.field(default_factory=dict, compare=False)
+    """What each extra `Section` given to the loader made of its part."""
 
     def line_of(self, path: str) -> int | None:
-        """The line of a dotted path such as `alerting.receivers[0].url`, or of
-        its nearest written ancestor."""
+        """The line of a dotted path such as `checks[2].url`, or of its
+        nearest written ancestor."""
         parts: list[str | int] = [
             int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path)
         ]
@@ -89,8 +95,9 @@ class Config:
         return next((c for c in self.checks if c.name == name), None)
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate `path`. Raises ConfigError naming file and line."""
+def load_config(path: str | Path, sections: Mapping[str, Section] | None = None) -> Config:
+    """Read and validate `path` (and the extra `sections`). Raises
+    ConfigError naming file and line."""
     path = Path(path)
     try:
         with path.open("rb") as file:
@@ -102,7 +109,7 @@ def load_config(path: str | Path) -> Config:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{path.name}: not UTF-8 text (byte {exc.start})"]) from exc
-    return parse_config(text, source=str(path))
+    return parse_config(text, source=str(path), sections=sections)
 
 
 def _check_size(size: int, name: str) -> None:
@@ -110,8 +117,11 @@ def _check_size(size: int, name: str) -> None:
         raise ConfigError([f"{name}: larger than {MAX_BYTES // 2**20} MiB: refused"])
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
-    """Validate YAML `text`; `source` names it in error messages."""
+def parse_config(
+    text: str, source: str = "<config>", sections: Mapping[str, Section] | None = None
+) -> Config:
+    """Validate YAML `text` (and the extra `sections`); `source` names it in
+    error messages."""
     name = Path(source).name
     _check_size(len(text), name)
     duplicates: list[str] = []
@@ -122,13 +132,20 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         where = f"{name}:{mark.line + 1}" if mark else name
         raise ConfigError([f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
     lines = _line_map(node) if node is not None else {}
-    problems = _Problems(name, lines)
+    problems = Problems(name, lines)
     problems.items.extend(duplicates)
     config = _build(data, problems)
+    extra = {key: check(_section(data, key), problems) for key, check in (sections or {}).items()}
     if problems.items:
         raise ConfigError(problems.items)
     assert config is not None
-    return config
+    return dataclasses.replace(config, sections=extra)
+
+
+def _section(data: Any, key: str) -> Any:
+    """The raw section `key`; None where the top level is not a mapping
+    (already reported)."""
+    return data.get(key) if isinstance(data, dict) else None
 
 
 class _StrictLoader(yaml.CSafeLoader):
@@ -219,8 +236,10 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-class _Problems:
-    """Collects user-facing error lines, each located in the file."""
+class Problems:
+    """Collects user-facing error lines, each located in the file:
+    `FILE:LINE: SUBJECT: message`, the subject being `check 'x'` or another
+    named thing (`receiver 'pager'`)."""
 
     def __init__(self, source: str, lines: Mapping[Path_, int]) -> None:
         self.source = source
@@ -228,9 +247,13 @@ class _Problems:
         self.items: list[str] = []
         self.check_lines: dict[str, int | None] = {}
 
-    def add(self, path: Path_, message: str, check: str | None = None) -> None:
+    def add(
+        self, path: Path_, message: str, check: str | None = None, *, subject: str | None = None
+    ) -> None:
+        """Report `message` at the line of `path`, about `check` or `subject`."""
         where = f"{self.source}:{self.line(path)}" if self.line(path) else self.source
-        who = f" check {check!r}:" if check else ""
+        subject = f"check {check!r}" if check else subject
+        who = f" {subject}:" if subject else ""
         self.items.append(f"{where}:{who} {message}")
 
     def line(self, path: Path_) -> int | None:
@@ -240,7 +263,7 @@ class _Problems:
         return None
 
 
-def _build(data: Any, problems: _Problems) -> Config | None:
+def _build(data: Any, problems: Problems) -> Config | None:
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -250,7 +273,7 @@ def _build(data: Any, problems: _Problems) -> Config | None:
         if key not in _ROOT_KEYS:
             problems.add((key,), _unknown_key(key, _ROOT_KEYS))
     raw_defaults = data.get("defaults") or {}
-    defaults = _validate(Defaults, raw_defaults, ("defaults",), problems, None)
+    defaults = validate_model(Defaults, raw_defaults, ("defaults",), problems, None)
     checks = _checks(data.get("checks"), raw_defaults if defaults else {}, problems)
     if defaults is None:
         return None
@@ -284,7 +307,7 @@ def _kept_lines(lines: Mapping[Path_, int]) -> dict[Path_, int]:
     return {path: line for path, line in lines.items() if path[:1] != ("checks",) or len(path) < 2}
 
 
-def _agents(raw: Any, problems: _Problems) -> tuple[AgentSpec, ...]:
+def _agents(raw: Any, problems: Problems) -> tuple[AgentSpec, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -292,7 +315,7 @@ def _agents(raw: Any, problems: _Problems) -> tuple[AgentSpec, ...]:
         return ()
     out: list[AgentSpec] = []
     for index, item in enumerate(raw):
-        spec = _validate(AgentSpec, item, ("agents", index), problems, None)
+        spec = validate_model(AgentSpec, item, ("agents", index), problems, None)
         if spec is None:
             continue
         for field in ("name", "token_sha256"):
@@ -302,7 +325,7 @@ def _agents(raw: Any, problems: _Problems) -> tuple[AgentSpec, ...]:
     return tuple(out)
 
 
-def _warnings(checks: list[CheckBase], problems: _Problems) -> Iterable[str]:
+def _warnings(checks: list[CheckBase], problems: Problems) -> Iterable[str]:
     for check in checks:
         if insecure(check):
             where = f"{problems.source}:{problems.check_lines.get(check.name, '?')}"
@@ -312,7 +335,7 @@ def _warnings(checks: list[CheckBase], problems: _Problems) -> Iterable[str]:
             )
 
 
-def _checks(raw: Any, defaults: Mapping[str, Any], problems: _Problems) -> list[CheckBase]:
+def _checks(raw: Any, defaults: Mapping[str, Any], problems: Problems) -> list[CheckBase]:
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -338,7 +361,7 @@ def _checks(raw: Any, defaults: Mapping[str, Any], problems: _Problems) -> list[
 
 
 def _one_check(
-    item: Any, defaults: Mapping[str, Any], path: Path_, problems: _Problems
+    item: Any, defaults: Mapping[str, Any], path: Path_, problems: Problems
 ) -> CheckBase | None:
     if not isinstance(item, dict):
         problems.add(path, "each check must be a mapping with name and type")
@@ -348,11 +371,10 @@ def _one_check(
     kind = item.get("type")
     model = CHECK_TYPES.get(str(kind))
     if model is None:
-        choices = ", ".join(sorted(CHECK_TYPES))
-        problems.add((*path, "type"), f"field 'type': {kind!r} is not one of {choices}", label)
+        problems.add((*path, "type"), unknown_type(kind, sorted(CHECK_TYPES)), label)
         return None
     merged = with_defaults(item, defaults)
-    return _validate(model, merged, path, problems, label)
+    return validate_model(model, merged, path, problems, label)
 
 
 def with_defaults(item: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -367,15 +389,30 @@ def with_defaults(item: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[
     return merged
 
 
-def _validate(
-    model: type[_M], data: Any, path: Path_, problems: _Problems, check: str | None
+def unknown_type(kind: object, choices: Iterable[str]) -> str:
+    """The message for a `type:` that names no registered model."""
+    choices = list(choices)
+    hint = suggest(kind, choices) if isinstance(kind, str) else ""
+    return f"field 'type': {kind!r} is not one of {', '.join(choices)}{hint}"
+
+
+def validate_model(
+    model: type[_M],
+    data: Any,
+    path: Path_,
+    problems: Problems,
+    check: str | None = None,
+    *,
+    subject: str | None = None,
 ) -> _M | None:
+    """`data` validated as `model`, or None with every mistake added to
+    `problems` (located under `path`, about `check` or `subject`)."""
     try:
         return model.model_validate(data, context={FROM_YAML: True})
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(error["loc"])
-            problems.add(path + loc, _message(model, loc, error), check)
+            problems.add(path + loc, _message(model, loc, error), check, subject=subject)
         return None
 
 
@@ -390,11 +427,25 @@ def _message(model: type[Model], loc: Path_, error: Any) -> str:
 def _known_keys(model: type[Model], loc: Path_) -> Iterable[str]:
     current: Any = model
     for part in loc:
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
+        if isinstance(part, int):
+            continue  # an item of a list: the list's own item model
+        fields = _fields(current)
+        if part not in fields:
             break
-        current = field.annotation
-    return getattr(current, "model_fields", {}).keys()
+        current = _item_model(fields[part].annotation)
+    return _fields(current).keys()
+
+
+def _fields(model: Any) -> dict[str, Any]:
+    """A model's fields by the name YAML uses (the alias, where it has one)."""
+    return {f.alias or n: f for n, f in getattr(model, "model_fields", {}).items()}
+
+
+def _item_model(annotation: Any) -> Any:
+    """The model in `Model`, `Model | None` or `tuple[Model, ...]`, if any."""
+    if hasattr(annotation, "model_fields"):
+        return annotation
+    return next((a for a in typing.get_args(annotation) if hasattr(a, "model_fields")), None)
 
 
 def _unknown_key(key: str, known: Iterable[str]) -> str:

@@ -84,7 +84,9 @@ def _email_sections(note: Notification) -> list[str]:
 HEADLINE = (
     "[FIRING] CheckDown api (ap-south); resolved: CheckDown home; still firing: LatencyHigh web"
 )
-SPEC = EmailSpec(SmtpSpec("127.0.0.1"), "vantage@example.com", ("oncall@example.com",))
+SPEC = EmailSpec(
+    smtp=SmtpSpec(host="127.0.0.1"), sender="vantage@example.com", to=("oncall@example.com",)
+)
 
 CASES: list[tuple[str, Callable[[Notification], Any], Any]] = [
     ("webhook-summary", lambda n: webhook.payload(n)["summary"], HEADLINE),

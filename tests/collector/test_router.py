@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 import yaml
 
-from collector.alerting.config import AlertingConfig, AlertingConfigError, parse_alerting
+from collector.alerting.config import AlertingConfig, parse_alerting
 from collector.alerting.dispatcher import Dispatcher
 from collector.alerting.evaluator import CheckPolicy, Evaluator
 from collector.alerting.model import Alert, AlertState
 from collector.alerting.router import Router
 from collector.alerting.silences import Matchers, Silence
 from collector.model import Sample
+from common.config import ConfigError
 from common.reasons import FailureReason
 
 ISSUE_YAML = """
@@ -479,112 +480,114 @@ def window(**fields: Any) -> dict[str, Any]:
 ERRORS = [
     pytest.param(
         route(match=["severity"]),
-        "alerting.route.routes[0].match: expected a mapping of label: value, got list",
+        "alerting: field 'route.routes.0.match': expected a mapping of label: value, got list",
         id="match-not-a-mapping",
     ),
     pytest.param(
         route(match={"severity": ["critical"]}),
-        "alerting.route.routes[0].match.severity: expected a string, got list",
+        "alerting: field 'route.routes.0.match.severity': expected a string, got list",
         id="match-value-not-a-string",
     ),
     pytest.param(
         route(match_re={"service": "("}),
-        "alerting.route.routes[0].match_re.service: bad regular expression '(': "
+        "alerting: field 'route.routes.0.match_re.service': bad regex '(': "
         "missing ), unterminated subpattern at position 0",
         id="bad-regex",
     ),
     pytest.param(
         route(receivers=["pagr"]),
-        "alerting.route.routes[0].receivers: unknown receiver 'pagr' (did you mean 'pager'?)",
+        "alerting: field 'route.routes.0.receivers': "
+        "unknown receiver 'pagr' (did you mean 'pager'?)",
         id="unknown-receiver",
     ),
     pytest.param(
         route(group_wait="10"),
-        "alerting.route.routes[0].group_wait: bad duration '10': "
+        "alerting: field 'route.routes.0.group_wait': bad duration '10': "
         "write a number with ms, s, m, h or d, e.g. 30s, 7d or 1h30m",
         id="duration-without-unit",
     ),
     pytest.param(
         route(repeat_interval=10),
-        "alerting.route.routes[0].repeat_interval: bad duration 10: add a unit, e.g. 10s",
+        "alerting: field 'route.routes.0.repeat_interval': bad duration 10: add a unit, e.g. 10s",
         id="duration-number",
     ),
     pytest.param(
         route(recievers=["pager"]),
-        "alerting.route.routes[0].recievers: unknown key (did you mean 'receivers'?)",
+        "alerting: unknown key 'recievers' (did you mean 'receivers'?)",
         id="misspelt-key",
     ),
     pytest.param(
         route(**{"continue": "yes"}),
-        "alerting.route.routes[0].continue: expected true or false, got string",
+        "alerting: field 'route.routes.0.continue': expected true or false, got string",
         id="continue-not-bool",
     ),
     pytest.param(
         {"route": {"receivers": ["pager"], "match": {"a": "b"}}, "receivers": RECEIVERS},
-        "alerting.route: the root route matches every alert: put match in a child route",
+        "alerting: field 'route': the root route matches every alert: put match in a child route",
         id="match-on-root",
     ),
     pytest.param(
         {"route": {"group_by": ["check"]}},
-        "alerting.route.receivers: list at least one receiver for unmatched alerts",
+        "alerting: field 'route': list at least one receiver in 'receivers' for unmatched alerts",
         id="root-without-receivers",
     ),
     pytest.param(
         {"receivers": [{"name": "p", "type": "pager-duty", "routing_key": "k"}]},
-        "alerting.receivers[0].type: unknown receiver type 'pager-duty': "
-        "use one of webhook, slack, email, pagerduty, alertmanager, sms",
+        "receiver 'p': field 'type': "
+        "'pager-duty' is not one of webhook, slack, email, pagerduty, alertmanager, sms (did you mean 'pagerduty'?)",
         id="unknown-receiver-type",
     ),
     pytest.param(
         {"receivers": [{"name": "p", "type": "pagerduty"}]},
-        "alerting.receivers[0]: a pagerduty receiver needs 'routing_key'",
+        "receiver 'p': field 'routing_key': Field required",
         id="receiver-missing-setting",
     ),
     pytest.param(
         {"receivers": [*RECEIVERS, *RECEIVERS]},
-        "alerting.receivers[1].name: receiver 'pager' is defined twice",
+        "receiver 'pager': field 'name': receiver 'pager' is defined twice",
         id="duplicate-receiver",
     ),
     pytest.param(
         {"receivers": [{"type": "webhook", "url": "x"}]},
-        "alerting.receivers[0].name: required: give the receiver a name",
+        "receiver #0: field 'name': required: give the receiver a name",
         id="receiver-without-name",
     ),
     pytest.param(
         {"receivers": [{"name": "p", "type": "slack", "url": "${env:NOPE}"}]},
-        "alerting.receivers[0].url: environment variable NOPE is not set",
+        "receiver 'p': field 'url': environment variable NOPE is not set",
         id="missing-env",
     ),
     pytest.param(
         {"inhibit_rules": [{"target_match": {"alertname": "X"}}]},
-        "alerting.inhibit_rules[0]: give source_match(_re) and target_match(_re): "
-        "empty would match all",
+        "alerting: field 'inhibit_rules.0': "
+        "give source_match(_re) and target_match(_re): empty would match all",
         id="inhibit-without-source",
     ),
     pytest.param(
         window(weekly={"days": ["sab"], "start": "02:00", "end": "04:00"}),
-        "alerting.silences[0].weekly.days[0]: unknown day 'sab': use mon, tue, wed, thu, fri, sat, sun",
+        "alerting: field 'silences.0.weekly.days': unknown day 'sab': "
+        "use mon, tue, wed, thu, fri, sat, sun",
         id="window-bad-day",
     ),
     pytest.param(
         window(weekly={"start": "2am", "end": "04:00"}),
-        "alerting.silences[0].weekly.start: expected a time like \"02:00\", got '2am'",
+        "alerting: field 'silences.0.weekly.start': expected a time like \"02:00\", got '2am'",
         id="window-bad-time",
     ),
     pytest.param(
         window(timezone="Mars/Olympus"),
-        "alerting.silences[0].timezone: unknown time zone 'Mars/Olympus': "
+        "alerting: field 'silences.0.timezone': unknown time zone 'Mars/Olympus': "
         "use an IANA name like Europe/Berlin",
         id="window-bad-timezone",
     ),
     pytest.param(
         window(matchers={}),
-        "alerting.silences[0].matchers: required: a window without matchers mutes every alert",
+        "alerting: field 'silences.0': give matchers: a window without matchers mutes every alert",
         id="window-without-matchers",
     ),
     pytest.param(
         {"rout": {}},
-        "alerting.rout: unknown key (did you mean 'route'?)",
+        "alerting: unknown key 'rout' (did you mean 'route'?)",
         id="unknown-top-key",
     ),
 ]
@@ -592,18 +595,17 @@ ERRORS = [
 
 @pytest.mark.parametrize(("data", "message"), ERRORS)
 def test_config_errors(data: dict[str, Any], message: str) -> None:
-    with pytest.raises(AlertingConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         parse_alerting(data, {})
-    assert caught.value.problems == [message]
-    assert isinstance(caught.value, ValueError)
+    assert caught.value.problems == [f"<alerting>: {message}"]
 
 
 def test_config_reports_every_mistake() -> None:
     data = route(match=["x"], group_wait="soon", receivers=["nobody"])
-    with pytest.raises(AlertingConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         parse_alerting(data)
     assert len(caught.value.problems) == 3
-    assert str(caught.value).count("alerting.route.routes[0]") == 3
+    assert str(caught.value).count("field 'route.routes.0.") == 3
 
 
 # --- evaluator and dispatcher together ---------------------------------------------------------

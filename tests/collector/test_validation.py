@@ -68,8 +68,8 @@ def load(
     [
         (
             {"severity": "critcal"},
-            "checks.yaml:6: alerting.route.routes[0].match.severity: 'critcal' is not one of "
-            "critical, warning, info (did you mean 'critical'?)",
+            "checks.yaml:6: alerting: field 'route.routes.0.match': severity 'critcal' is not "
+            "one of critical, warning, info (did you mean 'critical'?)",
         ),
         (
             {"label": "critcal"},

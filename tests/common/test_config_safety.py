@@ -144,5 +144,5 @@ def test_an_unset_env_in_a_receiver_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_collector_config(path, env={})
     assert info.value.problems == [
-        "checks.yaml:7: alerting.receivers[0].url: environment variable FAKE_UNSET_URL is not set"
+        "checks.yaml:7: receiver 'pager': field 'url': environment variable FAKE_UNSET_URL is not set"
     ]

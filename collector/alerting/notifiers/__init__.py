@@ -1,7 +1,8 @@
-"""Notifiers: one module per receiver type, and the one registry mapping a
-type to its factory. Adding a receiver type means a `*Spec` in
-`collector.alerting.config`, one module here, one line in `FACTORIES` and
-one test module.
+"""Notifiers: one module per receiver type, and `RECEIVER_TYPES`, the one
+list of receiver types: each maps to its options model (validation, the
+config docs) and its notifier (`build_notifiers`). Adding a receiver type
+means an options model in `collector.alerting.receivers`, one module here,
+one line in `RECEIVER_TYPES` and one test module.
 
 The collector builds one notifier per configured receiver and hands each
 `Notification` from the dispatcher to `notifiers[n.receiver].send(n)`;
@@ -12,12 +13,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import aiohttp
 from prometheus_client import Counter
 
-from collector.alerting.config import AlertingConfig
 from collector.alerting.notifiers.alertmanager import AlertmanagerNotifier
 from collector.alerting.notifiers.base import Context, Notifier, RetryPolicy
 from collector.alerting.notifiers.email import EmailNotifier
@@ -33,39 +33,40 @@ from collector.alerting.receivers import (
     SmsSpec,
     WebhookSpec,
 )
+from common.config.base import Model
+
+if TYPE_CHECKING:
+    from collector.alerting.config import AlertingConfig
 
 __all__ = [
-    "FACTORIES",
+    "RECEIVER_TYPES",
     "AlertmanagerNotifier",
     "Context",
     "Notifier",
+    "ReceiverType",
     "RetryPolicy",
     "build_notifier",
     "build_notifiers",
 ]
 
-Factory = Callable[[Receiver, Context], Notifier]
-_S = TypeVar("_S")
+
+class ReceiverType(NamedTuple):
+    """What one `type:` of receiver is: its settings and who sends."""
+
+    options: type[Model]
+    notifier: Callable[[str, Any, Context], Notifier]
+    """Called with the receiver's name, its validated `options` and the context."""
 
 
-def _factory(cls: Callable[[str, _S, Context], Notifier], spec_type: type[_S]) -> Factory:
-    def build(receiver: Receiver, context: Context) -> Notifier:
-        if not isinstance(receiver.spec, spec_type):  # built by hand, not by parse_alerting
-            raise ValueError(f"receiver {receiver.name!r}: expected a {spec_type.__name__}")
-        return cls(receiver.name, receiver.spec, context)
-
-    return build
-
-
-FACTORIES: dict[str, Factory] = {
-    "webhook": _factory(WebhookNotifier, WebhookSpec),
-    "slack": _factory(SlackNotifier, WebhookSpec),
-    "email": _factory(EmailNotifier, EmailSpec),
-    "pagerduty": _factory(PagerDutyNotifier, PagerDutySpec),
-    "alertmanager": _factory(AlertmanagerNotifier, AlertmanagerSpec),
-    "sms": _factory(SmsNotifier, SmsSpec),
+RECEIVER_TYPES: dict[str, ReceiverType] = {
+    "webhook": ReceiverType(WebhookSpec, WebhookNotifier),
+    "slack": ReceiverType(WebhookSpec, SlackNotifier),
+    "email": ReceiverType(EmailSpec, EmailNotifier),
+    "pagerduty": ReceiverType(PagerDutySpec, PagerDutyNotifier),
+    "alertmanager": ReceiverType(AlertmanagerSpec, AlertmanagerNotifier),
+    "sms": ReceiverType(SmsSpec, SmsNotifier),
 }
-"""Receiver type -> notifier factory: the one place a type is wired in."""
+"""Receiver type -> (options model, notifier): the one place a type is wired in."""
 
 
 def build_notifier(
@@ -79,11 +80,14 @@ def build_notifier(
     """The notifier for one parsed receiver. `counter` is
     `vantage_notifications_total` with labels (receiver, outcome). Registers
     the receiver's secrets with `common.redaction.redact`. Raises ValueError for a
-    receiver that did not come from `parse_alerting`."""
-    if receiver.type not in FACTORIES:
+    receiver that did not come from the config loader."""
+    kind = RECEIVER_TYPES.get(receiver.type)
+    if kind is None:
         raise ValueError(f"receiver {receiver.name!r}: unknown type {receiver.type!r}")
+    if not isinstance(receiver.spec, kind.options):  # built by hand, not by the config loader
+        raise ValueError(f"receiver {receiver.name!r}: expected a {kind.options.__name__}")
     context = Context(session, counter, policy or RetryPolicy(), clock)
-    return FACTORIES[receiver.type](receiver, context)
+    return kind.notifier(receiver.name, receiver.spec, context)
 
 
 def build_notifiers(
