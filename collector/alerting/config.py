@@ -46,10 +46,10 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from collector.alerting.inhibit import DEFAULT_INHIBIT_RULES, InhibitRule
 from collector.alerting.model import Severity
@@ -57,7 +57,7 @@ from collector.alerting.notifiers import RECEIVER_TYPES
 from collector.alerting.parsing import Flag, Labels, Patterns, expand
 from collector.alerting.receivers import Receiver
 from collector.alerting.silences import DAYS, MaintenanceWindow, Matchers
-from common.config.base import SEVERITIES, ConfigError, Duration, Model, suggest
+from common.config.base import ConfigError, Duration, Model, known_severity, suggest
 from common.config.detection import DEFAULT_BUDGET
 from common.config.loader import Path_, Problems, Section, unknown_type, validate_model
 
@@ -87,13 +87,7 @@ class RouteSpec(Model):
     @classmethod
     def _known_severity(cls, match: dict[str, str]) -> dict[str, str]:
         # A route matching a severity no alert has would never match.
-        severity = match.get("severity")
-        if severity is not None and severity not in SEVERITIES:
-            raise ValueError(
-                f"severity {severity!r} is not one of {', '.join(SEVERITIES)}"
-                + suggest(severity, SEVERITIES)
-            )
-        return match
+        return known_severity(match)
 
 
 class RootRouteSpec(RouteSpec):
@@ -147,34 +141,31 @@ def _day(day: str) -> str:
     return short
 
 
-def _clock(text: str, *, end: bool = False) -> str:
-    if not _CLOCK.match(text) and not (end and text == "24:00"):
+def _clock(text: str) -> str:
+    if not _CLOCK.match(text) and text != "24:00":
         raise ValueError(f'expected a time like "02:00", got {text!r}')
     return text
+
+
+Day = Annotated[str, AfterValidator(_day)]
+"""A day of the week: `mon` or `monday`, any case."""
+Clock = Annotated[str, AfterValidator(_clock)]
+"""A time of day, `HH:MM`; `24:00` is the end of the day."""
 
 
 class WeeklySpec(Model):
     """When a maintenance window repeats: `days` from `start` to `end`."""
 
-    days: tuple[str, ...] = DAYS
-    start: str
-    end: str
+    days: tuple[Day, ...] = DAYS
+    start: Clock
+    end: Clock
     """"24:00" for the end of the day."""
 
-    @field_validator("days")
-    @classmethod
-    def _days(cls, days: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_day(d) for d in days)
-
-    @field_validator("start")
-    @classmethod
-    def _start(cls, text: str) -> str:
-        return _clock(text)
-
-    @field_validator("end")
-    @classmethod
-    def _end(cls, text: str) -> str:
-        return _clock(text, end=True)
+    @model_validator(mode="after")
+    def _starts_in_the_day(self) -> WeeklySpec:
+        if self.start == "24:00":
+            raise ValueError("start: expected a time like \"02:00\", got '24:00'")
+        return self
 
 
 class WindowSpec(Model):

@@ -51,6 +51,19 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def known_severity(labels: dict[str, str]) -> dict[str, str]:
+    """`labels`, if their `severity` (when set) is one of SEVERITIES; a
+    ValueError with "did you mean" otherwise. For check labels and route
+    matchers alike."""
+    severity = labels.get("severity")
+    if severity is not None and severity not in SEVERITIES:
+        raise ValueError(
+            f"severity {severity!r} is not one of {', '.join(SEVERITIES)}"
+            + suggest(severity, SEVERITIES)
+        )
+    return labels
+
+
 def _duration(value: Any, info: ValidationInfo) -> float:
     if isinstance(value, str):
         return parse_duration(value)
@@ -131,13 +144,7 @@ class Defaults(Model):
     @classmethod
     def _known_severity(cls, labels: dict[str, str]) -> dict[str, str]:
         # Routes match on severity: a typo would silently take the default route.
-        severity = labels.get("severity")
-        if severity is not None and severity not in SEVERITIES:
-            raise ValueError(
-                f"severity {severity!r} is not one of {', '.join(SEVERITIES)}"
-                + suggest(severity, SEVERITIES)
-            )
-        return labels
+        return known_severity(labels)
 
     @field_validator("timeout")
     @classmethod

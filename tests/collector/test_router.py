@@ -565,7 +565,7 @@ ERRORS = [
     ),
     pytest.param(
         window(weekly={"days": ["sab"], "start": "02:00", "end": "04:00"}),
-        "alerting: field 'silences.0.weekly.days': unknown day 'sab': "
+        "alerting: field 'silences.0.weekly.days.0': unknown day 'sab': "
         "use mon, tue, wed, thu, fri, sat, sun",
         id="window-bad-day",
     ),
