@@ -4,6 +4,10 @@ so `make run` needs no database server (DESIGN.md, Persistence).
 Tables:
 - `kv`: JSON state blobs by key: the evaluator, the dispatcher and the
   heartbeat monitor (`save_state`/`load_state`).
+- `check_state`: the evaluator's state of each check, one JSON row per
+  check (`save_checks`/`load_checks`): a save writes the checks that
+  changed, not every check. A `kv` blob from before it (with a `checks`
+  key) still loads.
 - `dedup`: the highest batch seq ingested per authenticated agent identity.
 - `incidents`: one row per incident id, for `/api/v1/incidents`.
 - `deploys`: every recorded deploy, for release attribution and the API.
@@ -41,8 +45,8 @@ import os
 import re
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -91,6 +95,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 2: dedup marks by authenticated identity, one row each, written per batch
         "CREATE TABLE dedup (key TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
         "DELETE FROM kv WHERE key = 'dedup'",  # marks by claimed id: not to be trusted
+    ),
+    (  # 3: the evaluator's state by check, so a save writes only what changed
+        "CREATE TABLE check_state (name TEXT PRIMARY KEY, data TEXT NOT NULL)",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -187,6 +194,34 @@ class Store:
         """The blob saved under `key`, or None if there is none."""
         rows = self._query("SELECT data FROM kv WHERE key = ?", (key,))
         return _loads(rows[0][0], f"state {key!r}") if rows else None
+
+    # --- check state rows -----------------------------------------------
+
+    def save_checks(self, rows: Mapping[str, Mapping[str, Any]], removed: Iterable[str]) -> bool:
+        """Upsert these check rows and delete `removed`, in one transaction.
+        False when the write failed: nothing is kept here, the caller holds
+        the rows and writes them again (a newer version of each by then)."""
+        if self._pending and not self.retry():
+            return False
+        try:
+            with self._transaction() as db:
+                db.executemany(
+                    "INSERT INTO check_state (name, data) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET data = excluded.data",
+                    [(name, _dumps(data)) for name, data in rows.items()],
+                )
+                db.executemany(
+                    "DELETE FROM check_state WHERE name = ?", [(name,) for name in removed]
+                )
+        except (sqlite3.Error, StoreError) as exc:
+            self._failed(str(exc))
+            return False
+        return True
+
+    def load_checks(self) -> dict[str, dict[str, Any]]:
+        """Every check row, by name."""
+        rows = self._query("SELECT name, data FROM check_state")
+        return {str(name): _loads(data, f"check {name!r}") for name, data in rows}
 
     # --- dedup marks ----------------------------------------------------
 
@@ -351,6 +386,8 @@ class Store:
         try:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
+            with suppress(sqlite3.Error):  # a failed COMMIT may leave it open
+                self._db.execute("ROLLBACK")
             raise StoreError(f"{self.path}: {exc}") from exc
 
     def retry(self) -> bool:

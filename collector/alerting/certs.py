@@ -66,6 +66,10 @@ class CertTracker:
     def __init__(self, records: dict[str, CertRecord] | None = None) -> None:
         self._records = records or {}
 
+    def knows(self, serial: str) -> bool:
+        """Whether `serial` was seen (and is still remembered)."""
+        return serial in self._records
+
     def observe(
         self, serial: str, not_after: float, now: float, policy: CertPolicy
     ) -> list[CertEvent]:

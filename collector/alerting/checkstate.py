@@ -5,6 +5,7 @@ damping and the backfill replay, with their JSON form for restarts."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +33,6 @@ class CheckState:
     release: str = ""
     """The release header of the last result (not persisted): deploys are
     looked up only when it changes."""
-    slo_at: float = float("-inf")
-    """When the SLO window was last evaluated (not persisted)."""
     flap: FlapState = field(default_factory=FlapState)
     closed_at: float = float("-inf")
     """When the last outage closed (not persisted): SLO alerts wait a
@@ -86,7 +85,7 @@ def failure_of(obs: Sample) -> Failure:
     )
 
 
-def failing(state: CheckState, stale: set[str]) -> dict[str, Failure]:
+def failing(state: CheckState, stale: AbstractSet[str]) -> dict[str, Failure]:
     """The live down regions and the first failure of each one's streak."""
     return {
         name: region.first_failure

@@ -17,13 +17,22 @@ it watches, per check (see `CheckPolicy`):
   Failures that belong to an outage never count towards the error ratio.
 - **Certificate expiry** (`CertExpiring`, `certs.py`): one notice per serial.
 
+**Cost.** `observe_all` is O(results) and `tick` is O(what changed), not
+O(checks): stale regions come from deadlines (`sight.StaleIndex`), an
+outage is looked at again only when a region's state or staleness changed,
+flap damping only for flapping checks, and the SLO only where its figures
+can have changed (the rule is in `_slo_due`). `tick(full=True)` walks every
+check through the same steps; tests hold the two to the same alerts.
+
 `tls_expiring` results count as successes here: the site still works, and
 `CertExpiring` is the one notice about it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import Any
 
@@ -35,8 +44,9 @@ from collector.alerting.lifecycle import Lifecycle, key
 from collector.alerting.model import Alert
 from collector.alerting.policy import CheckPolicy
 from collector.alerting.regions import Incident, RegionState, outage_holds
-from collector.alerting.sight import Sight
-from collector.alerting.slo import error_level, latency_level
+from collector.alerting.schedule import Deadlines
+from collector.alerting.sight import Assignments, Sight, StaleIndex
+from collector.alerting.slochecks import SLO_ALERTS, SloChecks, bucket
 from collector.model import Sample
 from collector.stats.series import counts_as_success
 
@@ -44,13 +54,10 @@ __all__ = ["CheckPolicy", "Evaluator"]
 
 STATE_VERSION = 1
 """Bumped when the shape of `export_state` changes; older state is ignored."""
-SLO_EVERY = 5.0
-"""Seconds between SLO evaluations of a check: a 5-minute p95 needs no
-finer clock, and each evaluation walks the whole window."""
-_SLO_ALERTS = frozenset({"LatencyHigh", "ErrorRatioHigh"})
+_NONE: frozenset[str] = frozenset()
 
 
-class Evaluator(Sight):
+class Evaluator(Sight, SloChecks):
     """Holds detection state for every check; see the module docstring."""
 
     def __init__(
@@ -64,20 +71,63 @@ class Evaluator(Sight):
         """Every alert this evaluator fires (see `lifecycle.py`)."""
         self._started_at = self._connected_at = now
         """Start, and when an agent was last known connected (see `_blind`)."""
+        self._index = StaleIndex()
+        self.assignments = Assignments()
+        self._heard_in: set[str] = set()
+        self._fastest = math.inf
+        self._recheck: set[str] = set()
+        """Checks whose outage state `tick` must look at again."""
+        self._flapping: set[str] = set()
+        """Checks with `flap.since` set: the only ones that can settle."""
+        self._slo_fresh: set[str] = set()
+        """Checks whose SLO figures changed (a result, an outage) since their
+        last SLO evaluation."""
+        self._slo_at: Deadlines[str] = Deadlines()
+        """When time alone changes a check's SLO figures (see `_slo_due`)."""
+        self._slo_prev = float("-inf")
+        """The previous tick: SLO buckets begin at the first tick in them."""
+        self._changed: set[str] = set()
+        """Checks changed materially since `take_changes` (see `to_save`)."""
+        self._removed: set[str] = set()
         self.set_policies(policies, now)
 
     def set_policies(self, policies: Iterable[CheckPolicy], now: float) -> list[Alert]:
-        """Apply a new config. Alerts of removed checks resolve."""
+        """Apply a new config. Alerts of removed checks resolve; checks whose
+        policy is unchanged are not touched."""
         new = {p.name: p for p in policies}
         alerts = [a for name in self._checks.keys() - new.keys() for a in self._forget(name, now)]
+        old = self._policies
         for policy in new.values():
-            state = self._checks.setdefault(policy.name, CheckState())
-            state.regions = {
-                r: state.regions.get(r) or RegionState(since=now) for r in policy.regions
-            }
-            state.host = policy.host or ""
+            if old.get(policy.name) != policy or policy.name not in self._checks:
+                self._adopt(policy, now)
         self._policies = new
+        self._fastest = min((p.stale_after for p in new.values()), default=math.inf)
         return alerts
+
+    def _adopt(self, policy: CheckPolicy, now: float) -> None:
+        """Take a new or changed policy: regions added or dropped, stale
+        deadlines restarted (`stale_after` may have changed), and the
+        outage and SLO state looked at again on the next tick."""
+        name = policy.name
+        state = self._checks.get(name)
+        if state is None:
+            state = self._checks[name] = CheckState()
+            self._changed.add(name)
+        regions = {r: state.regions.get(r) or RegionState(since=now) for r in policy.regions}
+        gone = [r for r in state.regions if r not in regions]
+        for r in gone:
+            self.assignments.move(name, r, state.regions[r].agent_id, None)
+        self._index.forget(name, gone)
+        for r, region in regions.items():
+            if r not in state.regions:
+                self.assignments.move(name, r, None, region.agent_id)
+            self._index.watch(name, r, region, policy.stale_after)
+        if gone or len(regions) != len(state.regions):
+            self._changed.add(name)
+        state.regions = regions
+        state.host = policy.host or ""
+        self._recheck.add(name)
+        self._slo_fresh.add(name)
 
     def observe(self, obs: Sample, now: float) -> list[Alert]:
         """Take one result; return the alerts it fires or resolves."""
@@ -90,15 +140,18 @@ class Evaluator(Sight):
         no state costs a few lookups and counters.
         """
         alerts: list[Alert] = []
-        policies, checks = self._policies, self._checks
+        policies, checks, stale = self._policies, self._checks, self._index.stale
+        fresh, changed, heard = self._slo_fresh, self._changed, self._heard_in
         for obs in results:
             policy = policies.get(obs.check)
             if policy is None:
                 continue  # a result for a check no longer configured
-            state = checks[policy.name]
+            name = policy.name
+            state = checks[name]
             region = state.regions.get(obs.region)
             if region is None:
                 continue  # or for a region the check no longer runs in
+            fresh.add(name)
             if now - obs.at > policy.late_after:  # a backfill: history, not the present
                 alerts += self._late(policy, state, obs, now)
                 continue
@@ -108,11 +161,18 @@ class Evaluator(Sight):
                 self.deploys.observe_release(policy.service, release, obs.at)
             if obs.cert_serial is not None:  # most results carry no certificate
                 alerts += self._certs(policy, state, obs, now)
+            heard.add(obs.region)
+            if region.agent_id != obs.agent_id or name in stale:
+                self._moved(policy, region, obs)
             # Count it in its region and the SLO window.
             if counts_as_success(obs):
+                s, limit = region.successes, policy.success_threshold
+                if region.failures or s < limit or region.last_seen is None:
+                    changed.add(name)  # a streak broken, recovering, or the first: worth a save
                 state.window.add(obs.at, obs.region, True, obs.duration)
                 transition = region.record(None, now, obs.agent_id, policy.thresholds)
             else:
+                changed.add(name)
                 # Only a streak's first failure is kept: the facts of the
                 # others are not gathered.
                 failure = region.first_failure or failure_of(obs)
@@ -124,22 +184,55 @@ class Evaluator(Sight):
                 alerts += self._outage(policy, state, now, state.stale(policy, now))
         return alerts
 
-    def tick(self, now: float, connected: int | None = None) -> list[Alert]:
+    def _moved(self, policy: CheckPolicy, region: RegionState, obs: Sample) -> None:
+        """A result from another agent than the last, or for a stale region."""
+        name = policy.name
+        if region.agent_id != obs.agent_id:
+            self.assignments.move(name, obs.region, region.agent_id, obs.agent_id)
+            self._changed.add(name)
+        stale = self._index.stale.get(name)
+        if stale and obs.region in stale:  # back from silence
+            self._index.watch(name, obs.region, region, policy.stale_after)
+            self._recheck.add(name)
+
+    def tick(self, now: float, connected: int | None = None, *, full: bool = False) -> list[Alert]:
         """Time passes: stale regions, SLO windows, outages that quorum
         changes open or close. Call every few seconds. `connected` is the
-        number of agents with an open stream (None: not known)."""
+        number of agents with an open stream (None: not known).
+
+        Only what can have changed is looked at: the outage of checks whose
+        stale regions changed, the flap state of flapping checks, the SLO of
+        checks `_slo_due` names. `full` (tests only) looks at every check
+        through the same steps, the reference the incremental pass must match.
+        """
+        self._recheck |= self._index.advance(now, self._lookup)
+        self._changed |= self._recheck  # `last_seen` of a region gone silent is worth a save
+        recheck, self._recheck = self._recheck, set()
+        prev = self._slo_prev
+        slo = self._slo_due(now)
+        stale: Mapping[str, AbstractSet[str]] = self._index.stale
+        flapping: Iterable[str] = list(self._flapping)
+        if full:
+            stale = {
+                n: s for n, p in self._policies.items() if (s := self._checks[n].stale(p, now))
+            }
+            recheck = set(self._policies)
+            flapping = [n for n in self._policies if self._checks[n].flap.since is not None]
+            slo = [n for n in self._policies if bucket(n, now) > bucket(n, prev)]
         alerts: list[Alert] = []
-        stale: dict[str, set[str]] = {}
-        for policy in self._policies.values():
-            state = self._checks[policy.name]
-            stale[policy.name] = state.stale(policy, now)
-            alerts += self._outage(policy, state, now, stale[policy.name])
-            if state.flap.since is not None:
-                alerts += self._settled(policy, state, now)
-            if now - state.slo_at >= SLO_EVERY:
-                state.slo_at = now
-                alerts += self._slo(policy, state, now)
-        return alerts + self._agents(now, stale) + self._blind(now, stale, connected)
+        for name in recheck & self._policies.keys():
+            names = stale.get(name, _NONE)
+            alerts += self._outage(self._policies[name], self._checks[name], now, names)
+        for name in flapping:
+            alerts += self._settled(self._policies[name], self._checks[name], now)
+        for name in slo:
+            alerts += self._slo_step(name, now)
+        sparse = {n: set(s) for n, s in stale.items()} if full else self._index.stale
+        return alerts + self._agents(now, sparse) + self._blind(now, sparse, connected)
+
+    def _lookup(self, name: str) -> tuple[CheckPolicy, CheckState] | None:
+        policy = self._policies.get(name)
+        return None if policy is None else (policy, self._checks[name])
 
     def active_alerts(self) -> list[Alert]:
         """Every alert firing now."""
@@ -168,35 +261,80 @@ class Evaluator(Sight):
 
     def export_state(self) -> dict[str, Any]:
         """Everything needed to carry on after a restart, JSON-able."""
-        slo = {a.labels.get("check") for a in self.alerts.active() if a.name in _SLO_ALERTS}
+        return {**self.export_meta(), "checks": self.rows(self._checks)}
+
+    def export_meta(self) -> dict[str, Any]:
+        """`export_state` without the checks (the store keeps those by row)."""
         return {
             "version": STATE_VERSION,
-            "checks": {n: state.to_dict(n in slo) for n, state in self._checks.items()},
             "lifecycle": self.alerts.export(),
             "deploys": self.deploys.to_dict(),
         }
+
+    def rows(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The saved form of these checks (those configured)."""
+        slo = {a.labels.get("check") for a in self.alerts.active() if a.name in SLO_ALERTS}
+        checks = self._checks
+        return {n: checks[n].to_dict(n in slo) for n in names if n in checks}
+
+    def take_changes(self) -> tuple[set[str], set[str]]:
+        """The checks changed materially since the last call, and those
+        removed; the caller saves them (`rows`), or hands them back with
+        `keep_changes` when the save failed.
+
+        Material: anything a restart must not lose or reset: a failure, a
+        broken or recovering streak (`failures`, `successes` below the
+        success threshold), a transition, an incident, certificates, flap
+        changes, a new agent, a region gone silent or back, and the SLO
+        window of a check whose SLO alert fires (see `to_dict`). Not: a
+        plain success on an up region. Its `last_seen` and `successes` are
+        then saved with the check's next material change: after a restart
+        silence counts from the restart (`since`), and `successes` is at or
+        over the threshold either way, so nothing a decision reads differs.
+        """
+        slo = {a.labels.get("check", "") for a in self.alerts.active() if a.name in SLO_ALERTS}
+        changed, self._changed = self._changed | (slo & self._checks.keys()), set()
+        removed, self._removed = self._removed, set()
+        return changed, removed
+
+    def keep_changes(self, changed: Iterable[str], removed: Iterable[str]) -> None:
+        """Hand back what `take_changes` returned: it was not saved."""
+        self._changed.update(n for n in changed if n in self._checks)
+        self._removed.update(n for n in removed if n not in self._checks)
 
     def load_state(self, data: Mapping[str, Any], now: float) -> list[Alert]:
         """Restore `export_state` output after a restart, under the policies
         already set. Silence is counted from `now`, so agents get time to
         reconnect before they look stale. Returns resolves for alerts of
-        checks that are gone from the config."""
+        checks that are gone from the config. `data` from a collector that
+        kept every check in one blob is marked changed, to be saved by rows."""
         if data.get("version") != STATE_VERSION:
             return []
         self._checks = {n: CheckState.from_dict(s) for n, s in data["checks"].items()}
         self.alerts.load(data.get("lifecycle") or {"active": data.get("active", {})})
         self.deploys.load(data.get("deploys", {}))
-        for state in self._checks.values():
-            for region in state.regions.values():
+        self._index.clear()
+        self.assignments.clear()
+        self._slo_at.clear()
+        self._heard_in.clear()
+        for name, state in self._checks.items():
+            for r, region in state.regions.items():
                 region.since = now
-        return self.set_policies(list(self._policies.values()), now)
+                self.assignments.move(name, r, None, region.agent_id)
+                if region.last_seen is not None and region.last_seen >= self._started_at:
+                    self._heard_in.add(r)
+        self._flapping = {n for n, s in self._checks.items() if s.flap.since is not None}
+        self._slo_fresh = {n for n, s in self._checks.items() if len(s.window)}
+        self._changed = set(self._checks) if data.get("by_rows") is None else set()
+        policies, self._policies = self._policies, {}
+        return self.set_policies(policies.values(), now)
 
     # --- results --------------------------------------------------------
 
     # --- outages --------------------------------------------------------
 
     def _outage(
-        self, policy: CheckPolicy, state: CheckState, now: float, stale: set[str]
+        self, policy: CheckPolicy, state: CheckState, now: float, stale: AbstractSet[str]
     ) -> list[Alert]:
         holds = outage_holds(state.regions, stale, policy.quorum, state.incident is not None)
         if holds and state.incident is None:
@@ -204,12 +342,15 @@ class Evaluator(Sight):
         if holds is False and state.incident is not None:
             return self._close(policy, state, now)
         if state.incident is not None:  # regions that fail later join the record
+            regions = state.incident.regions
             for name, failure in failing(state, stale).items():
-                state.incident.regions.setdefault(name, failure)
+                if name not in regions:
+                    regions[name] = failure
+                    self._changed.add(policy.name)
         return []
 
     def _open(
-        self, policy: CheckPolicy, state: CheckState, now: float, stale: set[str]
+        self, policy: CheckPolicy, state: CheckState, now: float, stale: AbstractSet[str]
     ) -> list[Alert]:
         down = failing(state, stale)
         first = min(down.values(), key=lambda f: f.at)
@@ -224,6 +365,8 @@ class Evaluator(Sight):
             attribution=attribution.text,
         )
         state.incident = incident
+        self._changed.add(policy.name)
+        self._slo_fresh.add(policy.name)
         # The failures that confirmed the outage are part of it: take them
         # out of the error ratio now, or they would page a second time.
         for name, region in state.regions.items():
@@ -239,6 +382,8 @@ class Evaluator(Sight):
         assert incident is not None
         incident.resolved_at = state.closed_at = now
         state.incident = None
+        self._changed.add(policy.name)
+        self._slo_fresh.add(policy.name)
         alerts = self._flapped(policy, state, now, down=False)
         k = key(incident.alertname, policy.name)
         notes = texts.recovered(policy, incident)
@@ -267,8 +412,10 @@ class Evaluator(Sight):
     ) -> list[Alert]:
         """Count an outage-state change; the one that starts flapping damps
         the check and fires `CheckFlapping` (see `flapping.py`)."""
+        self._changed.add(policy.name)
         if not state.flap.change(now, policy.flap):
             return []
+        self._flapping.add(policy.name)
         self.alerts.damp(policy.name)
         alert = texts.flapping(policy, state.host, len(state.flap.changes), down, now)
         return self.alerts.fire(key("CheckFlapping", policy.name), alert)
@@ -277,6 +424,8 @@ class Evaluator(Sight):
         """A flapping check quiet for `settle`: one notice of its final state."""
         if not state.flap.settled(now, policy.flap):
             return []
+        self._flapping.discard(policy.name)
+        self._changed.add(policy.name)
         note = texts.settled(state.incident is not None, now)
         alerts = self.alerts.resolve(key("CheckFlapping", policy.name), now, note)
         return alerts + self.alerts.undamp(policy.name, now, note["resolution"])
@@ -285,43 +434,6 @@ class Evaluator(Sight):
         """Checks whose alerts are flap-damped now."""
         return self.alerts.damped()
 
-    # --- SLO ------------------------------------------------------------
-
-    def _slo(self, policy: CheckPolicy, state: CheckState, now: float) -> list[Alert]:
-        state.window.prune(now, policy.slo.window)
-        stats = state.window.stats(now, policy.settle, policy.slo.min_samples)
-        # A window that holds an outage says nothing new: an SLO alert does
-        # not start during an outage or until the window has slid past it
-        # (the outage was paged; its symptoms are not news after its
-        # resolve). One already firing still resolves or changes level.
-        quiet = (
-            state.incident is not None
-            or state.backfill.failing is not None  # a late outage being replayed
-            or now - state.closed_at < policy.slo.window
-        )
-        alerts: list[Alert] = []
-        if stats.p95 is not None:  # too few results say nothing either way
-            level = latency_level(stats.p95, policy.slo)
-            alert = texts.latency(policy, state.host, stats, level, now)
-            alerts += self._set_level(key("LatencyHigh", policy.name), alert, now, quiet)
-        if stats.error_ratio is not None:
-            level = error_level(stats.error_ratio, policy.slo)
-            alert = texts.error_ratio(policy, state.host, stats, level, now)
-            alerts += self._set_level(key("ErrorRatioHigh", policy.name), alert, now, quiet)
-        return alerts
-
-    def _set_level(self, k: str, alert: Alert | None, now: float, quiet: bool) -> list[Alert]:
-        """Fire `alert`, resolve the current one, or swap them when the
-        severity changed (severity is a label, so it is a new alert); when
-        `quiet`, nothing new starts."""
-        current = self.alerts.get(k)
-        if current is not None and alert is not None and current.severity == alert.severity:
-            return []
-        if quiet and current is None:
-            return []
-        alerts = self.alerts.resolve(k, now, texts.level_changed(current, alert)) if current else []
-        return alerts + (self.alerts.fire(k, alert) if alert is not None else [])
-
     # --- certificates ---------------------------------------------------
 
     def _certs(
@@ -329,7 +441,10 @@ class Evaluator(Sight):
     ) -> list[Alert]:
         if obs.cert_serial is None or obs.cert_not_after is None:
             return []
+        known = state.certs.knows(obs.cert_serial)
         events = state.certs.observe(obs.cert_serial, obs.cert_not_after, now, policy.cert)
+        if events or not known:
+            self._changed.add(policy.name)
         return [a for event in events for a in self._cert_event(policy, state, event, now)]
 
     def _cert_event(
@@ -346,6 +461,14 @@ class Evaluator(Sight):
 
     def _forget(self, check: str, now: float) -> list[Alert]:
         state = self._checks.pop(check, None)
+        if state is not None:
+            for r, region in state.regions.items():
+                self.assignments.move(check, r, region.agent_id, None)
+            self._index.forget(check, list(state.regions))
+        self._slo_at.discard(check)
+        for names in (self._flapping, self._slo_fresh, self._recheck, self._changed):
+            names.discard(check)
+        self._removed.add(check)
         note = "the check was removed from the config"
         alerts = self.alerts.forget(check, now, note)
         incident = state.incident if state is not None else None

@@ -10,6 +10,7 @@ middle of a good run does not start one, so flapping targets make no alerts.
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -124,6 +125,11 @@ class RegionState:
         seen = self.since if self.last_seen is None else max(self.last_seen, self.since)
         return now - seen > limit
 
+    def deadline(self, limit: float) -> float:
+        """When silence makes the region stale (see `is_stale`)."""
+        seen = self.since if self.last_seen is None else max(self.last_seen, self.since)
+        return seen + limit
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
         first = self.first_failure
@@ -154,7 +160,7 @@ def needed(quorum: Quorum, voters: int) -> int:
 
 
 def outage_holds(
-    regions: dict[str, RegionState], stale: set[str], quorum: Quorum, is_open: bool
+    regions: dict[str, RegionState], stale: AbstractSet[str], quorum: Quorum, is_open: bool
 ) -> bool | None:
     """Whether a check is in outage; None when no region is live (no data
     says nothing about the target, so the current state stands).

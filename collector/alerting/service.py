@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -44,6 +45,8 @@ noticed within a second. A wake-up (new alerts, a silence) flushes the
 dispatcher at once but does not evaluate every check again."""
 _SAVE_EVERY = 10.0
 """State is saved at least this often."""
+_SAVE_ROWS = 1000
+"""Check rows written per save (about 20 ms); more wait for the next one."""
 _SAVE_DIRTY = 1.0
 """A change is saved within this many seconds, not on every change: in an
 alert storm each save would write the whole state again."""
@@ -67,6 +70,9 @@ class AlertingService:
         self.session: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
         self._dirty = False
+        self._whole = False
+        """The saved state is a blob from before check rows: the first save
+        writes every check, then replaces the blob."""
         self._saved_at = 0.0
         self._ticked_at = float("-inf")
         self._sending: set[asyncio.Task[None]] = set()
@@ -107,7 +113,7 @@ class AlertingService:
     def restore(self) -> None:
         """Load saved state; call once after the first `configure`."""
         now, d = self.clock(), self._dispatcher()
-        alerts = self.evaluator.load_state(self.store.load_state("evaluator") or {}, now)
+        alerts = self.evaluator.load_state(self._saved_evaluator(), now)
         alerts += self.heartbeats.load_state(self.store.load_state("heartbeats") or {}, now)
         self.heartbeats.load_token_hashes(self.store.token_hashes())
         d.load_state(self.store.load_state("dispatcher") or {}, now)
@@ -125,6 +131,16 @@ class AlertingService:
             firing=len(self.evaluator.active_alerts()),
             incidents=len(self.evaluator.incidents()),
         )
+
+    def _saved_evaluator(self) -> dict[str, Any]:
+        """The evaluator's saved state: its blob, with the checks from their
+        rows (a blob from before the rows holds them itself)."""
+        data = self.store.load_state("evaluator") or {}
+        if data.get("by_rows"):
+            data["checks"] = self.store.load_checks()
+        else:  # the blob is replaced only once all its checks are in rows
+            self._whole = "checks" in data
+        return data
 
     # -- inputs --------------------------------------------------------
 
@@ -289,15 +305,30 @@ class AlertingService:
 
     def save(self, force: bool = False) -> None:
         """Persist state: within _SAVE_DIRTY seconds of a change, at least
-        every _SAVE_EVERY seconds, and at once when `force`d (shutdown)."""
+        every _SAVE_EVERY seconds, and at once when `force`d (shutdown).
+
+        The evaluator's checks are written by row, only those that changed
+        (`Evaluator.take_changes`), at most _SAVE_ROWS per call unless
+        `force`d, so no save holds the event loop long; the rest go with the
+        next call, within _SAVE_DIRTY. The other state is small."""
         now = self.clock()
         due = _SAVE_DIRTY if self._dirty else _SAVE_EVERY
         if not force and now - self._saved_at < due:
             return
-        self.store.save_state("evaluator", self.evaluator.export_state())
+        evaluator = self.evaluator
+        changed, removed = evaluator.take_changes()
+        whole = force or self._whole
+        batch = changed if whole else set(itertools.islice(changed, _SAVE_ROWS))
+        if self.store.save_checks(evaluator.rows(batch), removed):
+            self._whole = False
+            evaluator.keep_changes(changed - batch, ())
+            self.store.save_state("evaluator", {**evaluator.export_meta(), "by_rows": True})
+        else:  # kept to be written again; the alerts' state goes now
+            evaluator.keep_changes(changed, removed)
+            self.store.save_state("evaluator", evaluator.export_state())
         self.store.save_state("heartbeats", self.heartbeats.export_state())
         self.store.save_state("dispatcher", self._dispatcher().export_state())
-        self._dirty, self._saved_at = False, now
+        self._dirty, self._saved_at = len(changed) > len(batch), now
 
     # -- views ---------------------------------------------------------
 

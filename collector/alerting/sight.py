@@ -1,23 +1,132 @@
 """What fires when the monitor cannot see: `AgentDown` per silent agent and
 region, and `MonitoringBlind` when every region of a check is stale or no
 agent is connected. Pure; mixed into the `Evaluator`, whose state it reads.
+
+Nothing here walks every check on a tick. Stale regions are found by
+deadline (`StaleIndex`: a region's deadline is its last result plus
+`stale_after`; when it pops, the region is stale, or its newer result gives
+it a new deadline), and the checks an agent probes are kept by (agent,
+region) as results arrive (`Assignments`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 
 from collector.alerting import texts
 from collector.alerting.checkstate import CheckState
 from collector.alerting.lifecycle import Lifecycle, key
 from collector.alerting.model import Alert
 from collector.alerting.policy import CheckPolicy
+from collector.alerting.regions import RegionState
+from collector.alerting.schedule import Deadlines
 
 BLIND_START_GRACE = 20.0
 """Seconds after the collector starts before `MonitoringBlind` or a new
 `AgentDown` may fire: agents starting, or reconnecting after a restart (with
 backoff), are not a blind monitor nor a dead agent, even where checks run
 every second."""
+
+Lookup = Callable[[str], tuple[CheckPolicy, CheckState] | None]
+
+
+class StaleIndex:
+    """The stale regions of every check, kept by deadline: `stale` holds
+    only checks with a stale region."""
+
+    __slots__ = ("_at", "stale")
+
+    def __init__(self) -> None:
+        self.stale: dict[str, set[str]] = {}
+        self._at: Deadlines[tuple[str, str]] = Deadlines()
+
+    def watch(self, check: str, region: str, state: RegionState, limit: float) -> bool:
+        """(Re)start the clock of a region: from its last result, or from
+        `since`. True when the region was stale (it is not any more)."""
+        self._at.set((check, region), state.deadline(limit))
+        names = self.stale.get(check)
+        if names is None or region not in names:
+            return False
+        names.discard(region)
+        if not names:
+            del self.stale[check]
+        return True
+
+    def forget(self, check: str, regions: Iterable[str]) -> None:
+        """Stop watching these regions of `check`."""
+        names = self.stale.get(check)
+        for region in regions:
+            self._at.discard((check, region))
+            if names:
+                names.discard(region)
+        if names is not None and not names:
+            del self.stale[check]
+
+    def clear(self) -> None:
+        """Forget everything (before a rebuild)."""
+        self.stale.clear()
+        self._at.clear()
+
+    def advance(self, now: float, lookup: Lookup) -> set[str]:
+        """Take the deadlines that passed by `now`; the checks whose stale
+        set changed."""
+        changed: set[str] = set()
+        later: list[tuple[tuple[str, str], float]] = []
+        for check, region in self._at.due(now):
+            found = lookup(check)
+            state = found[1].regions.get(region) if found else None
+            if found is None or state is None:
+                continue  # removed since
+            limit = found[0].stale_after
+            if state.is_stale(now, limit):
+                self.stale.setdefault(check, set()).add(region)
+                changed.add(check)
+            else:  # a newer result: its own deadline (never `now` again)
+                later.append(((check, region), max(state.deadline(limit), math.nextafter(now, 1))))
+        for k, at in later:
+            self._at.set(k, at)
+        return changed
+
+
+class Assignments:
+    """The checks each (agent, region) probes: those the agent last reported
+    for there, and those no agent reported for yet (agent "")."""
+
+    __slots__ = ("_by", "_sorted")
+
+    def __init__(self) -> None:
+        self._by: dict[tuple[str, str], set[str]] = {}
+        self._sorted: dict[tuple[str, str], list[str]] = {}
+
+    def move(self, check: str, region: str, old: str | None, new: str | None) -> None:
+        """`check`'s region `region` is now probed by `new` (None: gone)."""
+        for agent, add in ((old, False), (new, True)):
+            if agent is None:
+                continue
+            k = (agent, region)
+            names = self._by.setdefault(k, set())
+            names.add(check) if add else names.discard(check)
+            if not names:
+                del self._by[k]
+            if agent == "":  # part of every agent's list in the region
+                for cached in [c for c in self._sorted if c[1] == region]:
+                    del self._sorted[cached]
+            self._sorted.pop(k, None)
+
+    def clear(self) -> None:
+        """Forget everything (before a rebuild)."""
+        self._by.clear()
+        self._sorted.clear()
+
+    def of(self, agent: str, region: str) -> list[str]:
+        """The checks `agent` probes in `region`, sorted (kept until it changes)."""
+        k = (agent, region)
+        names = self._sorted.get(k)
+        if names is None:
+            unclaimed = self._by.get(("", region), set())
+            names = self._sorted[k] = sorted(self._by.get(k, set()) | unclaimed)
+        return names
 
 
 class Sight:
@@ -27,6 +136,11 @@ class Sight:
     _policies: dict[str, CheckPolicy]
     _started_at: float
     _connected_at: float
+    _heard_in: set[str]
+    """Regions with a live result since this start."""
+    _fastest: float
+    """The smallest `stale_after` of any check (inf: no checks)."""
+    assignments: Assignments
     alerts: Lifecycle
 
     def _agents(self, now: float, stale: Mapping[str, set[str]]) -> list[Alert]:
@@ -52,7 +166,7 @@ class Sight:
             current = self.alerts.get(k)
             assert current is not None
             where = current.labels.get("region", "")
-            if not self._restored(current) or any(self._heard(c, where) for c in self._checks):
+            if not self._restored(current) or self._heard_region(where):
                 alerts += self.alerts.resolve(k, now, texts.agent_back(current))
         return alerts
 
@@ -61,6 +175,10 @@ class Sight:
         looks fresh until it can go stale again, so such an alert ends only
         with results that came since: the restart itself is no news."""
         return alert.starts_at < self._started_at
+
+    def _heard_region(self, region: str) -> bool:
+        """A result in `region` (any region when "") since this start."""
+        return region in self._heard_in if region else bool(self._heard_in)
 
     def _heard(self, check: str, region: str = "") -> bool:
         """A result of `check` (in `region`, else any) since this start; a
@@ -75,11 +193,7 @@ class Sight:
     def _assigned(self, agent: str, region: str) -> list[str]:
         """The checks `agent` probes in `region`: every check of the region
         it last reported for, or that no agent reported for yet."""
-        return sorted(
-            name
-            for name, state in self._checks.items()
-            if (r := state.regions.get(region)) is not None and r.agent_id in (agent, "")
-        )
+        return self.assignments.of(agent, region)
 
     def _blind(
         self, now: float, stale: Mapping[str, set[str]], connected: int | None
@@ -88,16 +202,14 @@ class Sight:
         agent has been connected for as long as the fastest check needs to go
         stale (then every check is blind, slow ones too)."""
         blind = sorted(
-            c for c, names in stale.items() if names and names == set(self._policies[c].regions)
+            c for c, names in stale.items() if names and len(names) == len(self._checks[c].regions)
         )
         if connected:
             self._connected_at = now
-        elif connected == 0 and self._policies:
+        elif connected == 0 and self._policies and now - self._connected_at > self._fastest:
             # as long as the fastest check's region takes to go stale: agents
             # reconnecting after a collector restart are not a blind monitor
-            limit = min(p.stale_after for p in self._policies.values())
-            if now - self._connected_at > limit:
-                blind = sorted(self._policies)
+            blind = sorted(self._policies)
         k = key("MonitoringBlind")
         current = self.alerts.get(k)
         if blind and (current is not None or now - self._started_at >= BLIND_START_GRACE):

@@ -126,6 +126,17 @@ class SloWindow:
             marked = ((at, r, x or (r == region and at >= since)) for at, r, x in self._failed)
             self._failed = deque(marked, maxlen=MAX_SAMPLES)
 
+    def next_change(self, now: float, span: float, settle: float) -> float:
+        """When time alone next changes what `stats` says (inf: never): the
+        oldest result leaves the window, or a counted failure settles."""
+        at = self._ok.expires(now, span)
+        for failed_at, _, excluded in self._failed:
+            if failed_at > now - span:
+                at = min(at, failed_at + span)
+            if not excluded and now - failed_at < settle:
+                at = min(at, failed_at + settle)
+        return at
+
     def stats(self, now: float, settle: float, min_samples: int) -> SloStats:
         """p95 and error counts; failures younger than `settle` are left out
         of both sides of the ratio, as are excluded ones."""

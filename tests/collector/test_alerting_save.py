@@ -1,0 +1,107 @@
+"""The alerting service saves the evaluator by check row, only the checks
+that changed, into a real SQLite file; a restart reads them back, and a
+state saved as one blob by an older collector still loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collector.alerting.config import parse_alerting
+from collector.alerting.evaluator import CheckPolicy, Evaluator
+from collector.alerting.service import AlertingService
+from collector.metrics import CollectorMetrics
+from collector.model import Sample
+from collector.stats.series import Stats
+from collector.store import Store
+from common.config import parse_config
+from common.reasons import FailureReason
+
+T0 = 1_000_000.0
+CHECKS = [
+    CheckPolicy(name=f"c{i}", check_type="http", interval=60.0, regions=("eu", "us"))
+    for i in range(5)
+]
+
+
+class Clock:
+    """The service's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def service(path: Path, clock: Clock) -> AlertingService:
+    """A configured, restored service on the store at `path`."""
+    svc = AlertingService(Store.open(path), CollectorMetrics(Stats()), clock=clock)
+    svc.configure(parse_config("checks: []\n", "checks.yaml"), parse_alerting(None), (CHECKS, []))
+    svc.restore()
+    return svc
+
+
+def result(check: str, region: str, at: float, ok: bool) -> Sample:
+    return Sample(
+        check=check,
+        region=region,
+        agent_id=f"a-{region}",
+        at=at,
+        success=ok,
+        reason=FailureReason("none" if ok else "timeout"),
+        duration=0.1,
+    )
+
+
+def test_a_check_changed_after_the_last_full_save_survives_a_restart(tmp_path: Path) -> None:
+    clock = Clock()
+    svc = service(tmp_path, clock)
+    svc.observe([result(p.name, r, T0, True) for p in CHECKS for r in p.regions], T0)
+    svc.save(force=True)  # every check, in rows
+    clock.now += 30
+    svc.observe([result("c3", "eu", clock.now, False)], clock.now)  # one failure: no alert yet
+    svc.save()  # incremental: only c3
+    assert svc.evaluator.take_changes() == (set(), set())
+    svc.store.close()
+    again = service(tmp_path, clock)
+    eu = again.evaluator._checks["c3"].regions["eu"]
+    assert (eu.failures, eu.first_failure is not None) == (1, True)
+    assert again.evaluator._checks["c2"].regions["eu"].last_seen == T0
+    again.store.close()
+
+
+def test_a_state_saved_as_one_blob_loads_and_is_then_saved_by_rows(tmp_path: Path) -> None:
+    old = Evaluator(CHECKS, now=T0)
+    old.observe_all([result("c1", "us", T0, False)], T0)
+    with Store.open(tmp_path) as store:
+        store.save_state("evaluator", old.export_state())  # as the previous version did
+    clock = Clock()
+    svc = service(tmp_path, clock)
+    assert svc.evaluator._checks["c1"].regions["us"].failures == 1
+    clock.now += 2
+    svc.save()
+    assert sorted(svc.store.load_checks()) == [p.name for p in CHECKS]
+    assert "checks" not in (svc.store.load_state("evaluator") or {})
+    svc.store.close()
+    again = service(tmp_path, clock)
+    assert again.evaluator._checks["c1"].regions["us"].failures == 1
+    again.store.close()
+
+
+def test_a_save_writes_a_bounded_number_of_rows_and_shutdown_writes_the_rest(
+    tmp_path: Path,
+) -> None:
+    many = [
+        CheckPolicy(name=f"m{i}", check_type="http", interval=60.0, regions=("eu",))
+        for i in range(2500)
+    ]
+    clock = Clock()
+    svc = AlertingService(Store.open(tmp_path), CollectorMetrics(Stats()), clock=clock)
+    svc.configure(parse_config("checks: []\n", "checks.yaml"), parse_alerting(None), (many, []))
+    svc.restore()
+    clock.now += 11
+    svc.save()
+    assert 0 < len(svc.store.load_checks()) < len(many)
+    svc.save(force=True)
+    assert len(svc.store.load_checks()) == len(many)
+    svc.store.close()
