@@ -292,8 +292,7 @@ class Evaluator(Sight, SloChecks):
         silence counts from the restart (`since`), and `successes` is at or
         over the threshold either way, so nothing a decision reads differs.
         """
-        slo = {a.labels.get("check", "") for a in self.alerts.active() if a.name in SLO_ALERTS}
-        changed, self._changed = self._changed | (slo & self._checks.keys()), set()
+        changed, self._changed = self._changed, set()
         removed, self._removed = self._removed, set()
         return changed, removed
 

@@ -100,8 +100,9 @@ class SloChecks:
             level = error_level(stats.error_ratio, policy.slo)
             alert = texts.error_ratio(policy, state.host, stats, level, now)
             alerts += self._set_level(key("ErrorRatioHigh", policy.name), alert, now, quiet)
-        if alerts:  # the window is saved while an SLO alert fires, and only then
-            self._changed.add(policy.name)
+        firing = key("LatencyHigh", policy.name) in self.alerts
+        if alerts or firing or key("ErrorRatioHigh", policy.name) in self.alerts:
+            self._changed.add(policy.name)  # its window is saved while one fires
         return alerts
 
     def _set_level(self, k: str, alert: Alert | None, now: float, quiet: bool) -> list[Alert]:
