@@ -17,10 +17,13 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator
 
+from collector.alerting.silences import DAYS
 from common.config.base import Duration, Regex
 from common.config.loader import Path_
 
 _ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_LONG_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def kind(value: object) -> str:
@@ -164,3 +167,22 @@ Timeout = Annotated[Duration, AfterValidator(_positive)]
 """A duration longer than 0s."""
 Port = Annotated[int, BeforeValidator(_port)]
 """A TCP port, 1-65535."""
+
+
+def _day(day: str) -> str:
+    short = day.lower()[:3]
+    if short not in DAYS or day.lower() not in (short, _LONG_DAYS[DAYS.index(short)]):
+        raise ValueError(f"unknown day {day!r}: use {', '.join(DAYS)}")
+    return short
+
+
+def _clock(text: str) -> str:
+    if not _CLOCK.match(text) and text != "24:00":
+        raise ValueError(f'expected a time like "02:00", got {text!r}')
+    return text
+
+
+Day = Annotated[str, AfterValidator(_day)]
+"""A day of the week: `mon` or `monday`, any case."""
+Clock = Annotated[str, AfterValidator(_clock)]
+"""A time of day, `HH:MM`; `24:00` is the end of the day."""
