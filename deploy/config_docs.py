@@ -1,5 +1,6 @@
 """Write docs/configuration.md and docs/checks.schema.json from the config
-model (`common.config`), so neither can drift from what the collector
+model (`common.config`, and for `alerting:` collector.alerting.section with
+the receiver types of `notifiers.RECEIVER_TYPES`), so neither can drift from what the collector
 accepts: `python -m deploy.config_docs`. tests/deploy/test_config_docs.py
 fails when the committed files differ from what this writes."""
 
@@ -9,6 +10,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from collector.alerting.notifiers import RECEIVER_TYPES
+from collector.alerting.section import (
+    AlertingSpec,
+    InhibitRuleSpec,
+    RootRouteSpec,
+    RouteSpec,
+    WeeklySpec,
+    WindowSpec,
+)
 from common.config.base import DURATION_SCHEMA, Defaults, Model
 from common.config.registry import CHECK_TYPES
 from common.durations import format_duration
@@ -63,7 +73,11 @@ def _as_written(schema: dict[str, Any]) -> dict[str, Any]:
 
 def model_schema(model: type[Model]) -> dict[str, Any]:
     """The JSON Schema of one model, as it is written in YAML."""
-    return _as_written(model.model_json_schema(mode="validation"))
+    schema = model.model_json_schema(mode="validation")
+    if "$ref" in schema:  # a model that nests itself (a route's routes)
+        defs = schema.pop("$defs")
+        schema = {**defs.pop(schema["$ref"].rsplit("/", 1)[-1]), "$defs": defs}
+    return _as_written(schema)
 
 
 def checks_schema() -> dict[str, Any]:
@@ -80,6 +94,7 @@ def checks_schema() -> dict[str, Any]:
         variants.append({"$ref": f"#/$defs/check_{name}"})
     defaults = model_schema(Defaults)
     defs.update(defaults.pop("$defs", {}))
+    alerting = alerting_schema(defs)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Vantage checks.yaml",
@@ -88,11 +103,37 @@ def checks_schema() -> dict[str, Any]:
         "properties": {
             "defaults": defaults,
             "checks": {"type": "array", "items": {"oneOf": variants}},
-            "alerting": {"type": "object", "description": "routes and receivers: docs/alerting.md"},
+            "alerting": alerting,
             "agents": {"type": "array", "description": "agent identities: vantage token create"},
         },
         "$defs": defs,
     }
+
+
+def _receiver_schema(name: str, model: type[Model], defs: dict[str, Any]) -> dict[str, Any]:
+    schema = model_schema(model)
+    defs.update(schema.pop("$defs", {}))
+    schema.pop("title", None)
+    schema["properties"] = {
+        "name": {"type": "string"},
+        "type": {"const": name},
+        **schema["properties"],
+    }
+    schema["required"] = ["name", "type", *schema.get("required", [])]
+    return schema
+
+
+def alerting_schema(defs: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of `alerting:`; its sub-schemas go into `defs`."""
+    schema = model_schema(AlertingSpec)
+    defs.update(schema.pop("$defs", {}))
+    schema.pop("title", None)
+    for name, kind in RECEIVER_TYPES.items():
+        defs[f"receiver_{name}"] = _receiver_schema(name, kind.options, defs)
+    variants = [{"$ref": f"#/$defs/receiver_{name}"} for name in RECEIVER_TYPES]
+    schema["properties"]["receivers"] = {"type": "array", "items": {"oneOf": variants}}
+    schema["description"] = "routes and receivers: docs/alerting.md"
+    return schema
 
 
 def _type_name(prop: dict[str, Any]) -> str:
@@ -131,7 +172,34 @@ def markdown() -> str:
         out += ["", f"## `type: {name}`", "", doc, "", *_table(schema)]
         for sub, sub_schema in sorted(schema.get("$defs", {}).items()):
             out += ["", f"### {sub} (in `{name}`)", "", *_table(sub_schema)]
-    return "\n".join(out) + "\n"
+    return "\n".join(out + _alerting_markdown()) + "\n"
+
+
+_ALERTING_PARTS: tuple[tuple[str, type[Model]], ...] = (
+    ("`route:`", RootRouteSpec),
+    ("`routes:` (children of a route)", RouteSpec),
+    ("`inhibit_rules:`", InhibitRuleSpec),
+    ("`silences:`", WindowSpec),
+    ("`weekly:` (in `silences:`)", WeeklySpec),
+)
+
+
+def _alerting_markdown() -> list[str]:
+    out = ["", "## `alerting:`", "", _doc(AlertingSpec), "See [alerting.md](alerting.md).", ""]
+    out += _table(model_schema(AlertingSpec))
+    for title, model in _ALERTING_PARTS:
+        out += ["", f"### {title}", "", _doc(model), "", *_table(model_schema(model))]
+    for name, kind in RECEIVER_TYPES.items():
+        schema = model_schema(kind.options)
+        out += ["", f"### receiver `type: {name}`", "", _doc(kind.options), ""]
+        out += ["Each receiver also has a `name`.", "", *_table(schema)]
+        for sub, sub_schema in sorted(schema.get("$defs", {}).items()):
+            out += ["", f"#### {sub} (in `{name}`)", "", *_table(sub_schema)]
+    return out
+
+
+def _doc(model: type[Model]) -> str:
+    return " ".join((model.__doc__ or "").split())
 
 
 def main() -> None:

@@ -159,6 +159,8 @@ OptionalUrl = Annotated[Text, AfterValidator(_url)]
 """A URL, or empty for none."""
 Address = Annotated[Required, AfterValidator(_address)]
 """An email address."""
+Names = Annotated[tuple[str, ...], BeforeValidator(_one_or_more)]
+"""A list of names; one may be written without a list."""
 Emails = Annotated[tuple[Address, ...], BeforeValidator(_one_or_more), AfterValidator(_non_empty)]
 """One or more email addresses; a single one may be written without a list."""
 Phones = Annotated[tuple[Required, ...], BeforeValidator(_one_or_more), AfterValidator(_non_empty)]
@@ -184,5 +186,7 @@ def _clock(text: str) -> str:
 
 Day = Annotated[str, AfterValidator(_day)]
 """A day of the week: `mon` or `monday`, any case."""
+Days = Annotated[tuple[Day, ...], BeforeValidator(_one_or_more)]
+"""Days of the week; one may be written without a list."""
 Clock = Annotated[str, AfterValidator(_clock)]
 """A time of day, `HH:MM`; `24:00` is the end of the day."""

@@ -11,17 +11,17 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
-from collector.alerting.parsing import Clock, Day, Flag, Labels, Patterns
+from collector.alerting.parsing import Clock, Days, Flag, Labels, Names, Patterns
 from collector.alerting.silences import DAYS
 from common.config.base import Duration, Model, known_severity
 from common.config.detection import DEFAULT_BUDGET
 
 
 class RouteSpec(Model):
-    """A child route: what it does not set (None), it inherits from its parent."""
+    """A child route: what it does not set, it inherits from its parent."""
 
-    receivers: tuple[str, ...] | None = None
-    group_by: tuple[str, ...] | None = None
+    receivers: Names | None = None
+    group_by: Names | None = None
     """Labels that split alerts into groups; `[...]` for one group per alert."""
     group_wait: Duration | None = None
     group_interval: Duration | None = None
@@ -47,7 +47,7 @@ class RootRouteSpec(RouteSpec):
     CRITICAL_GROUP_WAIT: ClassVar[float] = 0.0
     """The group_wait of a route that sets none: critical alerts page at once."""
 
-    group_by: tuple[str, ...] = ()
+    group_by: Names = ()
     group_wait: Duration | None = None
     """None: 0s for critical alerts, 10s otherwise."""
     group_interval: Duration = 60.0
@@ -72,7 +72,7 @@ class InhibitRuleSpec(Model):
     source_match_re: Patterns = Field(default_factory=dict)
     target_match: Labels = Field(default_factory=dict)
     target_match_re: Patterns = Field(default_factory=dict)
-    equal: tuple[str, ...] = ()
+    equal: Names = ()
 
     @model_validator(mode="after")
     def _bounded(self) -> InhibitRuleSpec:
@@ -86,7 +86,7 @@ class InhibitRuleSpec(Model):
 class WeeklySpec(Model):
     """When a maintenance window repeats: `days` from `start` to `end`."""
 
-    days: tuple[Day, ...] = DAYS
+    days: Days = DAYS
     start: Clock
     end: Clock
     """"24:00" for the end of the day."""
