@@ -24,6 +24,7 @@ import time
 from array import array
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Generic, TypeVar
 
 from collector.stats.series import (
@@ -75,15 +76,15 @@ class Family(Generic[_T]):
         """The `# HELP` and `# TYPE` lines."""
         return header(self.name, self.kind, self.help)
 
-    def render(self, source: _T, labels: str, now: float) -> bytes:
+    def render(self, source: _T, labels: str, now: float) -> str:
         """This family's lines for one series whose labels are `labels`."""
         lines = self.lines(source, now)
         if not lines:
-            return b""
+            return ""
         name = self.name
         return "".join(
             [f"{name}{suffix}{{{labels}{extra}}} {_value(v)}\n" for suffix, extra, v in lines]
-        ).encode()
+        )
 
 
 def header(name: str, kind: str, doc: str) -> bytes:
@@ -212,10 +213,10 @@ class Exposition:
         for family in self.volatile:
             yield family.header()
             for start in range(0, len(regional), CHUNK):
-                yield b"".join(
+                yield "".join(
                     family.render(s, self.labels(c, r), now)  # type: ignore[arg-type]
                     for c, r, s in regional[start : start + CHUNK]
-                )
+                ).encode()
                 await asyncio.sleep(0)
 
     def _render(self, series: Render, check: str, region: str, now: float) -> bytes:
@@ -223,14 +224,15 @@ class Exposition:
         assert isinstance(series, Series | CheckSeries)
         spans = self.spans
         figures = series.figures(now, spans)
-        texts = [f.render(figures, labels, now) for f in self.windows]
+        parts = [f.render(figures, labels, now) for f in self.windows]
         if isinstance(series, Series):
-            texts = [f.render(series, labels, now) for f in self.cached] + texts
-        cuts = array("I", [0])
-        for part in texts:
-            cuts.append(cuts[-1] + len(part))
-        series.text = text = b"".join(texts)
-        series.cuts = cuts
+            parts = [f.render(series, labels, now) for f in self.cached] + parts
+        whole = "".join(parts)
+        series.text = text = whole.encode()
+        # One encode per series; offsets in characters are offsets in bytes
+        # unless a label value is not ASCII (a certificate subject may not be).
+        sizes = map(len, parts) if len(text) == len(whole) else (len(p.encode()) for p in parts)
+        series.cuts = array("I", accumulate(sizes, initial=0))
         series.until = series.expires(now, spans)
         self.renders += 1
         return text

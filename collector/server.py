@@ -51,6 +51,9 @@ _HELLO_TIMEOUT = 10.0
 """Seconds a new stream has to send its Hello."""
 MAX_BATCH_RESULTS = 10_000
 """Results in one batch; the agent sends 500 by default."""
+SLICE = 128
+"""Results given to statistics and the evaluator between two yields to the
+event loop: ~5 ms at ~40 µs per result."""
 _DRAIN = 2.0
 """Seconds a refused caller's messages are read and dropped before the status."""
 _QUIET = 0.1
@@ -194,14 +197,20 @@ class Ingest:
         self.high_water.update(kept)
         return len(marks) - len(kept)
 
-    def accept(self, key: str, samples: list[Sample], seq: int, now: float) -> bool:
-        """Ingest `samples` unless batch `seq` was seen; returns whether it was new."""
+    async def accept(self, key: str, samples: list[Sample], seq: int, now: float) -> bool:
+        """Ingest `samples` unless batch `seq` was seen; returns whether it
+        was new. A big batch (a backlog after a reconnect) goes to the sink
+        `SLICE` results at a time, with a yield to the event loop between:
+        the agent's batch of 500 would hold it ~20 ms, the limit's 10,000
+        close to half a second."""
         if seq <= self.high_water.get(key, -1):
             return False
         self.high_water[key] = seq
         self.persist(key, seq)
-        if samples:
-            self.sink(samples, now)
+        for start in range(0, len(samples), SLICE):
+            if start:
+                await asyncio.sleep(0)
+            self.sink(samples[start : start + SLICE], now)
         return True
 
 
@@ -325,7 +334,7 @@ class CollectorService(pb_grpc.CollectorServicer):
         try:
             async for message in requests:
                 if message.WhichOneof("msg") == "batch":
-                    refusal = self._on_batch(agent, message.batch)
+                    refusal = await self._on_batch(agent, message.batch)
                     if refusal is not None:
                         agent.outbox.put_nowait(refusal)
                         return
@@ -337,7 +346,7 @@ class CollectorService(pb_grpc.CollectorServicer):
         finally:
             agent.outbox.put_nowait(None)
 
-    def _on_batch(self, agent: AgentConn, batch: pb.ResultBatch) -> Refusal | None:
+    async def _on_batch(self, agent: AgentConn, batch: pb.ResultBatch) -> Refusal | None:
         now = self.clock()
         refusal = _batch_refusal(agent, batch, now)
         if refusal is not None:
@@ -346,7 +355,7 @@ class CollectorService(pb_grpc.CollectorServicer):
             log.warning("agent.batch_refused", agent=agent.agent_id, why=refusal.details)
             return refusal
         samples = self._known(agent, batch, now)
-        new = self.ingest.accept(agent.key, samples, batch.seq, now)
+        new = await self.ingest.accept(agent.key, samples, batch.seq, now)
         if new and samples:
             self.metrics.ingest_delay.observe(max(0.0, now - samples[0].at))
         if new and self.audit:

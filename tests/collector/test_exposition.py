@@ -211,6 +211,21 @@ def test_a_scrape_renders_only_what_changed(
     assert len(counting.rendered) == 2 + renders
 
 
+def test_a_label_value_beyond_ascii_keeps_every_family_whole() -> None:
+    stats = Stats(detailed=True)
+    chain = ("ab" * 32, "CN=Zürich Straße", "CN=CA", "zürich.example")
+    stats.ingest([result(100.0, "eu-west", 0.1, **(HTTPS | {"cert_chain": chain}))], 100.0)
+    exposition = Exposition(
+        stats, SERIES_FAMILIES, WINDOW_FAMILIES, detailed=True, clock=lambda: 100.0
+    )
+    text = asyncio.run(scrape(exposition))
+    names = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")]
+    assert len(names) == len(set(names))
+    (labels,) = values(text, "probe_ssl_last_chain_info")
+    assert dict(labels)["subject"] == "CN=Zürich Straße"
+    assert values(text, "probe_ip_protocol") == {(("check", "home"), ("region", "eu-west")): 4.0}
+
+
 @pytest.mark.parametrize("detailed", [False, True], ids=["default", "detailed"])
 def test_an_unchanged_scrape_renders_nothing_and_copies_the_same_bytes(detailed: bool) -> None:
     metrics = CollectorMetrics(_https_stats(detailed), lambda: 101.0, detailed=detailed)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from collector.limits import MAX_SEQ_AHEAD_S, RateLimit, label_refusal, seq_refusal
-from collector.server import Ingest
+from collector.model import Sample
+from collector.server import SLICE, Ingest
 
 NOW = 1_800_000_000.0
 NOW_US = int(NOW * 1_000_000)
@@ -60,3 +63,47 @@ def test_restore_skips_marks_no_agent_could_have_made() -> None:
     )
     assert skipped == 3
     assert ingest.high_water == {"agent:us-east-1": NOW_US}
+
+
+@pytest.mark.parametrize(
+    ("size", "slices"),
+    [(8, [8]), (SLICE, [SLICE]), (SLICE * 2 + 1, [SLICE, SLICE, 1])],
+    ids=["agent-sized", "one-slice", "backlog"],
+)
+def test_a_big_batch_reaches_the_sink_in_slices_with_the_loop_free_between(
+    size: int, slices: list[int]
+) -> None:
+    got: list[int] = []
+    turns_before: list[int] = []
+    turns = 0
+
+    async def main() -> bool:
+        nonlocal turns
+        done = asyncio.Event()
+
+        async def other() -> None:  # stands for /healthz and other streams
+            nonlocal turns
+            while not done.is_set():
+                turns += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(other())
+        await asyncio.sleep(0)
+
+        def sink(part: list[Sample], _now: float) -> None:
+            got.append(len(part))
+            turns_before.append(turns)
+
+        ingest = Ingest(sink)
+        samples = [
+            Sample(check="c", region="r", agent_id="a", at=NOW, duration=0.1, success=True)
+        ] * size
+        new = await ingest.accept("agent:a", samples, 1, NOW)
+        again = await ingest.accept("agent:a", samples, 1, NOW)  # a duplicate
+        done.set()
+        await task
+        return new and not again
+
+    assert asyncio.run(main())
+    assert got == slices
+    assert turns_before == sorted(set(turns_before))  # the loop ran between slices
