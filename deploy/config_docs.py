@@ -37,7 +37,8 @@ One YAML file, owned by the collector, holds every check (`checks:`), the
 defaults they share (`defaults:`), the alert routing (`alerting:`, see
 [alerting.md](alerting.md)) and agent identities (`agents:`). Validate it
 with `vantage validate checks.yaml`; every mistake is reported as
-`FILE:LINE: check 'x': field 'y': why`.
+`FILE:LINE: check 'x': field 'y': why` (in `alerting:`, `receiver 'x'` or
+`alerting` in place of the check).
 
 Editors complete and check the file with the JSON Schema
 [checks.schema.json](checks.schema.json); with the YAML language server,
