@@ -1,4 +1,5 @@
-"""Probe plugins: one module per check type, registered here and only here.
+"""Probe plugins: one module per check type, `agent/probes/<type>.py`, for
+every probed type of the one list of check types (common.config.registry).
 
 Modules are imported on first use: an agent that runs only HTTP checks never
 loads dnspython or cryptography, which keeps its memory small.
@@ -9,18 +10,13 @@ from __future__ import annotations
 import importlib
 
 from agent.probe_kit.base import Probe, ProbeContext
+from common.config.registry import CHECK_TYPES
 
 PROBES: dict[str, str] = {
-    "http": "agent.probes.http",
-    "tls": "agent.probes.tls",
-    "dns": "agent.probes.dns",
-    "email_auth": "agent.probes.email_auth",
-    "http_flow": "agent.probes.http_flow",
-    "tcp": "agent.probes.tcp",
-    "grpc": "agent.probes.grpc",
-    "icmp": "agent.probes.icmp",
+    name: f"agent.probes.{name}" for name, model in CHECK_TYPES.items() if model.probed
 }
-"""Check type -> the module whose `probe` function runs it."""
+"""Check type -> the module whose `probe` function runs it (heartbeats are
+pushed to the collector, not probed)."""
 
 _LOADED: dict[str, Probe] = {}
 

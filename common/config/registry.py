@@ -1,6 +1,6 @@
 """The one place that lists check types. Adding a type means one model
-module and one line here (and one probe module plus one line in
-agent/probes/__init__.py)."""
+module and one line here (and, for a probed type, one probe module
+`agent/probes/<type>.py`, which agent.probes finds by this list)."""
 
 from __future__ import annotations
 
