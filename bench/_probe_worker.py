@@ -3,6 +3,8 @@
     python -m bench._probe_worker ours TYPE CHECK_JSON [LOG_LEVEL]
     python -m bench._probe_worker agent TYPE CHECK_JSON SPOOL_DIR
     python -m bench._probe_worker blackbox PROBE_URL
+    python -m bench._probe_worker aiohttp URL
+    python -m bench._probe_worker socket URL
 
 `ours` runs a check of type TYPE on uvloop through the agent's own
 `ProbeRunner`, as its scheduler does: the probe with one shared
@@ -16,6 +18,12 @@ SPOOL_DIR, cut into batches of 500 encoded for the stream, and acked (the
 gRPC write of a 500-result batch, ~1 µs a result, is left out). `blackbox`
 is a keep-alive aiohttp client that requests blackbox_exporter's /probe URL
 and checks `probe_success 1`, as a Prometheus scrape would.
+
+Two floors show what a probe cannot go below: `aiohttp` is a bare GET of
+URL and a read of its body through the agent's session (fresh connection,
+no headers, timeout, phases, result, log line or spool), `socket` a minimal
+HTTP/1.1 client on uvloop's own transport (connect, one write, read until
+the server closes).
 
 After set-up and a warm-up it prints `{"ready": ...}`; then every
 `{"n": N, "concurrency": C}` line on stdin runs N probes, C at a time, and
@@ -31,7 +39,8 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 import aiohttp
 import uvloop
@@ -161,6 +170,61 @@ async def blackbox(url: str) -> tuple[OneProbe, Close]:
     return one, session.close
 
 
+async def bare_aiohttp(url: str) -> tuple[OneProbe, Close]:
+    """A GET of `url` through the agent's session and nothing else."""
+    from agent.probe_kit.http_client import new_session  # noqa: PLC0415
+
+    session = new_session()
+
+    async def one() -> Outcome:
+        async with session.get(url) as resp:
+            await resp.read()
+        return resp.status == 200, f"status {resp.status}"
+
+    return one, session.close
+
+
+class _Get(asyncio.Protocol):
+    """Sends one request when connected; the reply ends with the connection."""
+
+    def __init__(self, request: bytes, done: asyncio.Future[bytes]) -> None:
+        self.request, self.done, self.reply = request, done, bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        cast("asyncio.Transport", transport).write(self.request)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.reply += data
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(bytes(self.reply))
+
+
+async def bare_socket(url: str) -> tuple[OneProbe, Close]:
+    """A minimal HTTP/1.1 GET of `url` on uvloop's transport."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    request = (
+        f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n"
+    )
+    loop = asyncio.get_running_loop()
+
+    async def one() -> Outcome:
+        done: asyncio.Future[bytes] = loop.create_future()
+        await loop.create_connection(lambda: _Get(request.encode(), done), host, port)
+        reply = await done
+        return reply.startswith(b"HTTP/1.1 200"), reply[:100].decode(errors="replace")
+
+    async def close() -> None:
+        pass
+
+    return one, close
+
+
+_FLOORS = {"aiohttp": bare_aiohttp, "socket": bare_socket}
+
+
 def _reply(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
@@ -180,6 +244,8 @@ def main(argv: Sequence[str]) -> int:
             one, close = loop.run_until_complete(ours(argv[1], argv[2]))
         elif argv[0] == "agent":
             one, close = loop.run_until_complete(agent_path(argv[1], argv[2], argv[3]))
+        elif argv[0] in _FLOORS:
+            one, close = loop.run_until_complete(_FLOORS[argv[0]](argv[1]))
         else:
             one, close = loop.run_until_complete(blackbox(argv[1]))
         warm = loop.run_until_complete(run_many(one, WARMUP, 8))

@@ -15,7 +15,11 @@
    (target <= 3 KB).
 3. Probe engine vs blackbox_exporter per CPU-second at c=1 and c=64,
    counting the agent's per-probe path (`_probe_worker agent`: runner, log
-   line, durable spool, batch encoding and ack; target >= 2.5x).
+   line, durable spool, batch encoding and ack; target >= 2.5x), and below
+   it, in the same runs, the engine alone (no log line, no spool) and two
+   floors: aiohttp alone (a bare GET through the agent's session) and a
+   minimal uvloop socket client. Their differences say where the agent
+   path's CPU goes, layer by layer.
 
     python -m bench.scale agent
     VANTAGE_SCALE_AGENT_CHECKS=5000 python -m bench.scale agent
@@ -36,11 +40,12 @@ from bench._common import (
     compare_probes,
     cpu_seconds,
     probe_sides,
+    probe_worker,
     proc_status_bytes,
     start_nginx,
     wait_until,
 )
-from bench._figures import Row, print_sides, versus_row
+from bench._figures import Row, Side, print_sides, versus_row
 from common.config.loader import parse_config
 from common.wire import check_to_proto
 from tests.support.binaries import find_binary
@@ -155,16 +160,49 @@ def schedule_rows(base: Schedule, big: Schedule) -> list[Row]:
     ]  # fmt: skip
 
 
+FLOORS = {"aiohttp alone": "aiohttp", "uvloop socket": "socket"}
+"""Workers that do less than a probe (`_probe_worker`), by side name."""
+LAYERS = (
+    ("a fresh connection (uvloop socket)", "uvloop socket", None),
+    ("aiohttp's request and response", "aiohttp alone", "uvloop socket"),
+    ("the probe (headers, phases, result, judging)", "vantage", "aiohttp alone"),
+    ("log line, spool, batch, scheduler", LOGGED, "vantage"),
+)
+"""Where the agent path's CPU per probe goes: each layer is one side less
+the side below it, all measured in the same interleaved runs."""
+
+
+def print_layers(figures: dict[str, Side]) -> None:
+    """The agent path's CPU per probe, layer by layer, with blackbox's."""
+    total = figures[LOGGED].cpu_per_1k * 1000
+    print(f"    where the agent path's {total:.0f} µs of CPU per probe go:")
+    for what, side, below in LAYERS:
+        cost = figures[side].cpu_per_1k * 1000
+        cost -= figures[below].cpu_per_1k * 1000 if below else 0.0
+        print(f"      {cost:6.0f} µs  {cost / total:4.0%}  {what}")
+    if "blackbox_exporter" in figures:
+        theirs = figures["blackbox_exporter"].cpu_per_1k * 1000
+        print(f"      blackbox_exporter: {theirs:.0f} µs; 2.5x is {theirs / 2.5:.0f} µs per probe")
+
+
 def engine_rows(procs: Procs, url: str) -> list[Row]:
-    """Probes per CPU-second, the agent's per-probe path vs blackbox /probe."""
+    """Probes per CPU-second, the agent's per-probe path vs blackbox /probe,
+    with the floors below it (context, no target)."""
     check = {"name": "bench-http", "url": url, "timeout": "5s"}
     sides = probe_sides(procs, "http", check, MODULE, url, agent_path=True)
+    for name, mode in FLOORS.items():
+        worker = probe_worker(procs, f"floor-{mode}", [mode, url])
+        sides[name] = (worker, worker.pid)
     rows = []
     for concurrency, n in PROBES.items():
         figures = compare_probes(sides, n, concurrency)
         print_sides(f"concurrency {concurrency}, {n} probes per run", "probes", figures)
+        print_layers(figures)
         figure = f"HTTP probes/CPU-s, agent path, c={concurrency}"
         rows.append(versus_row(NAME, figure, figures, 2.5, ours_side=LOGGED))
+        for name in ("vantage", *FLOORS):
+            what = "engine alone" if name == "vantage" else f"floor: {name}"
+            rows.append(versus_row(NAME, f"{what}, c={concurrency}", figures, None, name))
     return rows
 
 
