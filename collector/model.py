@@ -28,7 +28,9 @@ class PhaseTimes(Mapping[str, float]):
     __slots__ = ("_seconds",)
 
     def __init__(self, seconds: Mapping[str, float]) -> None:
-        self._seconds = array("d", (seconds.get(name, math.nan) for name in PHASES))
+        # From a list, not a generator: the array is then allocated at its
+        # size (40 B) instead of grown by appends (80 B), in every series.
+        self._seconds = array("d", [seconds.get(name, math.nan) for name in PHASES])
 
     def __getitem__(self, name: str) -> float:
         try:

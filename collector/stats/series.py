@@ -50,6 +50,14 @@ def counts_as_success(sample: Sample) -> bool:
     return sample.success or sample.reason in NOT_FAILURES
 
 
+def counted(counts: tuple[tuple[str, int], ...], key: str) -> tuple[tuple[str, int], ...]:
+    """`counts` with one more `key` (appended with 1 when new)."""
+    for index, (name, count) in enumerate(counts):
+        if name == key:
+            return (*counts[:index], (key, count + 1), *counts[index + 1 :])
+    return (*counts, (key, 1))
+
+
 class Render:
     """A render cache: `/metrics` text of every family, valid until `until`
     or until ingest clears it (`text = None`). One bytes object, family `i`
@@ -74,8 +82,10 @@ class Series(Render):
         self.window = Window(max(WINDOWS.values()))
         self.last: Sample | None = None
         self.successes = 0
-        self.failures: dict[str, int] | None = None
-        """Failed results by reason; None until the first (most series)."""
+        self.failures: tuple[tuple[str, int], ...] = ()
+        """(reason, count) of failed results, in order of first failure: a
+        tuple, 80 B smaller than a dict in the ~70% of series with a failure
+        in their first hour, and changed by only ~2% of results."""
         self.histogram = [0] * (len(HISTOGRAM_BOUNDS) + 1) if detailed else None
         """Results per `HISTOGRAM_BOUNDS` bucket (not cumulative; +Inf last);
         kept only for detailed metrics (`Stats(detailed=True)`)."""
@@ -85,7 +95,7 @@ class Series(Render):
     def outcomes(self) -> dict[str, int]:
         """Results by outcome: `success` or the failure reason."""
         counts = {"success": self.successes} if self.successes else {}
-        return counts | (self.failures or {})
+        return counts | dict(self.failures)
 
     def figures(self, now: float, spans: Spans = WINDOWS) -> dict[str, Figures]:
         """Figures of every named window (or of `spans` only)."""
@@ -141,8 +151,7 @@ class Stats:
             if s.success:
                 series.successes += 1
             else:
-                failures = series.failures = series.failures or {}
-                failures[s.reason.value] = failures.get(s.reason.value, 0) + 1
+                series.failures = counted(series.failures, s.reason.value)
             if series.histogram is not None:
                 series.histogram[bisect.bisect_left(HISTOGRAM_BOUNDS, s.duration)] += 1
                 series.duration_sum += s.duration

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import replace
+
 import pytest
 
 from collector.model import Sample
-from collector.stats.series import ALL, HISTOGRAM_BOUNDS, Stats
+from collector.stats.series import ALL, HISTOGRAM_BOUNDS, Stats, counted
 from common.reasons import FailureReason
 
 
@@ -73,3 +76,35 @@ def test_forget_drops_removed_checks() -> None:
     stats.ingest([sample("old", "eu", 1, 0.1), sample("new", "eu", 1, 0.1)], 2)
     stats.forget(["new"])
     assert set(stats.checks) == {"new"}
+
+
+@pytest.mark.parametrize(
+    "reasons",
+    [
+        [],
+        ["timeout"],
+        ["timeout", "timeout", "timeout"],
+        ["timeout", "http_status", "timeout", "connect_refused", "http_status", "timeout"],
+        ["http_status", "timeout", "http_status"],
+    ],
+    ids=["none", "one", "one-reason-thrice", "three-reasons-interleaved", "first-reason-again"],
+)
+def test_failure_counts_equal_a_counter_of_the_reasons(reasons: list[str]) -> None:
+    counts: tuple[tuple[str, int], ...] = ()
+    for reason in reasons:
+        counts = counted(counts, reason)
+    assert dict(counts) == Counter(reasons)
+    assert [name for name, _ in counts] == list(dict.fromkeys(reasons))  # first-seen order
+
+
+def test_outcomes_count_successes_and_each_failure_reason() -> None:
+    stats = Stats()
+    reasons = [FailureReason.TIMEOUT, FailureReason.HTTP_STATUS, FailureReason.TIMEOUT]
+    samples = [sample("a", "eu", float(i), 0.1) for i in range(3)]
+    samples += [
+        replace(sample("a", "eu", 10.0 + i, 0.1, ok=False), reason=r) for i, r in enumerate(reasons)
+    ]
+    stats.ingest(samples, 20.0)
+    series = stats.get("a", "eu")
+    assert series is not None
+    assert series.outcomes == {"success": 3, "timeout": 2, "http_status": 1}
