@@ -9,9 +9,10 @@ given). Check models are frozen, so equal values can be one object:
 - `share_fields_set` gives every model of one shape one shared set of
   given field names (a copy of a model gets its own set, so nothing adds
   to a shared one);
-- `Sharing.checks` also makes equal strings, floats, tuples and nested
-  models one object each, over one load (the table is dropped with it, so
-  a reload keeps nothing of the old config alive).
+- `Sharing.checks` also makes equal strings, floats, tuples, string
+  mappings (labels, headers) and nested models one object each, over one
+  load (the table is dropped with it, so a reload keeps nothing of the
+  old config alive).
 
 Values are compared by type and `repr`, never by `==` alone: `0.0 == -0.0`
 and `1 == 1.0 == True`, which are not the same setting.
@@ -73,6 +74,16 @@ class Sharing:
             return self._values.setdefault(key, value)
         if isinstance(value, tuple):
             value = tuple(self.value(v) for v in value)
+        elif isinstance(value, dict):
+            return self._dict(value)
         elif not isinstance(value, float):
             return value
         return self._values.setdefault((type(value), repr(value)), value)
+
+    def _dict(self, value: dict[Any, Any]) -> dict[Any, Any]:
+        # Labels and headers: only the frozen model holds them and nothing
+        # writes to them, so equal ones (most often `{}`) can be one dict.
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return value
+        shared = {self.value(k): self.value(v) for k, v in value.items()}
+        return self._values.setdefault((dict, repr(shared)), shared)  # type: ignore[no-any-return]

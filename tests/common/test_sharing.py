@@ -64,6 +64,8 @@ def test_equal_values_of_different_checks_are_one_object() -> None:
     assert a.url is b.url
     assert a.__pydantic_fields_set__ is b.__pydantic_fields_set__
     assert a.expect is b.expect
+    assert a.labels is b.labels is d.labels  # {} once
+    assert c.labels == {"team": "web"}
     assert c.expect is not d.expect  # equal but for the sign of a zero
     assert repr(c.expect.json_[0].equals) == "-0.0"
 

@@ -95,7 +95,5 @@ checks:
     assert "probe.completed" in logs
     for text in [*answers, logs]:
         assert PASSWORD not in text
-    tokens = [
-        json.loads(line) for line in agent.output().splitlines() if '"check":"login"' in line
-    ]
+    tokens = [json.loads(line) for line in agent.output().splitlines() if '"check":"login"' in line]
     assert tokens and all(PASSWORD not in json.dumps(t) for t in tokens)
