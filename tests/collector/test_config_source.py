@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from collector import config_source
 from collector.alerting.config import AlertingConfig
@@ -85,6 +86,24 @@ async def test_a_bad_or_emptied_file_keeps_the_config_in_force(
     watched.write(TWO)  # the watcher is alive: a good file applies
     await watched.poll(2)
     assert watched.applied == [["a", "b"]]
+
+
+async def test_a_reload_reports_check_and_alerting_mistakes_together(watched: Watched) -> None:
+    bad = (
+        TWO.replace("type: http, url", "type: http, timout: 5s, url", 1)
+        + "alerting:\n  route: {receivers: [hook]}\n"
+        + "  receivers:\n    - {name: hook, type: webhok, url: 'http://127.0.0.1:9/'}\n"
+    )
+    watched.write(bad)
+    with capture_logs() as events:
+        await watched.poll(2)
+    [failed] = [e for e in events if e["event"] == "config.reload_failed"]
+    assert failed["errors"] == [
+        "checks.yaml:3: check 'a': unknown key 'timout' (did you mean 'timeout'?)",
+        "checks.yaml:8: receiver 'hook': field 'type': 'webhok' is not one of webhook, slack, "
+        "email, pagerduty, alertmanager, sms (did you mean 'webhook'?)",
+    ]
+    assert watched.applied == []
 
 
 async def test_checks_written_empty_on_purpose_remove_every_check(watched: Watched) -> None:
