@@ -183,6 +183,7 @@ def _receiver(
     if settings is None:
         return None  # an unset variable: the rest would only repeat it
     spec = validate_model(entry.options, settings, path, problems, subject=who)
+    # the registry pairs each type with one of the ReceiverSpec models
     return None if spec is None else Receiver(name, str(kind), settings, spec)  # type: ignore[arg-type]
 
 
@@ -210,6 +211,7 @@ def _unknown_receivers(route: Any, path: Path_, names: list[str]) -> Iterator[tu
     if not isinstance(route, dict):
         return
     refs = route.get("receivers")
+    refs = [refs] if isinstance(refs, str) else refs  # one name may go without a list
     for name in refs if isinstance(refs, list) else ():
         if isinstance(name, str) and name not in names:
             where = ".".join(str(p) for p in path)

@@ -1,4 +1,4 @@
-"""Field types of the `alerting:` models (collector.alerting.config and
+"""Field types of the `alerting:` models (collector.alerting.section and
 .receivers), and the one `${env:NAME}` resolution of receiver settings.
 
 Each type says why a value is wrong in the words of the old hand-written
