@@ -71,13 +71,14 @@ class Config:
     check_lines: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
     """The line each check starts on, for `FILE:LINE` in later warnings."""
     lines: Mapping[Path_, int] = dataclasses.field(default_factory=dict, compare=False, repr=False)
-    """The line of every key path, for `FILE:LINE` in later warnings."""
+    """The line of key paths outside checks (`_kept_lines`), for `FILE:LINE`
+    in later warnings."""
     sections: Mapping[str, object] = dataclasses.field(default_factory=dict, compare=False)
     """What each extra `Section` given to the loader made of its part."""
 
     def line_of(self, path: str) -> int | None:
-        """The line of a dotted path such as `checks[2].url`, or of its
-        nearest written ancestor."""
+        """The line of a dotted path such as `alerting.route.routes[0]`, or
+        of its nearest written ancestor kept (`lines`)."""
         parts: list[str | int] = [
             int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path)
         ]
