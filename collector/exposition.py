@@ -47,8 +47,9 @@ CHUNK = 25
 """Checks (each with its regions) walked, and rendered when stale, between
 two yields to the event loop: a few milliseconds of work at most."""
 
-COPY = 10_000
-"""Cached series texts joined into one written chunk: a copy of ~1 MB."""
+COPY = 2_000
+"""Cached series texts joined into one written chunk: ~120 KB by default,
+~3 MB for the detailed histogram."""
 
 Line = tuple[str, str, float]
 """(name suffix, extra labels as `,k="v"`, value) of one sample line."""
