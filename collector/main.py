@@ -318,7 +318,7 @@ class Collector:
         async with self._applying:
             await asyncio.to_thread(self.metrics.set_targets, config.checks)
             prepared = await asyncio.to_thread(policies, config)
-            self.alerting.configure(config, alerting, prepared)
+            await self.alerting.reconfigure(config, alerting, prepared)
             await self.service.broadcast(config)
 
     def _reloaded(self, ok: bool) -> None:

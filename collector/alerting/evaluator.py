@@ -31,9 +31,9 @@ check through the same steps; tests hold the two to the same alerts.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from collector.alerting import texts
@@ -55,6 +55,18 @@ __all__ = ["CheckPolicy", "Evaluator"]
 STATE_VERSION = 1
 """Bumped when the shape of `export_state` changes; older state is ignored."""
 _NONE: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Reload:
+    """What a new config changes (`Evaluator.plan`)."""
+
+    policies: dict[str, CheckPolicy]
+    changed: list[CheckPolicy]
+    """New checks, and checks whose policy differs."""
+    removed: list[str]
+    fastest: float
+    """The smallest `stale_after`."""
 
 
 class Evaluator(Sight, SloChecks):
@@ -87,22 +99,45 @@ class Evaluator(Sight, SloChecks):
         self._slo_prev = float("-inf")
         """The previous tick: SLO buckets begin at the first tick in them."""
         self._changed: set[str] = set()
-        """Checks changed materially since `take_changes` (see `to_save`)."""
+        """Checks changed materially since `take_changes` (see there)."""
         self._removed: set[str] = set()
         self.set_policies(policies, now)
 
     def set_policies(self, policies: Iterable[CheckPolicy], now: float) -> list[Alert]:
-        """Apply a new config. Alerts of removed checks resolve; checks whose
-        policy is unchanged are not touched."""
+        """Apply a new config at once. Alerts of removed checks resolve;
+        checks whose policy is unchanged are not touched."""
+        return [a for alerts in self.apply(self.plan(policies), now) for a in alerts]
+
+    def plan(self, policies: Iterable[CheckPolicy]) -> Reload:
+        """What a new config changes. Read-only, so it may run in a thread
+        while the event loop goes on (reloads are applied one at a time)."""
         new = {p.name: p for p in policies}
-        alerts = [a for name in self._checks.keys() - new.keys() for a in self._forget(name, now)]
-        old = self._policies
-        for policy in new.values():
-            if old.get(policy.name) != policy or policy.name not in self._checks:
+        old, checks = self._policies, self._checks
+        return Reload(
+            policies=new,
+            changed=[p for p in new.values() if old.get(p.name) != p or p.name not in checks],
+            removed=[name for name in list(checks) if name not in new],
+            fastest=min((p.stale_after for p in new.values()), default=math.inf),
+        )
+
+    def apply(self, plan: Reload, now: float, chunk: int = 1000) -> Iterator[list[Alert]]:
+        """Apply `plan`, `chunk` checks at a time, yielding each part's alerts:
+        the caller may let the event loop run in between. Each check moves
+        to its new policy whole, so results and ticks in between see every
+        check under its old or its new policy, never a mix."""
+        for start in range(0, len(plan.removed), chunk):
+            alerts = []
+            for name in plan.removed[start : start + chunk]:
+                self._policies.pop(name, None)
+                alerts += self._forget(name, now)
+            yield alerts
+        for start in range(0, len(plan.changed), chunk):
+            for policy in plan.changed[start : start + chunk]:
                 self._adopt(policy, now)
-        self._policies = new
-        self._fastest = min((p.stale_after for p in new.values()), default=math.inf)
-        return alerts
+                self._policies[policy.name] = policy
+            yield []
+        self._policies = dict(plan.policies)
+        self._fastest = plan.fastest
 
     def _adopt(self, policy: CheckPolicy, now: float) -> None:
         """Take a new or changed policy: regions added or dropped, stale
@@ -205,8 +240,9 @@ class Evaluator(Sight, SloChecks):
         checks `_slo_due` names. `full` (tests only) looks at every check
         through the same steps, the reference the incremental pass must match.
         """
-        self._recheck |= self._index.advance(now, self._lookup)
-        self._changed |= self._recheck  # `last_seen` of a region gone silent is worth a save
+        went = self._index.advance(now, self._lookup)
+        self._recheck |= went
+        self._changed |= went  # `last_seen` of a region gone silent is worth a save
         recheck, self._recheck = self._recheck, set()
         prev = self._slo_prev
         slo = self._slo_due(now)

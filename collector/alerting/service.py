@@ -45,6 +45,8 @@ noticed within a second. A wake-up (new alerts, a silence) flushes the
 dispatcher at once but does not evaluate every check again."""
 _SAVE_EVERY = 10.0
 """State is saved at least this often."""
+_RELOAD_CHUNK = 1000
+"""Checks a reload applies between two turns of the event loop (~20 ms)."""
 _SAVE_ROWS = 1000
 """Check rows written per save (about 20 ms); more wait for the next one."""
 _SAVE_DIRTY = 1.0
@@ -90,12 +92,41 @@ class AlertingService:
         alerting: AlertingConfig,
         prepared: tuple[list[CheckPolicy], list[HeartbeatPolicy]] | None = None,
     ) -> None:
-        """Apply checks and routing (at start and on every reload).
-        `prepared` is `policies(config)` built off the event loop (~0.3 s
-        at 10,000 checks)."""
+        """Apply checks and routing at once (at start). `prepared` is
+        `policies(config)` built off the event loop (~0.3 s at 10,000 checks)."""
         now = self.clock()
         probed, beats = prepared or policies(config)
-        alerts = self.evaluator.set_policies(probed, now) + self.heartbeats.set_policies(beats, now)
+        alerts = self.evaluator.set_policies(probed, now)
+        self._configure_rest(alerting, beats, alerts, now)
+
+    async def reconfigure(
+        self,
+        config: Config,
+        alerting: AlertingConfig,
+        prepared: tuple[list[CheckPolicy], list[HeartbeatPolicy]] | None = None,
+    ) -> None:
+        """`configure` for a reload, without holding the event loop: what
+        changed is worked out in a thread, and applied `_RELOAD_CHUNK`
+        checks at a time (a reload of 50,000 checks took ~0.5 s at once)."""
+        if prepared is None:
+            prepared = await asyncio.to_thread(policies, config)
+        probed, beats = prepared
+        plan = await asyncio.to_thread(self.evaluator.plan, probed)
+        now = self.clock()
+        alerts: list[Alert] = []
+        for part in self.evaluator.apply(plan, now, _RELOAD_CHUNK):
+            alerts += part
+            await asyncio.sleep(0)
+        self._configure_rest(alerting, beats, alerts, now)
+
+    def _configure_rest(
+        self,
+        alerting: AlertingConfig,
+        beats: list[HeartbeatPolicy],
+        alerts: list[Alert],
+        now: float,
+    ) -> None:
+        alerts += self.heartbeats.set_policies(beats, now)
         self.alerting = alerting
         if self.dispatcher is None:
             self.dispatcher = Dispatcher(alerting)

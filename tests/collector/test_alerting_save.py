@@ -1,9 +1,10 @@
-"""The alerting service saves the evaluator by check row, only the checks
+"""The alerting service applies a reload in chunks and saves the evaluator by check row, only the checks
 that changed, into a real SQLite file; a restart reads them back, and a
 state saved as one blob by an older collector still loads."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from collector.alerting.config import parse_alerting
@@ -104,4 +105,29 @@ def test_a_save_writes_a_bounded_number_of_rows_and_shutdown_writes_the_rest(
     assert 0 < len(svc.store.load_checks()) < len(many)
     svc.save(force=True)
     assert len(svc.store.load_checks()) == len(many)
+    svc.store.close()
+
+
+async def test_a_reload_lets_the_event_loop_run_between_chunks(tmp_path: Path) -> None:
+    many = [
+        CheckPolicy(name=f"m{i}", check_type="http", interval=60.0, regions=("eu",))
+        for i in range(2500)
+    ]
+    svc = service(tmp_path, Clock())
+    turns = 0
+
+    async def count() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    counter = asyncio.create_task(count())
+    await svc.reconfigure(
+        parse_config("checks: []\n", "checks.yaml"), parse_alerting(None), (many, [])
+    )
+    counter.cancel()
+    assert turns >= 3  # 2,500 new checks and 5 removed, 1,000 a turn
+    assert sorted(svc.evaluator._policies) == sorted(p.name for p in many)
+    assert sorted(svc.evaluator._checks) == sorted(p.name for p in many)
     svc.store.close()
