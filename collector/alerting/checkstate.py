@@ -37,6 +37,11 @@ class CheckState:
     closed_at: float = float("-inf")
     """When the last outage closed (not persisted): SLO alerts wait a
     window before they may start again."""
+    slo_hot: float = float("inf")
+    """Until when the SLO window may hold what starts an SLO alert (a slow
+    success, a failure that counts; inf while one fires or until the first
+    evaluation): after it, a fast success needs no SLO evaluation (not
+    persisted)."""
     backfill: Backfill = field(default_factory=Backfill)
     """Late results replayed apart (not persisted: a backfill is short)."""
 

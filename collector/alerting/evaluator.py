@@ -43,7 +43,7 @@ from collector.alerting.deploys import Deploys
 from collector.alerting.lifecycle import Lifecycle, key
 from collector.alerting.model import Alert
 from collector.alerting.policy import CheckPolicy
-from collector.alerting.regions import Incident, RegionState, outage_holds
+from collector.alerting.regions import Incident, RegionState, Transition, outage_holds
 from collector.alerting.schedule import Deadlines
 from collector.alerting.sight import Assignments, Sight, StaleIndex
 from collector.alerting.slochecks import SLO_ALERTS, SloChecks, bucket
@@ -161,6 +161,7 @@ class Evaluator(Sight, SloChecks):
             self._changed.add(name)
         state.regions = regions
         state.host = policy.host or ""
+        state.slo_hot = math.inf  # the SLO thresholds may have changed
         self._recheck.add(name)
         self._slo_fresh.add(name)
 
@@ -186,38 +187,56 @@ class Evaluator(Sight, SloChecks):
             region = state.regions.get(obs.region)
             if region is None:
                 continue  # or for a region the check no longer runs in
-            fresh.add(name)
             if now - obs.at > policy.late_after:  # a backfill: history, not the present
+                fresh.add(name)
                 alerts += self._late(policy, state, obs, now)
                 continue
-            release = obs.release
-            if release and release != state.release:  # a deploy, or the first result
-                state.release = release
-                self.deploys.observe_release(policy.service, release, obs.at)
-            if obs.cert_serial is not None:  # most results carry no certificate
-                alerts += self._certs(policy, state, obs, now)
+            if obs.cert_serial is not None or (obs.release and obs.release != state.release):
+                alerts += self._news(policy, state, obs, now)  # rare: most results carry neither
             heard.add(obs.region)
             if region.agent_id != obs.agent_id or name in stale:
                 self._moved(policy, region, obs)
             # Count it in its region and the SLO window.
             if counts_as_success(obs):
-                s, limit = region.successes, policy.success_threshold
-                if region.failures or s < limit or region.last_seen is None:
+                if region.failures or region.down or region.in_incident or not region.last_seen:
                     changed.add(name)  # a streak broken, recovering, or the first: worth a save
                 state.window.add(obs.at, obs.region, True, obs.duration)
+                if obs.duration > policy.slo.p95_warning:
+                    state.slo_hot = max(state.slo_hot, obs.at + policy.slo.window)
+                if now < state.slo_hot:  # else a fast success cannot start an SLO alert
+                    fresh.add(name)
                 transition = region.record(None, now, obs.agent_id, policy.thresholds)
             else:
-                changed.add(name)
-                # Only a streak's first failure is kept: the facts of the
-                # others are not gathered.
-                failure = region.first_failure or failure_of(obs)
-                transition = region.record(failure, now, obs.agent_id, policy.thresholds)
-                if state.incident is not None:
-                    region.in_incident = True
-                state.window.add(obs.at, obs.region, False, obs.duration, region.in_incident)
+                transition = self._failed(policy, state, region, obs, now)
             if transition is not None:  # the region went down or came back up
                 alerts += self._outage(policy, state, now, state.stale(policy, now))
         return alerts
+
+    def _news(self, policy: CheckPolicy, state: CheckState, obs: Sample, now: float) -> list[Alert]:
+        """A result with a new release (a deploy, or the first result) or a
+        certificate."""
+        release = obs.release
+        if release and release != state.release:
+            state.release = release
+            self.deploys.observe_release(policy.service, release, obs.at)
+        return self._certs(policy, state, obs, now) if obs.cert_serial is not None else []
+
+    def _failed(
+        self, policy: CheckPolicy, state: CheckState, region: RegionState, obs: Sample, now: float
+    ) -> Transition | None:
+        """A failing live result, into its region and the SLO window."""
+        self._changed.add(policy.name)
+        self._slo_fresh.add(policy.name)
+        # Only a streak's first failure is kept: the facts of the others
+        # are not gathered.
+        failure = region.first_failure or failure_of(obs)
+        transition = region.record(failure, now, obs.agent_id, policy.thresholds)
+        if state.incident is not None:
+            region.in_incident = True
+        state.window.add(obs.at, obs.region, False, obs.duration, region.in_incident)
+        if not region.in_incident:
+            state.slo_hot = max(state.slo_hot, obs.at + policy.slo.window)
+        return transition
 
     def _moved(self, policy: CheckPolicy, region: RegionState, obs: Sample) -> None:
         """A result from another agent than the last, or for a stale region."""

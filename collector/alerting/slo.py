@@ -126,6 +126,16 @@ class SloWindow:
             marked = ((at, r, x or (r == region and at >= since)) for at, r, x in self._failed)
             self._failed = deque(marked, maxlen=MAX_SAMPLES)
 
+    def hot_until(self, slow: float, span: float) -> float:
+        """Until when the window holds something an SLO alert could start
+        on: a success slower than `slow` or a failure that counts
+        (-inf: nothing; time alone only removes results)."""
+        at = self._ok.slower_than(slow)
+        for failed_at, _, excluded in self._failed:
+            if not excluded:
+                at = max(at, failed_at)
+        return at + span
+
     def next_change(self, now: float, span: float, settle: float) -> float:
         """When time alone next changes what `stats` says (inf: never): the
         oldest result leaves the window, or a counted failure settles."""

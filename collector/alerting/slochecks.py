@@ -70,6 +70,13 @@ class SloChecks:
         policy, state = self._policies[name], self._checks[name]
         alerts = self._slo(policy, state, now)
         slo = policy.slo
+        firing = (
+            key("LatencyHigh", name) in self.alerts or key("ErrorRatioHigh", name) in self.alerts
+        )
+        state.slo_hot = math.inf if firing else state.window.hot_until(slo.p95_warning, slo.window)
+        if now >= state.slo_hot:  # nothing in the window can start one: nothing to wait for
+            self._slo_at.discard(name)
+            return alerts
         at = state.window.next_change(now, slo.window, policy.settle)
         if now - state.closed_at < slo.window:
             at = min(at, state.closed_at + slo.window)

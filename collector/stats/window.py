@@ -146,6 +146,14 @@ class Window:
         if drop > 0:
             del failed_at[:drop]
 
+    def slower_than(self, limit: float) -> float:
+        """When the newest success slower than `limit` ended (-inf: none)."""
+        ok = self._ok
+        for i in range(len(ok) - 1, -1, -1):
+            if ok[i] > limit:
+                return self._ok_at[i]
+        return -math.inf
+
     def durations(self, now: float, span: float) -> array[float]:
         """Successful durations that ended within `span` seconds of `now`."""
         first = bisect.bisect_right(self._ok_at, now - span, self._lo, self._hi)
