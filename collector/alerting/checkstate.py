@@ -21,40 +21,52 @@ _FINDING_REASONS = frozenset({"assertion", "dns_nxdomain"})
 _FINDING_ALERTS = {"dns": "DnsMismatch", "email_auth": "EmailAuthFailing"}
 
 
-@dataclass
+@dataclass(slots=True)
 class CheckState:
-    """The detection state of one check."""
+    """The detection state of one check. What most checks never use
+    (certificates, flap changes, a backfill) is None until first needed:
+    at 50,000 checks each empty one cost ~10 MB."""
 
     regions: dict[str, RegionState] = field(default_factory=dict)
     incident: Incident | None = None
     window: SloWindow = field(default_factory=SloWindow)
-    certs: CertTracker = field(default_factory=CertTracker)
+    certs: CertTracker | None = None
+    """None until the first certificate."""
     host: str = ""
     release: str = ""
     """The release header of the last result (not persisted): deploys are
     looked up only when it changes."""
-    flap: FlapState = field(default_factory=FlapState)
+    flap: FlapState | None = None
+    """None until the first outage-state change."""
     closed_at: float = float("-inf")
     """When the last outage closed (not persisted): SLO alerts wait a
     window before they may start again."""
+    backfill: Backfill | None = None
+    """Late results replayed apart (not persisted: a backfill is short);
+    None until the first late result."""
     slo_hot: float = float("inf")
     """Until when the SLO window may hold what starts an SLO alert (a slow
     success, a failure that counts; inf while one fires or until the first
     evaluation): after it, a fast success needs no SLO evaluation (not
     persisted)."""
-    backfill: Backfill = field(default_factory=Backfill)
-    """Late results replayed apart (not persisted: a backfill is short)."""
 
     def stale(self, policy: CheckPolicy, now: float) -> set[str]:
+        """The regions silent for longer than the policy's `stale_after`."""
         return {r for r, s in self.regions.items() if s.is_stale(now, policy.stale_after)}
 
+    @property
+    def flapping(self) -> bool:
+        """Flap-damped now."""
+        return self.flap is not None and self.flap.since is not None
+
     def to_dict(self, slo: bool = False) -> dict[str, Any]:
+        """JSON-able form; `slo`: with the SLO window (see below)."""
         data = {
             "regions": {r: s.to_dict() for r, s in self.regions.items()},
             "incident": None if self.incident is None else self.incident.to_dict(),
-            "certs": self.certs.to_dict(),
+            "certs": {} if self.certs is None else self.certs.to_dict(),
             "host": self.host,
-            "flap": self.flap.to_dict(),
+            "flap": (self.flap or FlapState()).to_dict(),
         }
         # The SLO window is kept only while an SLO alert fires (`slo`): a
         # fresh window after a restart would resolve it early. Any other
@@ -66,13 +78,14 @@ class CheckState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckState:
-        incident = data.get("incident")
+        """Inverse of `to_dict`."""
+        incident, flap = data.get("incident"), data.get("flap") or {}
         return cls(
             regions={r: RegionState.from_dict(s) for r, s in data["regions"].items()},
             incident=None if incident is None else Incident.from_dict(incident),
-            certs=CertTracker.from_dict(data.get("certs", {})),
+            certs=CertTracker.from_dict(data["certs"]) if data.get("certs") else None,
             host=data.get("host", ""),
-            flap=FlapState.from_dict(data.get("flap", {})),
+            flap=FlapState.from_dict(flap) if flap.get("changes") or flap.get("since") else None,
             window=SloWindow.from_state(data["slo"]) if data.get("slo") else SloWindow(),
         )
 

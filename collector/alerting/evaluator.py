@@ -37,9 +37,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from collector.alerting import texts
-from collector.alerting.certs import CertEvent
+from collector.alerting.backfill import Backfill
+from collector.alerting.certs import CertEvent, CertTracker
 from collector.alerting.checkstate import CheckState, failing, failure_of, outage_name
 from collector.alerting.deploys import Deploys
+from collector.alerting.flapping import FlapState
 from collector.alerting.lifecycle import Lifecycle, key
 from collector.alerting.model import Alert
 from collector.alerting.policy import CheckPolicy
@@ -272,7 +274,7 @@ class Evaluator(Sight, SloChecks):
                 n: s for n, p in self._policies.items() if (s := self._checks[n].stale(p, now))
             }
             recheck = set(self._policies)
-            flapping = [n for n in self._policies if self._checks[n].flap.since is not None]
+            flapping = [n for n in self._policies if self._checks[n].flapping]
             slo = [n for n in self._policies if bucket(n, now) > bucket(n, prev)]
         alerts: list[Alert] = []
         for name in recheck & self._policies.keys():
@@ -377,7 +379,7 @@ class Evaluator(Sight, SloChecks):
                 self.assignments.move(name, r, None, region.agent_id)
                 if region.last_seen is not None and region.last_seen >= self._started_at:
                     self._heard_in.add(r)
-        self._flapping = {n for n, s in self._checks.items() if s.flap.since is not None}
+        self._flapping = {n for n, s in self._checks.items() if s.flapping}
         self._slo_fresh = {n for n, s in self._checks.items() if len(s.window)}
         self._changed = set(self._checks) if data.get("by_rows") is None else set()
         policies, self._policies = self._policies, {}
@@ -449,6 +451,8 @@ class Evaluator(Sight, SloChecks):
         success = counts_as_success(obs)
         state.window.add(obs.at, obs.region, success, obs.duration)
         failure = None if success else failure_of(obs)
+        if state.backfill is None:
+            state.backfill = Backfill()
         outage = state.backfill.record(
             obs.region, failure, obs.at, policy.thresholds, policy.quorum
         )
@@ -467,6 +471,8 @@ class Evaluator(Sight, SloChecks):
         """Count an outage-state change; the one that starts flapping damps
         the check and fires `CheckFlapping` (see `flapping.py`)."""
         self._changed.add(policy.name)
+        if state.flap is None:
+            state.flap = FlapState()
         if not state.flap.change(now, policy.flap):
             return []
         self._flapping.add(policy.name)
@@ -476,7 +482,7 @@ class Evaluator(Sight, SloChecks):
 
     def _settled(self, policy: CheckPolicy, state: CheckState, now: float) -> list[Alert]:
         """A flapping check quiet for `settle`: one notice of its final state."""
-        if not state.flap.settled(now, policy.flap):
+        if state.flap is None or not state.flap.settled(now, policy.flap):
             return []
         self._flapping.discard(policy.name)
         self._changed.add(policy.name)
@@ -495,6 +501,8 @@ class Evaluator(Sight, SloChecks):
     ) -> list[Alert]:
         if obs.cert_serial is None or obs.cert_not_after is None:
             return []
+        if state.certs is None:
+            state.certs = CertTracker()
         known = state.certs.knows(obs.cert_serial)
         events = state.certs.observe(obs.cert_serial, obs.cert_not_after, now, policy.cert)
         if events or not known:

@@ -68,7 +68,7 @@ def _opt_failure(data: dict[str, Any] | None) -> Failure | None:
     return None if data is None else Failure.from_dict(data)
 
 
-@dataclass
+@dataclass(slots=True)
 class RegionState:
     """Consecutive-result counters and up/down state of one (check, region)."""
 

@@ -73,6 +73,8 @@ class SloWindow:
     `Window` (the newest MAX_SAMPLES within the span), failures as `Failed`
     tuples, oldest first."""
 
+    __slots__ = ("_failed", "_ok")
+
     def __init__(self, span: float = float("inf")) -> None:
         self._ok = Window(span)
         self._failed: deque[Failed] | tuple[()] = ()
@@ -100,6 +102,8 @@ class SloWindow:
         failed = self._failed
         while isinstance(failed, deque) and failed and failed[0][0] <= oldest:
             failed.popleft()
+        if isinstance(failed, deque) and not failed:
+            self._failed = ()  # an empty deque is 600 B; most windows hold no failure
 
     def _failures(self) -> deque[Failed]:
         if not isinstance(self._failed, deque):

@@ -95,7 +95,7 @@ class SloChecks:
         # resolve). One already firing still resolves or changes level.
         quiet = (
             state.incident is not None
-            or state.backfill.failing is not None  # a late outage being replayed
+            or (state.backfill is not None and state.backfill.failing is not None)  # replaying
             or now - state.closed_at < policy.slo.window
         )
         alerts: list[Alert] = []
