@@ -88,6 +88,10 @@ class Evaluator(Sight, SloChecks):
         self._index = StaleIndex()
         self.assignments = Assignments()
         self._heard_in: set[str] = set()
+        self._config_version = 0
+        self._sight_memo: dict[str, object] = {}
+        self._silent_keys: set[str] = set()
+        self._blind_list: list[str] = []
         self._fastest = math.inf
         self._recheck: set[str] = set()
         """Checks whose outage state `tick` must look at again."""
@@ -140,6 +144,7 @@ class Evaluator(Sight, SloChecks):
             yield []
         self._policies = dict(plan.policies)
         self._fastest = plan.fastest
+        self._config_version += 1
 
     def _adopt(self, policy: CheckPolicy, now: float) -> None:
         """Take a new or changed policy: regions added or dropped, stale
@@ -285,7 +290,9 @@ class Evaluator(Sight, SloChecks):
         for name in slo:
             alerts += self._slo_step(name, now)
         sparse = {n: set(s) for n, s in stale.items()} if full else self._index.stale
-        return alerts + self._agents(now, sparse) + self._blind(now, sparse, connected)
+        version = None if full else self._index.version
+        sight = self._agents(now, sparse, version) + self._blind(now, sparse, connected, version)
+        return alerts + sight
 
     def _lookup(self, name: str) -> tuple[CheckPolicy, CheckState] | None:
         policy = self._policies.get(name)
@@ -371,6 +378,7 @@ class Evaluator(Sight, SloChecks):
         self.deploys.load(data.get("deploys", {}))
         self._index.clear()
         self.assignments.clear()
+        self._sight_memo.clear()
         self._slo_at.clear()
         self._heard_in.clear()
         for name, state in self._checks.items():

@@ -35,11 +35,13 @@ class StaleIndex:
     """The stale regions of every check, kept by deadline: `stale` holds
     only checks with a stale region."""
 
-    __slots__ = ("_at", "stale")
+    __slots__ = ("_at", "stale", "version")
 
     def __init__(self) -> None:
         self.stale: dict[str, set[str]] = {}
         self._at: Deadlines[tuple[str, str]] = Deadlines()
+        self.version = 0
+        """Bumped whenever `stale` changes."""
 
     def watch(self, check: str, region: str, state: RegionState, limit: float) -> bool:
         """(Re)start the clock of a region: from its last result, or from
@@ -51,6 +53,7 @@ class StaleIndex:
         names.discard(region)
         if not names:
             del self.stale[check]
+        self.version += 1
         return True
 
     def forget(self, check: str, regions: Iterable[str]) -> None:
@@ -60,6 +63,7 @@ class StaleIndex:
             self._at.discard((check, region))
             if names:
                 names.discard(region)
+                self.version += 1
         if names is not None and not names:
             del self.stale[check]
 
@@ -67,6 +71,7 @@ class StaleIndex:
         """Forget everything (before a rebuild)."""
         self.stale.clear()
         self._at.clear()
+        self.version += 1
 
     def advance(self, now: float, lookup: Lookup) -> set[str]:
         """Take the deadlines that passed by `now`; the checks whose stale
@@ -82,6 +87,7 @@ class StaleIndex:
             if state.is_stale(now, limit):
                 self.stale.setdefault(check, set()).add(region)
                 changed.add(check)
+                self.version += 1
             else:  # a newer result: its own deadline (never `now` again)
                 later.append(((check, region), max(state.deadline(limit), math.nextafter(now, 1))))
         for k, at in later:
@@ -93,14 +99,17 @@ class Assignments:
     """The checks each (agent, region) probes: those the agent last reported
     for there, and those no agent reported for yet (agent "")."""
 
-    __slots__ = ("_by", "_sorted")
+    __slots__ = ("_by", "_sorted", "version")
 
     def __init__(self) -> None:
         self._by: dict[tuple[str, str], set[str]] = {}
         self._sorted: dict[tuple[str, str], list[str]] = {}
+        self.version = 0
+        """Bumped whenever an agent's checks change."""
 
     def move(self, check: str, region: str, old: str | None, new: str | None) -> None:
         """`check`'s region `region` is now probed by `new` (None: gone)."""
+        self.version += 1
         for agent, add in ((old, False), (new, True)):
             if agent is None:
                 continue
@@ -118,6 +127,7 @@ class Assignments:
         """Forget everything (before a rebuild)."""
         self._by.clear()
         self._sorted.clear()
+        self.version += 1
 
     def of(self, agent: str, region: str) -> list[str]:
         """The checks `agent` probes in `region`, sorted (kept until it changes)."""
@@ -142,27 +152,35 @@ class Sight:
     """The smallest `stale_after` of any check (inf: no checks)."""
     assignments: Assignments
     alerts: Lifecycle
+    _config_version: int
+    """Bumped when the checks configured change."""
+    _sight_memo: dict[str, object]
+    """What the last tick built its sight alerts from (see `_agents`)."""
+    _silent_keys: set[str]
+    _blind_list: list[str]
 
-    def _agents(self, now: float, stale: Mapping[str, set[str]]) -> list[Alert]:
+    def _agents(
+        self, now: float, stale: Mapping[str, set[str]], version: int | None = None
+    ) -> list[Alert]:
         """`AgentDown` per silent (agent, region), naming every check it was
-        assigned, kept current while it fires."""
-        silent: dict[tuple[str, str], float | None] = {}
-        for check, names in stale.items():
-            for name in names:
-                region = self._checks[check].regions[name]
-                who = (region.agent_id or "unknown", name)
-                silent[who] = _latest(silent.get(who), region.last_seen)
+        assigned, kept current while it fires. With the stale map's
+        `version`, the silent set and its texts are rebuilt only when the
+        stale map or the assignments changed (nothing else changes them)."""
         alerts: list[Alert] = []
         starting = now - self._started_at < BLIND_START_GRACE
-        for (agent, where), seen in sorted(silent.items()):
-            k = key("AgentDown", agent, where)
-            if starting and k not in self.alerts:
-                continue  # an agent still starting; one restored as firing keeps firing
-            checks = self._assigned(agent, where)
-            alert = texts.agent_down(agent, where, checks=checks, last_seen=seen, now=now)
-            alerts += self.alerts.fire(k, alert, refresh=True)
-        wanted = {key("AgentDown", *who) for who in silent}
-        for k in [k for k in self.alerts.keys("AgentDown|") if k not in wanted]:
+        memo = None if version is None else (version, self.assignments.version, starting)
+        if memo is None or memo != self._sight_memo.get("agents"):
+            self._sight_memo["agents"] = memo
+            silent = _silent(self._checks, stale)
+            for (agent, where), seen in sorted(silent.items()):
+                k = key("AgentDown", agent, where)
+                if starting and k not in self.alerts:
+                    continue  # an agent still starting; one restored as firing keeps firing
+                checks = self._assigned(agent, where)
+                alert = texts.agent_down(agent, where, checks=checks, last_seen=seen, now=now)
+                alerts += self.alerts.fire(k, alert, refresh=True)
+            self._silent_keys = {key("AgentDown", *who) for who in silent}
+        for k in [k for k in self.alerts.keys("AgentDown|") if k not in self._silent_keys]:
             current = self.alerts.get(k)
             assert current is not None
             where = current.labels.get("region", "")
@@ -196,29 +214,60 @@ class Sight:
         return self.assignments.of(agent, region)
 
     def _blind(
-        self, now: float, stale: Mapping[str, set[str]], connected: int | None
+        self,
+        now: float,
+        stale: Mapping[str, set[str]],
+        connected: int | None,
+        version: int | None = None,
     ) -> list[Alert]:
         """`MonitoringBlind` while any check has every region stale, or no
         agent has been connected for as long as the fastest check needs to go
-        stale (then every check is blind, slow ones too)."""
-        blind = sorted(
-            c for c, names in stale.items() if names and len(names) == len(self._checks[c].regions)
-        )
+        stale (then every check is blind, slow ones too). With the stale
+        map's `version`, the list and the text are rebuilt only on a change."""
         if connected:
             self._connected_at = now
-        elif connected == 0 and self._policies and now - self._connected_at > self._fastest:
-            # as long as the fastest check's region takes to go stale: agents
-            # reconnecting after a collector restart are not a blind monitor
-            blind = sorted(self._policies)
+        # as long as the fastest check's region takes to go stale: agents
+        # reconnecting after a collector restart are not a blind monitor
+        everyone = connected == 0 and self._policies and now - self._connected_at > self._fastest
+        memo = None if version is None else (version, self._config_version, everyone)
+        if memo is None or memo != self._sight_memo.get("blind"):
+            self._sight_memo["blind"] = memo
+            self._blind_list = (
+                sorted(self._policies) if everyone else _all_stale(self._checks, stale)
+            )
+            self._sight_memo["text"] = None
+        blind = self._blind_list
         k = key("MonitoringBlind")
         current = self.alerts.get(k)
         if blind and (current is not None or now - self._started_at >= BLIND_START_GRACE):
+            text = None if memo is None else (memo, connected == 0)
+            if current is not None and text is not None and text == self._sight_memo.get("text"):
+                return []  # firing with this very text
+            self._sight_memo["text"] = text
             alert = texts.monitoring_blind(blind, connected, now)
             return self.alerts.fire(k, alert, refresh=True)
         named = current.annotations.get("checks", "").split(", ") if current else []
         if current is None or (self._restored(current) and not all(map(self._heard, named))):
             return []
         return self.alerts.resolve(k, now, texts.sight_back())
+
+
+def _silent(
+    checks: Mapping[str, CheckState], stale: Mapping[str, set[str]]
+) -> dict[tuple[str, str], float | None]:
+    """(agent, region) of every stale region, with the agent's last result."""
+    silent: dict[tuple[str, str], float | None] = {}
+    for check, names in stale.items():
+        for name in names:
+            region = checks[check].regions[name]
+            who = (region.agent_id or "unknown", name)
+            silent[who] = _latest(silent.get(who), region.last_seen)
+    return silent
+
+
+def _all_stale(checks: Mapping[str, CheckState], stale: Mapping[str, set[str]]) -> list[str]:
+    """The checks whose every region is stale, sorted."""
+    return sorted(c for c, names in stale.items() if names and len(names) == len(checks[c].regions))
 
 
 def _latest(a: float | None, b: float | None) -> float | None:
