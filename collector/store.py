@@ -204,14 +204,14 @@ class Store:
         if self._pending and not self.retry():
             return False
         try:
-            with self._transaction() as db:
+            with self._transaction() as db:  # removed first: a check removed and re-added
+                db.executemany(
+                    "DELETE FROM check_state WHERE name = ?", [(name,) for name in removed]
+                )
                 db.executemany(
                     "INSERT INTO check_state (name, data) VALUES (?, ?) "
                     "ON CONFLICT (name) DO UPDATE SET data = excluded.data",
                     [(name, _dumps(data)) for name, data in rows.items()],
-                )
-                db.executemany(
-                    "DELETE FROM check_state WHERE name = ?", [(name,) for name in removed]
                 )
         except (sqlite3.Error, StoreError) as exc:
             self._failed(str(exc))
@@ -381,7 +381,8 @@ class Store:
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            with suppress(sqlite3.Error):  # SQLite may have rolled back itself (a full disk)
+                self._db.execute("ROLLBACK")
             raise
         try:
             self._db.execute("COMMIT")

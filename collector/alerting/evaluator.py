@@ -152,9 +152,8 @@ class Evaluator(Sight, SloChecks):
         outage and SLO state looked at again on the next tick."""
         name = policy.name
         state = self._checks.get(name)
-        if state is None:
+        if state is None:  # no row until it has something to keep: a restart makes it anew
             state = self._checks[name] = CheckState()
-            self._changed.add(name)
         regions = {r: state.regions.get(r) or RegionState(since=now) for r in policy.regions}
         gone = [r for r in state.regions if r not in regions]
         for r in gone:
@@ -164,8 +163,6 @@ class Evaluator(Sight, SloChecks):
             if r not in state.regions:
                 self.assignments.move(name, r, None, region.agent_id)
             self._index.watch(name, r, region, policy.stale_after)
-        if gone or len(regions) != len(state.regions):
-            self._changed.add(name)
         state.regions = regions
         state.host = policy.host or ""
         state.slo_hot = math.inf  # the SLO thresholds may have changed

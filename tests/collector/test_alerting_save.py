@@ -100,6 +100,7 @@ def test_a_save_writes_a_bounded_number_of_rows_and_shutdown_writes_the_rest(
     svc = AlertingService(Store.open(tmp_path), CollectorMetrics(Stats()), clock=clock)
     svc.configure(parse_config("checks: []\n", "checks.yaml"), parse_alerting(None), (many, []))
     svc.restore()
+    svc.observe([result(p.name, "eu", T0, True) for p in many], T0)  # a first result: a change
     clock.now += 11
     svc.save()
     assert 0 < len(svc.store.load_checks()) < len(many)

@@ -257,3 +257,12 @@ def test_heartbeat_deadline_survives_restart_through_sqlite(store: Store) -> Non
         assert all(token.encode() not in f.read_bytes() for f in files if f.exists())
     finally:
         again.close()
+
+
+def test_check_rows_are_upserted_and_deleted_in_one_write(store: Store) -> None:
+    assert store.save_checks({"a": {"v": 1}, "b": {"v": 1}}, ())
+    assert store.save_checks({"a": {"v": 2}}, ["b"])
+    assert store.save_checks({"b": {"v": 3}}, ["b"])  # removed and added again since the last save
+    again = reopen(store)
+    assert again.load_checks() == {"a": {"v": 2}, "b": {"v": 3}}
+    again.close()

@@ -83,3 +83,18 @@ def test_a_corrupt_file_is_refused_and_state_commands_recover_it(
     assert any(p.name.startswith(f"{FILENAME}.bad-") for p in tmp_path.iterdir())
     Store.open(tmp_path).close()
     assert check_state(tmp_path) == 0
+
+
+def test_check_rows_that_cannot_be_written_are_handed_back_not_lost(tmp_path: Path) -> None:
+    errors: list[int] = []
+    store = Store.open(tmp_path, on_error=lambda: errors.append(1))
+    fill(store)
+    rows = {f"c{i}": BIG for i in range(3)}
+    assert store.save_checks(rows, ()) is False  # does not raise; the caller keeps them
+    assert errors and store.problem is not None and "full" in store.problem
+    assert store.load_checks() == {}
+    free(store)
+    assert store.save_checks(rows, ()) is True
+    assert store.problem is None or store.retry()
+    assert sorted(store.load_checks()) == ["c0", "c1", "c2"]
+    store.close()
