@@ -149,7 +149,7 @@ class Window:
     def slower_than(self, limit: float) -> float:
         """When the newest success slower than `limit` ended (-inf: none)."""
         ok = self._ok
-        for i in range(len(ok) - 1, -1, -1):
+        for i in range(self._hi - 1, self._lo - 1, -1):  # the live part only
             if ok[i] > limit:
                 return self._ok_at[i]
         return -math.inf

@@ -101,3 +101,22 @@ def test_state_round_trips_through_json() -> None:
     restored = Window.from_state(300, json.loads(json.dumps(window.to_state())))
     assert restored.figures(120.0, 300) == window.figures(120.0, 300)
     assert len(restored) == len(window) == 10
+
+
+@pytest.mark.parametrize(
+    ("durations", "limit", "expected"),
+    [
+        ([0.1, 0.9, 0.1], 0.5, 2.0),
+        ([0.9, 0.1, 0.1, 0.1, 0.1, 0.1], 0.5, -math.inf),  # the slow one was pruned
+        ([0.1] * 6, 0.5, -math.inf),
+    ],
+    ids=["newest-slow", "slow-one-pruned", "none-slow"],
+)
+def test_slower_than_reads_only_the_live_successes(
+    durations: list[float], limit: float, expected: float
+) -> None:
+    window = Window(span=3.5)
+    for at, duration in enumerate(durations, start=1):
+        window.add(float(at), duration, True)
+    window.prune(float(len(durations)))
+    assert window.slower_than(limit) == expected

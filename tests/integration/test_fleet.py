@@ -200,6 +200,4 @@ def test_agents_reach_a_tls_collector_only_when_they_trust_it(
     assert get_json(f"http://127.0.0.1:{trusting}/healthz")["collector_connected"] is True
     assert not has_series(metric_lines(http_port), "probe_success", region="us-east")
     # It keeps trying, and probing (polled: a loaded machine starts it late).
-    wait_for(
-        lambda: "stream.reconnect_scheduled" in plaintext.output(), 20, "the plaintext retry"
-    )
+    wait_for(lambda: "stream.reconnect_scheduled" in plaintext.output(), 20, "the plaintext retry")
