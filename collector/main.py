@@ -143,8 +143,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "--detailed-metrics",
         action="store_true",
         default=env("VANTAGE_DETAILED_METRICS", "") not in ("", "0", "false"),
-        help="also export the costly per-series families (the duration histogram, 15 lines "
-        "per check and region) [VANTAGE_DETAILED_METRICS=1]",
+        help="also export the costly per-series families: the rest of blackbox_exporter's "
+        "probe_* names, the duration histogram, the 1h window, and instance/target on every "
+        "line (~28 lines per https series instead of 7; docs/architecture.md) "
+        "[VANTAGE_DETAILED_METRICS=1]",
     )
     p.add_argument(
         "--private",
