@@ -10,6 +10,7 @@ so a tick costs O(what fell due), not O(checks).
 from __future__ import annotations
 
 import heapq
+import math
 from typing import Generic, TypeVar
 
 K = TypeVar("K", str, tuple[str, str])
@@ -55,11 +56,12 @@ class Deadlines(Generic[K]):
         self._heap.clear()
         self._due.clear()
 
-    def due(self, now: float) -> list[K]:
-        """The keys whose deadline is `now` or earlier, soonest first; their
-        deadlines are removed."""
-        heap, live, out = self._heap, self._due, []
-        while heap and heap[0][0] <= now:
+    def due(self, now: float, limit: float = math.inf) -> list[K]:
+        """The keys whose deadline is `now` or earlier, soonest first, at
+        most `limit` of them; their deadlines are removed."""
+        heap, live = self._heap, self._due
+        out: list[K] = []
+        while heap and heap[0][0] <= now and len(out) < limit:
             at, key = heapq.heappop(heap)
             if live.get(key) == at:
                 del live[key]

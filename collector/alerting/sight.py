@@ -28,6 +28,12 @@ BLIND_START_GRACE = 20.0
 backoff), are not a blind monitor nor a dead agent, even where checks run
 every second."""
 
+ADVANCE_LIMIT = 10_000
+"""Deadlines taken per tick (~20 ms). At a start every region's first
+deadline falls in the same second (150,000 at 50,000 checks x 3); taken at
+once they held the event loop for half a second, so they spread over a few
+ticks, and a region going stale then may be noticed a few seconds late."""
+
 Lookup = Callable[[str], tuple[CheckPolicy, CheckState] | None]
 
 
@@ -78,7 +84,7 @@ class StaleIndex:
         set changed."""
         changed: set[str] = set()
         later: list[tuple[tuple[str, str], float]] = []
-        for check, region in self._at.due(now):
+        for check, region in self._at.due(now, ADVANCE_LIMIT):
             found = lookup(check)
             state = found[1].regions.get(region) if found else None
             if found is None or state is None:

@@ -269,3 +269,15 @@ def test_a_plain_success_on_an_up_region_is_not_a_change_to_save() -> None:
     assert ev.take_changes() == ({"c"}, set())
     ev.set_policies([], 31.0)
     assert ev.take_changes()[1] == {"c"}
+
+
+def test_a_burst_of_deadlines_spreads_over_ticks_and_misses_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("collector.alerting.sight.ADVANCE_LIMIT", 4)
+    pols = [replace(POLICY, name=f"c{i}") for i in range(5)]  # 5 deadlines at 25 s
+    ev = Evaluator(pols, now=0.0)
+    ev.tick(26.0)
+    assert len(ev._index.stale) == 4  # the limit; the fifth waits a tick
+    ev.tick(27.0)
+    assert sorted(ev._index.stale) == [p.name for p in pols]
