@@ -24,9 +24,9 @@ from __future__ import annotations
 import socket
 import ssl
 
-from agent.probe_kit.template import MissingValue
 from common.faults import Fault, reason
 from common.reasons import FailureReason
+from common.template import MissingValue
 
 Failure = tuple[FailureReason, str]
 """What a probe's error mapper returns: the reason and a short message."""

@@ -30,11 +30,11 @@ from agent.probe_kit.faults import classify as classify_shared
 from agent.probe_kit.http_expect import Answer, BodyScan, Finding, Hop
 from agent.probe_kit.http_phases import CLOCK, PhaseClock, PhaseConnector
 from agent.probe_kit.resolve import NameserverResolver, ResolveFailed
-from agent.probe_kit.template import Expander
 from common.config.http import HttpRequest, validate_url
 from common.faults import Fault
 from common.reasons import FailureReason
 from common.redaction import redact
+from common.template import Expander
 from vantage.v1 import vantage_pb2 as pb
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from agent.probe_kit.faults import Failure
 from agent.probe_kit.http_client import Fetched, conclude, fetch, prepare, ssl_context
 from agent.probe_kit.http_client import classify as classify_http
 from agent.probe_kit.http_expect import judge, reads_body, scan_for
-from agent.probe_kit.template import Expander
 from common.config.http import HttpCheck
+from common.template import Expander
 from vantage.v1 import vantage_pb2 as pb
 
 _FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6, "any": socket.AF_UNSPEC}

@@ -28,9 +28,9 @@ from agent.probe_kit.http_client import (
 )
 from agent.probe_kit.http_client import classify as classify_http
 from agent.probe_kit.http_expect import judge
-from agent.probe_kit.template import Expander
 from common.config.http_flow import Extract, FlowStep, HttpFlowCheck
 from common.reasons import FailureReason
+from common.template import Expander
 from vantage.v1 import vantage_pb2 as pb
 
 

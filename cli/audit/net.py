@@ -25,9 +25,9 @@ from agent.probe_kit.dns_client import answers, query, resolve_server
 from agent.probe_kit.http_client import classify, fetch, new_session, prepare
 from agent.probe_kit.http_expect import Hop
 from agent.probe_kit.resolve import ResolveFailed, resolve
-from agent.probe_kit.template import Expander
 from cli.overrides import ConnectToResolver, Overrides
 from common.config.http import HttpRequest, Redirects
+from common.template import Expander
 
 _BODY_CAP = 2 << 20
 _MAX_HOPS = 10

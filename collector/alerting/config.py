@@ -198,10 +198,9 @@ def _resolved(
         return settings
     missing: list[tuple[Path_, str]] = []
     settings = expand(settings, env, missing)
-    for at, name in missing:
+    for at, why in missing:
         field_ = ".".join(str(p) for p in at)
-        why = f"field '{field_}': environment variable {name} is not set"
-        problems.add((*path, *at), why, subject=who)
+        problems.add((*path, *at), f"field '{field_}': {why}", subject=who)
     return None if missing else settings
 
 

@@ -20,8 +20,8 @@ from pydantic import AfterValidator, BeforeValidator
 from collector.alerting.silences import DAYS
 from common.config.base import Duration, Regex
 from common.config.loader import Path_
+from common.template import Expander, MissingValue, env_refs
 
-_ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _LONG_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -44,23 +44,28 @@ def loopback(host: str) -> bool:
 
 def unresolved(text: str) -> bool:
     """A `${env:...}` left as written: its shape is unknown."""
-    return _ENV.search(text) is not None
+    return bool(env_refs(text))
 
 
 def expand(
     value: Any, env: Mapping[str, str], missing: list[tuple[Path_, str]], at: Path_ = ()
 ) -> Any:
-    """`value` with `${env:NAME}` resolved from `env`, recursively; each
-    unset name is appended to `missing` with the path (below `value`) where
-    it is used."""
+    """`value` with `${env:NAME}` resolved from `env` (common.template, which
+    registers each value for redaction), recursively; what cannot be
+    resolved is appended to `missing` as (path below `value`, why)."""
     if isinstance(value, dict):
         return {k: expand(v, env, missing, (*at, k)) for k, v in value.items()}
     if isinstance(value, list):
         return [expand(v, env, missing, (*at, i)) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
-    missing.extend((at, name) for name in _ENV.findall(value) if name not in env)
-    return _ENV.sub(lambda m: env.get(m.group(1), ""), value)
+    unset = [name for name in env_refs(value) if name not in env]
+    missing.extend((at, f"environment variable {name} is not set") for name in unset)
+    try:
+        return value if unset else Expander(env).text(value)
+    except MissingValue:  # a `${name}`: variables exist only in http_flow steps
+        missing.append((at, "only ${env:NAME} is resolved in a receiver setting"))
+        return value
 
 
 # --- field types ---------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from collector.alerting.notifiers import RECEIVER_TYPES
+from collector.alerting.receivers import PagerDutySpec
 from collector.config_source import load_collector_config
+from common import redaction
 from common.config import ConfigError
 
 CHECKS = """\
@@ -116,6 +118,15 @@ BAD = [
     ),
     pytest.param(
         "alerting:\n"
+        "  route: {receivers: [pager]}\n"
+        "  receivers:\n"
+        "    - {name: pager, type: webhook, url: 'http://127.0.0.1:9/${token}'}\n",
+        "checks.yaml:4: receiver 'pager': field 'url': "
+        "only ${env:NAME} is resolved in a receiver setting",
+        id="not-an-env-reference",
+    ),
+    pytest.param(
+        "alerting:\n"
         "  detection_budget: soon\n",
         "checks.yaml:2: alerting: field 'detection_budget': bad duration 'soon': "
         "write a number with ms, s, m, h or d, e.g. 30s, 7d or 1h30m",
@@ -151,6 +162,24 @@ def test_a_bad_receiver_url_never_echoes_its_token(tmp_path: Path) -> None:
         "expected an http:// or https:// URL with a host"
     ]
     assert token not in str(caught.value)
+
+
+def test_a_secret_from_the_environment_is_resolved_and_redacted(tmp_path: Path) -> None:
+    key = "pd-fake-routing-key-0123456789"  # pragma: allowlist secret
+    section = (
+        "alerting:\n  route: {receivers: [pager]}\n  receivers:\n"
+        "    - {name: pager, type: pagerduty, routing_key: '${env:FAKE_PD_KEY}'}\n"
+    )
+    try:
+        _, alerting = load_collector_config(
+            write(tmp_path, section + CHECKS), env={"FAKE_PD_KEY": key}
+        )
+        [pager] = alerting.receivers
+        assert isinstance(pager.spec, PagerDutySpec)
+        assert pager.spec.routing_key == key
+        assert key not in redaction.scrub(f"sent with {key}")
+    finally:
+        redaction.forget_all()
 
 
 BOTH = """\

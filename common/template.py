@@ -1,9 +1,10 @@
-"""`${env:NAME}` and `${var}` in check settings, resolved on the agent.
+"""`${env:NAME}` and `${var}`: the one expander of templates in settings.
 
 Secrets reach checks only through the agent's environment: the collector
-holds and sends the template, never the value. Every resolved env value and
-every extracted flow variable is registered for redaction, so it never shows
-up in a log line, a result message or the API.
+holds and sends the template, never the value, and resolves only its own
+receivers' settings (collector.alerting.parsing). Every resolved env value
+and every extracted flow variable is registered for redaction, so it never
+shows up in a log line, a result message or the API.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from typing import Any
 from common import redaction
 
 _REF = re.compile(r"\$\{(env:)?([A-Za-z_][A-Za-z0-9_.-]*)\}")
+
+
+def env_refs(template: str) -> list[str]:
+    """The NAMEs of the `${env:NAME}` references in `template`."""
+    return [name for is_env, name in _REF.findall(template) if is_env]
 
 
 class MissingValue(LookupError):
