@@ -21,6 +21,7 @@ from collector.alerting.regions import RegionState
 from collector.alerting.schedule import Deadlines
 from collector.alerting.sight import StaleIndex
 from collector.alerting.slo import SloPolicy
+from collector.alerting.slochecks import SLO_EVERY
 from collector.model import Sample
 from common.reasons import FailureReason
 
@@ -281,3 +282,37 @@ def test_a_burst_of_deadlines_spreads_over_ticks_and_misses_none(
     assert len(ev._index.stale) == 4  # the limit; the fifth waits a tick
     ev.tick(27.0)
     assert sorted(ev._index.stale) == [p.name for p in pols]
+
+
+def test_an_slo_alert_held_back_by_an_outage_starts_when_the_quiet_period_ends() -> None:
+    """Slow results after an outage, then silence: nothing leaves the window
+    when the quiet period ends, so only its own deadline evaluates it."""
+    pol = replace(
+        POLICY,
+        interval=5.0,
+        failure_threshold=1,
+        success_threshold=1,
+        slo=SloPolicy(p95_warning=0.5, p95_critical=5.0, window=120.0),
+    )
+    fast, walk = Evaluator([pol], now=0.0), Evaluator([pol], now=0.0)
+    fired: dict[str, float] = {}
+    for second in range(1, 240):
+        now = float(second)
+        if second <= 10:  # an outage, closed at 15 by a success probed at 12
+            batch = [sample("c", "eu", now, ok=False)] if second % 5 == 0 else []
+        elif second == 15:
+            batch = [sample("c", "eu", now - 3)]
+        elif 50 <= second <= 80:  # slow successes, then nothing
+            slow = replace(sample("c", "eu", now), duration=1.0)
+            batch = [slow] if second % 5 == 0 else []
+        else:
+            batch = []
+        fast.observe_all(batch, now)
+        walk.observe_all(batch, now)
+        for name, ev in (("fast", fast), ("walk", walk)):
+            full = name == "walk"
+            for alert in ev.tick(now, 1, full=full):
+                if alert.name == "LatencyHigh":
+                    fired.setdefault(name, now)
+    assert fired["walk"] < 15 + 120 + SLO_EVERY + 1  # when the quiet period ended
+    assert fired["fast"] == fired["walk"]
