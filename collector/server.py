@@ -54,6 +54,8 @@ MAX_BATCH_RESULTS = 10_000
 SLICE = 128
 """Results given to statistics and the evaluator between two yields to the
 event loop: ~5 ms at ~40 µs per result."""
+CONVERT = 1024
+"""Results converted from protobuf between two yields: ~5 ms at ~5 µs each."""
 _DRAIN = 2.0
 """Seconds a refused caller's messages are read and dropped before the status."""
 _QUIET = 0.1
@@ -354,7 +356,7 @@ class CollectorService(pb_grpc.CollectorServicer):
             self.metrics.ingest_results.labels("refused").inc(len(batch.results))
             log.warning("agent.batch_refused", agent=agent.agent_id, why=refusal.details)
             return refusal
-        samples = self._known(agent, batch, now)
+        samples = await self._known(agent, batch, now)
         new = await self.ingest.accept(agent.key, samples, batch.seq, now)
         if new and samples:
             self.metrics.ingest_delay.observe(max(0.0, now - samples[0].at))
@@ -369,17 +371,23 @@ class CollectorService(pb_grpc.CollectorServicer):
         agent.outbox.put_nowait(pb.CollectorMessage(ack=pb.Ack(seq=batch.seq)))
         return None
 
-    def _known(self, agent: AgentConn, batch: pb.ResultBatch, now: float) -> list[Sample]:
+    async def _known(self, agent: AgentConn, batch: pb.ResultBatch, now: float) -> list[Sample]:
         """Samples of the checks this agent's region runs, probed no later than
-        the clock allows (a NaN time fails the test too); the rest is counted."""
+        the clock allows (a NaN time fails the test too); the rest is counted.
+        Converted `CONVERT` results at a time with a yield between: a batch
+        at the limit (10,000) takes ~55 ms."""
         runs = self._checks_run_in(agent.region)
         horizon = now + MAX_SEQ_AHEAD_S
-        samples = [
-            sample_of(r, agent.agent_id, agent.region)
-            for r in batch.results
-            if r.check in runs and r.started_at <= horizon
-        ]
-        if len(samples) < len(batch.results):
+        results, samples = batch.results, []
+        for start in range(0, len(results), CONVERT):
+            if start:
+                await asyncio.sleep(0)
+            samples += [
+                sample_of(r, agent.agent_id, agent.region)
+                for r in results[start : start + CONVERT]
+                if r.check in runs and r.started_at <= horizon
+            ]
+        if len(samples) < len(results):
             self._count_dropped(agent, batch, runs, len(samples))
         return samples
 

@@ -12,7 +12,7 @@ import pytest
 
 from collector.metrics import CollectorMetrics
 from collector.model import Sample
-from collector.server import CollectorService, Ingest
+from collector.server import CONVERT, CollectorService, Ingest
 from collector.stats.series import Stats
 from common.auth import AgentTokens, Binding, token_sha256
 from common.config import parse_config
@@ -186,6 +186,18 @@ async def test_results_for_checks_the_region_does_not_run_never_reach_ingest(edg
     assert [s.check for s in edge.ingested] == ["home"]
     assert edge.counted("unknown_check") == 2001
     assert edge.counted("ok") == 1
+
+
+async def test_a_batch_bigger_than_a_conversion_slice_arrives_whole_and_in_order(
+    edge: Edge,
+) -> None:
+    names = ["home", "eu-only"] * (CONVERT + 200)  # three slices
+    async with grpc.aio.insecure_channel(edge.target) as channel:
+        agent = Stream(channel, SHARED)
+        await agent.hello("local-3", "eu-west")
+        await agent.send(batch(now_seq(), *names))
+    assert [s.check for s in edge.ingested] == names
+    assert edge.counted("ok") == len(names)
 
 
 async def test_a_flood_over_the_rate_limit_is_resource_exhausted(edge: Edge) -> None:
