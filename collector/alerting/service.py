@@ -47,8 +47,9 @@ _SAVE_EVERY = 10.0
 """State is saved at least this often."""
 _RELOAD_CHUNK = 1000
 """Checks a reload applies between two turns of the event loop (~20 ms)."""
-_SAVE_ROWS = 1000
-"""Check rows written per save (about 20 ms); more wait for the next one."""
+_SAVE_ROWS = 500
+"""Check rows written per save (~25 µs each); more wait for the next save,
+within _SAVE_DIRTY. At 50k checks and 2,500 results/s, ~100 change a second."""
 _SAVE_DIRTY = 1.0
 """A change is saved within this many seconds, not on every change: in an
 alert storm each save would write the whole state again."""
