@@ -31,6 +31,8 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -69,43 +71,65 @@ URL = "http://127.0.0.1:8080/healthz"
 
 @dataclass
 class Poller:
-    """Polls /healthz every 20 ms in a thread; latencies by phase."""
+    """Polls /healthz every 20 ms from a process of its own (so neither the
+    bench's scraping nor its GIL delays a poll); latencies by phase, a
+    phase being the wall-clock spans marked with `during`."""
 
     port: int
-    phase: str = "idle"
-    latencies: dict[str, list[float]] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
+    out: Path
+    spans: list[tuple[str, float, float]] = field(default_factory=list)
+    _proc: subprocess.Popen[bytes] | None = None
 
-    def run(self) -> None:
-        """Poll until stopped; a failed request counts as its timeout."""
-        while not self._stop.wait(0.02):
-            started = time.perf_counter()
+    def start(self) -> None:
+        """Start the polling process."""
+        code = (
+            "import sys; "
+            "from bench.scale_collector import poll; "
+            "poll(int(sys.argv[1]), sys.argv[2])"
+        )
+        argv = [sys.executable, "-c", code, str(self.port), str(self.out)]
+        self._proc = subprocess.Popen(argv)
+
+    @contextmanager
+    def during(self, phase: str) -> Iterator[None]:
+        """Attribute the polls that start meanwhile to `phase`."""
+        started = time.time()
+        try:
+            yield
+        finally:
+            self.spans.append((phase, started, time.time()))
+
+    def worst(self, phase: str) -> float:
+        """The slowest answer in `phase` (inf when never polled)."""
+        spans = [(a, b) for name, a, b in self.spans if name == phase]
+        polls = self.out.read_text().split() if self.out.exists() else []
+        pairs = zip(map(float, polls[::2]), map(float, polls[1::2]), strict=True)
+        inside = (lat for at, lat in pairs if any(a <= at <= b for a, b in spans))
+        return max(inside, default=float("inf"))
+
+    def stop(self) -> None:
+        """End the polling process."""
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(10)
+
+
+def poll(port: int, out: str) -> None:
+    """The poller's process: `start latency` per line, every 20 ms; a failed
+    request counts as its 10 s timeout."""
+    with open(out, "a", buffering=1) as file:
+        while True:
+            time.sleep(0.02)
+            at, started = time.time(), time.perf_counter()
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                 conn.request("GET", "/healthz")
                 conn.getresponse().read()
                 conn.close()
                 latency = time.perf_counter() - started
             except OSError:
                 latency = 10.0
-            self.latencies.setdefault(self.phase, []).append(latency)
-
-    @contextmanager
-    def during(self, phase: str) -> Iterator[None]:
-        """Attribute the latencies measured meanwhile to `phase`."""
-        self.phase = phase
-        try:
-            yield
-        finally:
-            self.phase = "idle"
-
-    def worst(self, phase: str) -> float:
-        """The slowest answer in `phase` (inf when never polled)."""
-        return max(self.latencies.get(phase, []), default=float("inf"))
-
-    def stop(self) -> None:
-        """End the polling thread's loop."""
-        self._stop.set()
+            file.write(f"{at:.3f} {latency:.4f}\n")
 
 
 def scrape(port: int, gzip: bool = False) -> tuple[float, int, int]:
@@ -180,30 +204,33 @@ def measure(procs: Procs) -> tuple[Figures, Poller]:
     f["ready_s"], proc, grpc_port, http_port = ready_seconds(procs, config, 300)
     pid = proc.pid
     f["rss_ready_mb"] = proc_status_bytes(pid, "VmRSS") / 1e6
-    poller = Poller(http_port)
-    threading.Thread(target=poller.run, daemon=True).start()
-    idle_before = cpu_seconds(pid)
-    time.sleep(10)
-    f["idle_cores"] = (cpu_seconds(pid) - idle_before) / 10
-    sender = _sender(procs, grpc_port)
-    hour = {"pattern": "production", "start": time.time() - MINUTES * 60 - 60, "batch": 8}
-    with poller.during("flood"):
-        cpu, reply = _send(sender, pid, "hour", {**hour, "minutes": MINUTES})
-    f["flood_results"] = reply["ops"]
-    f["flood_us_per_result"] = cpu / reply["ops"] * 1e6
-    f["flood_results_per_s"] = reply["ops"] / reply["wall"]
-    f["rss_hour_mb"] = proc_status_bytes(pid, "VmRSS") / 1e6
-    with poller.during("scrape"):
-        f["scrape_full_s"], size, lines = scrape(http_port)
-        f["scrape_mb"] = size / 1e6
-        f["scrape_lines_per_series"] = lines / (CHECKS * len(REGIONS))
-        f["scrape_unchanged_s"], *_ = scrape(http_port)
-        f["scrape_gzip_s"], size, _ = scrape(http_port, gzip=True)
-        f["scrape_gzip_mb"] = size / 1e6
-    _steady(f, sender, pid, http_port, poller)
-    _reload(f, proc, config, http_port, poller)
-    f["rss_end_mb"] = proc_status_bytes(pid, "VmRSS") / 1e6
-    poller.stop()
+    poller = Poller(http_port, procs.tmp / "healthz.txt")
+    poller.start()
+    try:
+        idle_before = cpu_seconds(pid)
+        with poller.during("idle"):
+            time.sleep(10)
+        f["idle_cores"] = (cpu_seconds(pid) - idle_before) / 10
+        sender = _sender(procs, grpc_port)
+        hour = {"pattern": "production", "start": time.time() - MINUTES * 60 - 60, "batch": 8}
+        with poller.during("flood"):
+            cpu, reply = _send(sender, pid, "hour", {**hour, "minutes": MINUTES})
+        f["flood_results"] = reply["ops"]
+        f["flood_us_per_result"] = cpu / reply["ops"] * 1e6
+        f["flood_results_per_s"] = reply["ops"] / reply["wall"]
+        f["rss_hour_mb"] = proc_status_bytes(pid, "VmRSS") / 1e6
+        with poller.during("scrape"):
+            f["scrape_full_s"], size, lines = scrape(http_port)
+            f["scrape_mb"] = size / 1e6
+            f["scrape_lines_per_series"] = lines / (CHECKS * len(REGIONS))
+            f["scrape_unchanged_s"], *_ = scrape(http_port)
+            f["scrape_gzip_s"], size, _ = scrape(http_port, gzip=True)
+            f["scrape_gzip_mb"] = size / 1e6
+        _steady(f, sender, pid, http_port, poller)
+        _reload(f, proc, config, http_port, poller)
+        f["rss_end_mb"] = proc_status_bytes(pid, "VmRSS") / 1e6
+    finally:
+        poller.stop()
     return f, poller
 
 
