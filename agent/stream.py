@@ -54,9 +54,13 @@ _METHOD = "/vantage.v1.Collector/Connect"
 
 
 def classify_rpc_error(error: grpc.aio.AioRpcError, collector: str) -> Exception:
+    """Map a failed call to TransientError or FatalError (see `classify_status`)."""
+    return classify_status(error.code(), error.details() or "", collector)
+
+
+def classify_status(code: grpc.StatusCode, details: str, collector: str) -> Exception:
     """Map a gRPC status to TransientError or FatalError (with a message
     that says what to change)."""
-    code, details = error.code(), error.details() or ""
     if code in _FATAL:
         return FatalError(
             f"collector {collector} refused this agent: {code.name}: {_FATAL[code]} ({details})"
@@ -67,6 +71,19 @@ def classify_rpc_error(error: grpc.aio.AioRpcError, collector: str) -> Exception
             "--collector takes its gRPC address (--grpc-listen, 9790 by default)"
         )
     return TransientError(f"{code.name}: {details}")
+
+
+async def _ended(call: Any, collector: str, exc: Exception) -> Exception:
+    """Why a call that refused a write ended: its status when the collector
+    ended it with one, else a transient break."""
+    try:
+        code = await asyncio.wait_for(call.code(), 1.0)
+        details = await call.details()
+    except TimeoutError:
+        code = None  # not ended after all
+    if code is None or code is grpc.StatusCode.OK:
+        return TransientError(f"stream broke: {exc}")
+    return classify_status(code, details or "", collector)
 
 
 def backoff(attempt: int, jitter: float, initial: float = 0.5, cap: float = 10.0) -> float:
@@ -190,7 +207,9 @@ class StreamClient:
             except grpc.aio.AioRpcError as exc:
                 raise classify_rpc_error(exc, self.collector) from exc
             except (asyncio.InvalidStateError, grpc.aio.UsageError) as exc:
-                raise TransientError(f"stream broke: {exc}") from exc
+                # A write after the collector ended the call: the status it
+                # ended with (a revoked token) decides, not the write.
+                raise await _ended(call, self.collector, exc) from exc
             finally:
                 call.cancel()
                 self._set_connected(False)

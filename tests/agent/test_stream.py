@@ -3,6 +3,7 @@ reconnect backoff, and the backfill budget."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -12,7 +13,14 @@ import pytest
 from agent import settings
 from agent.metrics import AgentMetrics
 from agent.spool import Spool
-from agent.stream import RateBudget, StreamClient, attempt_after, backoff, classify_rpc_error
+from agent.stream import (
+    RateBudget,
+    StreamClient,
+    _ended,
+    attempt_after,
+    backoff,
+    classify_rpc_error,
+)
 from common.errors import FatalError, TransientError
 from vantage.v1 import vantage_pb2 as pb
 
@@ -52,6 +60,46 @@ def test_statuses_map_to_fatal_or_transient(
     assert isinstance(error, kind)
     assert says in str(error)
     assert "\n" not in str(error)
+
+
+class EndedCall:
+    """A call the collector ended (or not) when a write was refused."""
+
+    def __init__(self, code: grpc.StatusCode | None, details: str = "") -> None:
+        self._code, self._details = code, details
+
+    async def code(self) -> grpc.StatusCode:
+        if self._code is None:
+            await asyncio.sleep(3600)  # still open: never ends
+        assert self._code is not None
+        return self._code
+
+    async def details(self) -> str:
+        return self._details
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "says"),
+    [
+        (grpc.StatusCode.UNAUTHENTICATED, FatalError, "UNAUTHENTICATED"),
+        (grpc.StatusCode.PERMISSION_DENIED, FatalError, "may not report as"),
+        (grpc.StatusCode.OK, TransientError, "stream broke"),
+        (grpc.StatusCode.UNAVAILABLE, TransientError, "UNAVAILABLE"),
+        (None, TransientError, "stream broke"),
+    ],
+    ids=["revoked", "permission", "ended-ok", "unavailable", "not-ended"],
+)
+def test_a_refused_write_reports_the_status_the_call_ended_with(
+    code: grpc.StatusCode | None, kind: type[Exception], says: str
+) -> None:
+    """A revoked token ends the call while the agent writes: the write's
+    `RPC already finished` must not hide the UNAUTHENTICATED that stops it."""
+    write_error = asyncio.InvalidStateError("RPC already finished.")
+    error = asyncio.run(
+        _ended(EndedCall(code, "agent token revoked"), "127.0.0.1:9791", write_error)
+    )
+    assert isinstance(error, kind)
+    assert says in str(error)
 
 
 @pytest.mark.parametrize(
