@@ -246,7 +246,11 @@ class AlertingService:
         if now - self._ticked_at >= _TICK:
             self._ticked_at = now
             connected = self.agents_connected() if self.agents_connected else None
-            self._push(self.evaluator.tick(now, connected) + self.heartbeats.tick(now), now)
+            for part in self.evaluator.tick_steps(now, connected):
+                if part:
+                    self._push(part, now)
+                await asyncio.sleep(0)  # a flood's SLO evaluations, in slices
+            self._push(self.heartbeats.tick(now), now)
             self._refresh(now)
             self._export_flapping()
         for notification in self._dispatcher().flush(now):

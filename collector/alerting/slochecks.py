@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Iterable
 
 from collector.alerting import texts
 from collector.alerting.checkstate import CheckState
@@ -39,9 +40,7 @@ class SloChecks:
 
     _checks: dict[str, CheckState]
     _policies: dict[str, CheckPolicy]
-    _slo_fresh: set[str]
-    """Checks whose SLO figures changed (a result, an outage) since their
-    last SLO evaluation."""
+    _slo_fresh: FreshChecks
     _slo_at: Deadlines[str]
     """When time alone changes a check's SLO figures."""
     _slo_prev: float
@@ -50,21 +49,16 @@ class SloChecks:
     alerts: Lifecycle
 
     def _slo_due(self, now: float) -> list[str]:
-        """The checks whose SLO is evaluated at this tick (see the module)."""
+        """The checks whose SLO is evaluated at this tick (see the module):
+        O(what is due), since fresh checks wait by their phase."""
         prev, self._slo_prev = self._slo_prev, now
-        due, later = [], []
-        for name in [*self._slo_fresh, *self._slo_at.due(now)]:
-            if name not in self._policies:
-                continue
-            current = bucket(name, now)
-            if current > bucket(name, prev):
+        due = self._slo_fresh.take(prev, now)
+        for name in self._slo_at.due(now):
+            if bucket(name, now) > bucket(name, prev):
                 due.append(name)
             else:  # this bucket's evaluation is past: the next one
-                later.append((name, (current + 1) * SLO_EVERY - _phase(name)))
-        self._slo_fresh.clear()
-        for name, at in later:
-            self._slo_at.earlier(name, at)
-        return list(dict.fromkeys(due))
+                self._slo_fresh.add(name)
+        return [name for name in dict.fromkeys(due) if name in self._policies]
 
     def _slo_step(self, name: str, now: float) -> list[Alert]:
         policy, state = self._policies[name], self._checks[name]
@@ -125,14 +119,72 @@ class SloChecks:
         return alerts + (self.alerts.fire(k, alert) if alert is not None else [])
 
 
+_PHASES = 1000
+"""A check's phase is one of this many steps of the `SLO_EVERY` cycle."""
+
+
+def _step_of(check: str) -> int:
+    return zlib.crc32(check.encode()) % _PHASES
+
+
 def _phase(check: str) -> float:
     """A check's offset in the `SLO_EVERY` cycle, from its name (stable
     across restarts), so SLO evaluations spread over the ticks."""
-    return (zlib.crc32(check.encode()) % 1000) * SLO_EVERY / 1000
+    return _step_of(check) * SLO_EVERY / _PHASES
 
 
 def bucket(check: str, at: float) -> float:
     """The `SLO_EVERY` bucket of a check that `at` falls in."""
+    return _bucket(_phase(check), at)
+
+
+def _bucket(phase: float, at: float) -> float:
     if at == float("-inf"):
         return at
-    return math.floor((at + _phase(check)) / SLO_EVERY)
+    return math.floor((at + phase) / SLO_EVERY)
+
+
+class FreshChecks:
+    """Checks whose SLO figures changed (a result, an outage) since their
+    last SLO evaluation, kept by phase: `take` finds the checks whose
+    bucket began between two ticks by looking at the phases, not at every
+    fresh check (in a flood every check is fresh at every tick)."""
+
+    __slots__ = ("_by_step",)
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        self._by_step: dict[int, set[str]] = {}
+        for name in names:
+            self.add(name)
+
+    def add(self, name: str) -> None:
+        """Mark `name` fresh."""
+        step = _step_of(name)
+        names = self._by_step.get(step)
+        if names is None:
+            names = self._by_step[step] = set()
+        names.add(name)
+
+    def discard(self, name: str) -> None:
+        """Unmark `name` (a removed check)."""
+        names = self._by_step.get(_step_of(name))
+        if names is not None:
+            names.discard(name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._by_step.get(_step_of(name), ())
+
+    def __len__(self) -> int:
+        return sum(map(len, self._by_step.values()))
+
+    def take(self, prev: float, now: float) -> list[str]:
+        """Unmark and return the fresh checks whose bucket began after
+        `prev`, up to `now`."""
+        out: list[str] = []
+        for step in [
+            step
+            for step in self._by_step
+            if _bucket(step * SLO_EVERY / _PHASES, now) > _bucket(step * SLO_EVERY / _PHASES, prev)
+        ]:
+            out += self._by_step.pop(step)
+        return out

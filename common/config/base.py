@@ -85,6 +85,12 @@ Duration = Annotated[float, BeforeValidator(_duration), WithJsonSchema(DURATION_
 """A duration: `30s` in YAML, float seconds in code."""
 
 
+def one_or_more(value: object) -> object:
+    """A lone string where a list is expected is a list of one
+    (`to: a@example.com`, `body_contains: Welcome` read naturally)."""
+    return [value] if isinstance(value, str) else value
+
+
 def check_regex(pattern: str) -> str:
     """`pattern` if it compiles; ValueError saying why otherwise."""
     try:

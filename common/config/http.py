@@ -12,7 +12,7 @@ import jmespath
 import jmespath.exceptions
 from pydantic import Field, field_validator, model_validator
 
-from common.config.base import CheckBase, Duration, Model, shared
+from common.config.base import CheckBase, Duration, Model, one_or_more, shared
 from common.config.dns import validate_dns_name
 
 _STATUS_RANGE = re.compile(r"^([1-5])xx$", re.IGNORECASE)
@@ -194,10 +194,6 @@ class JsonExpect(Model):
         return name, getattr(self, name)
 
 
-def _listify(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
 class HttpExpect(Model):
     """What a good HTTP answer looks like."""
 
@@ -220,7 +216,7 @@ class HttpExpect(Model):
     @field_validator("body_contains", "body_not_contains", "body_regex", mode="before")
     @classmethod
     def _strings(cls, value: Any) -> Any:
-        return _listify(value)
+        return one_or_more(value)
 
     @field_validator("body_contains", "body_not_contains")
     @classmethod

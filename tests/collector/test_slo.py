@@ -9,6 +9,7 @@ import random
 import pytest
 
 from collector.alerting.slo import SloWindow
+from collector.alerting.slochecks import FreshChecks, bucket
 from collector.stats.window import MAX_SAMPLES, p95
 
 
@@ -69,3 +70,40 @@ def test_window_state_round_trips_through_json() -> None:
     restored = SloWindow.from_state(json.loads(json.dumps(window.to_state())))
     assert restored.stats(200.0, 10.0, 1) == window.stats(200.0, 10.0, 1)
     assert len(restored) == len(window) == 8
+
+
+@pytest.mark.parametrize(
+    ("prev", "now"),
+    [
+        (float("-inf"), 100.0),
+        (100.0, 101.0),
+        (100.0, 100.0),
+        (1_796_000_000.2, 1_796_000_001.3),
+        (100.0, 105.0),
+        (100.0, 130.5),
+        (99.999, 100.001),
+    ],
+    ids=[
+        "first-tick",
+        "one-second",
+        "same-instant",
+        "wall-clock",
+        "a-cycle",
+        "many-cycles",
+        "edge",
+    ],
+)
+def test_fresh_checks_by_phase_take_exactly_the_checks_whose_bucket_began(
+    prev: float, now: float
+) -> None:
+    """`FreshChecks.take` looks at phases, not at every check: it must name
+    the same checks as comparing every fresh check's buckets, and keep the
+    others for a later tick."""
+    names = [f"check-{i}" for i in range(3000)]
+    fresh = FreshChecks(names)
+    taken = fresh.take(prev, now)
+    expected = {n for n in names if bucket(n, now) > bucket(n, prev)}
+    assert set(taken) == expected
+    assert len(taken) == len(expected)  # each once
+    assert len(fresh) == len(names) - len(expected)
+    assert all((n in fresh) != (n in expected) for n in names)
