@@ -38,7 +38,7 @@ from common.addresses import default_listen, listen_address
 from common.auth import AgentTokens, Binding, read_token_file
 from common.cli import Parser
 from common.config import Config, ConfigError
-from common.runtime import freeze_survivors, gc_paused, install_loop, settle_heap
+from common.runtime import collect_young, freeze_survivors, gc_paused, install_loop, settle_heap
 from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 log = structlog.get_logger("collector")
@@ -414,11 +414,13 @@ class Collector:
         fresh.add_done_callback(_crash_logger("metrics.render_crashed"))
         alerting = asyncio.create_task(self.alerting.run())
         alerting.add_done_callback(_crash_logger("alerting.crashed"))
+        young = asyncio.create_task(collect_young())
         await self._until_stopped()
         self.serving = False
         await server.stop(grace=1.0)
         alerting.cancel()
         fresh.cancel()
+        young.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await alerting
         self.store.retry()

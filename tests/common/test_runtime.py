@@ -17,3 +17,43 @@ def test_settle_heap_freezes_start_up_objects_and_raises_the_young_threshold() -
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", str(GC_YOUNG_THRESHOLD), "True"]
+
+
+_REPLACING = """
+import asyncio, gc, sys
+from common.runtime import collect_young, settle_heap
+
+class Result:
+    __slots__ = ("n", "facts")
+    def __init__(self, n):
+        self.n, self.facts = n, [n]
+
+async def main(paced):
+    last = [Result(i) for i in range(50_000)]  # each series' last result
+    settle_heap()
+    task = asyncio.create_task(collect_young(0.01)) if paced else None
+    for n in range(300_000):  # steady state: each new result replaces an old one
+        last[n % 50_000] = Result(n)
+        if n % 5_000 == 0:
+            await asyncio.sleep(0.011)
+    print(len(gc.get_objects(0)) + len(gc.get_objects(1)))
+
+asyncio.run(main(sys.argv[1] == "paced"))
+"""
+
+
+def test_paced_young_collections_keep_the_young_generation_small_when_results_replace_results() -> (
+    None
+):
+    """CPython counts allocations minus deallocations, so a steady state
+    that replaces old objects never starts a young collection, and the one
+    that finally runs scans everything allocated since: `collect_young`
+    collects on a clock instead."""
+
+    def young(mode: str) -> int:
+        out = subprocess.run(
+            [sys.executable, "-c", _REPLACING, mode], capture_output=True, text=True, check=True
+        )
+        return int(out.stdout)
+
+    assert young("paced") < 20_000 < 90_000 < young("unpaced")  # ~10,000 vs ~100,000
