@@ -57,6 +57,9 @@ class Deploys:
 
     def __init__(self) -> None:
         self._by_service: dict[str, list[Deploy]] = {}
+        self.revision = 0
+        """Counts changes, so a caller saves the records only when they
+        changed (one baseline per service: 50,000 at 50,000 checks)."""
 
     def record(self, service: str, version: str, at: float, source: str = API) -> Deploy:
         """Record a deploy. An API record replaces a header sighting of the
@@ -67,6 +70,7 @@ class Deploys:
         kept.append(deploy)
         kept.sort(key=lambda d: d.at)
         self._by_service[service] = kept[-_KEEP:]
+        self.revision += 1
         return deploy
 
     def observe_release(self, service: str, version: str, at: float) -> Deploy | None:
@@ -111,3 +115,4 @@ class Deploys:
             service: [Deploy(service, str(v), float(at), str(src)) for v, at, src in rows]
             for service, rows in data.items()
         }
+        self.revision += 1

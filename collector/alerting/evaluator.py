@@ -339,13 +339,12 @@ class Evaluator(Sight, SloChecks):
         """Everything needed to carry on after a restart, JSON-able."""
         return {**self.export_meta(), "checks": self.rows(self._checks)}
 
-    def export_meta(self) -> dict[str, Any]:
-        """`export_state` without the checks (the store keeps those by row)."""
-        return {
-            "version": STATE_VERSION,
-            "lifecycle": self.alerts.export(),
-            "deploys": self.deploys.to_dict(),
-        }
+    def export_meta(self, deploys: bool = True) -> dict[str, Any]:
+        """`export_state` without the checks (the store keeps those by row),
+        and without the deploy records unless `deploys` (the caller saves
+        them apart, when `deploys.revision` says they changed)."""
+        meta = {"version": STATE_VERSION, "lifecycle": self.alerts.export()}
+        return {**meta, "deploys": self.deploys.to_dict()} if deploys else meta
 
     def rows(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The saved form of these checks (those configured)."""

@@ -5,7 +5,9 @@ state saved as one blob by an older collector still loads."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from collector.alerting.config import parse_alerting
 from collector.alerting.evaluator import CheckPolicy, Evaluator
@@ -132,3 +134,38 @@ async def test_a_reload_lets_the_event_loop_run_between_chunks(tmp_path: Path) -
     assert sorted(svc.evaluator._policies) == sorted(p.name for p in many)
     assert sorted(svc.evaluator._checks) == sorted(p.name for p in many)
     svc.store.close()
+
+
+def test_deploy_records_are_saved_apart_only_when_they_change_and_survive_a_restart(
+    tmp_path: Path,
+) -> None:
+    """One baseline per service made every save serialize every service's
+    records (50,000 at 50,000 checks); they are written when they change."""
+    clock = Clock()
+    svc = service(tmp_path, clock)
+    first = result("c1", "eu", T0, True)
+    first.release = "web-1.2"
+    svc.observe([first], T0)
+    svc.save(force=True)
+    written: list[str] = []
+    save_state = svc.store.save_state
+
+    def spy(key: str, data: Mapping[str, Any]) -> None:
+        written.append(key)
+        save_state(key, data)
+
+    svc.store.save_state = spy  # type: ignore[method-assign]
+    clock.now += 30
+    svc.observe([result("c3", "eu", clock.now, False)], clock.now)
+    svc.save()
+    assert "evaluator" in written and "deploys" not in written  # nothing new to write
+    assert "deploys" not in (svc.store.load_state("evaluator") or {})
+    svc.evaluator.deploys.record("web", "1.3", clock.now)
+    clock.now += 30
+    svc.save()
+    assert written.count("deploys") == 1
+    svc.store.close()
+    again = service(tmp_path, clock)
+    live = again.evaluator.deploys.live_at("web", clock.now)
+    assert live is not None and live.version == "1.3"
+    again.store.close()
