@@ -13,11 +13,10 @@ from collector.alerting.config import parse_alerting
 from collector.alerting.evaluator import CheckPolicy, Evaluator
 from collector.alerting.service import AlertingService
 from collector.metrics import CollectorMetrics
-from collector.model import Sample
 from collector.stats.series import Stats
 from collector.store import Store
 from common.config import parse_config
-from common.reasons import FailureReason
+from tests.support.samples import sample as result
 
 T0 = 1_000_000.0
 CHECKS = [
@@ -42,18 +41,6 @@ def service(path: Path, clock: Clock) -> AlertingService:
     svc.configure(parse_config("checks: []\n", "checks.yaml"), parse_alerting(None), (CHECKS, []))
     svc.restore()
     return svc
-
-
-def result(check: str, region: str, at: float, ok: bool) -> Sample:
-    return Sample(
-        check=check,
-        region=region,
-        agent_id=f"a-{region}",
-        at=at,
-        success=ok,
-        reason=FailureReason("none" if ok else "timeout"),
-        duration=0.1,
-    )
 
 
 def test_a_check_changed_after_the_last_full_save_survives_a_restart(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from collector.alerting.slo import SloPolicy
 from collector.alerting.slochecks import SLO_EVERY
 from collector.model import Sample
 from common.reasons import FailureReason
+from tests.support.samples import sample
 
 REGIONS = ("eu", "us", "ap", "sa")
 T0 = 1_000_000.0
@@ -215,18 +216,6 @@ def test_a_region_coming_back_leaves_the_stale_map_and_gets_a_deadline() -> None
     assert index.stale == {}
     assert index.advance(230.0, lookup) == set()
     assert index.advance(236.0, lookup) == {"c"}
-
-
-def sample(check: str, region: str, at: float, ok: bool = True) -> Sample:
-    return Sample(
-        check=check,
-        region=region,
-        agent_id=f"a-{region}",
-        at=at,
-        success=ok,
-        reason=FailureReason("none" if ok else "timeout"),
-        duration=0.1,
-    )
 
 
 @pytest.mark.parametrize(
