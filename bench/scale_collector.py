@@ -253,10 +253,11 @@ def _flood(sender: Worker, pid: int) -> tuple[float, int, float]:
     the collector, results, wall seconds."""
     cpu = wall = 0.0
     ops = 0
-    head = max(0, MINUTES - TAIL)
-    for tag, minutes in (("hour", head), ("hour-tail", MINUTES - head)):
+    tail = min(TAIL, MINUTES)
+    # (tag, minutes sent, how long before now they start)
+    for tag, minutes, back in (("hour", MINUTES - tail, MINUTES), ("hour-tail", tail, tail)):
         if minutes:
-            start = time.time() - minutes * 60 if tag == "hour-tail" else time.time() - MINUTES * 60
+            start = time.time() - back * 60
             plan = {"pattern": "production", "start": start, "batch": 8, "minutes": minutes}
             used, reply = _send(sender, pid, tag, plan)
             cpu, ops, wall = cpu + used, ops + int(reply["ops"]), wall + float(reply["wall"])
