@@ -42,12 +42,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from collector.alerting.deploys import humanize
-from collector.alerting.lifecycle import Lifecycle, check_labels, key
-from collector.alerting.model import Alert, AlertState, Severity
+from collector.alerting.heartbeat_texts import FAILED, MISSED, job_failed, missed
+from collector.alerting.lifecycle import Lifecycle, key
+from collector.alerting.model import Alert, Severity
 from collector.alerting.regions import stamp
 
-MISSED, FAILED = "HeartbeatMissed", "JobFailed"
+__all__ = [
+    "FAILED",
+    "MISSED",
+    "PING_KINDS",
+    "STATE_VERSION",
+    "TOKEN_BYTES",
+    "HeartbeatMonitor",
+    "HeartbeatPolicy",
+    "PingKind",
+    "hash_token",
+]
+
 PingKind = Literal["success", "start", "fail"]
 PING_KINDS: tuple[PingKind, ...] = ("success", "start", "fail")
 
@@ -57,7 +68,6 @@ TOKEN_BYTES = 24
 """192 random bits: well past the 128 the issue asks for, 32 URL-safe chars."""
 _MAX_TOKEN_CHARS = 256  # anything longer is not ours; do not bother hashing it
 _MAX_MESSAGE_CHARS = 1000  # job output goes into alerts and state: keep it bounded
-_SUMMARY_MESSAGE_CHARS = 120  # a pager shows one line
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,7 +210,7 @@ class HeartbeatMonitor:
             a
             for n in sorted(due)
             for a in self.alerts.fire(
-                key(MISSED, n), _missed(self._policies[n], self._beats[n], now)
+                key(MISSED, n), missed(self._policies[n], self._beats[n], now)
             )
         ]
 
@@ -321,7 +331,7 @@ class HeartbeatMonitor:
     def _failed(self, policy: HeartbeatPolicy, beat: _Beat, now: float) -> list[Alert]:
         note = f"{policy.name} ran again at {stamp(now)}, but reported failure"
         alerts = self._resolve(key(MISSED, policy.name), now, note)
-        return alerts + self.alerts.fire(key(FAILED, policy.name), _job_failed(policy, beat, now))
+        return alerts + self.alerts.fire(key(FAILED, policy.name), job_failed(policy, beat, now))
 
     def _succeeded(self, policy: HeartbeatPolicy, now: float) -> list[Alert]:
         note = f"{policy.name} reported success at {stamp(now)}"
@@ -357,85 +367,6 @@ class HeartbeatMonitor:
             "running": beat.running(),
             "token_shown": beat.token_shown,
         }
-
-
-# --- texts ---------------------------------------------------------------
-
-
-def _labels(policy: HeartbeatPolicy, alertname: str) -> dict[str, str]:
-    return check_labels(
-        policy.labels,
-        alertname=alertname,
-        check=policy.name,
-        check_type="heartbeat",
-        severity=policy.severity,
-    )
-
-
-def _notes(policy: HeartbeatPolicy, beat: _Beat, summary: str, description: str) -> dict[str, str]:
-    seen, deadline = beat.last_seen(), beat.deadline(policy)
-    notes = {
-        "summary": summary,
-        "description": description,
-        "last_seen": "never" if seen is None else stamp(seen),
-        "deadline": "none" if deadline is None else stamp(deadline),
-    }
-    if policy.runbook_url:
-        notes["runbook_url"] = policy.runbook_url
-    return notes
-
-
-def _details(policy: HeartbeatPolicy, beat: _Beat) -> dict[str, object]:
-    return {
-        "deadline": beat.deadline(policy),
-        "last_success": beat.last_success,
-        "last_start": beat.last_start,
-        "last_fail": beat.last_fail,
-        "message": beat.message,
-    }
-
-
-def _since(beat: _Beat, now: float) -> str:
-    if beat.last_success is None:
-        first = beat.registered_at if beat.first_ping is None else beat.first_ping
-        return f"never reported success (first ping {stamp(first)})"
-    ago = humanize(now - beat.last_success)
-    return f"last reported success at {stamp(beat.last_success)} ({ago} ago)"
-
-
-def _missed(policy: HeartbeatPolicy, beat: _Beat, now: float) -> Alert:
-    """`HeartbeatMissed`: no success by the deadline."""
-    deadline = beat.deadline(policy)
-    assert deadline is not None  # only jobs past `new` have one to miss
-    summary = f"job {policy.name} missed its heartbeat: {_since(beat, now)}"
-    description = (
-        f"Job {policy.name} {_since(beat, now)}; a success was due by {stamp(deadline)} "
-        f"(every {humanize(policy.period)}, {humanize(policy.grace)} grace)."
-    )
-    if beat.running() and beat.last_start is not None:
-        description += f" A run started at {stamp(beat.last_start)} and has not finished."
-    elif (seen := beat.last_seen()) is not None and seen != beat.last_success:
-        description += f" Last heard from at {stamp(seen)}."
-    notes = _notes(policy, beat, summary, description)
-    return Alert(
-        _labels(policy, MISSED), notes, AlertState.FIRING, deadline, None, _details(policy, beat)
-    )
-
-
-def _job_failed(policy: HeartbeatPolicy, beat: _Beat, now: float) -> Alert:
-    """`JobFailed`: the job said so with `/fail`."""
-    said = beat.message.strip()
-    short = said.splitlines()[0][:_SUMMARY_MESSAGE_CHARS] if said else ""
-    summary = f"job {policy.name} failed" + (f": {short}" if short else "")
-    description = (
-        f"Job {policy.name} reported failure at {stamp(now)}"
-        + (f" with: {said}" if said else " (no message)")
-        + f". It {_since(beat, now)}. The next success resolves this alert."
-    )
-    notes = _notes(policy, beat, summary, description)
-    return Alert(
-        _labels(policy, FAILED), notes, AlertState.FIRING, now, None, _details(policy, beat)
-    )
 
 
 def _opt_float(value: Any) -> float | None:
