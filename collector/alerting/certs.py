@@ -2,8 +2,8 @@
 severity, and a resolve when a renewed certificate is seen. Pure.
 
 Tools that alert "certificate expires in N days" every day train people to
-ignore them. Here a serial is notified once at `warning` (below `warn_days`)
-and once more if it reaches `critical` (below `crit_days`, or expired; the
+ignore them. Here a serial is notified once at `warning` (below `warning_days`)
+and once more if it reaches `critical` (below `critical_days`, or expired; the
 warning stays open beside it), and never again: a serial seen again after it
 was superseded (regions behind a load balancer see old and new certificates
 during a rollout) stays quiet.
@@ -15,18 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector.alerting.model import Severity
+from common.config.base import CertExpirySpec
 
 DAY = 86400.0
 _KEEP = 10  # serials remembered per check: more than any rollout shows at once
+_DEFAULTS = CertExpirySpec.model_fields  # the defaults live in the config model
 _RANK: dict[Severity | None, int] = {None: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
 @dataclass(frozen=True)
 class CertPolicy:
-    """Expiry thresholds in days."""
+    """Expiry thresholds in days, from the check's `cert_expiry:` settings."""
 
-    warn_days: float = 14.0
-    crit_days: float = 7.0
+    warning_days: float = _DEFAULTS["warning_days"].default
+    critical_days: float = _DEFAULTS["critical_days"].default
 
 
 @dataclass
@@ -55,9 +57,9 @@ class CertEvent:
 def cert_level(not_after: float, now: float, policy: CertPolicy) -> Severity | None:
     """The severity an expiry date deserves today."""
     days = (not_after - now) / DAY
-    if days < policy.crit_days:
+    if days < policy.critical_days:
         return Severity.CRITICAL
-    return Severity.WARNING if days < policy.warn_days else None
+    return Severity.WARNING if days < policy.warning_days else None
 
 
 class CertTracker:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from collector.alerting.certs import CertPolicy
 from collector.alerting.flapping import FlapPolicy
 from collector.alerting.heartbeats import HeartbeatPolicy
 from collector.alerting.policy import CheckPolicy
@@ -35,8 +36,8 @@ def target_host(check: CheckBase) -> str | None:
 
 
 def check_policy(check: CheckBase, shared: dict[Any, Any] | None = None) -> CheckPolicy:
-    """The evaluator's view of one probed check. With `shared`, equal SLO
-    and flapping policies are one object across the checks built with it
+    """The evaluator's view of one probed check. With `shared`, equal SLO,
+    flapping and certificate policies are one object across the checks built with it
     (they are frozen; at 50,000 checks, two per check were ~10 MB)."""
     table = {} if shared is None else shared
     slo = SloPolicy(
@@ -45,6 +46,7 @@ def check_policy(check: CheckBase, shared: dict[Any, Any] | None = None) -> Chec
         error_ratio=check.slo.error_ratio,
     )
     flap = FlapPolicy(check.flapping.changes, check.flapping.window, check.flapping.settle)
+    cert = CertPolicy(check.cert_expiry.warning_days, check.cert_expiry.critical_days)
     return CheckPolicy(
         name=check.name,
         check_type=check.type,
@@ -58,6 +60,7 @@ def check_policy(check: CheckBase, shared: dict[Any, Any] | None = None) -> Chec
         labels=check.labels,
         slo=table.setdefault(slo, slo),
         flap=table.setdefault(flap, flap),
+        cert=table.setdefault(cert, cert),
         runbook_url=check.runbook_url,
         host=target_host(check),
         stale_grace=check.stale_grace,

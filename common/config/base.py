@@ -191,11 +191,29 @@ class FlappingSpec(Model):
     settle: Duration = 300.0
 
 
+class CertExpirySpec(Model):
+    """When a check's TLS certificate alerts (collector only; docs/alerting.md):
+    `CertExpiring` at warning under `warning_days` days left, and at
+    critical under `critical_days` (or expired), once per serial each."""
+
+    warning_days: float = Field(default=14.0, gt=0)
+    critical_days: float = Field(default=7.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CertExpirySpec:
+        if self.critical_days >= self.warning_days:
+            raise ValueError(
+                f"critical_days {self.critical_days:g} must be below "
+                f"warning_days {self.warning_days:g}"
+            )
+        return self
+
+
 COMMON_FIELDS = frozenset(Defaults.model_fields) | {
-    "name", "type", "slo", "flapping", "runbook_url",
+    "name", "type", "slo", "flapping", "cert_expiry", "runbook_url",
 }  # fmt: skip
 """Fields every check has: the proto carries the agent's as typed fields, and
-the collector-only ones (`slo`, `runbook_url`, thresholds) stay home."""
+the collector-only ones (`slo`, `cert_expiry`, `runbook_url`, thresholds) stay home."""
 
 
 class CheckBase(Defaults):
@@ -208,6 +226,7 @@ class CheckBase(Defaults):
     type: str
     slo: SloSpec = Field(default_factory=shared(SloSpec))
     flapping: FlappingSpec = Field(default_factory=shared(FlappingSpec))
+    cert_expiry: CertExpirySpec = Field(default_factory=shared(CertExpirySpec))
     runbook_url: str | None = None
 
     @model_validator(mode="after")

@@ -16,9 +16,11 @@ import pytest
 from collector.alerting.evaluator import CheckPolicy, Evaluator
 from collector.alerting.lifecycle import Lifecycle
 from collector.alerting.model import Alert, AlertState
+from collector.alerting.policies import policies
 from collector.alerting.slo import SloPolicy
 from collector.model import Sample
 from collector.stats.window import p95
+from common.config import parse_config
 from common.reasons import FailureReason
 
 EU, US, AP = "eu-west", "us-east", "ap-south"
@@ -459,6 +461,47 @@ def test_certificates(series: list[Step], expected: list[tuple[float, str, str, 
     got = [(*t, a.labels["severity"]) for t, a in zip(transitions(alerts), alerts, strict=True)]
     assert got == expected
     assert all(not a.repeat for a in alerts)
+
+
+def tls_policy(cert_expiry: str) -> CheckPolicy:
+    """The `home` check as the collector builds it from a config file."""
+    text = "checks:\n  - name: home\n    type: tls\n    target: 127.0.0.1:443\n" + (
+        f"    cert_expiry: {cert_expiry}\n" if cert_expiry else ""
+    )
+    (probed,), _ = policies(parse_config(text, "checks.yaml"))
+    return probed
+
+
+@pytest.mark.parametrize(
+    ("cert_expiry", "days_left", "expected"),
+    [
+        ("", 15, []),
+        ("", 13, ["warning"]),
+        ("", 6, ["critical"]),
+        ("{warning_days: 30, critical_days: 10}", 29, ["warning"]),
+        ("{warning_days: 30, critical_days: 10}", 9, ["critical"]),
+        ("{warning_days: 5, critical_days: 2}", 13, []),
+        ("{warning_days: 5, critical_days: 2}", 4, ["warning"]),
+        ("{critical_days: 1}", 6, ["warning"]),
+    ],
+    ids=[
+        "default-quiet-at-15-days",
+        "default-warning-at-13",
+        "default-critical-at-6",
+        "wider-warning-at-29",
+        "wider-critical-at-9",
+        "narrower-quiet-at-13",
+        "narrower-warning-at-4",
+        "critical-only-set-keeps-default-warning",
+    ],
+)
+def test_cert_expiry_thresholds_come_from_the_config(
+    cert_expiry: str, days_left: float, expected: list[str]
+) -> None:
+    alerts = run([cert(DAY, "A", days_left)], tls_policy(cert_expiry))
+    assert [(a.name, a.labels["severity"]) for a in alerts] == [
+        ("CertExpiring", level) for level in expected
+    ]
 
 
 def test_certificate_renewal_resolve_says_renewed() -> None:

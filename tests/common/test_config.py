@@ -265,6 +265,32 @@ BAD = [
         ],
     ),
     (
+        "cert-expiry-critical-not-below-warning",
+        _one("""\
+        - name: home
+          type: tls
+          target: 127.0.0.1:443
+          cert_expiry: {warning_days: 7, critical_days: 10}
+        """),
+        [
+            "checks.yaml:5: check 'home': field 'cert_expiry': "
+            "critical_days 10 must be below warning_days 7"
+        ],
+    ),
+    (
+        "cert-expiry-not-positive",
+        _one("""\
+        - name: home
+          type: tls
+          target: 127.0.0.1:443
+          cert_expiry: {critical_days: 0}
+        """),
+        [
+            "checks.yaml:5: check 'home': field 'cert_expiry.critical_days': "
+            "Input should be greater than 0"
+        ],
+    ),
+    (
         "unknown-root-key",
         "chekcs: []\n",
         ["checks.yaml:1: unknown key 'chekcs' (did you mean 'checks'?)"],
