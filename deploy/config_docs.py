@@ -52,16 +52,17 @@ written `500ms`, `30s`, `2m`, `1h`, `7d` or `1h30m`.
 
 
 def _as_written(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema of what YAML may say, which the models' `before`
-    validators widen: duration defaults as a user writes them (`60s`), a
-    list of strings given as one string, HTTP statuses as numbers."""
+    """The schema of what YAML may say where the models' schema does not
+    say it itself: duration defaults as a user writes them (`60s`), and
+    HTTP statuses as numbers, one or a list (`HttpExpect._statuses`). A
+    list given as one string says so in its own schema (`ONE_OR_MORE`)."""
     for name, prop in schema.get("properties", {}).items():
         if prop.get("pattern") == DURATION_SCHEMA["pattern"] and isinstance(
             prop.get("default"), int | float
         ):
             prop["default"] = format_duration(prop["default"])
-        if prop.get("type") == "array" and prop.get("items", {}).get("type") == "string":
-            item = {"type": ["string", "integer"]} if name == "status" else prop["items"]
+        if name == "status" and prop.get("type") == "array":
+            item = {"type": ["string", "integer"]}
             default = prop.pop("default", None)
             schema["properties"][name] = {
                 "anyOf": [{**prop, "items": item}, item],

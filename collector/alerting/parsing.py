@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator
 
 from collector.alerting.silences import DAYS
-from common.config.base import Duration, Regex, one_or_more
+from common.config.base import ONE_OR_MORE, Duration, Regex
 from common.config.loader import Path_
 from common.template import Expander, MissingValue, env_refs
 
@@ -160,11 +160,11 @@ OptionalUrl = Annotated[Text, AfterValidator(_url)]
 """A URL, or empty for none."""
 Address = Annotated[Required, AfterValidator(_address)]
 """An email address."""
-Names = Annotated[tuple[str, ...], BeforeValidator(one_or_more)]
+Names = Annotated[tuple[str, ...], ONE_OR_MORE]
 """A list of names; one may be written without a list."""
-Emails = Annotated[tuple[Address, ...], BeforeValidator(one_or_more), AfterValidator(_non_empty)]
+Emails = Annotated[tuple[Address, ...], ONE_OR_MORE, AfterValidator(_non_empty)]
 """One or more email addresses; a single one may be written without a list."""
-Phones = Annotated[tuple[Required, ...], BeforeValidator(one_or_more), AfterValidator(_non_empty)]
+Phones = Annotated[tuple[Required, ...], ONE_OR_MORE, AfterValidator(_non_empty)]
 """One or more phone numbers (quoted: `"+15550100"`)."""
 Timeout = Annotated[Duration, AfterValidator(_positive)]
 """A duration longer than 0s."""
@@ -187,7 +187,7 @@ def _clock(text: str) -> str:
 
 Day = Annotated[str, AfterValidator(_day)]
 """A day of the week: `mon` or `monday`, any case."""
-Days = Annotated[tuple[Day, ...], BeforeValidator(one_or_more)]
+Days = Annotated[tuple[Day, ...], ONE_OR_MORE]
 """Days of the week; one may be written without a list."""
 Clock = Annotated[str, AfterValidator(_clock)]
 """A time of day, `HH:MM`; `24:00` is the end of the day."""

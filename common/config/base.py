@@ -15,11 +15,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from common.durations import format_duration, parse_duration
 
@@ -89,6 +93,33 @@ def one_or_more(value: object) -> object:
     """A lone string where a list is expected is a list of one
     (`to: a@example.com`, `body_contains: Welcome` read naturally)."""
     return [value] if isinstance(value, str) else value
+
+
+class _OneOrMore:
+    """The annotation of a list of strings that `one_or_more` widens:
+    `Annotated[tuple[str, ...], ONE_OR_MORE]`. It validates through
+    `one_or_more`, and its JSON Schema (validation mode) says what that
+    accepts: the list, or one item of it alone."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(one_or_more, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        array = handler(schema)
+        if handler.mode != "validation":
+            return array
+        return {"anyOf": [array, array["items"]]}
+
+
+ONE_OR_MORE = _OneOrMore()
+"""See `_OneOrMore`: the one way a field takes a list or one string."""
+
+Strings = Annotated[tuple[str, ...], ONE_OR_MORE]
+"""A list of strings; one may be written without a list."""
 
 
 def check_regex(pattern: str) -> str:

@@ -12,7 +12,7 @@ import jmespath
 import jmespath.exceptions
 from pydantic import Field, field_validator, model_validator
 
-from common.config.base import CheckBase, Duration, Model, one_or_more, shared
+from common.config.base import CheckBase, Duration, Model, Strings, shared
 from common.config.dns import validate_dns_name
 
 _STATUS_RANGE = re.compile(r"^([1-5])xx$", re.IGNORECASE)
@@ -199,9 +199,9 @@ class HttpExpect(Model):
 
     status: tuple[str, ...] = ("2xx",)
     headers: dict[str, HeaderExpect] = Field(default_factory=dict)
-    body_contains: tuple[str, ...] = ()
-    body_not_contains: tuple[str, ...] = ()
-    body_regex: tuple[str, ...] = ()
+    body_contains: Strings = ()
+    body_not_contains: Strings = ()
+    body_regex: Strings = ()
     json_: tuple[JsonExpect, ...] = Field(default=(), alias="json")
     max_latency: Duration | None = None
 
@@ -212,11 +212,6 @@ class HttpExpect(Model):
     def _statuses(cls, value: object) -> tuple[str, ...]:
         items = value if isinstance(value, list | tuple) else [value]
         return tuple(_status_spec(item) for item in items)
-
-    @field_validator("body_contains", "body_not_contains", "body_regex", mode="before")
-    @classmethod
-    def _strings(cls, value: Any) -> Any:
-        return one_or_more(value)
 
     @field_validator("body_contains", "body_not_contains")
     @classmethod
