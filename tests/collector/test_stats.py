@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 
 import pytest
 
-from collector.model import Sample
 from collector.stats.series import ALL, HISTOGRAM_BOUNDS, Stats, counted
 from common.reasons import FailureReason
-
-
-def sample(check: str, region: str, at: float, duration: float, ok: bool = True) -> Sample:
-    reason = FailureReason.NONE if ok else FailureReason.CONNECT_REFUSED
-    return Sample(
-        check=check,
-        region=region,
-        agent_id=f"agent-{region}",
-        at=at,
-        duration=duration,
-        success=ok,
-        check_type="http",
-        reason=reason,
-    )
+from tests.support.samples import sample
 
 
 def test_regions_and_all_get_their_own_figures() -> None:
     stats = Stats()
-    batch = [sample("home", "eu", 100 + i, 0.1) for i in range(10)]
-    batch += [sample("home", "us", 100 + i, 0.3) for i in range(10)]
-    batch += [sample("home", "us", 111, 0.0, ok=False)]
+    batch = [sample("home", "eu", 100 + i) for i in range(10)]
+    batch += [sample("home", "us", 100 + i, duration=0.3) for i in range(10)]
+    batch += [sample("home", "us", 111, False, 0.0)]
     assert stats.ingest(batch, now=120) == 21
     eu, us, both = (stats.figures("home", r, 120)["5m"] for r in ("eu", "us", ALL))
     assert (eu.p95, us.p95, both.p95) == (0.1, 0.3, 0.3)
@@ -41,7 +26,13 @@ def test_regions_and_all_get_their_own_figures() -> None:
 
 def test_last_result_outcomes_and_histogram() -> None:
     stats = Stats(detailed=True)
-    stats.ingest([sample("home", "eu", 200, 0.02), sample("home", "eu", 100, 7.0, ok=False)], 300)
+    stats.ingest(
+        [
+            sample("home", "eu", 200, duration=0.02),
+            sample("home", "eu", 100, False, 7.0, reason=FailureReason.CONNECT_REFUSED),
+        ],
+        300,
+    )
     series = stats.get("home", "eu")
     assert series is not None and series.last is not None
     assert series.last.at == 200  # the newest, not the last received
@@ -54,8 +45,7 @@ def test_last_result_outcomes_and_histogram() -> None:
 
 def test_an_expiring_certificate_counts_as_a_success_in_windows_only() -> None:
     stats = Stats()
-    expiring = sample("cert", "eu", 100, 0.2, ok=False)
-    expiring.reason = FailureReason.TLS_EXPIRING
+    expiring = sample("cert", "eu", 100, False, 0.2, reason=FailureReason.TLS_EXPIRING)
     stats.ingest([expiring], 100)
     assert stats.figures("cert", "eu", 100)["5m"].p95 == 0.2
     series = stats.get("cert", "eu")
@@ -64,16 +54,16 @@ def test_an_expiring_certificate_counts_as_a_success_in_windows_only() -> None:
 
 def test_ingest_clears_the_render_caches() -> None:
     stats = Stats()
-    stats.ingest([sample("home", "eu", 100, 0.1)], 100)
+    stats.ingest([sample("home", "eu", 100)], 100)
     check = stats.checks["home"]
     check.text = check.regions["eu"].text = b"cached"
-    stats.ingest([sample("home", "eu", 160, 0.1)], 160)
+    stats.ingest([sample("home", "eu", 160)], 160)
     assert check.text is None and check.regions["eu"].text is None
 
 
 def test_forget_drops_removed_checks() -> None:
     stats = Stats()
-    stats.ingest([sample("old", "eu", 1, 0.1), sample("new", "eu", 1, 0.1)], 2)
+    stats.ingest([sample("old", "eu", 1), sample("new", "eu", 1)], 2)
     stats.forget(["new"])
     assert set(stats.checks) == {"new"}
 
@@ -100,10 +90,8 @@ def test_failure_counts_equal_a_counter_of_the_reasons(reasons: list[str]) -> No
 def test_outcomes_count_successes_and_each_failure_reason() -> None:
     stats = Stats()
     reasons = [FailureReason.TIMEOUT, FailureReason.HTTP_STATUS, FailureReason.TIMEOUT]
-    samples = [sample("a", "eu", float(i), 0.1) for i in range(3)]
-    samples += [
-        replace(sample("a", "eu", 10.0 + i, 0.1, ok=False), reason=r) for i, r in enumerate(reasons)
-    ]
+    samples = [sample("a", "eu", float(i)) for i in range(3)]
+    samples += [sample("a", "eu", 10.0 + i, False, reason=r) for i, r in enumerate(reasons)]
     stats.ingest(samples, 20.0)
     series = stats.get("a", "eu")
     assert series is not None
