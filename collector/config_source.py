@@ -26,7 +26,7 @@ from collector.alerting.config import AlertingConfig, alerting_section
 from collector.alerting.validation import warnings
 from common.config import Config, ConfigError, load_config
 from common.config.sharing import Sharing
-from common.runtime import gc_paused
+from common.runtime import build_to_last, gc_paused
 
 log = structlog.get_logger("collector.config")
 
@@ -146,9 +146,10 @@ class ConfigSource:
         return self._apply(reason, *loaded)
 
     async def reload_async(self, reason: str) -> bool:
-        """`reload`, with the file read and validated off the event loop."""
+        """`reload`, with the file read and validated off the event loop
+        (and its objects kept out of the cycle collector, `build_to_last`)."""
         try:
-            loaded = await asyncio.to_thread(self._load, self.path)
+            loaded = await asyncio.to_thread(build_to_last, lambda: self._load(self.path))
         except ConfigError as exc:
             return self._failed(reason, exc.problems)
         return self._apply(reason, *loaded)

@@ -38,7 +38,14 @@ from common.addresses import default_listen, listen_address
 from common.auth import AgentTokens, Binding, read_token_file
 from common.cli import Parser
 from common.config import Config, ConfigError
-from common.runtime import collect_young, freeze_survivors, gc_paused, install_loop, settle_heap
+from common.runtime import (
+    build_to_last,
+    collect_young,
+    freeze_survivors,
+    gc_paused,
+    install_loop,
+    settle_heap,
+)
 from vantage.v1 import vantage_pb2_grpc as pb_grpc
 
 log = structlog.get_logger("collector")
@@ -318,8 +325,8 @@ class Collector:
         labels took ~0.1 s and the alerting policies ~0.3 s of the event loop
         (/healthz stalled for as long)."""
         async with self._applying:
-            await asyncio.to_thread(self.metrics.set_targets, config.checks)
-            prepared = await asyncio.to_thread(policies, config)
+            await asyncio.to_thread(build_to_last, lambda: self.metrics.set_targets(config.checks))
+            prepared = await asyncio.to_thread(build_to_last, lambda: policies(config))
             await self.alerting.reconfigure(config, alerting, prepared)
             await self.service.broadcast(config)
 
