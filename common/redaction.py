@@ -40,6 +40,9 @@ _loose: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 _encoded: re.Pattern[str] | None = None
 _decoded: re.Pattern[str] | None = None
+epoch = 0
+"""Bumped when the registry is emptied (`forget_all`): what was computed
+while secrets were registered (a prepared request) is redone after."""
 _gate = re.compile(r"[%+\\]")
 """What an escaped spelling must contain; a space too once a secret holds
 a `+`, which a target reads as a space in a query and may echo so."""
@@ -224,7 +227,8 @@ def _scrub_nested(value: Any, repeated: bool) -> None:
 
 def forget_all() -> None:
     """Drop every registered secret (tests only)."""
-    global _pattern, _encoded, _decoded, _gate  # noqa: PLW0603
+    global _pattern, _encoded, _decoded, _gate, epoch  # noqa: PLW0603
+    epoch += 1
     _secrets.clear()
     _spellings.clear()
     _percent.clear()

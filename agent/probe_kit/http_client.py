@@ -11,6 +11,8 @@ import re
 import socket
 import ssl
 import time
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from random import getrandbits
 from typing import TYPE_CHECKING, Any
@@ -30,6 +32,7 @@ from agent.probe_kit.faults import classify as classify_shared
 from agent.probe_kit.http_expect import Answer, BodyScan, Finding, Hop
 from agent.probe_kit.http_phases import CLOCK, PhaseClock, PhaseConnector
 from agent.probe_kit.resolve import NameserverResolver, ResolveFailed
+from common import redaction
 from common.config.http import HttpRequest, validate_url
 from common.faults import Fault
 from common.reasons import FailureReason
@@ -117,6 +120,50 @@ def prepare(spec: HttpRequest, expander: Expander) -> Prepared:
         except ValueError as exc:
             raise InvalidUrl(str(exc)) from None
     return Prepared(spec.method, url, headers, body, expander.value(spec.json_body), spec)
+
+
+class _Watching(Expander):
+    """An expander that notes whether any setting was a template."""
+
+    templated = False
+
+    def text(self, template: str) -> str:
+        """Expand one string, noting a template."""
+        if "${" in template:
+            self.templated = True
+        return super().text(template)
+
+
+_Fields = tuple[str, str, dict[str, str], str | None, Any]
+
+_FIXED: dict[int, tuple[weakref.ref[HttpRequest], int, _Fields]] = {}
+"""id(spec) -> (the spec, the redaction epoch, its request's resolved
+fields) for specs without a template, forgotten with the spec (the fields
+hold no reference to it, so the cache does not keep it alive)."""
+
+
+def prepared(spec: HttpRequest, env: Mapping[str, str]) -> Prepared:
+    """`prepare(spec, Expander(env))`, done once per spec that holds no
+    template (most checks): such a request is the same every time, and
+    preparing it (headers expanded, credentials registered, the URL split)
+    cost 15-40 µs per probe in the agent's path. A templated spec is
+    prepared every time."""
+    key = id(spec)
+    entry = _FIXED.get(key)
+    if entry is not None and entry[0]() is spec and entry[1] == redaction.epoch:
+        return Prepared(*entry[2], spec)
+    expander = _Watching(env)
+    req = prepare(spec, expander)
+    if not expander.templated:
+        ref = weakref.ref(spec, lambda dead: _forget(key, dead))
+        _FIXED[key] = (ref, redaction.epoch, (req.method, req.url, req.headers, req.data, req.json))
+    return req
+
+
+def _forget(key: int, dead: weakref.ref[HttpRequest]) -> None:
+    entry = _FIXED.get(key)
+    if entry is not None and entry[0] is dead:
+        del _FIXED[key]
 
 
 _CREDENTIAL_HEADER = re.compile(
@@ -212,8 +259,11 @@ async def fetch(
         finally:
             CLOCK.reset(token)
         peer = _peer(clock) or peer
-        for name, seconds in clock.phases().items():
-            phases[name] = phases.get(name, 0.0) + seconds
+        if phases:  # a redirect: each phase adds up over the hops
+            for name, seconds in clock.phases().items():
+                phases[name] = phases.get(name, 0.0) + seconds
+        else:
+            phases = clock.phases()
         location = resp.headers.get("Location")
         if resp.status not in _REDIRECTS or location is None:
             break

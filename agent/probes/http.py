@@ -13,11 +13,10 @@ import time
 
 from agent.probe_kit.base import ProbeContext, fail, new_result, set_phases
 from agent.probe_kit.faults import Failure
-from agent.probe_kit.http_client import Fetched, conclude, fetch, prepare, ssl_context
+from agent.probe_kit.http_client import Fetched, conclude, fetch, prepared, ssl_context
 from agent.probe_kit.http_client import classify as classify_http
 from agent.probe_kit.http_expect import judge, reads_body, scan_for
 from common.config.http import HttpCheck
-from common.template import Expander
 from vantage.v1 import vantage_pb2 as pb
 
 _FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6, "any": socket.AF_UNSPEC}
@@ -33,7 +32,7 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> pb.Result:
     result = new_result(check, ctx)
     started = time.perf_counter()
     try:
-        req = prepare(check, Expander(ctx.env))
+        req = prepared(check, ctx.env)
         tls = ssl_context(check.ca_file, not check.insecure_skip_verify)
         session = ctx.http(_FAMILIES[check.ip_version])
         keep, scan = reads_body(check.expect), scan_for(check.expect)
