@@ -18,8 +18,14 @@ microseconds, or after the highest one on disk.
 
 Bounds: past `max_bytes` of segment files, or when a segment's newest
 result is older than `max_age`, the oldest segment is deleted and its
-unacked results are counted in `dropped`; one log line starts a dropping
-episode and one ends it when the spool is empty again.
+results not yet sent are counted in `dropped`; one log line starts a
+dropping episode and one ends it when the spool is empty again. A batch in
+flight is not dropped with its segment: it was sent, so the collector may
+hold it already (only the ack was lost), and its bytes are in memory, so it
+is re-sent with its seq on the next stream until acked. Counting it dropped
+too would count results that are delivered; `dropped` counts only results
+that can never be (a restart before its ack loses such a batch: its
+records went with the segment).
 """
 
 from __future__ import annotations
@@ -133,8 +139,9 @@ class Spool:
         return sum(s.size for s in self.segments)
 
     def oldest_age(self, now: float) -> float:
-        """Seconds since the oldest unacked result started (0 when empty)."""
-        low = self._low_water()
+        """Seconds since the oldest unacked result on disk started (0 when
+        empty)."""
+        low = self._low_water(on_disk=True)
         for s in self.segments:
             if s.base <= low < s.end:
                 return max(0.0, now - s.time_of(low))
@@ -299,13 +306,15 @@ class Spool:
             log.warning("spool.dropping_ended", dropped=self._episode)
             self._episode = 0
 
-    def _low_water(self) -> int:
+    def _low_water(self, on_disk: bool = False) -> int:
+        """The oldest unacked ordinal; `on_disk`: of those still in a
+        segment (a batch in flight can outlive its segment, see Bounds)."""
+        base = self.segments[0].base if on_disk and self.segments else 0
         low = self.live
         if self.backlog:
             low = min(low, self.backlog[0][0])
-        if self.in_flight:
-            low = min(low, *(b.first for b in self.in_flight.values()))
-        return low
+        flying = [max(b.first, base) for b in self.in_flight.values() if b.first + b.count > base]
+        return min(low, *flying) if flying else low
 
     def _delete_done(self) -> None:
         low = self._low_water()
@@ -340,8 +349,6 @@ class Spool:
         oldest.path.unlink(missing_ok=True)
         start, end = oldest.base, oldest.end
         lost = self._cut_backlog(end)
-        for seq in [s for s, b in self.in_flight.items() if b.first < end]:
-            lost += self.in_flight.pop(seq).count
         if self.live < end:
             lost += end - self.live
             self.live = end

@@ -147,6 +147,31 @@ def test_bounds_drop_the_oldest_and_count_them(
     assert checks(first.message)[1] == [f"c{spool.dropped}"]  # the oldest went first
 
 
+def test_a_batch_in_flight_outlives_its_dropped_segment_and_is_not_counted(
+    tmp_path: Path,
+) -> None:
+    # Sent before the link died, a batch may be at the collector already;
+    # it is re-sent and acked after the heal, so it is never 'dropped'.
+    clock = Clock()
+    spool = Spool(tmp_path, max_bytes=1 << 30, max_age=160.0, clock=clock)  # 10 s segments
+    for i in range(300):
+        spool.add(result(i, started_at=clock.now))
+        clock.now += 0.1
+    sent = spool.next_live(50)
+    assert sent is not None
+    spool.rewind()  # the link died: results 50..299 wait in the backlog
+    clock.now += 200.0
+    spool.add(result(300, started_at=clock.now))  # rotates; the age bound drops the rest
+    assert len(spool.segments) == 1
+    assert spool.dropped == 250  # the backlog, not the 50 in flight
+    assert spool.rewind() == [sent.message]  # re-sent on the next stream, same seq
+    assert checks(sent.message)[1] == [f"c{i}" for i in range(50)]
+    assert spool.oldest_age(clock.now) == 0.0  # the one result left on disk
+    spool.ack(sent.seq)
+    assert len(spool) == 1
+    assert spool.dropped == 250
+
+
 def test_oldest_age_is_that_of_the_oldest_unacked_result(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     assert spool.oldest_age(2000.0) == 0.0
