@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import struct
 import time
-from array import array
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
@@ -105,8 +105,10 @@ SeriesFamily = Family[Series]
 WindowFamily = Family[dict[str, Figures]]
 Named = tuple[str, str, Render]
 """(check, region or `ALL`, its series)."""
-Texts = tuple[list[bytes], list["array[int]"]]
-"""Cached texts of series and their family offsets (`Render.cuts`)."""
+_OFFSET = struct.Struct("<I")
+"""One family offset in a cached text's head (`Render.text`)."""
+_SPAN = struct.Struct("<2I")
+"""A family's start and end offsets, read from a cached text's head."""
 
 
 class Exposition:
@@ -188,35 +190,33 @@ class Exposition:
             texts, overall, regional = await self._snapshot(now)
             for index, family in enumerate(self.cached):
                 yield family.header()
-                async for part in _copies(*texts, index):
+                async for part in _copies(texts, index):
                     yield part
             async for part in self._volatile(regional, now):
                 yield part
             for index, window_family in enumerate(self.windows):
                 yield window_family.header()
-                async for part in _copies(*texts, len(self.cached) + index):
+                async for part in _copies(texts, len(self.cached) + index):
                     yield part
-                async for part in _copies(*overall, index):
+                async for part in _copies(overall, index):
                     yield part
             for part in self.static:
                 yield part
                 await asyncio.sleep(0)
 
-    async def _snapshot(self, now: float) -> tuple[Texts, Texts, list[Named]]:
+    async def _snapshot(self, now: float) -> tuple[list[bytes], list[bytes], list[Named]]:
         """The cached text of every regional series and every check's `ALL`
         (rendering the stale ones), and the regional series themselves when
         a volatile family needs them."""
-        texts: Texts = ([], [])
-        overall: Texts = ([], [])
+        texts: list[bytes] = []
+        overall: list[bytes] = []
         regional: list[Named] = []
         async for chunk in self._walk():
             for check, region, series in chunk:
                 text = series.text
                 if text is None or now >= series.until:
                     text = self._render(series, check, region, now)
-                into = overall if region == ALL else texts
-                into[0].append(text)
-                into[1].append(series.cuts)
+                (overall if region == ALL else texts).append(text)
                 if self.volatile and region != ALL:
                     regional.append((check, region, series))
         return texts, overall, regional
@@ -241,25 +241,25 @@ class Exposition:
         if isinstance(series, Series):
             parts = [f.render(series, labels, now) for f in self.cached] + parts
         whole = "".join(parts)
-        series.text = text = whole.encode()
-        # One encode per series; offsets in characters are offsets in bytes
-        # unless a label value is not ASCII (a certificate subject may not be).
-        sizes = map(len, parts) if len(text) == len(whole) else (len(p.encode()) for p in parts)
-        series.cuts = array("I", accumulate(sizes, initial=0))
+        body = whole.encode()
+        # Offsets in characters are offsets in bytes unless a label value is
+        # not ASCII (a certificate subject may not be).
+        sizes = map(len, parts) if len(body) == len(whole) else (len(p.encode()) for p in parts)
+        head = _OFFSET.size * (len(parts) + 1)
+        offsets = accumulate(sizes, initial=head)
+        series.text = text = b"".join([struct.pack(f"<{len(parts) + 1}I", *offsets), body])
         series.until = series.expires(now, spans)
         self.renders += 1
         return text
 
 
-async def _copies(texts: list[bytes], cuts: list[array[int]], index: int) -> AsyncIterator[bytes]:
+async def _copies(texts: list[bytes], index: int) -> AsyncIterator[bytes]:
     """Family `index` of every text, `COPY` series per chunk: bytes
     slicing and one join, no work per line."""
-    end = index + 1
+    at = _OFFSET.size * index
+    span = _SPAN.unpack_from
     for start in range(0, len(texts), COPY):
-        stop = start + COPY
-        yield b"".join(
-            [t[c[index] : c[end]] for t, c in zip(texts[start:stop], cuts[start:stop], strict=True)]
-        )
+        yield b"".join([t[slice(*span(t, at))] for t in texts[start : start + COPY]])
         await asyncio.sleep(0)
 
 

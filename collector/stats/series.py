@@ -14,7 +14,6 @@ changed.
 from __future__ import annotations
 
 import bisect
-from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from collector.model import Sample
@@ -41,7 +40,6 @@ Key = tuple[str, str]
 Spans = Mapping[str, float]
 """Window name -> span in seconds: `WINDOWS` or a part of it."""
 _NEVER = float("inf")
-_NO_CUTS = array("I")
 
 
 def counts_as_success(sample: Sample) -> bool:
@@ -60,15 +58,16 @@ def counted(counts: tuple[tuple[str, int], ...], key: str) -> tuple[tuple[str, i
 
 class Render:
     """A render cache: `/metrics` text of every family, valid until `until`
-    or until ingest clears it (`text = None`). One bytes object, family `i`
-    at `text[cuts[i]:cuts[i + 1]]`: a tuple of a dozen small bytes objects
-    cost 400 B more per series."""
+    or until ingest clears it (`text = None`). One bytes object: a head of
+    little-endian uint32 offsets, one per family and one for the end, then
+    the text, family `i` from offset `i` to offset `i + 1`
+    (`collector.exposition`). A tuple of a dozen small bytes objects cost
+    400 B more per series, and the offsets as an array of their own 100 B."""
 
-    __slots__ = ("cuts", "text", "until")
+    __slots__ = ("text", "until")
 
     def __init__(self) -> None:
         self.text: bytes | None = None
-        self.cuts: array[int] = _NO_CUTS
         self.until = 0.0
 
 

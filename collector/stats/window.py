@@ -5,10 +5,10 @@ quantile rule, `p95`.
 
 Pure: time comes in as arguments.
 
-A window keeps the results it holds, in end-time order: successes in two
-buffers of unboxed floats (end time, duration) sized to what the span
-holds, and failures (~2%) as an array of end times, so a window holds no
-Python object per result. In production a
+A window keeps the results it holds, in end-time order: successes in one
+buffer of unboxed floats (end times, then durations) sized to what the
+span holds, and failures (~2%) as an array of end times, so a window holds
+no Python object per result. In production a
 series gets one result per interval (60 per hour at 60 s), so the p95 is
 exact, not a sketch; under a flood a window keeps the newest `MAX_SAMPLES`
 of each kind.
@@ -61,23 +61,25 @@ class Figures:
 class Window:
     """Results of one series over the last `span` seconds (see the module).
 
-    Successes live in `_ok_at[_lo:_hi]` and `_ok[_lo:_hi]`, buffers
+    Successes live in one buffer of `2 * _cap` floats: end times in
+    `_buf[_lo:_hi]`, their durations `_cap` further on. The buffer is
     allocated once at about the size the window needs (estimated from the
-    gap between results), not grown append by append: growing two arrays
-    per series through every small size left holes among the objects
-    allocated meanwhile, ~600 B of RSS per series over the first hour at
-    50,000 checks. Forgetting a result moves `_lo`; the live part slides to
-    the front only when the end is reached.
+    gap between results), not grown append by append: growing arrays per
+    series through every small size left holes among the objects allocated
+    meanwhile, ~600 B of RSS per series over the first hour at 50,000
+    checks; and one buffer instead of two saves an array object per window
+    (~80 B). Forgetting a result moves `_lo`; the live part slides to the
+    front only when the end is reached. Failures' end times are an array
+    made at the first failure (most windows hold none).
     """
 
-    __slots__ = ("_failed_at", "_hi", "_lo", "_ok", "_ok_at", "span")
+    __slots__ = ("_buf", "_cap", "_failed_at", "_hi", "_lo", "span")
 
     def __init__(self, span: float) -> None:
         self.span = span
-        self._ok_at = _EMPTY
-        self._ok = _EMPTY
-        self._lo = self._hi = 0
-        self._failed_at = array("d")
+        self._buf = _EMPTY
+        self._cap = self._lo = self._hi = 0
+        self._failed_at = _NO_FAILURES
 
     def __len__(self) -> int:
         return self._hi - self._lo + len(self._failed_at)
@@ -85,21 +87,25 @@ class Window:
     def add(self, at: float, duration: float, success: bool) -> None:
         """Add a result that ended at `at`; forgets what `at` pushes out."""
         if success:
-            if self._hi == len(self._ok_at):
+            if self._hi == self._cap:
                 self._make_room()
-            ok_at, ok, lo, hi = self._ok_at, self._ok, self._lo, self._hi
-            if hi == lo or at >= ok_at[hi - 1]:
-                ok_at[hi], ok[hi] = at, duration
+            buf, cap, lo, hi = self._buf, self._cap, self._lo, self._hi
+            if hi == lo or at >= buf[hi - 1]:
+                buf[hi] = at
+                buf[cap + hi] = duration
             else:  # a little late (another agent's clock, a re-sent batch)
-                index = bisect.bisect_right(ok_at, at, lo, hi)
-                ok_at[index + 1 : hi + 1] = ok_at[index:hi]
-                ok[index + 1 : hi + 1] = ok[index:hi]
-                ok_at[index], ok[index] = at, duration
+                index = bisect.bisect_right(buf, at, lo, hi)
+                buf[index + 1 : hi + 1] = buf[index:hi]
+                buf[cap + index + 1 : cap + hi + 1] = buf[cap + index : cap + hi]
+                buf[index] = at
+                buf[cap + index] = duration
             self._hi = hi = hi + 1
-            if ok_at[lo] <= at - self.span or hi - lo > MAX_SAMPLES:
+            if buf[lo] <= at - self.span or hi - lo > MAX_SAMPLES:
                 self.prune(at)
         else:
             failed_at = self._failed_at
+            if failed_at is _NO_FAILURES:
+                self._failed_at = failed_at = array("d")
             if not failed_at or at >= failed_at[-1]:
                 failed_at.append(at)
             else:
@@ -109,27 +115,31 @@ class Window:
 
     def _make_room(self) -> None:
         """Room for one more success at the end: slide the live part to the
-        front, or move it into buffers of the size the window needs (when
-        full, or when they are over twice that size)."""
-        lo, hi = self._lo, self._hi
+        front, or move it into a buffer of the size the window needs (when
+        full, or when it is over twice that size)."""
+        buf, cap, lo, hi = self._buf, self._cap, self._lo, self._hi
         count = hi - lo
         size = self._size(count)
-        if lo and len(self._ok_at) <= 2 * size:
-            self._ok_at[:count] = self._ok_at[lo:hi]
-            self._ok[:count] = self._ok[lo:hi]
+        if lo and cap <= 2 * size:
+            buf[:count] = buf[lo:hi]
+            buf[cap : cap + count] = buf[cap + lo : cap + hi]
         else:
-            self._ok_at = _sized(self._ok_at[lo:hi], size)
-            self._ok = _sized(self._ok[lo:hi], size)
+            # Made by repetition, an array is allocated at its size; grown
+            # by `extend`, it is over-allocated by 1/16 + 7.
+            new = array("d", [0.0]) * (2 * size)
+            new[:count] = buf[lo:hi]
+            new[size : size + count] = buf[cap + lo : cap + hi]
+            self._buf, self._cap = new, size
         self._lo, self._hi = 0, count
 
     def _size(self, count: int) -> int:
-        """Buffer size for `count` successes and more: what the span holds
-        at the mean gap between them (+10%, +4); half as much again while
-        there is no such estimate, or the window holds more than it says;
-        at least count + 1, at most MAX_SAMPLES + 1 beyond that."""
+        """Room for `count` successes and more: what the span holds at the
+        mean gap between them (+10%, +4); half as much again while there is
+        no such estimate, or the window holds more than it says; at least
+        count + 1, at most MAX_SAMPLES + 1 beyond that."""
         size = count + count // 2 + 2
         if count >= 2 and math.isfinite(self.span):
-            gap = (self._ok_at[self._hi - 1] - self._ok_at[self._lo]) / (count - 1)
+            gap = (self._buf[self._hi - 1] - self._buf[self._lo]) / (count - 1)
             expected = self.span / gap if gap > 0 else math.inf
             if 0.9 * count <= expected <= MAX_SAMPLES:
                 size = int(max(expected, count) * 1.1) + 4
@@ -140,29 +150,32 @@ class Window:
         and all but the newest MAX_SAMPLES of each kind."""
         oldest = now - self.span
         lo, hi = self._lo, self._hi
-        self._lo = max(bisect.bisect_right(self._ok_at, oldest, lo, hi), hi - MAX_SAMPLES, lo)
+        self._lo = max(bisect.bisect_right(self._buf, oldest, lo, hi), hi - MAX_SAMPLES, lo)
         failed_at = self._failed_at
         drop = max(bisect.bisect_right(failed_at, oldest), len(failed_at) - MAX_SAMPLES)
         if drop > 0:
             del failed_at[:drop]
+            if not failed_at:
+                self._failed_at = _NO_FAILURES
 
     def slower_than(self, limit: float) -> float:
         """When the newest success slower than `limit` ended (-inf: none)."""
-        ok = self._ok
+        buf, cap = self._buf, self._cap
         for i in range(self._hi - 1, self._lo - 1, -1):  # the live part only
-            if ok[i] > limit:
-                return self._ok_at[i]
+            if buf[cap + i] > limit:
+                return buf[i]
         return -math.inf
 
     def durations(self, now: float, span: float) -> array[float]:
         """Successful durations that ended within `span` seconds of `now`."""
-        first = bisect.bisect_right(self._ok_at, now - span, self._lo, self._hi)
-        return self._ok[first : self._hi]
+        first = bisect.bisect_right(self._buf, now - span, self._lo, self._hi)
+        return self._buf[self._cap + first : self._cap + self._hi]
 
     def successes(self, since: float) -> Iterator[tuple[float, float]]:
         """(end time, duration) of the successes that ended after `since`."""
-        first = bisect.bisect_right(self._ok_at, since, self._lo, self._hi)
-        return zip(self._ok_at[first : self._hi], self._ok[first : self._hi], strict=True)
+        buf, cap, hi = self._buf, self._cap, self._hi
+        first = bisect.bisect_right(buf, since, self._lo, hi)
+        return zip(buf[first:hi], buf[cap + first : cap + hi], strict=True)
 
     def failures(self, now: float, span: float) -> int:
         """Failures that ended within `span` seconds of `now`."""
@@ -176,17 +189,18 @@ class Window:
         """When the oldest result within `span` of `now` leaves it (inf
         when there is none): the figures cannot change before then unless
         a result is added."""
-        ok_at, failed_at, cut = self._ok_at, self._failed_at, now - span
-        i = bisect.bisect_right(ok_at, cut, self._lo, self._hi)
+        buf, failed_at, cut = self._buf, self._failed_at, now - span
+        i = bisect.bisect_right(buf, cut, self._lo, self._hi)
         j = bisect.bisect_right(failed_at, cut)
-        first = ok_at[i] if i < self._hi else math.inf
+        first = buf[i] if i < self._hi else math.inf
         return min(first, failed_at[j] if j < len(failed_at) else math.inf) + span
 
     def to_state(self) -> dict[str, list[float]]:
         """The window as JSON-able data, for `from_state` after a restart."""
+        buf, cap, lo, hi = self._buf, self._cap, self._lo, self._hi
         return {
-            "ok_at": list(self._ok_at[self._lo : self._hi]),
-            "ok": list(self._ok[self._lo : self._hi]),
+            "ok_at": list(buf[lo:hi]),
+            "ok": list(buf[cap + lo : cap + hi]),
             "failed_at": list(self._failed_at),
         }
 
@@ -202,17 +216,12 @@ class Window:
 
 
 _EMPTY: array[float] = array("d")
-"""The buffers of a window without successes: never written (a full
+"""The buffer of a window without successes: never written (a full
 buffer is replaced before a write)."""
 
-
-def _sized(live: array[float], size: int) -> array[float]:
-    """`live` at the front of a new buffer of exactly `size` floats (an
-    array made by repetition is allocated at its size; one grown by
-    `extend` is over-allocated by 1/16 + 7)."""
-    buffer = array("d", [0.0]) * size
-    buffer[: len(live)] = live
-    return buffer
+_NO_FAILURES: array[float] = array("d")
+"""The failures of a window without any: never written (replaced by a
+window's own array at its first failure)."""
 
 
 def figures(windows: Iterable[Window], now: float, span: float) -> Figures:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from collector.stats.window import MAX_SAMPLES, Window, p95
+from collector.stats.window import MAX_SAMPLES, Figures, Window, p95
 
 Event = tuple[float, float, bool]
 """(end time, duration, success)."""
@@ -163,5 +163,20 @@ def test_buffers_are_sized_to_what_the_span_holds(interval: float, most: int) ->
     window = Window(3600.0)
     for at, duration, _ in _regular(interval, int(2 * 3600 / interval), 0.0, 11):
         window.add(at, duration, True)
-    capacity = len(window._ok_at)  # the allocation, not the live results
+    capacity = window._cap  # the allocation, not the live results
     assert int(3600 / interval) <= capacity <= most
+
+
+def test_a_window_keeps_an_array_of_failures_only_while_it_holds_failures() -> None:
+    """Most windows hold no failure: they share one empty array until their
+    first, and give theirs up when the last one leaves the span."""
+    window, other = Window(300.0), Window(300.0)
+    assert window._failed_at is other._failed_at  # shared while empty
+    window.add(1000.0, 0.0, False)
+    window.add(1001.0, 0.1, True)
+    assert window._failed_at is not other._failed_at and not other._failed_at
+    window.add(1400.0, 0.1, True)  # both earlier results leave the 5-minute span
+    assert window.failures(1400.0, 300.0) == 0
+    assert window._failed_at is other._failed_at
+    assert len(other) == 0 and len(window) == 1
+    assert window.figures(1400.0, 300.0) == Figures(0.1, 1, 0)
