@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import structlog
@@ -76,3 +78,61 @@ def test_a_json_line_carries_every_field_once_per_write(lines: io.StringIO) -> N
 def test_a_line_below_the_level_is_not_written(lines: io.StringIO) -> None:
     structlog.get_logger("test").debug("x.noise")
     assert lines.getvalue() == ""
+
+
+def _emit(cls: type, processors: list[Any], calls: Callable[[Any], None]) -> str:
+    out = io.StringIO()
+    log = cls(structlog.WriteLogger(out), processors=processors, context={"bound": 1})
+    calls(log)
+    return out.getvalue()
+
+
+def _both_loggers(processors: list[Any], calls: Callable[[Any], None]) -> tuple[str, str]:
+    level = logging.INFO
+    theirs = _emit(structlog.make_filtering_bound_logger(level), processors, calls)
+    ours = _emit(logs.wrapper_class(level), processors, calls)
+    return theirs, ours
+
+
+def _render(*rest: Any) -> list[Any]:
+    chain = [structlog.contextvars.merge_contextvars, logs.Stamp(clock=lambda: 0)]
+    return [*chain, structlog.processors.format_exc_info, *rest]
+
+
+def _info_calls(log: Any) -> None:
+    log.info("x.done", n=1, none=None, bound=2)
+    log.bind(more="yes").info("x.bound")
+    log.info("x.%s", "interpolated")
+    log.debug("x.noise")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.info("x.failed", exc_info=True)
+
+
+def test_the_info_line_is_the_one_structlog_writes() -> None:
+    tokens = structlog.contextvars.bind_contextvars(request="r-1")
+    try:
+        theirs, ours = _both_loggers(_render(logs.Redacting(logs.render_json)), _info_calls)
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
+    assert ours == theirs
+    assert len(ours.splitlines()) == 4  # debug is below the level
+    assert '"request":"r-1"' in ours and '"more":"yes"' in ours and "x.interpolated" in ours
+
+
+def _as_tuple(logger: Any, name: str, event: dict[str, Any]) -> tuple[tuple[str], dict[str, Any]]:
+    return (json.dumps(event, sort_keys=True),), {}
+
+
+def _dropped(logger: Any, name: str, event: dict[str, Any]) -> Any:
+    raise structlog.DropEvent
+
+
+@pytest.mark.parametrize("last", [_as_tuple, _dropped], ids=["tuple", "dropped"])
+def test_what_the_last_processor_returns_is_handed_on_as_structlog_does(last: Any) -> None:
+    def calls(log: Any) -> None:
+        log.info("x.done", n=1)
+
+    theirs, ours = _both_loggers(_render(last), calls)
+    assert ours == theirs
