@@ -55,6 +55,19 @@ class Sharing:
         in place: their values are equal, so they mean the same)."""
         return tuple(self.model(m) for m in models)
 
+    def floats(self, models: Iterable[_M]) -> tuple[_M, ...]:
+        """`models`, shared by `checks` before a pickle round trip, with
+        their float fields shared again: pickle's memo keeps shared objects
+        shared (nested models, tuples, strings), but it writes every float
+        by value. At 50,000 checks this pass takes 0.2 s, `checks` 1.5 s."""
+        loaded = tuple(models)
+        for model in loaded:
+            values = model.__dict__
+            for name, value in values.items():
+                if type(value) is float:
+                    values[name] = self.value(value)
+        return loaded
+
     def model(self, model: _M) -> _M:
         """`model` with each field's value replaced by the shared equal one."""
         values = model.__dict__

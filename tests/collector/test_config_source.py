@@ -156,9 +156,14 @@ def test_a_config_crosses_from_the_loader_process_in_chunks_and_arrives_whole(
     path.write_text(HEAD + "checks:\n" + "\n".join(lines) + "\n")
     direct, _ = config_source.load_collector_config(path)
     pickled = config_source._load_pickled(path)
-    assert len(pickled[1]) == 3  # three chunks of checks
+    assert pickled[1] == 3  # three chunks of checks
     crossed, _ = config_source.unpickle(pickled)
     assert crossed == direct
+    # What the loader made one object stays one across chunks (one memo),
+    # and equal floats, which pickle writes by value, are one again.
+    first, last = crossed.checks[0], crossed.checks[-1]
+    assert first.regions is last.regions and first.slo is last.slo
+    assert first.timeout is last.timeout and first.interval is last.interval
     assert crossed.lines == direct.lines  # not compared by ==, needed for FILE:LINE
     assert crossed.check_lines == direct.check_lines
     assert crossed.check_lines["c2"] == 5
