@@ -19,7 +19,8 @@ it watches, per check (see `CheckPolicy`):
 
 What a result or a tick does to a check's own outage, flap and certificate
 alerts is in `transitions.py`; the SLO pass in `slochecks.py`; stale regions
-and agents in `sight.py`. This module holds the state and the passes.
+and agents in `sight.py`; what is saved and restored across a restart in
+`saving.py`. This module holds the state and the passes.
 
 **Cost.** `observe_all` is O(results) and `tick` is O(what changed), not
 O(checks): stale regions come from deadlines (`sight.StaleIndex`), an
@@ -46,17 +47,16 @@ from collector.alerting.lifecycle import Lifecycle
 from collector.alerting.model import Alert
 from collector.alerting.policy import CheckPolicy
 from collector.alerting.regions import RegionState, Transition
+from collector.alerting.saving import Saving
 from collector.alerting.schedule import Deadlines
 from collector.alerting.sight import Assignments, Sight, StaleIndex
-from collector.alerting.slochecks import SLO_ALERTS, FreshChecks, SloChecks, bucket
+from collector.alerting.slochecks import FreshChecks, SloChecks, bucket
 from collector.alerting.transitions import Transitions
 from collector.model import Sample
 from collector.stats.series import counts_as_success
 
 __all__ = ["CheckPolicy", "Evaluator"]
 
-STATE_VERSION = 1
-"""Bumped when the shape of `export_state` changes; older state is ignored."""
 _NONE: frozenset[str] = frozenset()
 
 
@@ -72,7 +72,7 @@ class Reload:
     """The smallest `stale_after`."""
 
 
-class Evaluator(Sight, SloChecks, Transitions):
+class Evaluator(Sight, SloChecks, Transitions, Saving):
     """Holds detection state for every check; see the module docstring."""
 
     def __init__(
@@ -335,75 +335,6 @@ class Evaluator(Sight, SloChecks, Transitions):
     def incidents(self) -> list[dict[str, Any]]:
         """Open incidents, as JSON-able dicts (see `Incident.to_dict`)."""
         return [s.incident.to_dict() for s in self._checks.values() if s.incident is not None]
-
-    def export_state(self) -> dict[str, Any]:
-        """Everything needed to carry on after a restart, JSON-able."""
-        return {**self.export_meta(), "checks": self.rows(self._checks)}
-
-    def export_meta(self, deploys: bool = True) -> dict[str, Any]:
-        """`export_state` without the checks (the store keeps those by row),
-        and without the deploy records unless `deploys` (the caller saves
-        them apart, when `deploys.revision` says they changed)."""
-        meta = {"version": STATE_VERSION, "lifecycle": self.alerts.export()}
-        return {**meta, "deploys": self.deploys.to_dict()} if deploys else meta
-
-    def rows(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The saved form of these checks (those configured)."""
-        slo = {a.labels.get("check") for a in self.alerts.active() if a.name in SLO_ALERTS}
-        checks = self._checks
-        return {n: checks[n].to_dict(n in slo) for n in names if n in checks}
-
-    def take_changes(self) -> tuple[set[str], set[str]]:
-        """The checks changed materially since the last call, and those
-        removed; the caller saves them (`rows`), or hands them back with
-        `keep_changes` when the save failed.
-
-        Material: anything a restart must not lose or reset: a failure, a
-        broken or recovering streak (`failures`, `successes` below the
-        success threshold), a transition, an incident, certificates, flap
-        changes, a new agent, a region gone silent or back, and the SLO
-        window of a check whose SLO alert fires (see `to_dict`). Not: a
-        plain success on an up region. Its `last_seen` and `successes` are
-        then saved with the check's next material change: after a restart
-        silence counts from the restart (`since`), and `successes` is at or
-        over the threshold either way, so nothing a decision reads differs.
-        """
-        changed, self._changed = self._changed, set()
-        removed, self._removed = self._removed, set()
-        return changed, removed
-
-    def keep_changes(self, changed: Iterable[str], removed: Iterable[str]) -> None:
-        """Hand back what `take_changes` returned: it was not saved."""
-        self._changed.update(n for n in changed if n in self._checks)
-        self._removed.update(n for n in removed if n not in self._checks)
-
-    def load_state(self, data: Mapping[str, Any], now: float) -> list[Alert]:
-        """Restore `export_state` output after a restart, under the policies
-        already set. Silence is counted from `now`, so agents get time to
-        reconnect before they look stale. Returns resolves for alerts of
-        checks that are gone from the config. `data` from a collector that
-        kept every check in one blob is marked changed, to be saved by rows."""
-        if data.get("version") != STATE_VERSION:
-            return []
-        self._checks = {n: CheckState.from_dict(s) for n, s in data["checks"].items()}
-        self.alerts.load(data.get("lifecycle") or {"active": data.get("active", {})})
-        self.deploys.load(data.get("deploys", {}))
-        self._index.clear()
-        self.assignments.clear()
-        self._sight_memo.clear()
-        self._slo_at.clear()
-        self._heard_in.clear()
-        for name, state in self._checks.items():
-            for r, region in state.regions.items():
-                region.since = now
-                self.assignments.move(name, r, None, region.agent_id)
-                if region.last_seen is not None and region.last_seen >= self._started_at:
-                    self._heard_in.add(r)
-        self._flapping = {n for n, s in self._checks.items() if s.flapping}
-        self._slo_fresh = FreshChecks(n for n, s in self._checks.items() if len(s.window))
-        self._changed = set(self._checks) if data.get("by_rows") is None else set()
-        policies, self._policies = self._policies, {}
-        return self.set_policies(policies.values(), now)
 
     def _forget(self, check: str, now: float) -> list[Alert]:
         state = self._checks.pop(check, None)
