@@ -14,7 +14,7 @@ from collector.alerting.regions import Quorum
 from collector.alerting.slo import SloPolicy
 from common.config import Defaults
 
-_DEFAULT = Defaults()
+_DEFAULTS = Defaults.model_fields  # the defaults live in the config model
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -27,16 +27,16 @@ class CheckPolicy:
     regions: tuple[str, ...]
     # Defaults are the config model's (common.config.Defaults), named, not
     # restated: production builds policies from validated checks anyway.
-    retry_after: float = _DEFAULT.retry_after
-    failure_threshold: int = _DEFAULT.failure_threshold
-    success_threshold: int = _DEFAULT.success_threshold
-    quorum: Quorum = _DEFAULT.quorum
+    retry_after: float = _DEFAULTS["retry_after"].default
+    failure_threshold: int = _DEFAULTS["failure_threshold"].default
+    success_threshold: int = _DEFAULTS["success_threshold"].default
+    quorum: Quorum = _DEFAULTS["quorum"].default
     labels: Mapping[str, str] = field(default_factory=dict)
     """Copied onto the check's alerts; `severity` sets the outage severity."""
     slo: SloPolicy = field(default_factory=SloPolicy)
     cert: CertPolicy = field(default_factory=CertPolicy)
     flap: FlapPolicy = field(default_factory=FlapPolicy)
-    stale_grace: float = _DEFAULT.stale_grace
+    stale_grace: float = _DEFAULTS["stale_grace"].default
     runbook_url: str | None = None
     host: str | None = None
     """The target host, when the config knows it (else taken from results)."""

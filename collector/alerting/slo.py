@@ -26,7 +26,7 @@ from collector.stats.series import SLO_WINDOW, WINDOWS
 from collector.stats.window import MAX_SAMPLES, Window, p95
 from common.config.base import SloSpec
 
-_SPEC = SloSpec()
+_DEFAULTS = SloSpec.model_fields  # the defaults live in the config model
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,9 @@ class SloPolicy:
     (`common.config.base.SloSpec`), and the window is the dashboard's
     `5m` one (`collector.stats.series`)."""
 
-    p95_warning: float = _SPEC.p95_warning
-    p95_critical: float = _SPEC.p95_critical
-    error_ratio: float = _SPEC.error_ratio
+    p95_warning: float = _DEFAULTS["p95_warning"].default
+    p95_critical: float = _DEFAULTS["p95_critical"].default
+    error_ratio: float = _DEFAULTS["error_ratio"].default
     window: float = WINDOWS[SLO_WINDOW]
     min_samples: int = 5
     """Fewer results than this in the window say nothing (e.g. just after
