@@ -22,6 +22,7 @@ from collector.model import Sample
 from collector.stats.window import p95
 from common.config import parse_config
 from common.reasons import FailureReason
+from tests.support.samples import sample
 
 EU, US, AP = "eu-west", "us-east", "ap-south"
 REGIONS = (EU, US, AP)
@@ -52,20 +53,14 @@ def policy(**overrides: Any) -> CheckPolicy:
 
 
 def result(at: float, region: str, ok: bool, **fields: Any) -> Sample:
-    """One result; failures default to a refused connection."""
-    base: dict[str, Any] = {
-        "check": "home",
-        "region": region,
-        "agent_id": f"agent-{region}",
-        "at": at,
-        "success": ok,
-        "reason": "none" if ok else "connect_refused",
-        "message": "" if ok else "connection refused",
-        "request_id": f"req-{region}-{at:g}",
-        "duration": 0.1,
-    }
-    merged = base | fields
-    return Sample(**(merged | {"reason": FailureReason(merged["reason"])}))
+    """One result of `home` from `agent-REGION`, with a request id; failures
+    default to a refused connection. `fields` as `samples.sample` takes
+    them, with `reason` by name."""
+    failure = {} if ok else {"reason": "connect_refused", "message": "connection refused"}
+    base = {"check": "home", "agent_id": f"agent-{region}", "request_id": f"req-{region}-{at:g}"}
+    merged = base | failure | fields
+    reason = FailureReason(merged.pop("reason", "none"))
+    return sample(merged.pop("check"), region, at, ok, reason=reason, **merged)
 
 
 def fail(at: float, *regions: str, **fields: Any) -> list[Step]:

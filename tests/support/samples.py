@@ -3,6 +3,8 @@ collector code (evaluator, alerting service, statistics)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from collector.model import Sample
 from common.reasons import FailureReason
 
@@ -15,16 +17,20 @@ def sample(
     duration: float = 0.1,
     *,
     reason: FailureReason | None = None,
+    agent_id: str | None = None,
+    **fields: Any,
 ) -> Sample:
     """A result of `check` in `region` that ended at `at`: a success, or a
     failure for `reason` (a timeout when not given) when not `ok`, from
-    agent `a-REGION`."""
+    `agent_id` (`a-REGION` when not given). `fields` sets any other `Sample`
+    field (`message`, `request_id`, `release`, `cert_serial`, ...)."""
     return Sample(
         check=check,
         region=region,
-        agent_id=f"a-{region}",
+        agent_id=agent_id or f"a-{region}",
         at=at,
         success=ok,
         reason=FailureReason.NONE if ok else reason or FailureReason.TIMEOUT,
         duration=duration,
+        **fields,
     )
