@@ -13,7 +13,8 @@ of 500 as the agent's spool does before streaming them. At LOG_LEVEL
 `info` it also writes the agent's canonical JSON line per probe (to this
 worker's log file); at the default `warning` that line is skipped, as
 blackbox_exporter logs nothing per probe. `agent` is the agent's whole
-per-probe path: the log line, each result written to a durable spool in
+per-probe path, with a collector token registered for redaction as a
+running agent has: the log line, each result written to a durable spool in
 SPOOL_DIR, cut into batches of 500 encoded for the stream, and acked (the
 gRPC write of a 500-result batch, ~1 µs a result, is left out). `blackbox`
 is a keep-alive aiohttp client that requests blackbox_exporter's /probe URL
@@ -124,9 +125,14 @@ async def agent_path(check_type: str, check_json: str, spool_dir: str) -> tuple[
     from agent.runner import ProbeRunner  # noqa: PLC0415
     from agent.scheduler import after_result  # noqa: PLC0415
     from agent.spool import Spool  # noqa: PLC0415
+    from common import redaction  # noqa: PLC0415
+    from common.auth import new_token  # noqa: PLC0415
     from common.config import CHECK_TYPES  # noqa: PLC0415
     from vantage.v1 import vantage_pb2 as pb  # noqa: PLC0415
 
+    # A running agent has its collector token registered with the redactor
+    # (agent.main), so every result and log line is searched for it.
+    redaction.redact(new_token())
     check = CHECK_TYPES[check_type].model_validate(json.loads(check_json))
     ctx = ProbeContext("bench-agent", "bench", session_factory=new_session)
     spool = Spool(Path(spool_dir))
