@@ -444,20 +444,9 @@ class Collector:
         loop.add_signal_handler(signal.SIGHUP, self.reload, "SIGHUP")
         watcher = asyncio.create_task(self.source.watch())
         retrier = asyncio.create_task(self._retry_store())
-        checkpoints = asyncio.create_task(self._checkpoint_store())
         await stop.wait()
         watcher.cancel()
         retrier.cancel()
-        checkpoints.cancel()
-
-    async def _checkpoint_store(self, every: float = 2.0) -> None:
-        # The store's log is copied into the database here, in a worker
-        # thread, never on a commit the event loop makes.
-        self.store.checkpoint_elsewhere()
-        while True:
-            await asyncio.sleep(every)
-            if not await asyncio.to_thread(self.store.checkpoint):
-                log.warning("store.checkpoint_failed", path=str(self.store.path))
 
     async def _retry_store(self) -> None:
         # Failed writes (disk full, read-only) are kept by the store; this

@@ -20,8 +20,7 @@ Tables:
 **Called from the event loop.** Every public method is synchronous and one
 short transaction on a local file: a single statement, or a few rows. WAL
 mode with `synchronous=NORMAL` means a commit appends to the log without an
-fsync (that happens at checkpoints, which a running collector makes in a
-worker thread: `checkpoint`), so a call costs microseconds to about a
+fsync (that happens at checkpoints), so a call costs microseconds to about a
 millisecond. A process crash loses nothing committed; a power cut may lose
 the last few commits, which the next state save rewrites anyway. Keep it
 that way: no unbounded scans (listings take a limit or read small tables),
@@ -45,7 +44,6 @@ import json
 import os
 import re
 import sqlite3
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -137,8 +135,6 @@ class Store:
         self.problem: str | None = None
         """Why writes are failing, None while the store works."""
         self._pending: OrderedDict[str, tuple[str, tuple[Any, ...]]] = OrderedDict()
-        self._checkpointer: sqlite3.Connection | None = None
-        self._checkpointing = threading.Lock()
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -164,37 +160,8 @@ class Store:
         return cls(directory / FILENAME, on_error)
 
     def close(self) -> None:
-        """Close the database; further calls fail. Closing twice is fine.
-        Waits for a checkpoint in progress (`checkpoint`)."""
-        with self._checkpointing:
-            if self._checkpointer is not None:
-                self._checkpointer.close()
-            self._db.close()
-
-    def checkpoint_elsewhere(self) -> None:
-        """Never checkpoint the log on this connection's commits; the caller
-        runs `checkpoint` from a worker thread instead. SQLite checkpoints
-        on the commit that takes the log past 1,000 pages: an fsync and a
-        copy into the database, which held the collector's event loop for
-        up to 0.26 s (a dedup mark's commit, in an ingest flood)."""
-        self._db.execute("PRAGMA wal_autocheckpoint = 0")
-
-    def checkpoint(self) -> bool:
-        """Copy the log into the database on a connection of its own, in
-        PASSIVE mode (it neither waits for nor blocks this connection's
-        writes). For a worker thread, one call at a time. False when it
-        failed (the next call tries again; the log keeps every commit)."""
-        with self._checkpointing:
-            try:
-                if self._checkpointer is None:
-                    self._checkpointer = sqlite3.connect(
-                        self.path, isolation_level=None, check_same_thread=False
-                    )
-                    self._checkpointer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except sqlite3.Error:
-                return False
-            return True
+        """Close the database; further calls fail. Closing twice is fine."""
+        self._db.close()
 
     def __enter__(self) -> Store:
         return self

@@ -4,7 +4,6 @@ reopened file keeps everything."""
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -267,39 +266,3 @@ def test_check_rows_are_upserted_and_deleted_in_one_write(store: Store) -> None:
     again = reopen(store)
     assert again.load_checks() == {"a": {"v": 2}, "b": {"v": 3}}
     again.close()
-
-
-def _fill_log(store: Store, rows: int) -> None:
-    """~4 KB rows: 2,000 of them are 8 MB of log, twice SQLite's 1,000-page
-    auto-checkpoint."""
-    for i in range(rows):
-        store.save_state(f"blob-{i}", {"pad": "x" * 4000})
-
-
-@pytest.mark.parametrize("elsewhere", [False, True], ids=["on-commit", "in-a-thread"])
-def test_a_running_collector_checkpoints_the_log_apart_from_its_commits(
-    tmp_path: Path, elsewhere: bool
-) -> None:
-    """SQLite checkpoints on the commit that passes 1,000 log pages (an
-    fsync and a copy on the event loop); `checkpoint_elsewhere` leaves that
-    to `checkpoint`, run from a worker thread on its own connection."""
-    store = Store(tmp_path / FILENAME)
-    if elsewhere:
-        store.checkpoint_elsewhere()
-    _fill_log(store, 2000)
-    log = tmp_path / f"{FILENAME}-wal"
-    grown = log.stat().st_size > 6_000_000
-    assert grown is elsewhere
-    database = tmp_path / FILENAME
-    assert (database.stat().st_size < 1_000_000) is elsewhere  # not copied yet
-    if elsewhere:
-        done: list[bool] = []
-        worker = threading.Thread(target=lambda: done.append(store.checkpoint()))
-        worker.start()
-        worker.join()
-        assert done == [True]
-        assert database.stat().st_size > 6_000_000  # the log, copied by the thread
-    assert store.load_state("blob-1999") == {"pad": "x" * 4000}
-    store.close()
-    store.close()  # twice is fine, with a checkpoint connection too
-    assert Store(tmp_path / FILENAME).load_state("blob-0") == {"pad": "x" * 4000}
