@@ -39,6 +39,7 @@ from common.auth import AgentTokens, Binding, read_token_file
 from common.cli import Parser
 from common.config import Config, ConfigError
 from common.runtime import (
+    COLLECTOR_MIDDLE,
     build_to_last,
     collect_young,
     freeze_survivors,
@@ -507,6 +508,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("store.unusable", error=str(exc))
         return 3
     install_loop()
-    settle_heap()
+    settle_heap(middle=COLLECTOR_MIDDLE)
     freeze_survivors()
     return asyncio.run(collector.run())

@@ -57,3 +57,16 @@ def test_paced_young_collections_keep_the_young_generation_small_when_results_re
         return int(out.stdout)
 
     assert young("paced") < 20_000 < 90_000 < young("unpaced")  # ~10,000 vs ~100,000
+
+
+def test_the_collector_collects_its_middle_generation_every_second_young_collection() -> None:
+    """In an ingest flood young collections run several times a second; with
+    CPython's middle threshold of 10 the middle generation gathered ~200,000
+    objects between two of its collections."""
+    code = (
+        "import gc; from common.runtime import COLLECTOR_MIDDLE, settle_heap; "
+        "old = gc.get_threshold()[2]; settle_heap(middle=COLLECTOR_MIDDLE); "
+        "print(gc.get_threshold() == (20_000, 2, old))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True"]
