@@ -16,8 +16,7 @@ from agent.metrics import AgentMetrics
 from agent.probe_kit.base import fail, new_result
 from agent.probes import ProbeContext, probe_for
 from common.config import CheckBase
-from common.exposition import CounterSeries
-from common.reasons import FailureReason, reason_text
+from common.reasons import FailureReason
 from common.redaction import scrub_result
 from vantage.v1 import vantage_pb2 as pb
 
@@ -59,7 +58,7 @@ def log_result(result: pb.Result) -> None:
         check=result.check,
         type=result.check_type,
         success=result.success,
-        reason=reason_text(result.reason),
+        reason=FailureReason.from_proto(result.reason).value,
         message=result.message or None,
         duration_ms=round(result.duration_seconds * 1000, 2),
         status=result.http.status_code if result.HasField("http") else None,
@@ -89,16 +88,6 @@ class ProbeRunner:
         self.metrics = metrics
         self.lag = lag
         self.on_shed = on_shed
-        self._counted: dict[tuple[str, bool], CounterSeries] = {}
-
-    def _count(self, check_type: str, success: bool) -> None:
-        # The series is looked up once per (type, outcome), not per probe.
-        key = (check_type, success)
-        series = self._counted.get(key)
-        if series is None:
-            outcome = "success" if success else "failure"
-            series = self._counted[key] = self.metrics.probes.labels(check_type, outcome)
-        series.inc()
 
     async def __call__(self, check: CheckBase, retry: bool) -> bool:
         started = asyncio.get_running_loop().time()
@@ -108,6 +97,6 @@ class ProbeRunner:
             self.on_shed(check, "loop_lag")
             return True  # not the target's doing: back to the regular schedule
         log_result(result)
-        self._count(check.type, result.success)
+        self.metrics.probes.labels(check.type, "success" if result.success else "failure").inc()
         self.sink(result)
         return result.success

@@ -59,10 +59,3 @@ class FailureReason(StrEnum):
 
 
 _BY_PROTO: dict[int, FailureReason] = {reason.to_proto(): reason for reason in FailureReason}
-_TEXT_BY_PROTO: dict[int, str] = {code: reason.value for code, reason in _BY_PROTO.items()}
-
-
-def reason_text(value: int) -> str:
-    """`FailureReason.from_proto(value).value` in one dict lookup (an enum's
-    `.value` is a Python-level property: the agent asks once per probe)."""
-    return _TEXT_BY_PROTO.get(value, FailureReason.INTERNAL.value)

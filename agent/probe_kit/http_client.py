@@ -259,11 +259,8 @@ async def fetch(
         finally:
             CLOCK.reset(token)
         peer = _peer(clock) or peer
-        if phases:  # a redirect: each phase adds up over the hops
-            for name, seconds in clock.phases().items():
-                phases[name] = phases.get(name, 0.0) + seconds
-        else:
-            phases = clock.phases()
+        for name, seconds in clock.phases().items():
+            phases[name] = phases.get(name, 0.0) + seconds
         location = resp.headers.get("Location")
         if resp.status not in _REDIRECTS or location is None:
             break
