@@ -122,11 +122,17 @@ class Poller:
             self._proc.wait(10)
 
 
+POLL_MOST = 3 * 3600.0
+"""Seconds a poller runs at most: bounded even if the bench dies unseen."""
+
+
 def poll(port: int, out: str) -> None:
-    """The poller's process: `start latency` per line, every 20 ms; a failed
+    """The poller's process: `start latency` per line, every 20 ms, until
+    stopped, its parent is gone or `POLL_MOST` seconds passed; a failed
     request counts as its 10 s timeout."""
+    parent, deadline = os.getppid(), time.monotonic() + POLL_MOST
     with open(out, "a", buffering=1) as file:
-        while True:
+        while os.getppid() == parent and time.monotonic() < deadline:
             time.sleep(0.02)
             at, started = time.time(), time.perf_counter()
             try:
