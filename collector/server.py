@@ -140,8 +140,12 @@ def _names_in(config: Config, region: str) -> frozenset[str]:
 
 def config_message(config: Config, region: str) -> pb.CollectorMessage:
     """The Config message for one region: only the checks it runs."""
-    checks = [check_to_proto(c) for c in config.for_region(region)]
-    return pb.CollectorMessage(config=pb.Config(version=config.version, checks=checks))
+    message = pb.CollectorMessage()
+    message.config.version = config.version
+    checks = message.config.checks
+    for check in config.for_region(region):
+        check_to_proto(check, checks.add())
+    return message
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Struct that the agent validates again with the same model.
 
 from __future__ import annotations
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import json_format
 
 from common.config import CHECK_TYPES, CheckBase, ConfigError
 from common.config.sharing import share_fields_set
@@ -19,20 +19,21 @@ def phases_of(message: pb.Phases) -> dict[str, float]:
     return {field.name: seconds for field, seconds in message.ListFields()}
 
 
-def check_to_proto(check: CheckBase) -> pb.Check:
-    """The wire form of a validated check."""
-    spec = struct_pb2.Struct()
-    spec.update(check.spec())
-    return pb.Check(
-        name=check.name,
-        type=check.type,
-        interval_seconds=check.interval,
-        timeout_seconds=check.timeout,
-        regions=list(check.regions),
-        labels=dict(check.labels),
-        retry_after_seconds=check.retry_after,
-        spec=spec,
-    )
+def check_to_proto(check: CheckBase, into: pb.Check | None = None) -> pb.Check:
+    """The wire form of a validated check, written into `into` when given
+    (a repeated field's new element: built in place, a check is not copied
+    into the list, which for 50,000 checks was one C call holding the GIL
+    for ~100 ms)."""
+    message = pb.Check() if into is None else into
+    message.name = check.name
+    message.type = check.type
+    message.interval_seconds = check.interval
+    message.timeout_seconds = check.timeout
+    message.regions.extend(check.regions)
+    message.labels.update(check.labels)
+    message.retry_after_seconds = check.retry_after
+    message.spec.update(check.spec())
+    return message
 
 
 def check_from_proto(message: pb.Check) -> CheckBase:

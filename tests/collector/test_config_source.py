@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,63 @@ def test_a_config_crosses_from_the_loader_process_in_chunks_and_arrives_whole(
     # Paths inside checks are not kept once loaded (their errors are
     # reported while loading): the nearest kept ancestor answers.
     assert crossed.line_of("checks.2.url") == crossed.line_of("checks") == 2
+
+
+class HeldLoads:
+    """Wraps a source's loader: counts the loads, and holds each one in its
+    thread, once it has read the file, until released, so a test decides
+    what overlaps."""
+
+    def __init__(self, source: ConfigSource) -> None:
+        self.real, self.count = source._load, 0
+        self.release = threading.Event()
+        self.started = threading.Event()
+        source._load = self
+
+    def __call__(self, path: Path) -> tuple[Config, AlertingConfig]:
+        self.count += 1
+        loaded = self.real(path)  # the file as it is now
+        self.started.set()
+        assert self.release.wait(10), "the test never released the load"
+        return loaded
+
+
+async def _started(loads: HeldLoads) -> None:
+    assert await asyncio.to_thread(loads.started.wait, 10)
+
+
+async def test_a_reload_asked_for_during_one_that_read_the_same_file_is_coalesced(
+    watched: Watched,
+) -> None:
+    watched.write(TWO)
+    loads = HeldLoads(watched.source)
+    signal = asyncio.create_task(watched.source.reload_async("SIGHUP"))
+    await _started(loads)
+    with capture_logs() as events:
+        second = asyncio.create_task(watched.source.reload_async("SIGHUP"))
+        await asyncio.sleep(0)
+        loads.release.set()
+        assert await signal and await second
+    assert loads.count == 1  # one parse, not two side by side
+    assert watched.applied == [["a", "b"]]
+    assert [e["reason"] for e in events if e["event"] == "config.reload_coalesced"] == ["SIGHUP"]
+    await watched.poll(3)  # the watcher sees the write the reload already read
+    assert loads.count == 1
+    assert watched.applied == [["a", "b"]]
+
+
+async def test_a_reload_asked_for_after_a_later_write_runs_after_the_one_in_progress(
+    watched: Watched,
+) -> None:
+    watched.write(TWO)
+    loads = HeldLoads(watched.source)
+    first = asyncio.create_task(watched.source.reload_async("SIGHUP"))
+    await _started(loads)
+    watched.write(ONE)  # changed while the first reload reads the older file
+    second = asyncio.create_task(watched.source.reload_async("SIGHUP"))
+    await asyncio.sleep(0)
+    assert loads.count == 1  # waiting, not parsing alongside
+    loads.release.set()
+    assert await first and await second
+    assert loads.count == 2
+    assert watched.applied == [["a", "b"], ["a"]]
