@@ -267,13 +267,14 @@ class Evaluator(Sight, SloChecks, Transitions, Saving):
         return [a for part in self.tick_steps(now, connected, full=full) for a in part]
 
     def tick_steps(
-        self, now: float, connected: int | None = None, *, full: bool = False, chunk: int = 500
+        self, now: float, connected: int | None = None, *, full: bool = False, chunk: int = 100
     ) -> Iterator[list[Alert]]:
-        """`tick` in parts, each part's alerts yielded: SLO evaluations
-        `chunk` checks at a time, so a caller can let the event loop run in
-        between (in a flood every check has new results: 50,000 SLO
-        evaluations held the loop ~0.2 s). Results that arrive in between
-        are the next tick's news; each check is evaluated whole."""
+        """`tick` in parts, each part's alerts yielded: outages and SLO
+        evaluations `chunk` checks at a time, so a caller can let the event
+        loop run in between (in a flood every check has new results: 50,000
+        SLO evaluations held the loop ~0.2 s, and 500 of them up to ~0.1 s
+        on a busy machine). Results that arrive in between are the next
+        tick's news; each check is evaluated whole."""
         went = self._index.advance(now, self._lookup)
         self._recheck |= went
         self._changed |= went  # `last_seen` of a region gone silent is worth a save
@@ -290,11 +291,19 @@ class Evaluator(Sight, SloChecks, Transitions, Saving):
             flapping = [n for n in self._policies if self._checks[n].flapping]
             slo = [n for n in self._policies if bucket(n, now) > bucket(n, prev)]
         alerts: list[Alert] = []
-        for name in recheck & self._policies.keys():
-            names = stale.get(name, _NONE)
-            alerts += self._outage(self._policies[name], self._checks[name], now, names)
+        rechecked = list(recheck & self._policies.keys())
+        for start in range(0, len(rechecked), chunk):
+            yield [
+                a
+                for name in rechecked[start : start + chunk]
+                if name in self._policies  # not removed by a reload meanwhile
+                for a in self._outage(
+                    self._policies[name], self._checks[name], now, stale.get(name, _NONE)
+                )
+            ]
         for name in flapping:
-            alerts += self._settled(self._policies[name], self._checks[name], now)
+            if name in self._policies:
+                alerts += self._settled(self._policies[name], self._checks[name], now)
         sparse = {n: set(s) for n, s in stale.items()} if full else self._index.stale
         version = None if full else self._index.version
         sight = self._agents(now, sparse, version) + self._blind(now, sparse, connected, version)

@@ -19,7 +19,7 @@ from collector.alerting.flapping import FlapPolicy
 from collector.alerting.model import Alert
 from collector.alerting.regions import RegionState
 from collector.alerting.schedule import Deadlines
-from collector.alerting.sight import StaleIndex
+from collector.alerting.sight import StaleIndex, _silent
 from collector.alerting.slo import SloPolicy
 from collector.alerting.slochecks import SLO_EVERY
 from collector.model import Sample
@@ -124,6 +124,8 @@ def run(seed: int, seconds: int, count: int) -> tuple[int, int]:
         connected = rng.choice((None, 1, 1, 1, 0))
         a, b = fast.tick(now, connected), walk.tick(now, connected, full=True)
         assert seen(a) == seen(b), f"second {second}"
+        # the silent agents the index keeps are the ones a walk finds
+        assert fast._index.silent() == _silent(fast._checks, fast._index.stale)
         compared += len(a)
         if second == seconds // 3:  # a reload: intervals (so stale_after) change, a check goes
             pols = [
