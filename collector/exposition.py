@@ -141,12 +141,13 @@ class Exposition:
         self.clock = clock
         self._lock = asyncio.Lock()
 
-    async def _walk(self) -> AsyncIterator[list[Named]]:
-        """Every series (a check's regions, then its `ALL`), `CHUNK` checks
-        at a time, yielding to the event loop after each chunk. Checks added
-        meanwhile wait for the next walk; checks forgotten are skipped."""
+    async def _walk(self, names: list[str] | None = None) -> AsyncIterator[list[Named]]:
+        """Every series (a check's regions, then its `ALL`) of every check,
+        or of `names`, `CHUNK` checks at a time, yielding to the event loop
+        after each chunk. Checks added meanwhile wait for the next walk;
+        checks forgotten are skipped."""
         checks = self.stats.checks
-        names = list(checks)
+        names = list(checks) if names is None else names
         for start in range(0, len(names), CHUNK):
             chunk: list[Named] = []
             for check in names[start : start + CHUNK]:
@@ -170,9 +171,17 @@ class Exposition:
                 await self._refresh(self.clock(), most)
 
     async def _refresh(self, now: float, most: int) -> None:
-        """Render every stale series, at most `most` of them."""
+        """Render every stale series, at most `most` of them.
+
+        Only checks whose `ALL` is stale are walked: ingest clears a
+        region's text and its check's together, and a check's figures
+        change by time no later than any of its regions' (its `until` is
+        theirs at the most), so a check whose `ALL` is fresh has no stale
+        series. Walking every series to find the stale ones cost 0.1 s
+        every pass at 50,000 checks x 3, idle or not."""
         done = 0
-        async for chunk in self._walk():
+        stale = [n for n, c in self.stats.checks.items() if c.text is None or now >= c.until]
+        async for chunk in self._walk(stale):
             for check, region, series in chunk:
                 if series.text is None or now >= series.until:
                     self._render(series, check, region, now)

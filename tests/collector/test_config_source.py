@@ -192,22 +192,24 @@ class HeldLoads:
         return loaded
 
 
-async def _started(loads: HeldLoads) -> None:
+async def _reloading(watched: Watched) -> tuple[HeldLoads, asyncio.Task[bool]]:
+    """A SIGHUP reload of TWO, held after it read the file."""
+    watched.write(TWO)
+    loads = HeldLoads(watched.source)
+    first = asyncio.create_task(watched.source.reload_async("SIGHUP"))
     assert await asyncio.to_thread(loads.started.wait, 10)
+    return loads, first
 
 
 async def test_a_reload_asked_for_during_one_that_read_the_same_file_is_coalesced(
     watched: Watched,
 ) -> None:
-    watched.write(TWO)
-    loads = HeldLoads(watched.source)
-    signal = asyncio.create_task(watched.source.reload_async("SIGHUP"))
-    await _started(loads)
+    loads, first = await _reloading(watched)
     with capture_logs() as events:
         second = asyncio.create_task(watched.source.reload_async("SIGHUP"))
         await asyncio.sleep(0)
         loads.release.set()
-        assert await signal and await second
+        assert await first and await second
     assert loads.count == 1  # one parse, not two side by side
     assert watched.applied == [["a", "b"]]
     assert [e["reason"] for e in events if e["event"] == "config.reload_coalesced"] == ["SIGHUP"]
@@ -219,10 +221,7 @@ async def test_a_reload_asked_for_during_one_that_read_the_same_file_is_coalesce
 async def test_a_reload_asked_for_after_a_later_write_runs_after_the_one_in_progress(
     watched: Watched,
 ) -> None:
-    watched.write(TWO)
-    loads = HeldLoads(watched.source)
-    first = asyncio.create_task(watched.source.reload_async("SIGHUP"))
-    await _started(loads)
+    loads, first = await _reloading(watched)
     watched.write(ONE)  # changed while the first reload reads the older file
     second = asyncio.create_task(watched.source.reload_async("SIGHUP"))
     await asyncio.sleep(0)

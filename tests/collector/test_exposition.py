@@ -290,6 +290,35 @@ def test_changes_are_rendered_in_the_background_at_most_so_many_a_pass() -> None
 
 
 @pytest.mark.parametrize(
+    ("passes", "rendered"),
+    [
+        ((210.0,), 0),  # nothing changed since the first pass
+        ((400.5,), 2),  # eu-west's result left its 5-minute window: it and `all`
+        ((400.5, 500.5), 4),  # and then us-east's: it and `all` again
+    ],
+    ids=["unchanged", "one-region-slid", "both-slid"],
+)
+def test_the_background_pass_renders_a_region_whose_window_slid_alone(
+    passes: tuple[float, ...], rendered: int
+) -> None:
+    stats = Stats()
+    stats.ingest([result(100.0, "eu-west", 0.1), result(200.0, "us-east", 0.1)], 200.0)
+    exposition = _fresh(stats, passes[-1])
+    asyncio.run(exposition._refresh(205.0, 100))
+    assert exposition.renders == 3  # two regions and the check's `all`
+    for at in passes:
+        asyncio.run(exposition._refresh(at, 100))
+    assert exposition.renders == 3 + rendered
+    # what the passes left cached is what a fresh render shows
+    assert asyncio.run(scrape(exposition)) == asyncio.run(scrape(_fresh(stats, passes[-1])))
+    assert exposition.renders == 3 + rendered
+
+
+def _fresh(stats: Stats, now: float) -> Exposition:
+    return Exposition(stats, SERIES_FAMILIES, WINDOW_FAMILIES, clock=lambda: now)
+
+
+@pytest.mark.parametrize(
     ("target", "label"),
     [
         ("https://www.example.com/login?next=/", "https://www.example.com/login?next=/"),
