@@ -2,12 +2,14 @@
 so `make run` needs no database server (DESIGN.md, Persistence).
 
 Tables:
-- `kv`: JSON state blobs by key: the evaluator, the dispatcher and the
-  heartbeat monitor (`save_state`/`load_state`).
-- `check_state`: the evaluator's state of each check, one JSON row per
-  check (`save_checks`/`load_checks`): a save writes the checks that
-  changed, not every check. A `kv` blob from before it (with a `checks`
-  key) still loads.
+- `kv`: JSON state blobs by key: the evaluator's header, the deploy
+  records and the heartbeat monitor (`save_state`/`load_state`).
+- `state_rows`: state kept by row, one JSON row per (kind, key)
+  (`save_rows`/`load_rows`, `collector.alerting.rows`): each check's
+  evaluator state, each firing alert, each dispatcher group and each of its
+  alerts. A save writes the rows that changed, not the whole state. Blobs
+  from before it (the evaluator's with `checks` or `lifecycle` in it, the
+  dispatcher's) still load, and are replaced by rows at the next save.
 - `dedup`: the highest batch seq ingested per authenticated agent identity.
 - `incidents`: one row per incident id, for `/api/v1/incidents`.
 - `deploys`: every recorded deploy, for release attribution and the API.
@@ -45,13 +47,15 @@ import os
 import re
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import structlog
+
+from collector.alerting.rows import Rows
 
 log = structlog.get_logger("collector.store")
 
@@ -99,6 +103,17 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 3: the evaluator's state by check, so a save writes only what changed
         "CREATE TABLE check_state (name TEXT PRIMARY KEY, data TEXT NOT NULL)",
     ),
+    (  # 4: state by row of every kind (checks, firing alerts, dispatcher groups)
+        """CREATE TABLE state_rows (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (kind, key)
+        )""",
+        "INSERT INTO state_rows (kind, key, data) "
+        "SELECT 'evaluator.checks', name, data FROM check_state",
+        "DROP TABLE check_state",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 """The version this code writes; a migration is appended to `_MIGRATIONS`."""
@@ -106,6 +121,9 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 _INCIDENTS = "SELECT data FROM incidents ORDER BY started_at DESC, id DESC LIMIT ?"
 _OPEN_INCIDENTS = (
     "SELECT data FROM incidents WHERE resolved_at IS NULL ORDER BY started_at DESC, id DESC LIMIT ?"
+)
+_SAVE_STATE = (
+    "INSERT INTO kv (key, data) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET data = excluded.data"
 )
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
@@ -183,45 +201,53 @@ class Store:
 
     def save_state(self, key: str, data: Mapping[str, Any]) -> None:
         """Store a JSON-able state blob under `key`, replacing the old one."""
-        self._execute(
-            "INSERT INTO kv (key, data) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET data = excluded.data",
-            (key, _dumps(data)),
-            key=f"kv:{key}",
-        )
+        self._execute(_SAVE_STATE, (key, _dumps(data)), key=f"kv:{key}")
 
     def load_state(self, key: str) -> dict[str, Any] | None:
         """The blob saved under `key`, or None if there is none."""
         rows = self._query("SELECT data FROM kv WHERE key = ?", (key,))
         return _loads(rows[0][0], f"state {key!r}") if rows else None
 
-    # --- check state rows -----------------------------------------------
+    # --- state rows ---------------------------------------------------
 
-    def save_checks(self, rows: Mapping[str, Mapping[str, Any]], removed: Iterable[str]) -> bool:
-        """Upsert these check rows and delete `removed`, in one transaction.
-        False when the write failed: nothing is kept here, the caller holds
-        the rows and writes them again (a newer version of each by then)."""
+    def save_rows(
+        self, parts: Mapping[str, Rows], blobs: Mapping[str, Mapping[str, Any] | None] | None = None
+    ) -> bool:
+        """Write the rows of each kind in `parts` (upserts, deletes, or the
+        whole kind), and set (or, for None, delete) the state `blobs`, in
+        one transaction. False when the write failed: nothing is kept here,
+        the caller writes its rows again (a newer version of each by then)."""
         if self._pending and not self.retry():
             return False
         try:
-            with self._transaction() as db:  # removed first: a check removed and re-added
-                db.executemany(
-                    "DELETE FROM check_state WHERE name = ?", [(name,) for name in removed]
-                )
-                db.executemany(
-                    "INSERT INTO check_state (name, data) VALUES (?, ?) "
-                    "ON CONFLICT (name) DO UPDATE SET data = excluded.data",
-                    [(name, _dumps(data)) for name, data in rows.items()],
-                )
+            with self._transaction() as db:  # deletes first: a row removed and added again
+                for kind, part in parts.items():
+                    if part.whole:
+                        db.execute("DELETE FROM state_rows WHERE kind = ?", (kind,))
+                    else:
+                        db.executemany(
+                            "DELETE FROM state_rows WHERE kind = ? AND key = ?",
+                            [(kind, key) for key in part.removed],
+                        )
+                    db.executemany(
+                        "INSERT INTO state_rows (kind, key, data) VALUES (?, ?, ?) "
+                        "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data",
+                        [(kind, key, _dumps(data)) for key, data in part.rows.items()],
+                    )
+                for key, blob in (blobs or {}).items():
+                    if blob is None:
+                        db.execute("DELETE FROM kv WHERE key = ?", (key,))
+                    else:
+                        db.execute(_SAVE_STATE, (key, _dumps(blob)))
         except (sqlite3.Error, StoreError) as exc:
             self._failed(str(exc))
             return False
         return True
 
-    def load_checks(self) -> dict[str, dict[str, Any]]:
-        """Every check row, by name."""
-        rows = self._query("SELECT name, data FROM check_state")
-        return {str(name): _loads(data, f"check {name!r}") for name, data in rows}
+    def load_rows(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Every row of `kind`, by key."""
+        rows = self._query("SELECT key, data FROM state_rows WHERE kind = ?", (kind,))
+        return {str(key): _loads(data, f"{kind} row {key!r}") for key, data in rows}
 
     # --- dedup marks ----------------------------------------------------
 

@@ -20,6 +20,7 @@ Per group (one route, one set of group_by values):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from collector.alerting.config import AlertingConfig, Route
 from collector.alerting.inhibit import InhibitIndex
 from collector.alerting.model import Alert, AlertState, Notification, Severity
 from collector.alerting.router import RouteMatch, Router, match
+from collector.alerting.rows import Changed, Rows
 from collector.alerting.silences import Silences
 
 STATE_VERSION = 1
@@ -47,35 +49,70 @@ class _Group:
     last_flush: float | None = None
     last_sent: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def header(self) -> dict[str, Any]:
+        """The group's own row (its alerts have a row each, `entry`)."""
         return {
             "route_id": self.route_id,
             "key": self.key,
             "labels": self.labels,
-            "alerts": [a.to_dict() for a in self.alerts.values()],
-            "ready": self.ready,
-            "notified": sorted(self.notified),
             "last_flush": self.last_flush,
             "last_sent": self.last_sent,
         }
 
+    def entry(self, fp: str) -> dict[str, Any]:
+        """The row of the group's alert `fp`."""
+        return {
+            "route_id": self.route_id,
+            "key": self.key,
+            "alert": self.alerts[fp].to_dict(),
+            "ready": self.ready.get(fp),
+            "notified": fp in self.notified,
+        }
+
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> _Group:
-        alerts = [Alert.from_dict(a) for a in data["alerts"]]
+    def from_header(cls, data: Mapping[str, Any]) -> _Group:
         return cls(
             route_id=data["route_id"],
             key=data["key"],
             labels=dict(data["labels"]),
-            alerts={a.fingerprint: a for a in alerts},
-            ready={k: float(v) for k, v in data["ready"].items()},
-            notified=set(data["notified"]),
             last_flush=data.get("last_flush"),
             last_sent=data.get("last_sent"),
         )
 
+    def add_entry(self, data: Mapping[str, Any]) -> None:
+        alert = Alert.from_dict(data["alert"])
+        fp = alert.fingerprint
+        self.alerts[fp] = alert
+        if data.get("ready") is not None:
+            self.ready[fp] = float(data["ready"])
+        if data.get("notified"):
+            self.notified.add(fp)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> _Group:
+        """A group as an older collector saved it, whole (version 1)."""
+        group = cls.from_header(data)
+        for a in data["alerts"]:
+            alert = Alert.from_dict(a)
+            group.alerts[alert.fingerprint] = alert
+        group.ready = {k: float(v) for k, v in data["ready"].items()}
+        group.notified = set(data["notified"])
+        return group
+
+
+def _header_key(route_id: str, key: str) -> str:
+    return json.dumps([route_id, key])
+
+
+def _entry_key(route_id: str, key: str, fp: str) -> str:
+    return json.dumps([route_id, key, fp])
+
 
 class Dispatcher:
     """Grouping, timing, dedup, inhibition and silences; see the module doc."""
+
+    PARTS = ("groups", "alerts")
+    """The parts of `export_state`, each saved as rows (`take_rows`)."""
 
     def __init__(self, config: AlertingConfig, silences: Silences | None = None) -> None:
         self.router = Router(config.route)
@@ -84,16 +121,12 @@ class Dispatcher:
         self._groups: dict[tuple[str, str], _Group] = {}
         self._firing: dict[str, Alert] = {}  # inhibition sources, by fingerprint
         self._inhibit = InhibitIndex(config.inhibit_rules)
-        self.revision = 0
-        """Bumped by every change to what `export_state` writes (an alert
-        taken, a notification sent, groups adopted): a caller saves only
-        when it moved (at 5,000 firing alerts the export and its JSON cost
-        ~40 ms of the event loop)."""
+        self._changed = {part: Changed() for part in self.PARTS}
+        """What changed in each part of `export_state` since `take_rows`."""
 
     def push(self, alert: Alert, now: float) -> None:
         """Take one alert event from the evaluator."""
         fp = alert.fingerprint
-        self.revision += 1
         if alert.notice:
             pass  # sent once, never a source of inhibition
         elif alert.state is AlertState.FIRING:
@@ -143,19 +176,74 @@ class Dispatcher:
 
     def export_state(self) -> dict[str, Any]:
         """Group state (alerts, last notification times), JSON-able, so a
-        restart neither pages again nor forgets to send the resolve."""
-        return {"version": STATE_VERSION, "groups": [g.to_dict() for g in self._groups.values()]}
+        restart neither pages again nor forgets to send the resolve: by
+        part and key (rows, see `rows.py`), a row per group and one per
+        alert of a group (one group may hold thousands)."""
+        groups = self._groups.values()
+        return {
+            "groups": {_header_key(g.route_id, g.key): g.header() for g in groups},
+            "alerts": {
+                _entry_key(g.route_id, g.key, fp): g.entry(fp) for g in groups for fp in g.alerts
+            },
+        }
+
+    def take_rows(self) -> dict[str, Rows]:
+        """The rows of `export_state` that changed since the last call, by part."""
+        return {
+            "groups": self._changed["groups"].take(
+                self._header_row, lambda: self.export_state()["groups"]
+            ),
+            "alerts": self._changed["alerts"].take(
+                self._entry_row, lambda: self.export_state()["alerts"]
+            ),
+        }
+
+    def unsaved(self) -> None:
+        """The rows `take_rows` gave were not saved: the next call gives all."""
+        for changed in self._changed.values():
+            changed.whole = True
 
     def load_state(self, data: Mapping[str, Any], now: float) -> None:
-        """Restore `export_state` output under the current config."""
-        if data.get("version") != STATE_VERSION:
+        """Restore `export_state` output under the current config (or an
+        older collector's, with every group whole in one list)."""
+        if "version" in data:
+            if data["version"] == STATE_VERSION:
+                self._adopt([_Group.from_dict(g) for g in data["groups"]], now)
             return
-        self._adopt([_Group.from_dict(g) for g in data["groups"]], now)
+        groups: dict[tuple[str, str], _Group] = {}
+        for header in data.get("groups", {}).values():
+            group = _Group.from_header(header)
+            groups[group.route_id, group.key] = group
+        orphans: list[_Group] = []
+        for entry in data.get("alerts", {}).values():
+            owner = groups.get((entry["route_id"], entry["key"]))
+            if owner is None:  # not written apart from its group; re-routed if it fires
+                owner = _Group("", "", {})
+                orphans.append(owner)
+            owner.add_entry(entry)
+        self._adopt([*groups.values(), *orphans], now)
+
+    def _header_row(self, k: str) -> dict[str, Any] | None:
+        route_id, key = json.loads(k)
+        group = self._groups.get((route_id, key))
+        return None if group is None else group.header()
+
+    def _entry_row(self, k: str) -> dict[str, Any] | None:
+        route_id, key, fp = json.loads(k)
+        group = self._groups.get((route_id, key))
+        return None if group is None or fp not in group.alerts else group.entry(fp)
+
+    def _mark(self, group: _Group, fp: str | None = None) -> None:
+        """Note a change to `group`'s row, or to its alert `fp`'s."""
+        if fp is None:
+            self._changed["groups"].mark(_header_key(group.route_id, group.key))
+        else:
+            self._changed["alerts"].mark(_entry_key(group.route_id, group.key, fp))
 
     # --- internals ------------------------------------------------------
 
     def _adopt(self, groups: Iterable[_Group], now: float) -> None:
-        self.revision += 1
+        self.unsaved()
         self._groups = {}
         orphans: list[Alert] = []
         for group in groups:
@@ -191,12 +279,15 @@ class Dispatcher:
             if group is not None:  # never notified: drop it quietly
                 group.alerts.pop(fp, None)
                 group.ready.pop(fp, None)
+                self._mark(group, fp)
                 self._drop_if_empty(group)
             return
         if group is None:
             group = self._groups[gid] = _Group(
                 where.route_id, where.group_key, dict(where.group_labels)
             )
+            self._mark(group)
+        self._mark(group, fp)
         if alert.state is AlertState.RESOLVED:
             group.ready[fp] = now
         elif fp not in group.alerts:
@@ -246,15 +337,17 @@ class Dispatcher:
             if a.state is AlertState.FIRING and a.fingerprint not in group.notified
         )
         group.last_flush = now
-        self.revision += 1
+        self._mark(group)
         for alert in batch:
             fp = alert.fingerprint
             if alert.state is AlertState.RESOLVED or alert.notice:  # done with it
                 group.notified.discard(fp)
                 group.alerts.pop(fp)
                 group.ready.pop(fp, None)
-            else:
+                self._mark(group, fp)
+            elif fp not in group.notified:
                 group.notified.add(fp)
+                self._mark(group, fp)
         self._drop_if_empty(group)
         if not batch:
             return []
@@ -265,3 +358,4 @@ class Dispatcher:
     def _drop_if_empty(self, group: _Group) -> None:
         if not group.alerts:
             self._groups.pop((group.route_id, group.key), None)
+            self._mark(group)

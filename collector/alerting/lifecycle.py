@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from collector.alerting.model import Alert, AlertState
+from collector.alerting.rows import Changed, Rows
 
 UNDAMPED = frozenset({"CheckFlapping"})
 """Alertnames that damping never hides: they are the damping's own notice."""
@@ -57,15 +58,16 @@ def check_labels(
 class Lifecycle:
     """Firing alerts by key; emits only transitions. See the module doc."""
 
+    PARTS = ("active", "damped")
+    """The parts of `export`, each saved as rows (`take_rows`)."""
+
     def __init__(self) -> None:
         self._active: dict[str, Alert] = {}
         self._refreshed: list[Alert] = []
         self._damped: dict[str, dict[str, Alert]] = {}
         """Damped check -> what receivers were last told was firing."""
-        self.revision = 0
-        """Bumped by every change to what `export` writes: a caller saves
-        only when it moved (at 5,000 firing alerts an export and its JSON
-        cost ~60 ms of the event loop)."""
+        self._changed = {part: Changed() for part in self.PARTS}
+        """What changed in each part of `export` since `take_rows`."""
 
     # --- views ------------------------------------------------------------
 
@@ -84,6 +86,10 @@ class Lifecycle:
         """Every alert firing now (damped ones included: they are true)."""
         return list(self._active.values())
 
+    def shown(self) -> list[Alert]:
+        """The firing alerts receivers hear of: not those damping hides."""
+        return [a for a in self._active.values() if not self._hidden(a)]
+
     def damped(self) -> set[str]:
         """Checks whose alerts are damped now."""
         return set(self._damped)
@@ -97,11 +103,11 @@ class Lifecycle:
         if current is not None:
             if refresh and current.annotations != alert.annotations:
                 self._active[k] = replace(alert, starts_at=current.starts_at)
-                self.revision += 1
+                self._changed["active"].mark(k)
                 self._refreshed.append(self._active[k])
             return []
         self._active[k] = alert
-        self.revision += 1
+        self._changed["active"].mark(k)
         return [] if self._hidden(alert) else [alert]
 
     def resolve(
@@ -116,7 +122,7 @@ class Lifecycle:
         alert = self._active.pop(k, None)
         if alert is None:
             return []
-        self.revision += 1
+        self._changed["active"].mark(k)
         resolved = _resolved(alert, now, annotations, details)
         return [] if self._hidden(alert) else [resolved]
 
@@ -127,7 +133,7 @@ class Lifecycle:
     def forget(self, check: str, now: float, note: str) -> list[Alert]:
         """Resolve every alert of `check` (it left the config)."""
         if self._damped.pop(check, None) is not None:
-            self.revision += 1
+            self._changed["damped"].mark(check)
         keys = sorted(k for k, a in self._active.items() if a.labels.get("check") == check)
         return [a for k in keys for a in self.resolve(k, now, {"resolution": note})]
 
@@ -141,7 +147,7 @@ class Lifecycle:
     def damp(self, check: str) -> None:
         """Stop emitting `check`'s alerts (except `UNDAMPED` ones)."""
         if check not in self._damped:
-            self.revision += 1
+            self._changed["damped"].mark(check)
             self._damped[check] = {
                 k: a for k, a in self._active.items() if a.labels.get("check") == check
             }
@@ -152,7 +158,7 @@ class Lifecycle:
         told = self._damped.pop(check, None)
         if told is None:
             return []
-        self.revision += 1
+        self._changed["damped"].mark(check)
         now_firing = {
             k: a
             for k, a in self._active.items()
@@ -165,17 +171,36 @@ class Lifecycle:
     # --- persistence ------------------------------------------------------
 
     def export(self) -> dict[str, Any]:
-        """JSON-able: the firing alerts and what damped checks last told."""
+        """JSON-able, by part and key (rows, see `rows.py`): the firing
+        alerts and what damped checks last told."""
         return {
             "active": {k: a.to_dict() for k, a in sorted(self._active.items())},
-            "damped": {
-                c: {k: a.to_dict() for k, a in told.items()} for c, told in self._damped.items()
-            },
+            "damped": {c: _told(told) for c, told in self._damped.items()},
         }
 
+    def take_rows(self) -> dict[str, Rows]:
+        """The rows of `export` that changed since the last call, by part."""
+        active, damped = self._active, self._damped
+        return {
+            "active": self._changed["active"].take(
+                lambda k: a.to_dict() if (a := active.get(k)) is not None else None,
+                lambda: self.export()["active"],
+            ),
+            "damped": self._changed["damped"].take(
+                lambda c: _told(told) if (told := damped.get(c)) is not None else None,
+                lambda: self.export()["damped"],
+            ),
+        }
+
+    def unsaved(self) -> None:
+        """The rows `take_rows` gave were not saved: the next call gives all."""
+        for changed in self._changed.values():
+            changed.whole = True
+
     def load(self, data: Mapping[str, Any]) -> None:
-        """Inverse of `export` (an old state's bare `active` dict works too)."""
-        self.revision += 1
+        """Inverse of `export` (an old state's bare `active` dict works too);
+        the next `take_rows` gives every row."""
+        self.unsaved()
         self._active = {k: Alert.from_dict(a) for k, a in data.get("active", {}).items()}
         self._damped = {
             c: {k: Alert.from_dict(a) for k, a in told.items()}
@@ -184,6 +209,10 @@ class Lifecycle:
 
     def _hidden(self, alert: Alert) -> bool:
         return alert.labels.get("check", "") in self._damped and alert.name not in UNDAMPED
+
+
+def _told(told: Mapping[str, Alert]) -> dict[str, Any]:
+    return {k: a.to_dict() for k, a in told.items()}
 
 
 def _resolved(

@@ -1,6 +1,6 @@
 """What the evaluator saves and how it carries on after a restart: the
-saved form (`export_state`, or `export_meta` plus `rows` for a store that
-keeps checks by row), which checks changed since the last save
+saved form (`export_state`, or for a store that keeps state by row, `rows`
+of the checks and the lifecycle's own `take_rows`), which checks changed since the last save
 (`take_changes`), and `load_state`. Pure; mixed into the `Evaluator`, whose
 state it reads and rebuilds.
 """
@@ -45,14 +45,12 @@ class Saving:
 
     def export_state(self) -> dict[str, Any]:
         """Everything needed to carry on after a restart, JSON-able."""
-        return {**self.export_meta(), "checks": self.rows(self._checks)}
-
-    def export_meta(self, deploys: bool = True) -> dict[str, Any]:
-        """`export_state` without the checks (the store keeps those by row),
-        and without the deploy records unless `deploys` (the caller saves
-        them apart, when `deploys.revision` says they changed)."""
-        meta = {"version": STATE_VERSION, "lifecycle": self.alerts.export()}
-        return {**meta, "deploys": self.deploys.to_dict()} if deploys else meta
+        return {
+            "version": STATE_VERSION,
+            "lifecycle": self.alerts.export(),
+            "deploys": self.deploys.to_dict(),
+            "checks": self.rows(self._checks),
+        }
 
     def rows(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The saved form of these checks (those configured)."""

@@ -25,12 +25,15 @@ from collector.alerting.deploys import Deploys
 from collector.alerting.dispatcher import Dispatcher
 from collector.alerting.evaluator import Evaluator
 from collector.alerting.heartbeats import HeartbeatMonitor, HeartbeatPolicy, PingKind
+from collector.alerting.lifecycle import Lifecycle
 from collector.alerting.model import Alert, AlertState, Notification
 from collector.alerting.notifiers import build_notifiers
 from collector.alerting.notifiers.alertmanager import AlertmanagerNotifier
 from collector.alerting.notifiers.base import Notifier
 from collector.alerting.policies import policies
 from collector.alerting.policy import CheckPolicy
+from collector.alerting.rows import Rows
+from collector.alerting.saving import STATE_VERSION
 from collector.alerting.silences import Silence
 from collector.metrics import CollectorMetrics
 from collector.model import Sample
@@ -48,6 +51,10 @@ _SAVE_EVERY = 10.0
 _RELOAD_CHUNK = 1000
 """Checks a reload applies between two turns of the event loop (~20 ms)."""
 _SAVE_ROWS = 500
+_HEADER = {"version": STATE_VERSION, "by_rows": True, "alerts_by_rows": True}
+"""The evaluator's blob once its checks and the alerts are kept by row: a
+blob holding `checks` or `lifecycle` (and a `dispatcher` blob) is an older
+collector's, read once and replaced by rows."""
 """Check rows written per save (~25 µs each); more wait for the next save,
 within _SAVE_DIRTY. At 50k checks and 2,500 results/s, ~100 change a second."""
 _SAVE_DIRTY = 1.0
@@ -80,6 +87,9 @@ class AlertingService:
         self._ticked_at = float("-inf")
         self._saved_revisions: dict[str, int] = {}
         """Blob -> the revision of its owner when it was last saved (`_moved`)."""
+        self._header_saved = False
+        """The evaluator's header blob says its alerts and the dispatcher's
+        are kept by row (written with the first rows after a start)."""
         self._sending: set[asyncio.Task[None]] = set()
         self._flapping: set[str] = set()
         self.agents_connected: Callable[[], int] | None = None
@@ -147,17 +157,22 @@ class AlertingService:
     def restore(self) -> None:
         """Load saved state; call once after the first `configure`."""
         now, d = self.clock(), self._dispatcher()
-        alerts = self.evaluator.load_state(self._saved_evaluator(), now)
+        saved = self._saved_evaluator()
+        alerts = self.evaluator.load_state(saved, now)
         alerts += self.heartbeats.load_state(self.store.load_state("heartbeats") or {}, now)
         self.heartbeats.load_token_hashes(self.store.token_hashes())
-        d.load_state(self.store.load_state("dispatcher") or {}, now)
+        if saved.get("alerts_by_rows"):
+            d.load_state(self._load_parts("dispatcher", d.PARTS), now)
+        else:  # an older collector's blob, replaced by rows at the next save
+            d.load_state(self.store.load_state("dispatcher") or {}, now)
         d.silences.load_state(self.store.list_silences())
         for deploy in self.store.deploys_since(now - 3600):
             self.evaluator.deploys.record(deploy["service"], deploy["version"], deploy["at"])
         # Handing the dispatcher what is already firing is idempotent: it
         # knows what it notified before the restart, so nothing pages twice.
         # These are not new events, so they are neither logged nor counted.
-        for alert in [*self.evaluator.active_alerts(), *self.heartbeats.active_alerts()]:
+        # A damped check's alerts stay hidden, as they were before it.
+        for alert in [*self.evaluator.alerts.shown(), *self.heartbeats.alerts.shown()]:
             d.push(alert, now)
         self._push(alerts, now)
         log.info(
@@ -167,15 +182,21 @@ class AlertingService:
         )
 
     def _saved_evaluator(self) -> dict[str, Any]:
-        """The evaluator's saved state: its blob, with the checks from their
-        rows (a blob from before the rows holds them itself)."""
+        """The evaluator's saved state: its header blob, with the checks and
+        the alerts from their rows (older collectors' blobs hold them)."""
         data = self.store.load_state("evaluator") or {}
         if data.get("by_rows"):
-            data["checks"] = self.store.load_checks()
+            data["checks"] = self.store.load_rows("evaluator.checks")
             data.setdefault("deploys", self.store.load_state("deploys") or {})
         else:  # the blob is replaced only once all its checks are in rows
             self._whole = "checks" in data
+        if data.get("alerts_by_rows"):
+            data["lifecycle"] = self._load_parts("lifecycle", Lifecycle.PARTS)
         return data
+
+    def _load_parts(self, owner: str, parts: Iterable[str]) -> dict[str, Any]:
+        """The rows of each of `owner`'s `parts` (see `rows.py`)."""
+        return {part: self.store.load_rows(f"{owner}.{part}") for part in parts}
 
     # -- inputs --------------------------------------------------------
 
@@ -346,33 +367,34 @@ class AlertingService:
         """Persist state: within _SAVE_DIRTY seconds of a change, at least
         every _SAVE_EVERY seconds, and at once when `force`d (shutdown).
 
-        The evaluator's checks are written by row, only those that changed
-        (`Evaluator.take_changes`), at most _SAVE_ROWS per call unless
-        `force`d, so no save holds the event loop long; the rest go with the
-        next call, within _SAVE_DIRTY. The other state is small."""
+        State is written by row, in one transaction: the evaluator's checks
+        that changed (`Evaluator.take_changes`), at most _SAVE_ROWS per call
+        unless `force`d, so no save holds the event loop long (the rest go
+        with the next call, within _SAVE_DIRTY), and the firing alerts and
+        dispatcher groups that changed (`rows.py`: in a backlog thousands
+        fire and resolve, and writing them whole held the loop ~0.1 s on
+        every save). The other state is small."""
         now = self.clock()
         due = _SAVE_DIRTY if self._dirty else _SAVE_EVERY
         if not force and now - self._saved_at < due:
             return
-        evaluator = self.evaluator
+        evaluator, dispatcher = self.evaluator, self._dispatcher()
         changed, removed = evaluator.take_changes()
         whole = force or self._whole
         batch = changed if whole else set(itertools.islice(changed, _SAVE_ROWS))
-        if self.store.save_checks(evaluator.rows(batch), removed):
-            self._whole = False
+        parts = {"evaluator.checks": Rows(evaluator.rows(batch), removed)}
+        for owner, rows in (("lifecycle", evaluator.alerts), ("dispatcher", dispatcher)):
+            parts |= {f"{owner}.{part}": r for part, r in rows.take_rows().items()}
+        header = None if self._header_saved else {"evaluator": _HEADER, "dispatcher": None}
+        if self.store.save_rows(parts, header):
+            self._whole, self._header_saved = False, True
             evaluator.keep_changes(changed - batch, ())
-            if self._moved("evaluator", evaluator.alerts.revision, whole):
-                meta = evaluator.export_meta(deploys=False)
-                self.store.save_state("evaluator", {**meta, "by_rows": True})
             self._save_deploys()
-        else:  # kept to be written again; the alerts' state goes now
+        else:  # kept to be written again, with every alert row
             evaluator.keep_changes(changed, removed)
-            self.store.save_state("evaluator", evaluator.export_state())
-            self._saved_revisions.pop("evaluator", None)  # the next blob is by rows again
+            evaluator.alerts.unsaved()
+            dispatcher.unsaved()
         self.store.save_state("heartbeats", self.heartbeats.export_state())
-        dispatcher = self._dispatcher()
-        if self._moved("dispatcher", dispatcher.revision, force):
-            self.store.save_state("dispatcher", dispatcher.export_state())
         self._dirty, self._saved_at = len(changed) > len(batch), now
 
     def _moved(self, blob: str, revision: int, force: bool) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from collector.alerting.heartbeats import MISSED, HeartbeatMonitor, HeartbeatPolicy, hash_token
+from collector.alerting.rows import Rows
 from collector.store import FILENAME, SCHEMA_VERSION, Store, StoreError
 from collector.store_check import inspect
 
@@ -259,10 +260,51 @@ def test_heartbeat_deadline_survives_restart_through_sqlite(store: Store) -> Non
         again.close()
 
 
-def test_check_rows_are_upserted_and_deleted_in_one_write(store: Store) -> None:
-    assert store.save_checks({"a": {"v": 1}, "b": {"v": 1}}, ())
-    assert store.save_checks({"a": {"v": 2}}, ["b"])
-    assert store.save_checks({"b": {"v": 3}}, ["b"])  # removed and added again since the last save
+def test_rows_are_upserted_and_deleted_in_one_write(store: Store) -> None:
+    checks = "evaluator.checks"
+    assert store.save_rows({checks: Rows({"a": {"v": 1}, "b": {"v": 1}})})
+    assert store.save_rows({checks: Rows({"a": {"v": 2}}, ["b"])})
+    assert store.save_rows({checks: Rows({"b": {"v": 3}}, ["b"])})  # removed, then added again
     again = reopen(store)
-    assert again.load_checks() == {"a": {"v": 2}, "b": {"v": 3}}
+    assert again.load_rows(checks) == {"a": {"v": 2}, "b": {"v": 3}}
     again.close()
+
+
+def test_kinds_of_rows_and_blobs_are_written_together_and_apart(store: Store) -> None:
+    store.save_state("dispatcher", {"version": 1, "groups": []})  # an older collector's blob
+    assert store.save_rows(
+        {
+            "lifecycle.active": Rows({"x": {"v": 1}, "y": {"v": 1}}),
+            "dispatcher.groups": Rows({"x": {"g": 1}}),
+        },
+        {"evaluator": {"by_rows": True}, "dispatcher": None},
+    )
+    assert store.load_state("dispatcher") is None and store.load_state("evaluator") == {
+        "by_rows": True
+    }
+    assert store.save_rows(
+        {"lifecycle.active": Rows({"z": {"v": 2}}, whole=True)}
+    )  # replaces the kind
+    again = reopen(store)
+    assert again.load_rows("lifecycle.active") == {"z": {"v": 2}}
+    assert again.load_rows("dispatcher.groups") == {"x": {"g": 1}}  # another kind is untouched
+    assert again.load_rows("lifecycle.damped") == {}
+    again.close()
+
+
+def test_a_version_3_file_keeps_its_check_rows(tmp_path: Path) -> None:
+    """Version 3 kept check rows in their own table; version 4 keeps every
+    kind of row in one."""
+    from collector.store import _MIGRATIONS  # noqa: PLC0415  # the older schema, as it was
+
+    tmp_path.mkdir(exist_ok=True)
+    with sqlite3.connect(tmp_path / FILENAME) as db:
+        for statements in _MIGRATIONS[:3]:
+            for statement in statements:
+                db.execute(statement)
+        db.execute("INSERT INTO schema_version (version) VALUES (3)")
+        db.execute("INSERT INTO check_state (name, data) VALUES ('home', '{\"v\": 1}')")
+    db.close()
+    with Store.open(tmp_path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.load_rows("evaluator.checks") == {"home": {"v": 1}}

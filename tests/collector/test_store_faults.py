@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cli.admin import check_state, reset_state
+from collector.alerting.rows import Rows
 from collector.store import FILENAME, CorruptStore, Store
 
 BIG = {"blob": "x" * 200_000}
@@ -90,11 +91,13 @@ def test_check_rows_that_cannot_be_written_are_handed_back_not_lost(tmp_path: Pa
     store = Store.open(tmp_path, on_error=lambda: errors.append(1))
     fill(store)
     rows = {f"c{i}": BIG for i in range(3)}
-    assert store.save_checks(rows, ()) is False  # does not raise; the caller keeps them
+    assert (
+        store.save_rows({"evaluator.checks": Rows(rows, ())}) is False
+    )  # does not raise; the caller keeps them
     assert errors and store.problem is not None and "full" in store.problem
-    assert store.load_checks() == {}
+    assert store.load_rows("evaluator.checks") == {}
     free(store)
-    assert store.save_checks(rows, ()) is True
+    assert store.save_rows({"evaluator.checks": Rows(rows, ())}) is True
     assert store.problem is None or store.retry()
-    assert sorted(store.load_checks()) == ["c0", "c1", "c2"]
+    assert sorted(store.load_rows("evaluator.checks")) == ["c0", "c1", "c2"]
     store.close()
