@@ -205,23 +205,25 @@ class Dispatcher:
 
     def load_state(self, data: Mapping[str, Any], now: float) -> None:
         """Restore `export_state` output under the current config (or an
-        older collector's, with every group whole in one list)."""
+        older collector's, with every group whole in one list), into a
+        dispatcher that holds no group yet."""
         if "version" in data:
             if data["version"] == STATE_VERSION:
                 self._adopt([_Group.from_dict(g) for g in data["groups"]], now)
+                self.unsaved()  # not in rows yet
             return
         groups: dict[tuple[str, str], _Group] = {}
         for header in data.get("groups", {}).values():
             group = _Group.from_header(header)
             groups[group.route_id, group.key] = group
-        orphans: list[_Group] = []
+        stray: dict[tuple[str, str], _Group] = {}
         for entry in data.get("alerts", {}).values():
-            owner = groups.get((entry["route_id"], entry["key"]))
+            gid = entry["route_id"], entry["key"]
+            owner = groups.get(gid)
             if owner is None:  # not written apart from its group; re-routed if it fires
-                owner = _Group("", "", {})
-                orphans.append(owner)
+                owner = stray.setdefault(gid, _Group(*gid, {}))
             owner.add_entry(entry)
-        self._adopt([*groups.values(), *orphans], now)
+        self._adopt(groups.values(), now, stray.values())
 
     def _header_row(self, k: str) -> dict[str, Any] | None:
         route_id, key = json.loads(k)
@@ -242,18 +244,26 @@ class Dispatcher:
 
     # --- internals ------------------------------------------------------
 
-    def _adopt(self, groups: Iterable[_Group], now: float) -> None:
-        self.unsaved()
+    def _adopt(self, groups: Iterable[_Group], now: float, stray: Iterable[_Group] = ()) -> None:
+        """Keep `groups` whose route still groups their alerts as before;
+        the alerts of the others, and of `stray` groups, are pushed again
+        (their rows go)."""
         self._groups = {}
-        orphans: list[Alert] = []
+        gone = list(stray)
         for group in groups:
             route = self.router.find(group.route_id)
             if route is None or any(
                 match(route, a.labels).group_key != group.key for a in group.alerts.values()
             ):
-                orphans += group.alerts.values()
+                gone.append(group)
             else:
                 self._groups[group.route_id, group.key] = group
+        orphans: list[Alert] = []
+        for group in gone:
+            orphans += group.alerts.values()
+            self._mark(group)
+            for fp in group.alerts:
+                self._mark(group, fp)
         self._firing = {
             fp: a
             for g in self._groups.values()
@@ -287,12 +297,15 @@ class Dispatcher:
                 where.route_id, where.group_key, dict(where.group_labels)
             )
             self._mark(group)
-        self._mark(group, fp)
+        held = group.alerts.get(fp)
         if alert.state is AlertState.RESOLVED:
             group.ready[fp] = now
-        elif fp not in group.alerts:
+        elif held is None:
             group.ready[fp] = now + self._route(group).wait_for(alert.severity)
+        elif held == alert:
+            return  # held as it is (a restart hands over what fires)
         group.alerts[fp] = alert
+        self._mark(group, fp)
 
     def _news(self, group: _Group, now: float) -> list[Alert]:
         return [

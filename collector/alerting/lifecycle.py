@@ -198,9 +198,8 @@ class Lifecycle:
             changed.whole = True
 
     def load(self, data: Mapping[str, Any]) -> None:
-        """Inverse of `export` (an old state's bare `active` dict works too);
-        the next `take_rows` gives every row."""
-        self.unsaved()
+        """Inverse of `export` (an old state's bare `active` dict works too),
+        from the rows it was saved as: call `unsaved` when it was not."""
         self._active = {k: Alert.from_dict(a) for k, a in data.get("active", {}).items()}
         self._damped = {
             c: {k: Alert.from_dict(a) for k, a in told.items()}

@@ -192,6 +192,8 @@ class AlertingService:
             self._whole = "checks" in data
         if data.get("alerts_by_rows"):
             data["lifecycle"] = self._load_parts("lifecycle", Lifecycle.PARTS)
+        else:  # not in rows yet
+            self.evaluator.alerts.unsaved()
         return data
 
     def _load_parts(self, owner: str, parts: Iterable[str]) -> dict[str, Any]:

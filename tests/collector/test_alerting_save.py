@@ -5,6 +5,7 @@ state saved as one blob by an older collector still loads."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -243,9 +244,10 @@ def test_the_alerts_state_is_written_when_it_changed_and_survives_a_restart(
 
 def test_alert_rows_saved_as_they_change_restore_the_whole_alerts_state(tmp_path: Path) -> None:
     """Seeded: 40 checks fail and recover at random, the dispatcher sends
-    (one group holds every alert), and the state saves incrementally each
-    step; a restart at any point reads back exactly the live alerts state,
-    so nothing pages twice and no resolve is forgotten."""
+    (one group holds every alert, then a reload groups by check), and the
+    state saves incrementally each step; a restart at any point reads back
+    exactly the live alerts state, so nothing pages twice and no resolve
+    is forgotten, and the rows are exactly that state (none left over)."""
     import random  # noqa: PLC0415
 
     rng = random.Random(12)
@@ -253,20 +255,32 @@ def test_alert_rows_saved_as_they_change_restore_the_whole_alerts_state(tmp_path
         CheckPolicy(name=f"m{i}", check_type="http", interval=10.0, regions=("eu", "us"))
         for i in range(40)
     ]
-    clock = Clock()
-    svc = AlertingService(Store.open(tmp_path), CollectorMetrics(Stats()), clock=clock)
-    svc.configure(parse_config("checks: []\n", "checks.yaml"), parse_alerting(None), (many, []))
-    svc.restore()
+    hook = [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/"}]
+    by_check = parse_alerting(
+        {"receivers": hook, "route": {"group_by": ["check"], "receivers": ["hook"]}}, {}
+    )
+    alerting, clock = parse_alerting(None), Clock()
+
+    def started() -> AlertingService:
+        svc = AlertingService(Store.open(tmp_path), CollectorMetrics(Stats()), clock=clock)
+        svc.configure(parse_config("checks: []\n", "checks.yaml"), alerting, (many, []))
+        svc.restore()
+        return svc
+
+    svc = started()
     written = _spied(svc)
     for step in range(1, 61):
         clock.now = T0 + 10 * step
         down = {p.name for p in many if rng.random() < 0.3}
-        svc.observe(
-            [result(p.name, r, clock.now, p.name not in down) for p in many for r in ("eu", "us")],
-            clock.now,
-        )
+        results = [
+            result(p.name, r, clock.now, p.name not in down) for p in many for r in ("eu", "us")
+        ]
+        svc.observe(results, clock.now)
         svc._push(svc.evaluator.tick(clock.now), clock.now)  # the service's tick, in one go
         svc._refresh(clock.now)
+        if step == 25:  # a reload regroups every alert: the old group's rows go
+            alerting = by_check
+            svc._configure_rest(alerting, [], [], clock.now)
         if step % 3 == 0:
             svc._dispatcher().flush(clock.now)  # what the send loop does when groups are due
         svc.save(force=step % 7 == 0)
@@ -276,14 +290,36 @@ def test_alert_rows_saved_as_they_change_restore_the_whole_alerts_state(tmp_path
                 svc._dispatcher().export_state(),
             )
             assert live_alerts["active"] and live_groups["alerts"]  # the run has alerts to carry
+            for owner, live in (("lifecycle", live_alerts), ("dispatcher", live_groups)):
+                for part, rows in live.items():
+                    assert svc.store.load_rows(f"{owner}.{part}") == json.loads(json.dumps(rows))
             svc.store.close()
-            svc = AlertingService(Store.open(tmp_path), CollectorMetrics(Stats()), clock=clock)
-            svc.configure(
-                parse_config("checks: []\n", "checks.yaml"), parse_alerting(None), (many, [])
-            )
-            svc.restore()
+            svc = started()
             assert svc.evaluator.alerts.export() == live_alerts
             assert svc._dispatcher().export_state() == live_groups
             written = _spied(svc)
+    assert len(live_groups["groups"]) > 1  # grouped by check by then
     assert "dispatcher" not in written and "evaluator" not in written  # after the first save
     svc.store.close()
+
+
+def test_alerts_rows_without_their_group_are_routed_again(tmp_path: Path) -> None:
+    """An alert's row whose group row is missing (written by hand, or a
+    damaged file) is not lost: it is routed again, and its row replaced."""
+    clock = Clock()
+    svc = service(tmp_path, clock)
+    for step in (1, 2):
+        clock.now = T0 + 10 * step
+        svc.observe([result("c2", r, clock.now, False) for r in ("eu", "us")], clock.now)
+    svc.save(force=True)
+    (key,) = svc.store.load_rows("dispatcher.groups")
+    svc.store.save_rows({"dispatcher.groups": Rows({}, [key])})
+    svc.store.close()
+    again = service(tmp_path, clock)
+    (entry,) = again._dispatcher().export_state()["alerts"].values()
+    assert entry["alert"]["labels"]["check"] == "c2"
+    again.save(force=True)
+    assert (
+        again.store.load_rows("dispatcher.groups") == again._dispatcher().export_state()["groups"]
+    )
+    again.store.close()
