@@ -42,6 +42,7 @@ from common.runtime import (
     COLLECTOR_MIDDLE,
     build_to_last,
     collect_young,
+    favour_the_loop,
     freeze_survivors,
     gc_paused,
     install_loop,
@@ -508,6 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("store.unusable", error=str(exc))
         return 3
     install_loop()
+    favour_the_loop()
     settle_heap(middle=COLLECTOR_MIDDLE)
     freeze_survivors()
     return asyncio.run(collector.run())
