@@ -29,7 +29,7 @@ from collector.alerting.config import AlertingConfig, Route
 from collector.alerting.inhibit import InhibitIndex
 from collector.alerting.model import Alert, AlertState, Notification, Severity
 from collector.alerting.router import RouteMatch, Router, match
-from collector.alerting.rows import Changed, Rows
+from collector.alerting.rows import Parts, Rows
 from collector.alerting.silences import Silences
 
 STATE_VERSION = 1
@@ -121,7 +121,7 @@ class Dispatcher:
         self._groups: dict[tuple[str, str], _Group] = {}
         self._firing: dict[str, Alert] = {}  # inhibition sources, by fingerprint
         self._inhibit = InhibitIndex(config.inhibit_rules)
-        self._changed = {part: Changed() for part in self.PARTS}
+        self.changes = Parts(self.PARTS)
         """What changed in each part of `export_state` since `take_rows`."""
 
     def push(self, alert: Alert, now: float) -> None:
@@ -187,21 +187,12 @@ class Dispatcher:
             },
         }
 
-    def take_rows(self) -> dict[str, Rows]:
-        """The rows of `export_state` that changed since the last call, by part."""
-        return {
-            "groups": self._changed["groups"].take(
-                self._header_row, lambda: self.export_state()["groups"]
-            ),
-            "alerts": self._changed["alerts"].take(
-                self._entry_row, lambda: self.export_state()["alerts"]
-            ),
-        }
-
-    def unsaved(self) -> None:
-        """The rows `take_rows` gave were not saved: the next call gives all."""
-        for changed in self._changed.values():
-            changed.whole = True
+    def take_rows(self, most: int | None = None) -> dict[str, Rows]:
+        """The rows of `export_state` that changed since the last call, by
+        part, at most `most` a part (`rows.Parts`)."""
+        return self.changes.take(
+            {"groups": self._header_row, "alerts": self._entry_row}, self.export_state, most
+        )
 
     def load_state(self, data: Mapping[str, Any], now: float) -> None:
         """Restore `export_state` output under the current config (or an
@@ -210,7 +201,7 @@ class Dispatcher:
         if "version" in data:
             if data["version"] == STATE_VERSION:
                 self._adopt([_Group.from_dict(g) for g in data["groups"]], now)
-                self.unsaved()  # not in rows yet
+                self.changes.unsaved()  # not in rows yet
             return
         groups: dict[tuple[str, str], _Group] = {}
         for header in data.get("groups", {}).values():
@@ -238,9 +229,9 @@ class Dispatcher:
     def _mark(self, group: _Group, fp: str | None = None) -> None:
         """Note a change to `group`'s row, or to its alert `fp`'s."""
         if fp is None:
-            self._changed["groups"].mark(_header_key(group.route_id, group.key))
+            self.changes.mark("groups", _header_key(group.route_id, group.key))
         else:
-            self._changed["alerts"].mark(_entry_key(group.route_id, group.key, fp))
+            self.changes.mark("alerts", _entry_key(group.route_id, group.key, fp))
 
     # --- internals ------------------------------------------------------
 

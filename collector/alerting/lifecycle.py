@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from collector.alerting.model import Alert, AlertState
-from collector.alerting.rows import Changed, Rows
+from collector.alerting.rows import Parts, Rows
 
 UNDAMPED = frozenset({"CheckFlapping"})
 """Alertnames that damping never hides: they are the damping's own notice."""
@@ -66,7 +66,7 @@ class Lifecycle:
         self._refreshed: list[Alert] = []
         self._damped: dict[str, dict[str, Alert]] = {}
         """Damped check -> what receivers were last told was firing."""
-        self._changed = {part: Changed() for part in self.PARTS}
+        self.changes = Parts(self.PARTS)
         """What changed in each part of `export` since `take_rows`."""
 
     # --- views ------------------------------------------------------------
@@ -103,11 +103,11 @@ class Lifecycle:
         if current is not None:
             if refresh and current.annotations != alert.annotations:
                 self._active[k] = replace(alert, starts_at=current.starts_at)
-                self._changed["active"].mark(k)
+                self.changes.mark("active", k)
                 self._refreshed.append(self._active[k])
             return []
         self._active[k] = alert
-        self._changed["active"].mark(k)
+        self.changes.mark("active", k)
         return [] if self._hidden(alert) else [alert]
 
     def resolve(
@@ -122,7 +122,7 @@ class Lifecycle:
         alert = self._active.pop(k, None)
         if alert is None:
             return []
-        self._changed["active"].mark(k)
+        self.changes.mark("active", k)
         resolved = _resolved(alert, now, annotations, details)
         return [] if self._hidden(alert) else [resolved]
 
@@ -133,7 +133,7 @@ class Lifecycle:
     def forget(self, check: str, now: float, note: str) -> list[Alert]:
         """Resolve every alert of `check` (it left the config)."""
         if self._damped.pop(check, None) is not None:
-            self._changed["damped"].mark(check)
+            self.changes.mark("damped", check)
         keys = sorted(k for k, a in self._active.items() if a.labels.get("check") == check)
         return [a for k in keys for a in self.resolve(k, now, {"resolution": note})]
 
@@ -147,7 +147,7 @@ class Lifecycle:
     def damp(self, check: str) -> None:
         """Stop emitting `check`'s alerts (except `UNDAMPED` ones)."""
         if check not in self._damped:
-            self._changed["damped"].mark(check)
+            self.changes.mark("damped", check)
             self._damped[check] = {
                 k: a for k, a in self._active.items() if a.labels.get("check") == check
             }
@@ -158,7 +158,7 @@ class Lifecycle:
         told = self._damped.pop(check, None)
         if told is None:
             return []
-        self._changed["damped"].mark(check)
+        self.changes.mark("damped", check)
         now_firing = {
             k: a
             for k, a in self._active.items()
@@ -178,28 +178,22 @@ class Lifecycle:
             "damped": {c: _told(told) for c, told in self._damped.items()},
         }
 
-    def take_rows(self) -> dict[str, Rows]:
-        """The rows of `export` that changed since the last call, by part."""
+    def take_rows(self, most: int | None = None) -> dict[str, Rows]:
+        """The rows of `export` that changed since the last call, by part,
+        at most `most` a part (`rows.Parts`)."""
         active, damped = self._active, self._damped
-        return {
-            "active": self._changed["active"].take(
-                lambda k: a.to_dict() if (a := active.get(k)) is not None else None,
-                lambda: self.export()["active"],
-            ),
-            "damped": self._changed["damped"].take(
-                lambda c: _told(told) if (told := damped.get(c)) is not None else None,
-                lambda: self.export()["damped"],
-            ),
-        }
-
-    def unsaved(self) -> None:
-        """The rows `take_rows` gave were not saved: the next call gives all."""
-        for changed in self._changed.values():
-            changed.whole = True
+        return self.changes.take(
+            {
+                "active": lambda k: a.to_dict() if (a := active.get(k)) is not None else None,
+                "damped": lambda c: _told(t) if (t := damped.get(c)) is not None else None,
+            },
+            self.export,
+            most,
+        )
 
     def load(self, data: Mapping[str, Any]) -> None:
         """Inverse of `export` (an old state's bare `active` dict works too),
-        from the rows it was saved as: call `unsaved` when it was not."""
+        from the rows it was saved as: call `changes.unsaved` when it was not."""
         self._active = {k: Alert.from_dict(a) for k, a in data.get("active", {}).items()}
         self._damped = {
             c: {k: Alert.from_dict(a) for k, a in told.items()}

@@ -50,13 +50,18 @@ _SAVE_EVERY = 10.0
 """State is saved at least this often."""
 _RELOAD_CHUNK = 1000
 """Checks a reload applies between two turns of the event loop (~20 ms)."""
-_SAVE_ROWS = 500
+_SAVE_ROWS = 300
+"""Check rows written per save (~40 µs each with their JSON); more wait for
+the next save, within _SAVE_DIRTY. At 50k checks and 2,500 results/s, ~100
+change a second."""
+_SAVE_ALERT_ROWS = 200
+"""Rows of each part of the alerts' state written per save (~25 µs each):
+when 5,000 alerts fire at once the lifecycle and the dispatcher each have
+5,000 rows to write, and writing them in one save held the loop 0.4 s."""
 _HEADER = {"version": STATE_VERSION, "by_rows": True, "alerts_by_rows": True}
 """The evaluator's blob once its checks and the alerts are kept by row: a
 blob holding `checks` or `lifecycle` (and a `dispatcher` blob) is an older
 collector's, read once and replaced by rows."""
-"""Check rows written per save (~25 µs each); more wait for the next save,
-within _SAVE_DIRTY. At 50k checks and 2,500 results/s, ~100 change a second."""
 _SAVE_DIRTY = 1.0
 """A change is saved within this many seconds, not on every change: in an
 alert storm each save would write the whole state again."""
@@ -193,7 +198,7 @@ class AlertingService:
         if data.get("alerts_by_rows"):
             data["lifecycle"] = self._load_parts("lifecycle", Lifecycle.PARTS)
         else:  # not in rows yet
-            self.evaluator.alerts.unsaved()
+            self.evaluator.alerts.changes.unsaved()
         return data
 
     def _load_parts(self, owner: str, parts: Iterable[str]) -> dict[str, Any]:
@@ -370,12 +375,13 @@ class AlertingService:
         every _SAVE_EVERY seconds, and at once when `force`d (shutdown).
 
         State is written by row, in one transaction: the evaluator's checks
-        that changed (`Evaluator.take_changes`), at most _SAVE_ROWS per call
-        unless `force`d, so no save holds the event loop long (the rest go
-        with the next call, within _SAVE_DIRTY), and the firing alerts and
+        that changed (`Evaluator.take_changes`), and the firing alerts and
         dispatcher groups that changed (`rows.py`: in a backlog thousands
         fire and resolve, and writing them whole held the loop ~0.1 s on
-        every save). The other state is small."""
+        every save). At most _SAVE_ROWS and _SAVE_ALERT_ROWS unless `force`d, so no save
+        holds the event loop long (5,000 alerts firing at once made one of
+        0.4 s); the rest go with the next call, within _SAVE_DIRTY. The
+        other state is small."""
         now = self.clock()
         due = _SAVE_DIRTY if self._dirty else _SAVE_EVERY
         if not force and now - self._saved_at < due:
@@ -385,8 +391,9 @@ class AlertingService:
         whole = force or self._whole
         batch = changed if whole else set(itertools.islice(changed, _SAVE_ROWS))
         parts = {"evaluator.checks": Rows(evaluator.rows(batch), removed)}
+        most = None if force else _SAVE_ALERT_ROWS
         for owner, rows in (("lifecycle", evaluator.alerts), ("dispatcher", dispatcher)):
-            parts |= {f"{owner}.{part}": r for part, r in rows.take_rows().items()}
+            parts |= {f"{owner}.{part}": r for part, r in rows.take_rows(most).items()}
         header = None if self._header_saved else {"evaluator": _HEADER, "dispatcher": None}
         if self.store.save_rows(parts, header):
             self._whole, self._header_saved = False, True
@@ -394,10 +401,11 @@ class AlertingService:
             self._save_deploys()
         else:  # kept to be written again, with every alert row
             evaluator.keep_changes(changed, removed)
-            evaluator.alerts.unsaved()
-            dispatcher.unsaved()
+            evaluator.alerts.changes.unsaved()
+            dispatcher.changes.unsaved()
         self.store.save_state("heartbeats", self.heartbeats.export_state())
-        self._dirty, self._saved_at = len(changed) > len(batch), now
+        left = evaluator.alerts.changes.pending() or dispatcher.changes.pending()
+        self._dirty, self._saved_at = len(changed) > len(batch) or left, now
 
     def _moved(self, blob: str, revision: int, force: bool) -> bool:
         """Whether state blob `blob` changed since it was last saved (its

@@ -323,3 +323,36 @@ def test_alerts_rows_without_their_group_are_routed_again(tmp_path: Path) -> Non
         again.store.load_rows("dispatcher.groups") == again._dispatcher().export_state()["groups"]
     )
     again.store.close()
+
+
+def test_a_burst_of_alerts_is_saved_a_bounded_number_of_rows_at_a_time(tmp_path: Path) -> None:
+    """1,200 checks go down together: one save writing every alert's rows
+    held the event loop ~0.4 s at 5,000; each save writes at most 200 rows
+    of an alert part, the next ones follow within seconds, and a shutdown writes
+    what is left."""
+    many = [
+        CheckPolicy(name=f"m{i}", check_type="http", interval=60.0, regions=("eu",))
+        for i in range(1200)
+    ]
+    clock = Clock()
+    svc = AlertingService(Store.open(tmp_path), CollectorMetrics(Stats()), clock=clock)
+    svc.configure(parse_config("checks: []\n", "checks.yaml"), parse_alerting(None), (many, []))
+    svc.restore()
+    svc.save(force=True)
+    for step in (1, 2):
+        clock.now = T0 + 10 * step
+        svc.observe([result(p.name, "eu", clock.now, False) for p in many], clock.now)
+    assert len(svc.evaluator.active_alerts()) == 1200
+    saved = []
+    for _ in range(2):
+        clock.now += 2
+        svc.save()
+        saved.append(len(svc.store.load_rows("lifecycle.active")))
+        assert len(svc.store.load_rows("dispatcher.alerts")) == saved[-1]
+    assert saved == [200, 400]
+    svc.save(force=True)
+    assert len(svc.store.load_rows("lifecycle.active")) == 1200
+    assert svc.store.load_rows("dispatcher.alerts") == json.loads(
+        json.dumps(svc._dispatcher().export_state()["alerts"])
+    )
+    svc.store.close()
