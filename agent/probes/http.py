@@ -23,7 +23,7 @@ _FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6, "any": socket.AF_UNSPEC}
 
 
 def classify(exc: BaseException) -> Failure:
-    """The error mapper: aiohttp, ssl and socket errors, by the shared table."""
+    """The error mapper: the client's, ssl and socket errors, by the shared table."""
     return classify_http(exc)
 
 
