@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import re
 import socket
@@ -28,7 +27,7 @@ from agent.probe_kit.faults import Failure, InvalidUrl, ProtocolViolation, failu
 from agent.probe_kit.faults import classify as classify_shared
 from agent.probe_kit.http_expect import Answer, BodyScan, Finding, Hop
 from agent.probe_kit.http_phases import ConnectFailed, LookupFailed, PhaseClock
-from agent.probe_kit.http_wire import Body, BodyReader, Session, basic_auth, target
+from agent.probe_kit.http_wire import Body, BodyReader, Session, Tls, basic_auth, target
 from agent.probe_kit.resolve import NameserverResolver, ResolveFailed, Resolver
 from common import redaction
 from common.config.http import HttpRequest, validate_url
@@ -64,30 +63,6 @@ def new_session(
     if resolver is None and nameserver is not None:
         resolver = NameserverResolver(nameserver)
     return Session(family, resolver, cookie_jar)
-
-
-def _tls_context(verified: bool) -> ssl.SSLContext:
-    if verified:
-        context = ssl.create_default_context()
-    else:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        context.options |= ssl.OP_NO_COMPRESSION
-        context.set_default_verify_paths()
-    context.set_alpn_protocols(("http/1.1",))  # the only protocol the client speaks
-    return context
-
-
-@functools.lru_cache(maxsize=64)
-def ssl_context(ca_file: str | None, verify: bool = True) -> ssl.SSLContext:
-    """The TLS settings for a request: system store, a CA file, or no checks.
-
-    Cached: building a context and loading a CA bundle costs milliseconds.
-    """
-    if not verify:
-        return _tls_context(verified=False)
-    return ssl.create_default_context(cafile=ca_file) if ca_file else _tls_context(verified=True)
 
 
 @dataclass(frozen=True)
@@ -220,7 +195,7 @@ async def fetch(
     session: Session,
     req: Prepared,
     budget: float,
-    tls: ssl.SSLContext,
+    tls: Tls,
     *,
     keep_body: bool = True,
     scan: BodyScan | None = None,

@@ -101,6 +101,44 @@ def basic_auth(user: str, password: str, encoding: str = "utf-8") -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode(encoding)).decode(encoding)
 
 
+def _tls_context(verified: bool) -> ssl.SSLContext:
+    if verified:
+        context = ssl.create_default_context()
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.options |= ssl.OP_NO_COMPRESSION
+        context.set_default_verify_paths()
+    context.set_alpn_protocols(("http/1.1",))  # the only protocol the client speaks
+    return context
+
+
+@functools.lru_cache(maxsize=64)
+def ssl_context(ca_file: str | None, verify: bool = True) -> ssl.SSLContext:
+    """The TLS settings for a request: system store, a CA file, or no checks.
+
+    Cached: building a context and loading a CA bundle costs milliseconds.
+    """
+    if not verify:
+        return _tls_context(verified=False)
+    return ssl.create_default_context(cafile=ca_file) if ca_file else _tls_context(verified=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Tls:
+    """How an https request checks the server: against `ca_file` (None:
+    the system's store), or not at all. The context is built on the first
+    https request only: an agent probing plain HTTP never loads a CA store."""
+
+    ca_file: str | None = None
+    verify: bool = True
+
+    def context(self) -> ssl.SSLContext:
+        """The (cached) SSL context for these settings."""
+        return ssl_context(self.ca_file, self.verify)
+
+
 Body = tuple[bytes, str]
 """A request body and its Content-Type."""
 
@@ -200,7 +238,7 @@ class Session:
         headers: Mapping[str, str],
         body: Body | None,
         *,
-        tls: ssl.SSLContext,
+        tls: Tls,
         clock: PhaseClock,
         reader: BodyReader,
     ) -> Response:
@@ -213,7 +251,7 @@ class Session:
                 headers = {**rest, "Cookie": f"{given}; {cookie}" if given else cookie}
         request = encode(method, where, headers, body)
         reply = _Exchange(clock, method == "HEAD", reader)
-        server = (tls, where.host.rstrip(".")) if where.tls else None
+        server = (tls.context(), where.host.rstrip(".")) if where.tls else None
         transport = await connect(
             reply,
             where.host,
@@ -257,7 +295,9 @@ class _Exchange(asyncio.Protocol):
         self.clock, self.head_only, self.reader = clock, head_only, reader
         self.done: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
+        """Dropped when the answer is settled: it holds this protocol's
+        callbacks, a cycle that only the garbage collector would free."""
         self.fields: list[tuple[str, str]] = []
         self.response: Response | None = None
         self.chunks: list[bytes] = []
@@ -278,7 +318,7 @@ class _Exchange(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; its callbacks below do the rest."""
-        if self.done.done():
+        if self.parser is None:
             return
         try:
             self.parser.feed_data(data)
@@ -316,6 +356,7 @@ class _Exchange(asyncio.Protocol):
         """The head is whole: a 1xx is skipped, a final answer starts its body."""
         if self.done.done():
             return  # anything after the answer (a HEAD's body, a second response)
+        assert self.parser is not None
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             self.interim, self.fields = True, []
@@ -402,8 +443,10 @@ class _Exchange(asyncio.Protocol):
         response.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self.clock.mark("done")
         self.done.set_result(response)
+        self.parser = None
 
     def _fail(self, exc: Exception) -> None:
+        self.parser = None
         if not self.done.done():
             self.done.set_exception(exc)
         if self.transport is not None:

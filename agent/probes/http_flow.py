@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 import time
 from dataclasses import dataclass
 
@@ -24,11 +23,10 @@ from agent.probe_kit.http_client import (
     fetch,
     new_session,
     prepare,
-    ssl_context,
 )
 from agent.probe_kit.http_client import classify as classify_http
 from agent.probe_kit.http_expect import judge
-from agent.probe_kit.http_wire import Session
+from agent.probe_kit.http_wire import Session, Tls
 from common.config.http_flow import Extract, FlowStep, HttpFlowCheck
 from common.reasons import FailureReason
 from common.template import Expander
@@ -52,7 +50,7 @@ async def probe(check: HttpFlowCheck, ctx: ProbeContext) -> pb.Result:
     result = new_result(check, ctx)
     started = time.perf_counter()
     expander = Expander(ctx.env)
-    tls = ssl_context(check.ca_file, not check.insecure_skip_verify)
+    tls = Tls(check.ca_file, not check.insecure_skip_verify)
     # A jar per run: steps share cookies, runs never do.
     session = new_session(nameserver=ctx.nameserver, cookie_jar=CookieJar())
     run = _Run(session, expander, tls, result)
@@ -78,7 +76,7 @@ class _Run:
 
     session: Session
     expander: Expander
-    tls: ssl.SSLContext
+    tls: Tls
     result: pb.Result
 
 

@@ -21,9 +21,9 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 from OpenSSL import SSL
 
 from agent.probe_kit.dns_client import answers, query, resolve_server
-from agent.probe_kit.http_client import classify, fetch, new_session, prepare, ssl_context
+from agent.probe_kit.http_client import classify, fetch, new_session, prepare
 from agent.probe_kit.http_expect import Hop
-from agent.probe_kit.http_wire import Session
+from agent.probe_kit.http_wire import Session, Tls
 from agent.probe_kit.resolve import ResolveFailed, resolve
 from cli.overrides import ConnectToResolver, Overrides
 from common.config.http import HttpRequest, Redirects
@@ -115,7 +115,7 @@ class Net:
         )
         try:
             request = prepare(spec, Expander({}))
-            got = await fetch(self.session(), request, self.timeout, ssl_context(None, False))
+            got = await fetch(self.session(), request, self.timeout, Tls(verify=False))
         except Exception as exc:  # noqa: BLE001  # classify() maps every failure to data
             reason, message = classify(exc)
             return Page(url, error=reason.value, message=message)

@@ -15,9 +15,9 @@ from aiohttp import web
 
 from agent.probe_kit.base import ProbeContext
 from agent.probe_kit.faults import ProtocolViolation
-from agent.probe_kit.http_client import RedirectLoop, new_session, ssl_context
+from agent.probe_kit.http_client import RedirectLoop, new_session
 from agent.probe_kit.http_phases import ConnectFailed, LookupFailed, PhaseClock
-from agent.probe_kit.http_wire import BodyReader
+from agent.probe_kit.http_wire import BodyReader, Tls
 from agent.probe_kit.http_wire import target as split_url
 from agent.probe_kit.resolve import Address, as_address
 from agent.probes.http import classify, probe
@@ -226,8 +226,7 @@ async def test_connect_phase_excludes_the_name_lookup(target: str) -> None:
     session = new_session(resolver=_SlowResolver(0.2))
     where = split_url(f"http://target.test:{port}/")
     reader = BodyReader(limit=0, keep=True)
-    tls = ssl_context(None)
-    response = await session.send("GET", where, {}, None, tls=tls, clock=clock, reader=reader)
+    response = await session.send("GET", where, {}, None, tls=Tls(), clock=clock, reader=reader)
     assert response.status == 200 and response.body == b"hello"
     phases = clock.phases()
     assert phases["resolve"] >= 0.2
