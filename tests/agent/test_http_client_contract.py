@@ -12,9 +12,12 @@ import socket
 import ssl
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
+import uvloop
 
 from agent.probe_kit.base import ProbeContext
 from agent.probe_kit.faults import BodyTooLarge, InvalidUrl, ProtocolViolation, failure
@@ -26,6 +29,7 @@ from agent.probes.http import probe
 from common.config.http import HttpCheck
 from common.faults import Fault
 from common.reasons import FailureReason
+from common.wire import phases_of
 from vantage.v1 import vantage_pb2 as pb
 
 Reply = Callable[[bytes], Awaitable[bytes | None]]
@@ -303,3 +307,35 @@ def test_classify_maps_each_client_error(
     got, text = classify(exc)
     assert got is reason
     assert text.startswith(message), text
+
+
+def test_https_on_uvloop_as_in_the_agent(tmp_path: Path) -> None:
+    """The agent runs on uvloop: TLS is started on the connection there too,
+    with the URL's name for SNI and verification, and its facts kept."""
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+    seen: list[str | None] = []
+    server_ctx.sni_callback = lambda _sock, name, _ctx: seen.append(name)
+
+    async def go() -> tuple[pb.Result, pb.Result]:
+        server = await asyncio.start_server(
+            RawServer(fixed(_HELLO)).handle, "127.0.0.1", 0, ssl=server_ctx
+        )
+        port = server.sockets[0].getsockname()[1]
+        url = f"https://localhost:{port}/"
+        try:
+            good = await run(url, ca_file=str(ca_file), ip_version=4)
+            untrusted = await run(url, ip_version=4)
+        finally:
+            server.close()
+        return good, untrusted
+
+    good, untrusted = uvloop.run(go())
+    assert good.success, good.message
+    assert good.tls.sans == ["localhost"] and good.phases.tls > 0
+    assert set(phases_of(good.phases)) == {"resolve", "connect", "tls", "processing", "transfer"}
+    assert seen[0] == "localhost"
+    assert untrusted.reason == pb.FAILURE_REASON_TLS_VERIFY
