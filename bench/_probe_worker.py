@@ -180,7 +180,8 @@ async def bare_client(url: str) -> tuple[OneProbe, Close]:
     """A GET of `url` through the agent's HTTP client session and nothing else."""
     from agent.probe_kit.http_client import new_session  # noqa: PLC0415
     from agent.probe_kit.http_phases import PhaseClock  # noqa: PLC0415
-    from agent.probe_kit.http_wire import BodyReader, Tls, target  # noqa: PLC0415
+    from agent.probe_kit.http_request import Tls, target  # noqa: PLC0415
+    from agent.probe_kit.http_wire import BodyReader  # noqa: PLC0415
 
     session, where, tls = new_session(), target(url), Tls()
     reader = BodyReader(limit=0, keep=True)

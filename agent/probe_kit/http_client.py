@@ -1,8 +1,8 @@
 """The HTTP client that `http` and `http_flow` share: prepare a request,
 send it and follow its redirects on a fresh connection, read the body up to
 its limit, and map the client's exceptions to failure reasons in
-`classify`. The wire protocol is in `http_wire`, connecting in
-`http_phases`.
+`classify`. The request's bytes are made in `http_request`, sent and
+answered in `http_wire`, over a connection made in `http_phases`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from agent.probe_kit.faults import Failure, InvalidUrl, ProtocolViolation, failu
 from agent.probe_kit.faults import classify as classify_shared
 from agent.probe_kit.http_expect import Answer, BodyScan, Finding, Hop
 from agent.probe_kit.http_phases import ConnectFailed, LookupFailed, PhaseClock
-from agent.probe_kit.http_wire import Body, BodyReader, Session, Tls, basic_auth, target
+from agent.probe_kit.http_request import Body, Tls, basic_auth, target
+from agent.probe_kit.http_wire import BodyReader, Session
 from agent.probe_kit.resolve import NameserverResolver, ResolveFailed, Resolver
 from common import redaction
 from common.config.http import HttpRequest, validate_url

@@ -16,7 +16,7 @@ from agent.probe_kit.faults import Failure
 from agent.probe_kit.http_client import Fetched, conclude, fetch, prepared
 from agent.probe_kit.http_client import classify as classify_http
 from agent.probe_kit.http_expect import judge, reads_body, scan_for
-from agent.probe_kit.http_wire import Tls
+from agent.probe_kit.http_request import Tls
 from common.config.http import HttpCheck
 from vantage.v1 import vantage_pb2 as pb
 

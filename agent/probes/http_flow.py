@@ -26,7 +26,8 @@ from agent.probe_kit.http_client import (
 )
 from agent.probe_kit.http_client import classify as classify_http
 from agent.probe_kit.http_expect import judge
-from agent.probe_kit.http_wire import Session, Tls
+from agent.probe_kit.http_request import Tls
+from agent.probe_kit.http_wire import Session
 from common.config.http_flow import Extract, FlowStep, HttpFlowCheck
 from common.reasons import FailureReason
 from common.template import Expander

@@ -23,7 +23,8 @@ from OpenSSL import SSL
 from agent.probe_kit.dns_client import answers, query, resolve_server
 from agent.probe_kit.http_client import classify, fetch, new_session, prepare
 from agent.probe_kit.http_expect import Hop
-from agent.probe_kit.http_wire import Session, Tls
+from agent.probe_kit.http_request import Tls
+from agent.probe_kit.http_wire import Session
 from agent.probe_kit.resolve import ResolveFailed, resolve
 from cli.overrides import ConnectToResolver, Overrides
 from common.config.http import HttpRequest, Redirects

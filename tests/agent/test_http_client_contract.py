@@ -23,7 +23,7 @@ from agent.probe_kit.base import ProbeContext
 from agent.probe_kit.faults import BodyTooLarge, InvalidUrl, ProtocolViolation, failure
 from agent.probe_kit.http_client import ConnectTimeout, RedirectLoop, classify, new_session
 from agent.probe_kit.http_phases import ConnectFailed, LookupFailed
-from agent.probe_kit.http_wire import encode, target
+from agent.probe_kit.http_request import encode, target
 from agent.probe_kit.resolve import ResolveFailed
 from agent.probes.http import probe
 from common.config.http import HttpCheck

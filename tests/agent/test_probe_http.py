@@ -17,8 +17,9 @@ from agent.probe_kit.base import ProbeContext
 from agent.probe_kit.faults import ProtocolViolation
 from agent.probe_kit.http_client import RedirectLoop, new_session
 from agent.probe_kit.http_phases import ConnectFailed, LookupFailed, PhaseClock
-from agent.probe_kit.http_wire import BodyReader, Tls
-from agent.probe_kit.http_wire import target as split_url
+from agent.probe_kit.http_request import Tls
+from agent.probe_kit.http_request import target as split_url
+from agent.probe_kit.http_wire import BodyReader
 from agent.probe_kit.resolve import Address, as_address
 from agent.probes.http import classify, probe
 from common.config.http import HttpCheck
