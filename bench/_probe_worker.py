@@ -3,7 +3,7 @@
     python -m bench._probe_worker ours TYPE CHECK_JSON [LOG_LEVEL]
     python -m bench._probe_worker agent TYPE CHECK_JSON SPOOL_DIR
     python -m bench._probe_worker blackbox PROBE_URL
-    python -m bench._probe_worker aiohttp URL
+    python -m bench._probe_worker client URL
     python -m bench._probe_worker socket URL
 
 `ours` runs a check of type TYPE on uvloop through the agent's own
@@ -20,9 +20,9 @@ gRPC write of a 500-result batch, ~1 µs a result, is left out). `blackbox`
 is a keep-alive aiohttp client that requests blackbox_exporter's /probe URL
 and checks `probe_success 1`, as a Prometheus scrape would.
 
-Two floors show what a probe cannot go below: `aiohttp` is a bare GET of
-URL and a read of its body through the agent's session (fresh connection,
-no headers, timeout, phases, result, log line or spool), `socket` a minimal
+Two floors show what a probe cannot go below: `client` is a bare GET of
+URL and a read of its body through the agent's HTTP client session (fresh
+connection, no trace headers, timeout, result, log line or spool), `socket` a minimal
 HTTP/1.1 client on uvloop's own transport (connect, one write, read until
 the server closes).
 
@@ -176,18 +176,25 @@ async def blackbox(url: str) -> tuple[OneProbe, Close]:
     return one, session.close
 
 
-async def bare_aiohttp(url: str) -> tuple[OneProbe, Close]:
-    """A GET of `url` through the agent's session and nothing else."""
+async def bare_client(url: str) -> tuple[OneProbe, Close]:
+    """A GET of `url` through the agent's HTTP client session and nothing else."""
     from agent.probe_kit.http_client import new_session  # noqa: PLC0415
+    from agent.probe_kit.http_phases import PhaseClock  # noqa: PLC0415
+    from agent.probe_kit.http_request import Tls, target  # noqa: PLC0415
+    from agent.probe_kit.http_wire import BodyReader  # noqa: PLC0415
 
-    session = new_session()
+    session, where, tls = new_session(), target(url), Tls()
+    reader = BodyReader(limit=0, keep=True)
 
     async def one() -> Outcome:
-        async with session.get(url) as resp:
-            await resp.read()
+        clock = PhaseClock(tls=where.tls)
+        resp = await session.send("GET", where, {}, None, tls=tls, clock=clock, reader=reader)
         return resp.status == 200, f"status {resp.status}"
 
-    return one, session.close
+    async def close() -> None:
+        pass
+
+    return one, close
 
 
 class _Get(asyncio.Protocol):
@@ -228,7 +235,7 @@ async def bare_socket(url: str) -> tuple[OneProbe, Close]:
     return one, close
 
 
-_FLOORS = {"aiohttp": bare_aiohttp, "socket": bare_socket}
+_FLOORS = {"client": bare_client, "socket": bare_socket}
 
 
 def _reply(message: dict[str, Any]) -> None:

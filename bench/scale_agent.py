@@ -17,7 +17,7 @@
    counting the agent's per-probe path (`_probe_worker agent`: runner, log
    line, durable spool, batch encoding and ack; target >= 2.5x), and below
    it, in the same runs, the engine alone (no log line, no spool) and two
-   floors: aiohttp alone (a bare GET through the agent's session) and a
+   floors: the client alone (a bare GET through the agent's session) and a
    minimal uvloop socket client. Their differences say where the agent
    path's CPU goes, layer by layer.
 
@@ -160,12 +160,12 @@ def schedule_rows(base: Schedule, big: Schedule) -> list[Row]:
     ]  # fmt: skip
 
 
-FLOORS = {"aiohttp alone": "aiohttp", "uvloop socket": "socket"}
+FLOORS = {"client alone": "client", "uvloop socket": "socket"}
 """Workers that do less than a probe (`_probe_worker`), by side name."""
 LAYERS = (
     ("a fresh connection (uvloop socket)", "uvloop socket", None),
-    ("aiohttp's request and response", "aiohttp alone", "uvloop socket"),
-    ("the probe (headers, phases, result, judging)", "vantage", "aiohttp alone"),
+    ("the HTTP client's request and response", "client alone", "uvloop socket"),
+    ("the probe (headers, phases, result, judging)", "vantage", "client alone"),
     ("log line, spool, batch, scheduler", LOGGED, "vantage"),
 )
 """Where the agent path's CPU per probe goes: each layer is one side less

@@ -6,16 +6,19 @@ local servers while every URL, SNI and certificate check keeps its real name.
 from __future__ import annotations
 
 import ipaddress
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-
 from agent.probe_kit.base import Nameserver
 from agent.probe_kit.http_client import new_session
-from agent.probe_kit.resolve import NameserverResolver
+from agent.probe_kit.http_wire import Session
+from agent.probe_kit.resolve import (
+    Address,
+    NameserverResolver,
+    Resolver,
+    SystemResolver,
+    as_address,
+)
 from common.addresses import (
     ConnectTo,
     connect_target,
@@ -54,7 +57,7 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-class ConnectToResolver(AbstractResolver):
+class ConnectToResolver:
     """Applies `--connect-to` rules, then looks the target up with the
     `--dns-server` (the probes' own NameserverResolver) or the system; the
     connection port comes from the rule."""
@@ -62,35 +65,22 @@ class ConnectToResolver(AbstractResolver):
     def __init__(self, overrides: Overrides) -> None:
         self.overrides = overrides
         server = overrides.dns_server
-        self._names = NameserverResolver(server) if server else aiohttp.ThreadedResolver()
+        self._names: Resolver = NameserverResolver(server) if server else SystemResolver()
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
+    async def resolve(self, host: str, port: int, family: int) -> list[Address]:
         """Addresses to connect to for `host:port`."""
         to_host, to_port = self.overrides.target(host, port)
         if not _is_ip(to_host):
-            found = await self._names.resolve(to_host, to_port, family)
-            return [{**item, "hostname": host} for item in found]
-        family = socket.AF_INET6 if ":" in to_host else socket.AF_INET
-        return [
-            ResolveResult(
-                hostname=host, host=to_host, port=to_port, family=family, proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-        ]  # fmt: skip
-
-    async def close(self) -> None:
-        """Release the name resolver."""
-        await self._names.close()
+            return await self._names.resolve(to_host, to_port, family)
+        return [as_address(to_host, to_port)]
 
 
 def session_factory(
     overrides: Overrides,
-) -> Callable[[int, Nameserver | None], aiohttp.ClientSession]:
+) -> Callable[[int, Nameserver | None], Session]:
     """A ProbeContext session factory whose sessions apply `overrides`."""
 
-    def make(family: int, nameserver: Nameserver | None) -> aiohttp.ClientSession:
+    def make(family: int, nameserver: Nameserver | None) -> Session:
         del nameserver  # the overrides carry it
         return new_session(family, resolver=ConnectToResolver(overrides))
 

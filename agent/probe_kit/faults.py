@@ -15,7 +15,7 @@
     ├── ProtocolViolation              PROTOCOL_ERROR
     └── BodyTooLarge                   BODY_TOO_LARGE
 
-Each probe's `classify(exc)` handles its own library's exceptions (aiohttp,
+Each probe's `classify(exc)` handles its own library's exceptions (the HTTP client,
 grpc, ...) and hands the rest, or their unwrapped cause, to `classify` here.
 """
 

@@ -1,12 +1,15 @@
 """The HTTP client that `http` and `http_flow` share: prepare a request,
 send it and follow its redirects on a fresh connection, read the body up to
-its limit, and map aiohttp's exceptions to failure reasons in `classify`.
+its limit, and map the client's exceptions to failure reasons in
+`classify`. The request's bytes are made in `http_request`, sent and
+answered in `http_wire`, over a connection made in `http_phases`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import functools
+import json
 import re
 import socket
 import ssl
@@ -18,20 +21,15 @@ from random import getrandbits
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-import aiohttp
-
 from agent.probe_kit.base import Nameserver
-from agent.probe_kit.faults import (
-    BodyTooLarge,
-    Failure,
-    InvalidUrl,
-    ProtocolViolation,
-    failure,
-)
+from agent.probe_kit.cookies import CookieJar
+from agent.probe_kit.faults import Failure, InvalidUrl, ProtocolViolation, failure
 from agent.probe_kit.faults import classify as classify_shared
 from agent.probe_kit.http_expect import Answer, BodyScan, Finding, Hop
-from agent.probe_kit.http_phases import CLOCK, PhaseClock, PhaseConnector
-from agent.probe_kit.resolve import NameserverResolver, ResolveFailed
+from agent.probe_kit.http_phases import ConnectFailed, LookupFailed, PhaseClock
+from agent.probe_kit.http_request import Body, Tls, basic_auth, target
+from agent.probe_kit.http_wire import BodyReader, Session
+from agent.probe_kit.resolve import NameserverResolver, ResolveFailed, Resolver
 from common import redaction
 from common.config.http import HttpRequest, validate_url
 from common.faults import Fault
@@ -43,7 +41,6 @@ from vantage.v1 import vantage_pb2 as pb
 if TYPE_CHECKING:
     from agent.probe_kit.certs import Peer
 
-_CHUNK = 64 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -51,39 +48,22 @@ class RedirectLoop(Exception):
     """The redirects went round in a circle or past `redirects.max`."""
 
 
+class ConnectTimeout(Exception):
+    """The request's time ran out before its connection was made."""
+
+
 def new_session(
     family: int = socket.AF_UNSPEC,
     nameserver: Nameserver | None = None,
-    cookie_jar: aiohttp.abc.AbstractCookieJar | None = None,
-    resolver: aiohttp.abc.AbstractResolver | None = None,
-) -> aiohttp.ClientSession:
+    cookie_jar: CookieJar | None = None,
+    resolver: Resolver | None = None,
+) -> Session:
     """A session whose every request opens a fresh connection and lookup,
     asking `nameserver` for names when set (else the system resolver);
     `resolver` replaces both (the CLI's --connect-to)."""
     if resolver is None and nameserver is not None:
         resolver = NameserverResolver(nameserver)
-    connector = PhaseConnector(
-        force_close=True,
-        use_dns_cache=False,
-        limit=0,
-        family=socket.AddressFamily(family),
-        resolver=resolver,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        cookie_jar=aiohttp.DummyCookieJar() if cookie_jar is None else cookie_jar,
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def ssl_context(ca_file: str | None, verify: bool = True) -> ssl.SSLContext | bool:
-    """The TLS settings for a request: system store, a CA file, or no checks.
-
-    Cached: building a context and loading a CA bundle costs milliseconds.
-    """
-    if not verify:
-        return False
-    return ssl.create_default_context(cafile=ca_file) if ca_file else True
+    return Session(family, resolver, cookie_jar)
 
 
 @dataclass(frozen=True)
@@ -106,7 +86,7 @@ def prepare(spec: HttpRequest, expander: Expander) -> Prepared:
         headers["Authorization"] = f"Bearer {expander.text(spec.bearer_token)}"
     if spec.basic_auth is not None:
         user, password = spec.basic_auth.username, expander.text(spec.basic_auth.password)
-        value = aiohttp.encode_basic_auth(expander.text(user), password)
+        value = basic_auth(expander.text(user), password)
         # The header value is base64("user:pass") in UTF-8: a secret of its own.
         redact(value.partition(" ")[2])
         redact(password)
@@ -199,12 +179,6 @@ def trace_headers() -> tuple[str, dict[str, str]]:
     }
 
 
-@functools.lru_cache(maxsize=256)
-def _deadline(budget: float) -> aiohttp.ClientTimeout:
-    """The timeout for a request with `budget` seconds; checks reuse theirs."""
-    return aiohttp.ClientTimeout(total=budget)
-
-
 @dataclass
 class Fetched:
     """What `fetch` learnt beyond the Answer."""
@@ -219,10 +193,10 @@ class Fetched:
 
 
 async def fetch(
-    session: aiohttp.ClientSession,
+    session: Session,
     req: Prepared,
     budget: float,
-    tls: ssl.SSLContext | bool,
+    tls: Tls,
     *,
     keep_body: bool = True,
     scan: BodyScan | None = None,
@@ -230,34 +204,26 @@ async def fetch(
     """Send `req`, following redirects as configured. Raises on transport
     errors, a malformed Location and a body over the limit. The body is
     kept only when `keep_body` (something will read it whole), else searched
-    as it streams by `scan` if given, and counted anyway."""
+    as it streams by `scan` if given, and counted anyway. Each request has
+    `budget` seconds from its start, its name lookup included."""
     request_id, ids = trace_headers()
     started = time.perf_counter()
     phases: dict[str, float] = {}
     chain: list[Hop] = []
     method, url, visited = req.method, req.url, {req.url}
-    peer: Peer | None = None
+    headers, body = {**req.headers, **ids}, _body(req)
+    reader = BodyReader(req.spec.max_body_bytes, keep_body, scan)
+    peer = None
     while True:
-        clock = PhaseClock(tls=url.startswith("https:"))
-        token = CLOCK.set(clock)
+        where = target(url)
+        clock = PhaseClock(tls=where.tls)
         try:
-            async with session.request(
-                method,
-                url,
-                headers={**req.headers, **ids},
-                data=req.data,
-                json=req.json,
-                timeout=_deadline(budget),
-                allow_redirects=False,
-                ssl=tls,
-            ) as resp:
-                clock.mark("headers")
-                body, size = await read_body(resp, req.spec.max_body_bytes, keep_body, scan)
-                clock.mark("done")
+            async with asyncio.timeout(budget):
+                resp = await session.send(
+                    method, where, headers, body, tls=tls, clock=clock, reader=reader
+                )
         except TimeoutError as exc:
             raise _timed_out(clock) from exc
-        finally:
-            CLOCK.reset(token)
         peer = _peer(clock) or peer
         for name, seconds in clock.phases().items():
             phases[name] = phases.get(name, 0.0) + seconds
@@ -274,9 +240,17 @@ async def fetch(
         if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
             method = "GET"  # what browsers do; 307/308 keep the method
     elapsed = time.perf_counter() - started
-    answer = Answer(resp.status, resp.headers, body, url, elapsed, chain, resp.charset, scan)
-    version = f"{resp.version.major}.{resp.version.minor}" if resp.version else ""
-    return Fetched(answer, phases, peer, request_id, version, size, clock.peer_address)
+    answer = Answer(resp.status, resp.headers, resp.body, url, elapsed, chain, resp.charset, scan)
+    return Fetched(answer, phases, peer, request_id, resp.version, resp.size, clock.peer_address)
+
+
+def _body(req: Prepared) -> Body | None:
+    """The request body and its type, as given (`body:` text or `json:`)."""
+    if req.data is not None:
+        return req.data.encode(), "text/plain; charset=utf-8"
+    if req.json is not None:
+        return json.dumps(req.json).encode(), "application/json"
+    return None
 
 
 def _timed_out(clock: PhaseClock) -> Exception:
@@ -286,7 +260,7 @@ def _timed_out(clock: PhaseClock) -> Exception:
     if "dns_start" in marks and "dns_end" not in marks:
         return ResolveFailed(failure(Fault.NO_ANSWER, "no answer from DNS before the timeout"))
     if "conn_end" not in marks and "tcp_connected" not in marks:
-        return aiohttp.ConnectionTimeoutError("connect timed out")
+        return ConnectTimeout("connect timed out")
     return TimeoutError()
 
 
@@ -294,8 +268,8 @@ def next_url(url: str, location: str) -> str:
     """Where a redirect leads; ProtocolViolation for a Location no client
     could follow (malformed, or to a scheme other than http/https)."""
     try:
-        target = urljoin(url, location.strip())
-        return validate_url(target)
+        joined = urljoin(url, location.strip())
+        return validate_url(joined)
     except ValueError as exc:
         raise ProtocolViolation(f"malformed Location {location!r} from {url}: {exc}") from None
 
@@ -317,35 +291,6 @@ def _peer(clock: PhaseClock) -> Peer | None:
     return read_peer(clock.ssl_object)
 
 
-async def read_body(
-    resp: aiohttp.ClientResponse, limit: int, keep: bool, scan: BodyScan | None = None
-) -> tuple[bytes, int]:
-    """The body (empty unless `keep`) and its size, fed to `scan` as it
-    streams. BodyTooLarge past `limit` bytes (0: no limit): a body never
-    judged whole must not pass."""
-    content = resp.content
-    chunks: list[bytes] = []
-    size = 0
-    if scan is not None:
-        scan.start(resp.charset)
-    while True:
-        chunk = await content.read(_CHUNK)
-        if not chunk:
-            break
-        size += len(chunk)
-        if limit and size > limit:
-            raise BodyTooLarge(limit)
-        if keep:
-            chunks.append(chunk)
-        if scan is not None:
-            scan.feed(chunk)
-        if content.at_eof():  # a small body arrives whole: skip the read that finds EOF
-            break
-    if scan is not None:
-        scan.feed(b"", final=True)
-    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), size
-
-
 def conclude(findings: list[Finding], result: pb.Result, prefix: str = "") -> Failure | None:
     """Record every finding as an assertion; the reason and a message that
     names every failed one (the status first), or None when all passed."""
@@ -360,34 +305,21 @@ def conclude(findings: list[Finding], result: pb.Result, prefix: str = "") -> Fa
 
 
 def classify(exc: BaseException) -> Failure:
-    """The error mapper for aiohttp: unwrap what aiohttp wraps and let the
-    shared table decide; aiohttp's own errors are protocol errors."""
+    """The client's error mapper: unwrap what connecting wraps (to name
+    the host) and let the shared table decide."""
     if isinstance(exc, RedirectLoop):
         return FailureReason.REDIRECT_LOOP, str(exc)
-    if isinstance(exc, ResolveFailed):
-        return exc.failure
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return classify_shared(exc.certificate_error)
-    if isinstance(exc, aiohttp.ClientConnectorSSLError):
-        return classify_shared(exc.os_error)
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        # aiohttp re-raises the system resolver's gaierror as a plain OSError.
-        error = exc.os_error
+    if isinstance(exc, LookupFailed):
+        error = exc.error
         if getattr(error, "failure", None) is not None:  # from NameserverResolver
             return classify_shared(error)
         reason, message = classify_shared(socket.gaierror(error.errno, error.strerror))
         return reason, f"cannot resolve {exc.host}: {message}"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        reason, message = classify_shared(exc.os_error, connected=False)
-        return reason, f"connect to {exc.host}:{exc.port}: {exc.os_error.strerror or message}"
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+    if isinstance(exc, ConnectFailed):
+        if isinstance(exc.error, ssl.SSLError):  # the verification error included
+            return classify_shared(exc.error)
+        reason, message = classify_shared(exc.error, connected=False)
+        return reason, f"connect to {exc.host}:{exc.port}: {exc.error.strerror or message}"
+    if isinstance(exc, ConnectTimeout):
         return classify_shared(TimeoutError(), connected=False)
-    if isinstance(exc, aiohttp.InvalidURL):
-        return classify_shared(InvalidUrl(f"bad URL {exc}"))
-    if isinstance(exc, aiohttp.TooManyRedirects):
-        return FailureReason.REDIRECT_LOOP, "too many redirects"
-    if isinstance(exc, TimeoutError):  # aiohttp's read timeouts are ClientErrors too
-        return classify_shared(exc)
-    if isinstance(exc, aiohttp.ClientError):
-        return classify_shared(ProtocolViolation(f"{type(exc).__name__}: {exc}"))
     return classify_shared(exc)

@@ -1,31 +1,29 @@
-"""Phase timing for HTTP probes: a clock per request, marked by the
-connector that opens the request's fresh connection.
+"""Phase timing for HTTP probes, and the fresh connection each request
+opens while its clock runs.
 
 blackbox_exporter's phases are resolve, connect, tls, processing and
-transfer. The connector marks DNS start and end (host names only), TCP
-start (after the lookup), TCP connected (before a TLS handshake) and
-connection end, and keeps the handshake's ssl object for certificate facts;
-`fetch()` marks headers and done. The clock travels in a context variable:
-aiohttp hands nothing of ours down to its connector.
+transfer. `connect()` marks DNS start and end (host names only), TCP start
+(after the lookup), TCP connected (before a TLS handshake) and connection
+end, and keeps the handshake's ssl object for certificate facts; the
+exchange marks headers and done.
+
+Errors while connecting come out as one of two types, so that `classify`
+can name the host: `LookupFailed` (no address) and `ConnectFailed` (no
+connection, or no TLS session on it).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
+import aiohappyeyeballs
 
 if TYPE_CHECKING:
-    from aiohappyeyeballs import AddrInfoType
-    from aiohttp.abc import ResolveResult
-    from aiohttp.client_proto import ResponseHandler
-    from aiohttp.client_reqrep import ClientRequest
-    from aiohttp.tracing import Trace
+    from agent.probe_kit.resolve import Resolver
 
 
 class PhaseClock:
@@ -64,107 +62,106 @@ _ORDER = {
     for tls, connected in ((True, "tcp_connected"), (False, "conn_end"))
 }
 
-CLOCK: contextvars.ContextVar[PhaseClock | None] = contextvars.ContextVar("clock", default=None)
-"""The clock of the request this task is making, if any."""
+_HAPPY_EYEBALLS_DELAY = 0.25
+"""RFC 8305's connection attempt delay, as aiohttp used."""
+
+AddrInfo = tuple[int, int, int, str, tuple[Any, ...]]
 
 
-def _mark(name: str) -> None:
-    clock = CLOCK.get()
-    if clock is not None:
-        clock.mark(name)
+class LookupFailed(Exception):
+    """`host` has no address: `error` is the resolver's (a gaierror from the
+    system, a ResolveFailed from a configured nameserver)."""
+
+    def __init__(self, host: str, error: OSError) -> None:
+        super().__init__(f"cannot resolve {host}: {error}")
+        self.host, self.error = host, error
 
 
-def _is_ip_literal(host: str) -> bool:
-    # aiohttp's own test: it looks such hosts up neither in DNS nor in traces.
+class ConnectFailed(Exception):
+    """No connection to `host:port`, or no TLS session on it: `error` says
+    why (an OSError, ssl.SSLError or ssl.SSLCertVerificationError)."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        super().__init__(f"connect to {host}:{port}: {error}")
+        self.host, self.port, self.error = host, port, error
+
+
+def is_ip_literal(host: str) -> bool:
+    """Whether `host` is written as an address: it is looked up nowhere."""
     return ":" in host or host.replace(".", "").isdigit()
 
 
-class PhaseConnector(aiohttp.TCPConnector):
-    """A connector that marks the current request's PhaseClock itself.
-
-    Marking here instead of through a `TraceConfig` spares aiohttp building
-    trace objects and sending signals on every request. Besides resolve and
-    connection start/end it marks when TCP is connected, before the TLS
-    handshake, which aiohttp's trace hooks cannot: aiohttp connects the
-    socket, then calls `loop.create_connection(factory, sock=...)`, which
-    builds the protocol and then runs the handshake.
-    """
-
-    async def _resolve_host(
-        self, host: str, port: int, traces: Sequence[Trace] | None = None
-    ) -> list[ResolveResult]:
-        if _is_ip_literal(host):
-            return await super()._resolve_host(host, port, traces)
-        _mark("dns_start")
-        hosts = await super()._resolve_host(host, port, traces)
-        _mark("dns_end")
-        return hosts
-
-    async def _create_connection(
-        self,
-        req: ClientRequest,
-        traces: list[Trace],
-        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109  # aiohttp's signature
-    ) -> ResponseHandler:
-        proto = await super()._create_connection(req, traces, timeout)
-        _mark("conn_end")
-        clock = CLOCK.get()
-        if clock is not None and proto.transport is not None:
-            peer = proto.transport.get_extra_info("peername")
-            clock.peer_address = str(peer[0]) if peer else ""
-        if clock is not None and clock.tls and proto.transport is not None:
-            # Kept for certificate facts: a small body releases the
-            # connection before the probe could ask the response for it.
-            clock.ssl_object = proto.transport.get_extra_info("ssl_object")
-        return proto
-
-    async def _wrap_create_connection(self, *args: Any, **kwargs: Any) -> Any:
-        _mark("tcp_start")  # after the lookup: connect excludes resolve, as in blackbox
-        factory, *rest = args
-        if kwargs.get("ssl") or len(kwargs["addr_infos"]) != 1 or self._custom_socket():
-            return await super()._wrap_create_connection(_timed(factory), *rest, **kwargs)
-        return await self._plain_connect(factory, **kwargs)
-
-    def _custom_socket(self) -> bool:
-        return self._local_addr_infos is not None or self._socket_factory is not None
-
-    async def _plain_connect(
-        self,
-        factory: Callable[[], ResponseHandler],
-        *,
-        addr_infos: list[AddrInfoType],
-        req: ClientRequest,
-        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109  # aiohttp's keyword arguments
-        client_error: type[Exception] = aiohttp.ClientConnectorError,
-        **_kwargs: Any,
-    ) -> tuple[asyncio.Transport, ResponseHandler]:
-        """Plain TCP to one address, connected by the loop itself.
-
-        There is nothing to race, so happy eyeballs has nothing to do; and
-        uvloop connects in C, where aiohttp's path makes a Python socket,
-        awaits `sock_connect`, then hands the socket to `create_connection`.
-        That round trip was a fifth of a probe's CPU at concurrency 1.
-        """
-        family, _, proto, _, address = addr_infos[0]
-        connect = self._loop.create_connection(
-            factory, address[0], address[1], family=family, proto=proto
-        )
+async def connect(
+    protocol: asyncio.Protocol,
+    host: str,
+    port: int,
+    *,
+    family: int,
+    resolver: Resolver,
+    clock: PhaseClock,
+    tls: tuple[ssl.SSLContext, str] | None,
+) -> asyncio.Transport:
+    """A fresh connection to `host:port` (TLS with `tls`' context and
+    server name when given) driving `protocol`, every phase marked on
+    `clock`. Every address is tried, as happy eyeballs orders them."""
+    if is_ip_literal(host):
+        infos: list[AddrInfo] = [(family, socket.SOCK_STREAM, 0, "", (host, port))]
+    else:
+        clock.mark("dns_start")
         try:
-            if timeout.sock_connect is None:  # as usual: the request's total bounds it
-                return await connect
-            async with asyncio.timeout(timeout.sock_connect):
-                return await connect
+            addresses = await resolver.resolve(host, port, family)
         except OSError as exc:
-            if exc.errno is None and isinstance(exc, TimeoutError):
-                raise
-            raise client_error(req.connection_key, exc) from exc
+            raise LookupFailed(host, exc) from exc
+        clock.mark("dns_end")
+        infos = [(fam, socket.SOCK_STREAM, 0, "", address) for fam, address in addresses]
+    clock.mark("tcp_start")  # after the lookup: connect excludes resolve, as in blackbox
+    failed: ConnectFailed | None = None
+    while infos:
+        try:
+            transport = await _connect_once(protocol, infos, tls, clock)
+        except ConnectFailed as exc:
+            failed = ConnectFailed(host, port, exc.error)
+            aiohappyeyeballs.pop_addr_infos_interleave(infos, None)
+            continue
+        clock.mark("conn_end")
+        peer = transport.get_extra_info("peername")
+        clock.peer_address = str(peer[0]) if peer else ""
+        if tls is not None:
+            clock.ssl_object = transport.get_extra_info("ssl_object")
+        return transport
+    assert failed is not None
+    raise failed
 
 
-def _timed(factory: Callable[[], Any]) -> Callable[[], Any]:
-    """`factory`, marking `tcp_connected` when the loop calls it."""
-
-    def timed_factory() -> Any:
-        _mark("tcp_connected")
-        return factory()
-
-    return timed_factory
+async def _connect_once(
+    protocol: asyncio.Protocol,
+    infos: list[AddrInfo],
+    tls: tuple[ssl.SSLContext, str] | None,
+    clock: PhaseClock,
+) -> asyncio.Transport:
+    """One connection attempt over `infos`. A single address is connected by
+    the loop itself (uvloop does it in C); several are raced."""
+    loop = asyncio.get_running_loop()
+    address = infos[0][4]
+    try:
+        if len(infos) == 1:
+            transport, _ = await loop.create_connection(
+                lambda: protocol, address[0], address[1], family=infos[0][0]
+            )
+        else:
+            sock = await aiohappyeyeballs.start_connection(
+                infos, happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY, loop=loop
+            )
+            transport, _ = await loop.create_connection(lambda: protocol, sock=sock)
+        clock.mark("tcp_connected")
+        if tls is None:
+            return transport
+        try:
+            secure = await loop.start_tls(transport, protocol, tls[0], server_hostname=tls[1])
+        except BaseException:
+            transport.abort()
+            raise
+        assert secure is not None
+        return secure
+    except OSError as exc:  # ssl.SSLError and its verification error included
+        raise ConnectFailed(str(address[0]), int(address[1]), exc) from exc

@@ -14,8 +14,7 @@ import asyncio
 import ipaddress
 import socket
 import time
-
-from aiohttp.abc import AbstractResolver, ResolveResult
+from typing import Any, Protocol
 
 from agent.probe_kit.base import Nameserver
 from agent.probe_kit.faults import DnsAnswerError, Failure, failure
@@ -66,32 +65,60 @@ async def resolve(host: str, nameserver: Nameserver, family: int, lifetime: floa
     return found
 
 
-class NameserverResolver(AbstractResolver):
-    """aiohttp's resolver interface over `resolve`."""
+_NUMERIC = socket.NI_NUMERICHOST | socket.NI_NUMERICSERV
+
+Address = tuple[int, tuple[Any, ...]]
+"""(address family, socket address) of one place to connect to."""
+
+
+class Resolver(Protocol):
+    """How the HTTP client finds the addresses of a host name."""
+
+    async def resolve(self, host: str, port: int, family: int) -> list[Address]:
+        """Every address of `host:port` in `family` (AF_UNSPEC: any); an
+        OSError when there is none."""
+
+
+class SystemResolver:
+    """The system's resolver (getaddrinfo, in the loop's thread pool)."""
+
+    async def resolve(self, host: str, port: int, family: int) -> list[Address]:
+        """Every address of `host`; socket.gaierror when there is none."""
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, family=family, flags=socket.AI_ADDRCONFIG
+        )
+        found: list[Address] = []
+        for fam, _, _, _, address in infos:
+            if fam == socket.AF_INET6 and len(address) >= 4 and address[3]:
+                # A link-local address needs its scope in the text form.
+                name, service = await loop.getnameinfo(address, _NUMERIC)
+                found.append((fam, (name, int(service), *address[2:])))
+            else:
+                found.append((fam, tuple(address)))
+        if not found:
+            raise socket.gaierror(socket.EAI_NONAME, "no usable address")
+        return found
+
+
+class NameserverResolver:
+    """`resolve` against a configured nameserver, as the HTTP client asks."""
 
     def __init__(self, nameserver: Nameserver, timeout: float = 5.0) -> None:
         self.nameserver = nameserver
         self.timeout = timeout
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """Every address of `host`, as aiohttp wants them."""
+    async def resolve(self, host: str, port: int, family: int) -> list[Address]:
+        """Every address of `host`; ResolveFailed naming the fault when none."""
         addresses = await resolve(host, self.nameserver, family, self.timeout)
-        return [
-            ResolveResult(
-                hostname=host,
-                host=address,
-                port=port,
-                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for address in addresses
-        ]
+        return [as_address(address, port) for address in addresses]
 
-    async def close(self) -> None:
-        """Nothing to release: every query opens its own socket."""
+
+def as_address(ip: str, port: int) -> Address:
+    """The socket address of an IP in text form."""
+    if ":" in ip:
+        return socket.AF_INET6, (ip, port, 0, 0)
+    return socket.AF_INET, (ip, port)
 
 
 async def lookup(

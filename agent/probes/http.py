@@ -13,9 +13,10 @@ import time
 
 from agent.probe_kit.base import ProbeContext, fail, new_result, set_phases
 from agent.probe_kit.faults import Failure
-from agent.probe_kit.http_client import Fetched, conclude, fetch, prepared, ssl_context
+from agent.probe_kit.http_client import Fetched, conclude, fetch, prepared
 from agent.probe_kit.http_client import classify as classify_http
 from agent.probe_kit.http_expect import judge, reads_body, scan_for
+from agent.probe_kit.http_request import Tls
 from common.config.http import HttpCheck
 from vantage.v1 import vantage_pb2 as pb
 
@@ -23,7 +24,7 @@ _FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6, "any": socket.AF_UNSPEC}
 
 
 def classify(exc: BaseException) -> Failure:
-    """The error mapper: aiohttp, ssl and socket errors, by the shared table."""
+    """The error mapper: the client's, ssl and socket errors, by the shared table."""
     return classify_http(exc)
 
 
@@ -33,7 +34,7 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> pb.Result:
     started = time.perf_counter()
     try:
         req = prepared(check, ctx.env)
-        tls = ssl_context(check.ca_file, not check.insecure_skip_verify)
+        tls = Tls(check.ca_file, not check.insecure_skip_verify)
         session = ctx.http(_FAMILIES[check.ip_version])
         keep, scan = reads_body(check.expect), scan_for(check.expect)
         fetched = await fetch(session, req, check.timeout, tls, keep_body=keep, scan=scan)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 import time
 from dataclasses import dataclass
 
-import aiohttp
 import jmespath
 
 from agent.probe_kit.base import ProbeContext, fail, new_result, set_phases
+from agent.probe_kit.cookies import CookieJar
 from agent.probe_kit.faults import Failure
 from agent.probe_kit.http_client import (
     Fetched,
@@ -24,10 +23,11 @@ from agent.probe_kit.http_client import (
     fetch,
     new_session,
     prepare,
-    ssl_context,
 )
 from agent.probe_kit.http_client import classify as classify_http
 from agent.probe_kit.http_expect import judge
+from agent.probe_kit.http_request import Tls
+from agent.probe_kit.http_wire import Session
 from common.config.http_flow import Extract, FlowStep, HttpFlowCheck
 from common.reasons import FailureReason
 from common.template import Expander
@@ -51,24 +51,22 @@ async def probe(check: HttpFlowCheck, ctx: ProbeContext) -> pb.Result:
     result = new_result(check, ctx)
     started = time.perf_counter()
     expander = Expander(ctx.env)
-    tls = ssl_context(check.ca_file, not check.insecure_skip_verify)
-    # A jar per run: steps share cookies, runs never do. `unsafe` allows
-    # cookies for IP-literal hosts.
-    jar = aiohttp.CookieJar(unsafe=True)
-    async with new_session(nameserver=ctx.nameserver, cookie_jar=jar) as session:
-        run = _Run(session, expander, tls, result)
-        for step in check.steps:
-            remaining = check.timeout - (time.perf_counter() - started)
-            record = result.flow.steps.add(name=step.name)
-            failure = await _run_step(step, run, remaining, record)
-            if failure is not None:
-                reason, message = failure
-                record.reason, record.message = reason.to_proto(), message[:300]
-                fail(result, reason, f"step {step.name!r}: {message}")
-                break
-            record.success = True
-        else:
-            result.success = True
+    tls = Tls(check.ca_file, not check.insecure_skip_verify)
+    # A jar per run: steps share cookies, runs never do.
+    session = new_session(nameserver=ctx.nameserver, cookie_jar=CookieJar())
+    run = _Run(session, expander, tls, result)
+    for step in check.steps:
+        remaining = check.timeout - (time.perf_counter() - started)
+        record = result.flow.steps.add(name=step.name)
+        failure = await _run_step(step, run, remaining, record)
+        if failure is not None:
+            reason, message = failure
+            record.reason, record.message = reason.to_proto(), message[:300]
+            fail(result, reason, f"step {step.name!r}: {message}")
+            break
+        record.success = True
+    else:
+        result.success = True
     result.duration_seconds = time.perf_counter() - started
     return result
 
@@ -77,9 +75,9 @@ async def probe(check: HttpFlowCheck, ctx: ProbeContext) -> pb.Result:
 class _Run:
     """What every step of one flow run shares."""
 
-    session: aiohttp.ClientSession
+    session: Session
     expander: Expander
-    tls: ssl.SSLContext | bool
+    tls: Tls
     result: pb.Result
 
 

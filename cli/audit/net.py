@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import aiohttp
 import dns.exception
 import dns.rcode
 from cryptography import x509
@@ -24,6 +23,8 @@ from OpenSSL import SSL
 from agent.probe_kit.dns_client import answers, query, resolve_server
 from agent.probe_kit.http_client import classify, fetch, new_session, prepare
 from agent.probe_kit.http_expect import Hop
+from agent.probe_kit.http_request import Tls
+from agent.probe_kit.http_wire import Session
 from agent.probe_kit.resolve import ResolveFailed, resolve
 from cli.overrides import ConnectToResolver, Overrides
 from common.config.http import HttpRequest, Redirects
@@ -80,7 +81,7 @@ class Net:
     limit: int = 16
     on_done: Callable[[], None] = lambda: None
     _gate: asyncio.Semaphore = field(init=False)
-    _session: aiohttp.ClientSession | None = field(init=False, default=None)
+    _session: Session | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._gate = asyncio.Semaphore(self.limit)
@@ -93,16 +94,15 @@ class Net:
             finally:
                 self.on_done()
 
-    def session(self) -> aiohttp.ClientSession:
-        """The one session, made inside the running loop."""
+    def session(self) -> Session:
+        """The one session: the overrides' resolver, no cookies."""
         if self._session is None:
             self._session = new_session(resolver=ConnectToResolver(self.overrides))
         return self._session
 
     async def close(self) -> None:
-        """Close the session."""
-        if self._session is not None:
-            await self._session.close()
+        """Forget the session (it holds no connection)."""
+        self._session = None
 
     async def get(self, url: str, follow: bool = False) -> Page:
         """GET `url` without verifying certificates (the TLS checks judge
@@ -115,7 +115,8 @@ class Net:
             url=url, redirects=Redirects(follow=follow, max=_MAX_HOPS), max_body_bytes=_BODY_CAP
         )
         try:
-            got = await fetch(self.session(), prepare(spec, Expander({})), self.timeout, False)
+            request = prepare(spec, Expander({}))
+            got = await fetch(self.session(), request, self.timeout, Tls(verify=False))
         except Exception as exc:  # noqa: BLE001  # classify() maps every failure to data
             reason, message = classify(exc)
             return Page(url, error=reason.value, message=message)

@@ -8,15 +8,19 @@ import socket
 import ssl
 from pathlib import Path
 
-import aiohttp
 import pytest
 import trustme
 import uvloop
 from aiohttp import web
 
 from agent.probe_kit.base import ProbeContext
-from agent.probe_kit.http_client import new_session
-from agent.probe_kit.http_phases import CLOCK, PhaseClock, PhaseConnector
+from agent.probe_kit.faults import ProtocolViolation
+from agent.probe_kit.http_client import RedirectLoop, new_session
+from agent.probe_kit.http_phases import ConnectFailed, LookupFailed, PhaseClock
+from agent.probe_kit.http_request import Tls
+from agent.probe_kit.http_request import target as split_url
+from agent.probe_kit.http_wire import BodyReader
+from agent.probe_kit.resolve import Address, as_address
 from agent.probes.http import classify, probe
 from common.config.http import HttpCheck
 from common.reasons import FailureReason
@@ -168,34 +172,25 @@ async def test_https_verifies_against_ca_file_and_records_tls_phase(
     ("exc", "reason"),
     [
         (
-            aiohttp.ClientConnectorError(
-                aiohttp.client_reqrep.ConnectionKey("h", 80, False, True, None, None, None),
-                ConnectionRefusedError(111, "refused"),
-            ),
+            ConnectFailed("h", 80, ConnectionRefusedError(111, "refused")),
             FailureReason.CONNECT_REFUSED,
         ),
         (
-            aiohttp.ClientConnectorDNSError(
-                aiohttp.client_reqrep.ConnectionKey(
-                    "nope.invalid", 80, False, True, None, None, None
-                ),
-                OSError(socket.EAI_NONAME, "Name or service not known"),
+            LookupFailed(
+                "nope.invalid", socket.gaierror(socket.EAI_NONAME, "Name or service not known")
             ),
             FailureReason.DNS_NXDOMAIN,
         ),
         (
-            aiohttp.ClientConnectorDNSError(
-                aiohttp.client_reqrep.ConnectionKey("h", 80, False, True, None, None, None),
-                OSError(socket.EAI_AGAIN, "Temporary failure"),
-            ),
+            LookupFailed("h", socket.gaierror(socket.EAI_AGAIN, "Temporary failure")),
             FailureReason.DNS_ERROR,  # glibc's EAI_AGAIN is refused, failed or silent
         ),
         (TimeoutError(), FailureReason.TIMEOUT),
-        (aiohttp.TooManyRedirects(None, ()), FailureReason.REDIRECT_LOOP),  # type: ignore[arg-type]
-        (aiohttp.ServerDisconnectedError(), FailureReason.PROTOCOL_ERROR),
+        (ProtocolViolation("server disconnected"), FailureReason.PROTOCOL_ERROR),
+        (RedirectLoop("redirect loop: a -> b -> a"), FailureReason.REDIRECT_LOOP),
         (ValueError("bug"), FailureReason.INTERNAL),
     ],
-    ids=["refused", "nxdomain", "dns-again", "timeout", "redirects", "disconnected", "internal"],
+    ids=["refused", "nxdomain", "dns-again", "timeout", "disconnected", "loop", "internal"],
 )
 def test_classify_maps_library_errors(exc: BaseException, reason: FailureReason) -> None:
     assert classify(exc)[0] is reason
@@ -214,41 +209,26 @@ def test_ip_version_that_cannot_reach_a_literal_address_is_a_config_error() -> N
         check("http://127.0.0.1:1/", ip_version=6)
 
 
-class _SlowResolver(aiohttp.abc.AbstractResolver):
+class _SlowResolver:
     """Answers every name with 127.0.0.1 after `delay`: a name lookup
     without the system resolver."""
 
     def __init__(self, delay: float) -> None:
         self.delay = delay
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[aiohttp.abc.ResolveResult]:
+    async def resolve(self, host: str, port: int, family: int) -> list[Address]:
         await asyncio.sleep(self.delay)
-        return [
-            {"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET,
-             "proto": 0, "flags": socket.AI_NUMERICHOST}
-        ]  # fmt: skip
-
-    async def close(self) -> None:
-        pass
+        return [as_address("127.0.0.1", port)]
 
 
 async def test_connect_phase_excludes_the_name_lookup(target: str) -> None:
     port = int(target.rsplit(":", 1)[1].strip("/"))
     clock = PhaseClock(tls=False)
-    token = CLOCK.set(clock)
-    connector = PhaseConnector(force_close=True, use_dns_cache=False, resolver=_SlowResolver(0.2))
-    try:
-        async with (
-            aiohttp.ClientSession(connector=connector) as session,
-            session.get(f"http://target.test:{port}/") as resp,
-        ):
-            clock.mark("headers")
-            await resp.read()
-            clock.mark("done")
-    finally:
-        CLOCK.reset(token)
+    session = new_session(resolver=_SlowResolver(0.2))
+    where = split_url(f"http://target.test:{port}/")
+    reader = BodyReader(limit=0, keep=True)
+    response = await session.send("GET", where, {}, None, tls=Tls(), clock=clock, reader=reader)
+    assert response.status == 200 and response.body == b"hello"
     phases = clock.phases()
     assert phases["resolve"] >= 0.2
     assert phases["connect"] < 0.1  # loopback: the 0.2 s lookup is not in it
