@@ -82,9 +82,14 @@ def basic_auth(user: str, password: str, encoding: str = "utf-8") -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode(encoding)).decode(encoding)
 
 
-def _tls_context(verified: bool) -> ssl.SSLContext:
-    if verified:
-        context = ssl.create_default_context()
+@functools.lru_cache(maxsize=64)
+def ssl_context(ca_file: str | None, verify: bool = True) -> ssl.SSLContext:
+    """The TLS settings for a request: system store, a CA file, or no checks.
+
+    Cached: building a context and loading a CA bundle costs milliseconds.
+    """
+    if verify:
+        context = ssl.create_default_context(cafile=ca_file)
     else:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
@@ -93,17 +98,6 @@ def _tls_context(verified: bool) -> ssl.SSLContext:
         context.set_default_verify_paths()
     context.set_alpn_protocols(("http/1.1",))  # the only protocol the client speaks
     return context
-
-
-@functools.lru_cache(maxsize=64)
-def ssl_context(ca_file: str | None, verify: bool = True) -> ssl.SSLContext:
-    """The TLS settings for a request: system store, a CA file, or no checks.
-
-    Cached: building a context and loading a CA bundle costs milliseconds.
-    """
-    if not verify:
-        return _tls_context(verified=False)
-    return ssl.create_default_context(cafile=ca_file) if ca_file else _tls_context(verified=True)
 
 
 @dataclass(frozen=True, slots=True)
