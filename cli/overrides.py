@@ -5,7 +5,6 @@ local servers while every URL, SNI and certificate check keeps its real name.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from agent.probe_kit.resolve import (
 from common.addresses import (
     ConnectTo,
     connect_target,
+    is_ip_address,
     join_host_port,
     parse_connect_to,
     split_host_port,
@@ -49,14 +49,6 @@ class Overrides:
         return connect_target(self.connect_to, host, port)
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 class ConnectToResolver:
     """Applies `--connect-to` rules, then looks the target up with the
     `--dns-server` (the probes' own NameserverResolver) or the system; the
@@ -70,7 +62,7 @@ class ConnectToResolver:
     async def resolve(self, host: str, port: int, family: int) -> list[Address]:
         """Addresses to connect to for `host:port`."""
         to_host, to_port = self.overrides.target(host, port)
-        if not _is_ip(to_host):
+        if not is_ip_address(to_host):
             return await self._names.resolve(to_host, to_port, family)
         return [as_address(to_host, to_port)]
 

@@ -36,6 +36,15 @@ def split_host_port(value: str, default_port: int) -> tuple[str, int]:
     return match.group("v6") or match.group("host"), port
 
 
+def is_ip_address(text: str) -> bool:
+    """Whether `text` is an IPv4 or IPv6 address (not a name)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def join_host_port(host: str, port: int) -> str:
     """`host:port`, with an IPv6 address in brackets; `split_host_port` reads it back."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

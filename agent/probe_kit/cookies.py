@@ -11,10 +11,11 @@ most specific (longest path) cookie wins.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, Morsel, SimpleCookie
+
+from common.addresses import is_ip_address
 
 
 @dataclass(frozen=True)
@@ -25,18 +26,10 @@ class _Cookie:
     expires: float | None  # seconds since the epoch; None: for the run
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def _domain_match(domain: str, host: str) -> bool:
     if host == domain:
         return True
-    return host.endswith("." + domain) and not _is_ip(host)
+    return host.endswith("." + domain) and not is_ip_address(host)
 
 
 def _path_match(cookie_path: str, path: str) -> bool:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from common.addresses import split_host_port
+from common.addresses import is_ip_address, split_host_port
 from common.config.base import CheckBase, Model, Regex, shared
 
 RecordType = Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS", "CAA", "SOA", "SRV", "PTR"]
@@ -103,7 +103,7 @@ class DnsCheck(CheckBase):
     @field_validator("query_name")
     @classmethod
     def _query_name(cls, value: str | None) -> str | None:
-        if value is None or _is_address(value):
+        if value is None or is_ip_address(value):
             return value  # an address is looked up by its reverse name (PTR)
         return validate_dns_name(value, "query_name")
 
@@ -129,7 +129,7 @@ class DnsCheck(CheckBase):
                 "query_name: set the name to look up, e.g. query_name: www.example.com "
                 "(name: is the check's own name)"
             )
-        if _is_address(self.query_name) and self.record != "PTR":
+        if is_ip_address(self.query_name) and self.record != "PTR":
             raise ValueError(
                 f"query_name {self.query_name} is an address: use record: PTR to look up its name"
             )
@@ -140,14 +140,6 @@ class DnsCheck(CheckBase):
         """The name to look up (always set once validated); an address's
         reverse name (`1.2.0.192.in-addr.arpa`) for a PTR check."""
         assert self.query_name is not None
-        if _is_address(self.query_name):
+        if is_ip_address(self.query_name):
             return ipaddress.ip_address(self.query_name).reverse_pointer
         return self.query_name
-
-
-def _is_address(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True

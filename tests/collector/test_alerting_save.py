@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from collector.alerting.config import parse_alerting
+from collector.alerting.config import AlertingConfig, parse_alerting
 from collector.alerting.evaluator import CheckPolicy, Evaluator
 from collector.alerting.rows import Rows
 from collector.alerting.service import AlertingService
@@ -37,10 +37,16 @@ class Clock:
         return self.now
 
 
-def service(path: Path, clock: Clock) -> AlertingService:
+def service(
+    path: Path,
+    clock: Clock,
+    checks: list[CheckPolicy] = CHECKS,
+    alerting: AlertingConfig | None = None,
+) -> AlertingService:
     """A configured, restored service on the store at `path`."""
     svc = AlertingService(Store.open(path), CollectorMetrics(Stats()), clock=clock)
-    svc.configure(parse_config("checks: []\n", "checks.yaml"), parse_alerting(None), (CHECKS, []))
+    config = parse_config("checks: []\n", "checks.yaml")
+    svc.configure(config, alerting or parse_alerting(None), (checks, []))
     svc.restore()
     return svc
 
@@ -128,9 +134,7 @@ def test_a_save_writes_a_bounded_number_of_rows_and_shutdown_writes_the_rest(
         for i in range(2500)
     ]
     clock = Clock()
-    svc = AlertingService(Store.open(tmp_path), CollectorMetrics(Stats()), clock=clock)
-    svc.configure(parse_config("checks: []\n", "checks.yaml"), parse_alerting(None), (many, []))
-    svc.restore()
+    svc = service(tmp_path, clock, many)
     svc.observe([result(p.name, "eu", T0, True) for p in many], T0)  # a first result: a change
     clock.now += 11
     svc.save()
@@ -262,10 +266,7 @@ def test_alert_rows_saved_as_they_change_restore_the_whole_alerts_state(tmp_path
     alerting, clock = parse_alerting(None), Clock()
 
     def started() -> AlertingService:
-        svc = AlertingService(Store.open(tmp_path), CollectorMetrics(Stats()), clock=clock)
-        svc.configure(parse_config("checks: []\n", "checks.yaml"), alerting, (many, []))
-        svc.restore()
-        return svc
+        return service(tmp_path, clock, many, alerting)
 
     svc = started()
     written = _spied(svc)
@@ -335,9 +336,7 @@ def test_a_burst_of_alerts_is_saved_a_bounded_number_of_rows_at_a_time(tmp_path:
         for i in range(1200)
     ]
     clock = Clock()
-    svc = AlertingService(Store.open(tmp_path), CollectorMetrics(Stats()), clock=clock)
-    svc.configure(parse_config("checks: []\n", "checks.yaml"), parse_alerting(None), (many, []))
-    svc.restore()
+    svc = service(tmp_path, clock, many)
     svc.save(force=True)
     for step in (1, 2):
         clock.now = T0 + 10 * step
