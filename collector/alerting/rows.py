@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 Row = dict[str, Any]
 
@@ -109,3 +109,13 @@ class Parts:
     def pending(self) -> bool:
         """Whether a change is left for the next `take`."""
         return any(c.keys or c.whole for c in self._changed.values())
+
+
+class Owner(Protocol):
+    """State saved as rows: the lifecycle, the dispatcher, the deploys."""
+
+    changes: Parts
+
+    def take_rows(self, most: int | None = None) -> dict[str, Rows]:
+        """The rows that changed since the last call, by part."""
+        ...  # pragma: no cover

@@ -32,7 +32,7 @@ from collector.alerting.notifiers.alertmanager import AlertmanagerNotifier
 from collector.alerting.notifiers.base import Notifier
 from collector.alerting.policies import policies
 from collector.alerting.policy import CheckPolicy
-from collector.alerting.rows import Rows
+from collector.alerting.rows import Owner, Rows
 from collector.alerting.saving import STATE_VERSION
 from collector.alerting.silences import Silence
 from collector.metrics import CollectorMetrics
@@ -58,10 +58,18 @@ _SAVE_ALERT_ROWS = 200
 """Rows of each part of the alerts' state written per save (~25 µs each):
 when 5,000 alerts fire at once the lifecycle and the dispatcher each have
 5,000 rows to write, and writing them in one save held the loop 0.4 s."""
-_HEADER = {"version": STATE_VERSION, "by_rows": True, "alerts_by_rows": True}
-"""The evaluator's blob once its checks and the alerts are kept by row: a
-blob holding `checks` or `lifecycle` (and a `dispatcher` blob) is an older
-collector's, read once and replaced by rows."""
+_HEADER = {
+    "version": STATE_VERSION,
+    "by_rows": True,
+    "alerts_by_rows": True,
+    "deploys_by_rows": True,
+}
+"""The evaluator's blob once its checks, the alerts and the deploy records
+are kept by row: a blob holding `checks`, `lifecycle` or `deploys` (and a
+`dispatcher` or `deploys` blob) is an older collector's, read once and
+replaced by rows."""
+_HEADER_BLOBS = {"evaluator": _HEADER, "dispatcher": None, "deploys": None}
+"""Written with the first rows after a start; None deletes an older blob."""
 _SAVE_DIRTY = 1.0
 """A change is saved within this many seconds, not on every change: in an
 alert storm each save would write the whole state again."""
@@ -90,11 +98,9 @@ class AlertingService:
         writes every check, then replaces the blob."""
         self._saved_at = 0.0
         self._ticked_at = float("-inf")
-        self._saved_revisions: dict[str, int] = {}
-        """Blob -> the revision of its owner when it was last saved (`_moved`)."""
         self._header_saved = False
-        """The evaluator's header blob says its alerts and the dispatcher's
-        are kept by row (written with the first rows after a start)."""
+        """The evaluator's header blob says what is kept by row (written
+        with the first rows after a start)."""
         self._sending: set[asyncio.Task[None]] = set()
         self._flapping: set[str] = set()
         self.agents_connected: Callable[[], int] | None = None
@@ -192,13 +198,17 @@ class AlertingService:
         data = self.store.load_state("evaluator") or {}
         if data.get("by_rows"):
             data["checks"] = self.store.load_rows("evaluator.checks")
-            data.setdefault("deploys", self.store.load_state("deploys") or {})
         else:  # the blob is replaced only once all its checks are in rows
             self._whole = "checks" in data
         if data.get("alerts_by_rows"):
             data["lifecycle"] = self._load_parts("lifecycle", Lifecycle.PARTS)
         else:  # not in rows yet
             self.evaluator.alerts.changes.unsaved()
+        if data.get("deploys_by_rows"):
+            data["deploys"] = Deploys.from_rows(self._load_parts("deploys", Deploys.PARTS))
+        else:  # an older collector's: in their own blob, or in the evaluator's
+            data.setdefault("deploys", self.store.load_state("deploys") or {})
+            self.evaluator.deploys.changes.unsaved()
         return data
 
     def _load_parts(self, owner: str, parts: Iterable[str]) -> dict[str, Any]:
@@ -375,13 +385,14 @@ class AlertingService:
         every _SAVE_EVERY seconds, and at once when `force`d (shutdown).
 
         State is written by row, in one transaction: the evaluator's checks
-        that changed (`Evaluator.take_changes`), and the firing alerts and
+        that changed (`Evaluator.take_changes`), the firing alerts and
         dispatcher groups that changed (`rows.py`: in a backlog thousands
         fire and resolve, and writing them whole held the loop ~0.1 s on
-        every save). At most _SAVE_ROWS and _SAVE_ALERT_ROWS unless `force`d, so no save
-        holds the event loop long (5,000 alerts firing at once made one of
-        0.4 s); the rest go with the next call, within _SAVE_DIRTY. The
-        other state is small."""
+        every save), and the deploy records of the services that changed.
+        At most _SAVE_ROWS check rows and _SAVE_ALERT_ROWS rows of each
+        other part unless `force`d, so no save holds the event loop long
+        (5,000 alerts firing at once made one of 0.4 s); the rest go with
+        the next call, within _SAVE_DIRTY. The other state is small."""
         now = self.clock()
         due = _SAVE_DIRTY if self._dirty else _SAVE_EVERY
         if not force and now - self._saved_at < due:
@@ -392,39 +403,24 @@ class AlertingService:
         batch = changed if whole else set(itertools.islice(changed, _SAVE_ROWS))
         parts = {"evaluator.checks": Rows(evaluator.rows(batch), removed)}
         most = None if force else _SAVE_ALERT_ROWS
-        for owner, rows in (("lifecycle", evaluator.alerts), ("dispatcher", dispatcher)):
+        owners: dict[str, Owner] = {
+            "lifecycle": evaluator.alerts,
+            "dispatcher": dispatcher,
+            "deploys": evaluator.deploys,
+        }
+        for owner, rows in owners.items():
             parts |= {f"{owner}.{part}": r for part, r in rows.take_rows(most).items()}
-        header = None if self._header_saved else {"evaluator": _HEADER, "dispatcher": None}
+        header = None if self._header_saved else _HEADER_BLOBS
         if self.store.save_rows(parts, header):
             self._whole, self._header_saved = False, True
             evaluator.keep_changes(changed - batch, ())
-            self._save_deploys()
-        else:  # kept to be written again, with every alert row
+        else:  # kept to be written again, with every row of the others
             evaluator.keep_changes(changed, removed)
-            evaluator.alerts.changes.unsaved()
-            dispatcher.changes.unsaved()
+            for rows in owners.values():
+                rows.changes.unsaved()
         self.store.save_state("heartbeats", self.heartbeats.export_state())
-        left = evaluator.alerts.changes.pending() or dispatcher.changes.pending()
+        left = any(rows.changes.pending() for rows in owners.values())
         self._dirty, self._saved_at = len(changed) > len(batch) or left, now
-
-    def _moved(self, blob: str, revision: int, force: bool) -> bool:
-        """Whether state blob `blob` changed since it was last saved (its
-        owner's `revision`), noting it saved now: with thousands of alerts
-        firing, writing the alerts' state every second held the event loop
-        ~0.1 s a time though nothing in it had changed. `force` saves
-        anyway."""
-        if not force and self._saved_revisions.get(blob) == revision:
-            return False
-        self._saved_revisions[blob] = revision
-        return True
-
-    def _save_deploys(self) -> None:
-        """The deploy records, apart and only when they changed: with one
-        baseline per service they were most of every save at 50,000 checks
-        (60-140 ms of the event loop each second)."""
-        deploys = self.evaluator.deploys
-        if self._moved("deploys", deploys.revision, False):
-            self.store.save_state("deploys", deploys.to_dict())
 
     # -- views ---------------------------------------------------------
 
