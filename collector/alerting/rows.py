@@ -86,7 +86,7 @@ class Parts:
 
     def mark(self, part: str, key: str) -> None:
         """Row `key` of `part` changed, or is gone."""
-        self._changed[part].keys.add(key)
+        self._changed[part].mark(key)
 
     def take(
         self,
