@@ -445,18 +445,22 @@ class Collector:
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload, "SIGHUP")
         watcher = asyncio.create_task(self.source.watch())
-        retrier = asyncio.create_task(self._retry_store())
+        retrier = asyncio.create_task(self._keep_store())
         await stop.wait()
         watcher.cancel()
         retrier.cancel()
 
-    async def _retry_store(self) -> None:
+    async def _keep_store(self) -> None:
         # Failed writes (disk full, read-only) are kept by the store; this
         # writes them once the disk works again, even if nothing else writes.
+        # The log is copied into the database file here, in a thread, not
+        # by whichever commit on the event loop makes it long.
+        self.store.hand_off_checkpoints()
         while True:
             await asyncio.sleep(1.0)
             if self.store.problem is not None:
                 self.store.retry()
+            await asyncio.to_thread(self.store.checkpoint)
 
 
 def _bind_problem(address: str) -> str | None:

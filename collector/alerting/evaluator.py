@@ -274,8 +274,12 @@ class Evaluator(Sight, SloChecks, Transitions, Saving):
         loop run in between (in a flood every check has new results: 50,000
         SLO evaluations held the loop ~0.2 s, and 500 of them up to ~0.1 s
         on a busy machine). Results that arrive in between are the next
-        tick's news; each check is evaluated whole."""
-        went = self._index.advance(now, self._lookup)
+        tick's news; each check is evaluated whole. Deadlines are taken
+        a slice at a time (`StaleIndex.advance_steps`)."""
+        went: set[str] = set()
+        for changed in self._index.advance_steps(now, self._lookup):
+            went |= changed
+            yield []
         self._recheck |= went
         self._changed |= went  # `last_seen` of a region gone silent is worth a save
         recheck, self._recheck = self._recheck, set()

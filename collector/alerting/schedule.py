@@ -56,6 +56,10 @@ class Deadlines(Generic[K]):
         self._heap.clear()
         self._due.clear()
 
+    def overdue(self, now: float) -> bool:
+        """Whether the soonest deadline, live or superseded, is `now` or earlier."""
+        return bool(self._heap) and self._heap[0][0] <= now
+
     def due(self, now: float, limit: float = math.inf) -> list[K]:
         """The keys whose deadline is `now` or earlier, soonest first, at
         most `limit` of them; their deadlines are removed."""

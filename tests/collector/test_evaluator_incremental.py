@@ -275,6 +275,21 @@ def test_a_burst_of_deadlines_spreads_over_ticks_and_misses_none(
     assert sorted(ev._index.stale) == [p.name for p in pols]
 
 
+def test_a_tick_takes_its_deadlines_in_slices_with_a_yield_between(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fleet falling silent makes every region stale in one tick: the
+    caller gets the event loop back after each slice of deadlines."""
+    monkeypatch.setattr("collector.alerting.sight.ADVANCE_LIMIT", 5)
+    monkeypatch.setattr("collector.alerting.sight.ADVANCE_SLICE", 2)
+    pols = [replace(POLICY, name=f"c{i}") for i in range(7)]  # 7 deadlines at 25 s
+    ev = Evaluator(pols, now=0.0)
+    stale_at_each_part = [len(ev._index.stale) for _ in ev.tick_steps(26.0)]
+    assert stale_at_each_part[:3] == [2, 4, 5]  # slices of 2, 2 and the limit's 1
+    ev.tick(27.0)
+    assert sorted(ev._index.stale) == sorted(p.name for p in pols)
+
+
 def test_an_slo_alert_held_back_by_an_outage_starts_when_the_quiet_period_ends() -> None:
     """Slow results after an outage, then silence: nothing leaves the window
     when the quiet period ends, so only its own deadline evaluates it."""

@@ -308,3 +308,32 @@ def test_a_version_3_file_keeps_its_check_rows(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
         assert store.schema_version() == SCHEMA_VERSION == 4
         assert store.load_rows("evaluator.checks") == {"home": {"v": 1}}
+
+
+def test_handed_off_checkpoints_leave_commits_to_the_log(store: Store, tmp_path: Path) -> None:
+    """After `hand_off_checkpoints` no commit copies the log into the file
+    (SQLite's own checkpoint ran in the commit past 1,000 pages); only
+    `checkpoint` does, and then the file alone holds every write."""
+    store.hand_off_checkpoints()
+    for n in range(3):  # ~750 pages each: 2,250 pages in all, never reset
+        store.save_state(f"big{n}", {"text": "x" * 3_000_000})
+    pages, copied = store.checkpoint()
+    assert pages > 2000
+    assert copied == pages
+    alone = tmp_path / "alone.db"
+    alone.write_bytes(store.path.read_bytes())  # the database file without its log
+    db = sqlite3.connect(alone)
+    try:
+        keys = sorted(k for (k,) in db.execute("SELECT key FROM kv WHERE key LIKE 'big%'"))
+    finally:
+        db.close()
+    assert keys == ["big0", "big1", "big2"]
+
+
+def test_commits_checkpoint_on_their_own_unless_handed_off(store: Store) -> None:
+    """The reference: without the hand-off the third write starts a new log."""
+    for n in range(3):
+        store.save_state(f"big{n}", {"text": "x" * 3_000_000})
+    store.hand_off_checkpoints()  # only to read the log's length
+    pages, _copied = store.checkpoint()
+    assert pages < 1000
