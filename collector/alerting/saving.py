@@ -58,10 +58,13 @@ class Saving:
         checks = self._checks
         return {n: checks[n].to_dict(n in slo) for n in names if n in checks}
 
-    def take_changes(self) -> tuple[set[str], set[str]]:
-        """The checks changed materially since the last call, and those
+    def take_changes(self, most: int | None = None) -> tuple[set[str], set[str]]:
+        """The checks changed materially since the last call, at most `most`
+        of them (the rest wait for the next call: `changes_left`), and those
         removed; the caller saves them (`rows`), or hands them back with
-        `keep_changes` when the save failed.
+        `keep_changes` when the save failed. Taking a few leaves the others
+        where they are: after a flood 50,000 checks had changed, and taking
+        them all to hand most back cost ~20 ms on every save.
 
         Material: anything a restart must not lose or reset: a failure, a
         broken or recovering streak (`failures`, `successes` below the
@@ -73,9 +76,16 @@ class Saving:
         silence counts from the restart (`since`), and `successes` is at or
         over the threshold either way, so nothing a decision reads differs.
         """
-        changed, self._changed = self._changed, set()
         removed, self._removed = self._removed, set()
-        return changed, removed
+        if most is None or len(self._changed) <= most:
+            changed, self._changed = self._changed, set()
+            return changed, removed
+        pending = self._changed
+        return {pending.pop() for _ in range(most)}, removed
+
+    def changes_left(self) -> bool:
+        """Whether changed checks wait to be taken."""
+        return bool(self._changed)
 
     def keep_changes(self, changed: Iterable[str], removed: Iterable[str]) -> None:
         """Hand back what `take_changes` returned: it was not saved."""

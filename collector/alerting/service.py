@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -50,14 +49,19 @@ _SAVE_EVERY = 10.0
 """State is saved at least this often."""
 _RELOAD_CHUNK = 1000
 """Checks a reload applies between two turns of the event loop (~20 ms)."""
-_SAVE_ROWS = 300
+_SAVE_ROWS = 100
 """Check rows written per save (~40 µs each with their JSON); more wait for
-the next save, within _SAVE_DIRTY. At 50k checks and 2,500 results/s, ~100
+the next save, within _SAVE_BACKLOG. At 50k checks and 2,500 results/s, ~100
 change a second."""
-_SAVE_ALERT_ROWS = 200
+_SAVE_ALERT_ROWS = 50
 """Rows of each part of the alerts' state written per save (~25 µs each):
 when 5,000 alerts fire at once the lifecycle and the dispatcher each have
 5,000 rows to write, and writing them in one save held the loop 0.4 s."""
+_SAVE_BACKLOG = 0.25
+"""Seconds between saves while rows wait: 400 check rows and 200 of each
+other part a second, in saves of ~20 ms (saves of 300 and 200 a second,
+~0.1 s each on a busy machine, were the longest holds of the event loop
+after a flood at 50,000 checks)."""
 _HEADER = {
     "version": STATE_VERSION,
     "by_rows": True,
@@ -97,6 +101,8 @@ class AlertingService:
         """The saved state is a blob from before check rows: the first save
         writes every check, then replaces the blob."""
         self._saved_at = 0.0
+        self._backlog = False
+        """Rows were left for the next save: it comes within _SAVE_BACKLOG."""
         self._ticked_at = float("-inf")
         self._header_saved = False
         """The evaluator's header blob says what is kept by row (written
@@ -299,6 +305,8 @@ class AlertingService:
         await self._refresh_alertmanagers(now)
         self.save()
         delay = self._ticked_at + _TICK - now
+        if self._backlog:
+            delay = min(delay, _SAVE_BACKLOG)
         deadline = self._dispatcher().next_deadline(now)
         if deadline is not None:
             delay = min(delay, deadline - now)
@@ -392,15 +400,14 @@ class AlertingService:
         At most _SAVE_ROWS check rows and _SAVE_ALERT_ROWS rows of each
         other part unless `force`d, so no save holds the event loop long
         (5,000 alerts firing at once made one of 0.4 s); the rest go with
-        the next call, within _SAVE_DIRTY. The other state is small."""
+        the next call, within _SAVE_BACKLOG. The other state is small."""
         now = self.clock()
-        due = _SAVE_DIRTY if self._dirty else _SAVE_EVERY
+        due = _SAVE_BACKLOG if self._backlog else _SAVE_DIRTY if self._dirty else _SAVE_EVERY
         if not force and now - self._saved_at < due:
             return
         evaluator, dispatcher = self.evaluator, self._dispatcher()
-        changed, removed = evaluator.take_changes()
         whole = force or self._whole
-        batch = changed if whole else set(itertools.islice(changed, _SAVE_ROWS))
+        batch, removed = evaluator.take_changes(None if whole else _SAVE_ROWS)
         parts = {"evaluator.checks": Rows(evaluator.rows(batch), removed)}
         most = None if force else _SAVE_ALERT_ROWS
         owners: dict[str, Owner] = {
@@ -413,14 +420,14 @@ class AlertingService:
         header = None if self._header_saved else _HEADER_BLOBS
         if self.store.save_rows(parts, header):
             self._whole, self._header_saved = False, True
-            evaluator.keep_changes(changed - batch, ())
         else:  # kept to be written again, with every row of the others
-            evaluator.keep_changes(changed, removed)
+            evaluator.keep_changes(batch, removed)
             for rows in owners.values():
                 rows.changes.unsaved()
         self.store.save_state("heartbeats", self.heartbeats.export_state())
         left = any(rows.changes.pending() for rows in owners.values())
-        self._dirty, self._saved_at = len(changed) > len(batch) or left, now
+        self._backlog = evaluator.changes_left() or left
+        self._dirty, self._saved_at = self._backlog, now
 
     # -- views ---------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any
 from collector.alerting.config import AlertingConfig, parse_alerting
 from collector.alerting.evaluator import CheckPolicy, Evaluator
 from collector.alerting.rows import Rows
-from collector.alerting.service import AlertingService
+from collector.alerting.service import _SAVE_ALERT_ROWS, _SAVE_BACKLOG, AlertingService
 from collector.metrics import CollectorMetrics
 from collector.stats.series import Stats
 from collector.store import Store
@@ -339,9 +339,10 @@ def test_alerts_rows_without_their_group_are_routed_again(tmp_path: Path) -> Non
 
 def test_a_burst_of_alerts_is_saved_a_bounded_number_of_rows_at_a_time(tmp_path: Path) -> None:
     """1,200 checks go down together: one save writing every alert's rows
-    held the event loop ~0.4 s at 5,000; each save writes at most 200 rows
-    of an alert part, the next ones follow within seconds, and a shutdown writes
-    what is left."""
+    held the event loop ~0.4 s at 5,000; each save writes at most
+    `_SAVE_ALERT_ROWS` rows of an alert part, the next save comes after
+    `_SAVE_BACKLOG` seconds (not the usual one), and a shutdown writes what
+    is left."""
     many = [
         CheckPolicy(name=f"m{i}", check_type="http", interval=60.0, regions=("eu",))
         for i in range(1200)
@@ -359,7 +360,13 @@ def test_a_burst_of_alerts_is_saved_a_bounded_number_of_rows_at_a_time(tmp_path:
         svc.save()
         saved.append(len(svc.store.load_rows("lifecycle.active")))
         assert len(svc.store.load_rows("dispatcher.alerts")) == saved[-1]
-    assert saved == [200, 400]
+    assert saved == [_SAVE_ALERT_ROWS, 2 * _SAVE_ALERT_ROWS]
+    clock.now += _SAVE_BACKLOG / 2
+    svc.save()  # too soon even for a backlog
+    assert len(svc.store.load_rows("lifecycle.active")) == 2 * _SAVE_ALERT_ROWS
+    clock.now += _SAVE_BACKLOG / 2
+    svc.save()
+    assert len(svc.store.load_rows("lifecycle.active")) == 3 * _SAVE_ALERT_ROWS
     svc.save(force=True)
     assert len(svc.store.load_rows("lifecycle.active")) == 1200
     assert svc.store.load_rows("dispatcher.alerts") == json.loads(

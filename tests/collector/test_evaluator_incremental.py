@@ -263,6 +263,21 @@ def test_a_plain_success_on_an_up_region_is_not_a_change_to_save() -> None:
     assert ev.take_changes()[1] == {"c"}
 
 
+def test_changes_are_taken_a_few_at_a_time_and_none_is_lost() -> None:
+    pols = [replace(POLICY, name=f"c{i}") for i in range(5)]
+    ev = Evaluator(pols, now=0.0)
+    ev.take_changes()
+    for p in pols:
+        ev.observe(sample(p.name, "eu", 10.0), 10.0)  # first results: worth a save
+    first, _ = ev.take_changes(2)
+    assert len(first) == 2 and ev.changes_left()
+    second, _ = ev.take_changes(2)
+    ev.keep_changes(second, ())  # that save failed: they wait again
+    rest, _ = ev.take_changes()
+    assert not ev.changes_left()
+    assert first | rest == {p.name for p in pols} and not first & rest
+
+
 def test_a_burst_of_deadlines_spreads_over_ticks_and_misses_none(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
