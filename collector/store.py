@@ -24,7 +24,8 @@ short transaction on a local file: a single statement, or a few rows. WAL
 mode with `synchronous=NORMAL` means a commit appends to the log without an
 fsync (that happens at checkpoints), so a call costs microseconds to about a
 millisecond. The collector hands checkpoints to a thread
-(`hand_off_checkpoints`), so no commit on the loop copies the log. A process crash loses nothing committed; a power cut may lose
+(`hand_off_checkpoints`), so no commit on the loop copies the log. A
+process crash loses nothing committed; a power cut may lose
 the last few commits, which the next state save rewrites anyway. Keep it
 that way: no unbounded scans (listings take a limit or read small tables),
 and nothing here waits on anything but the disk. `busy_timeout` is short so
@@ -214,13 +215,14 @@ class Store:
             if self._wal is None:
                 return (0, 0)
             try:
-                _busy, pages, copied = self._wal.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                row = self._wal.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             except sqlite3.Error as exc:
                 if self._wal_problem != str(exc):
                     log.warning("store.checkpoint_failed", path=str(self.path), error=str(exc))
                 self._wal_problem = str(exc)
                 return (0, 0)
         self._wal_problem = None
+        _busy, pages, copied = row
         return (int(pages), int(copied))
 
     def __enter__(self) -> Store:
