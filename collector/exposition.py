@@ -47,6 +47,9 @@ CHUNK = 25
 """Checks (each with its regions) walked, and rendered when stale, between
 two yields to the event loop: a few milliseconds of work at most."""
 
+SCAN = 10_000
+"""Checks looked at for stale text between two yields (~2 ms)."""
+
 COPY = 2_000
 """Cached series texts joined into one written chunk: ~120 KB by default,
 ~3 MB for the detailed histogram."""
@@ -180,7 +183,13 @@ class Exposition:
         series. Walking every series to find the stale ones cost 0.1 s
         every pass at 50,000 checks x 3, idle or not."""
         done = 0
-        stale = [n for n, c in self.stats.checks.items() if c.text is None or now >= c.until]
+        stale: list[str] = []
+        checks = list(self.stats.checks.items())
+        for start in range(0, len(checks), SCAN):  # 50,000 at once held the loop ~25 ms
+            if start:
+                await asyncio.sleep(0)
+            part = checks[start : start + SCAN]
+            stale += [n for n, c in part if c.text is None or now >= c.until]
         async for chunk in self._walk(stale):
             for check, region, series in chunk:
                 if series.text is None or now >= series.until:

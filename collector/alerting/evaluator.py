@@ -310,8 +310,9 @@ class Evaluator(Sight, SloChecks, Transitions, Saving):
                 alerts += self._settled(self._policies[name], self._checks[name], now)
         sparse = {n: set(s) for n, s in stale.items()} if full else self._index.stale
         version = None if full else self._index.version
-        sight = self._agents(now, sparse, version) + self._blind(now, sparse, connected, version)
-        yield alerts + sight
+        # Apart: each took 25-40 ms of the loop while a fleet fell silent.
+        yield alerts + self._agents(now, sparse, version)
+        yield self._blind(now, sparse, connected, version)
         for start in range(0, len(slo), chunk):
             yield [
                 a

@@ -181,6 +181,5 @@ class Stats:
 
     def forget(self, keep_checks: Iterable[str]) -> None:
         """Drop series of checks no longer configured."""
-        keep = set(keep_checks)
-        for check in [c for c in self.checks if c not in keep]:
+        for check in self.checks.keys() - set(keep_checks):
             del self.checks[check]
