@@ -64,6 +64,9 @@ log = structlog.get_logger("collector.store")
 
 FILENAME = "vantage.db"
 BUSY_TIMEOUT_MS = 1000
+RESTART_PAGES = 1000
+"""Pages of log (4 MB) past which a checkpoint makes it start over (SQLite's
+own threshold for its checkpoints)."""
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1: the first schema
@@ -207,15 +210,24 @@ class Store:
                 self._wal.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def checkpoint(self) -> tuple[int, int]:
-        """Copy the log into the database file, without stopping writers
+        """Copy the log into the database file without stopping writers
         (`PASSIVE`); safe in a thread, one call at a time. Returns the log's
-        pages and those copied. A failure is logged once until it clears:
-        commits still land in the log, which grows until a checkpoint works."""
+        pages and those copied. A log over `RESTART_PAGES` is then made to
+        start over (`RESTART`): a writer that never pauses (a dedup mark per
+        batch) appends while a PASSIVE checkpoint copies, so the log is never
+        all copied and never starts over by itself (311 MB after 60,000
+        commits in a model of the collector's writes). The RESTART has only
+        what came meanwhile left to copy, so the writers it holds back wait
+        a few milliseconds, not the whole copy. A failure is logged once
+        until it clears: commits still land in the log, which grows until a
+        checkpoint works."""
         with self._wal_lock:
             if self._wal is None:
                 return (0, 0)
             try:
                 row = self._wal.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if row[1] > RESTART_PAGES:
+                    self._wal.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
             except sqlite3.Error as exc:
                 if self._wal_problem != str(exc):
                     log.warning("store.checkpoint_failed", path=str(self.path), error=str(exc))
