@@ -216,7 +216,7 @@ class Sight:
     def _agents(
         self, now: float, stale: Mapping[str, set[str]], version: int | None = None
     ) -> list[Alert]:
-        """`AgentDown` per silent (agent, region), naming every check it was
+        """`AgentDown` per silent (agent, region), naming the checks it was
         assigned, kept current while it fires. With the stale map's
         `version`, the silent set and its texts are rebuilt only when the
         stale map or the assignments changed (nothing else changes them)."""

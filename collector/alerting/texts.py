@@ -138,18 +138,32 @@ def late_outage(policy: CheckPolicy, host: str, outage: LateOutage, now: float) 
     return Alert(labels, notes, AlertState.FIRING, start, end, details)
 
 
+NAMED_MOST = 20
+"""Checks an `AgentDown` or `MonitoringBlind` names; past it the text says
+how many more. A page that names 50,000 checks is one nobody reads, and
+each change of its list rewrote ~1 MB of alert state (the status page and
+`/api/v1/checks` list them all)."""
+
+
+def named(checks: list[str]) -> str:
+    """The first `NAMED_MOST` of `checks`, then how many more."""
+    shown = ", ".join(checks[:NAMED_MOST])
+    more = len(checks) - NAMED_MOST
+    return f"{shown} and {more:,} more" if more > 0 else shown
+
+
 def agent_down(
     agent: str, region: str, *, checks: list[str], last_seen: float | None, now: float
 ) -> Alert:
-    """One stale agent in one region, naming every check it was assigned."""
+    """One stale agent in one region, naming the checks it was assigned."""
     since = f"since {stamp(last_seen)}" if last_seen is not None else "since we started"
     summary = f"agent {agent} in {region} sent no results {since}"
     description = (
         f"No results from agent {agent} in {region} {since}. It probes {len(checks)} "
-        f"checks: {', '.join(checks)}. The agent or its link to the collector is in "
+        f"checks: {named(checks)}. The agent or its link to the collector is in "
         "trouble, not the target; the region does not vote on outages until it reports again."
     )
-    notes = {"summary": summary, "description": description, "checks": ", ".join(checks)}
+    notes = {"summary": summary, "description": description, "checks": named(checks)}
     labels = {"alertname": "AgentDown", "agent": agent, "region": region, "severity": "warning"}
     return Alert(labels, notes, AlertState.FIRING, now)
 
@@ -158,12 +172,12 @@ def monitoring_blind(checks: list[str], connected: int | None, now: float) -> Al
     """`MonitoringBlind`: checks nobody watches. Critical: an outage of ours."""
     why = "no agent is connected" if connected == 0 else "every region of these checks is stale"
     what = "1 check" if len(checks) == 1 else f"{len(checks)} checks"
-    summary = f"monitoring is blind for {what} ({why}): {', '.join(checks)}"
+    summary = f"monitoring is blind for {what} ({why}): {named(checks)}"
     description = (
         f"{summary}. No results arrive for them, so an outage of the targets would not "
         "page: the problem is ours (agents, their network, or the collector's ingest)."
     )
-    notes = {"summary": summary, "description": description, "checks": ", ".join(checks)}
+    notes = {"summary": summary, "description": description, "checks": named(checks)}
     labels = {"alertname": "MonitoringBlind", "severity": Severity.CRITICAL.value}
     return Alert(labels, notes, AlertState.FIRING, now)
 

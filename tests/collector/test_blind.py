@@ -107,7 +107,7 @@ def test_blind_names_the_unwatched_checks_and_pages() -> None:
     assert "no agent is connected" in blind.annotations["summary"]
 
 
-def test_agent_down_names_every_assigned_check_and_keeps_it_current() -> None:
+def test_agent_down_names_the_assigned_checks_and_keeps_it_current() -> None:
     # Only `home` (60 s) is stale at 151 s; `api` (600 s) is not yet, but the
     # silent agent probes it too, so the alert names both from the start.
     ev, _ = run([Ok(0), Ok(0, "api"), Ok(100, "home", (EU, US)), Tick(151, 3)])
@@ -119,6 +119,22 @@ def test_agent_down_names_every_assigned_check_and_keeps_it_current() -> None:
     assert refreshed.annotations["checks"] == "api, home, new"
     assert refreshed.starts_at == down.starts_at
     assert AP in refreshed.annotations["summary"]
+
+
+def test_a_page_names_the_first_checks_and_counts_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An agent of 50,000 checks going silent pages with a readable list,
+    not all of them (each change of that list rewrote ~1 MB of state)."""
+    monkeypatch.setattr("collector.alerting.texts.NAMED_MOST", 1)
+    ev, _ = run([Ok(0), Ok(0, "api"), Ok(100, "home", (EU, US)), Tick(151, 3)])
+    [down] = ev.active_alerts()
+    assert down.annotations["checks"] == "api and 1 more"
+    assert "It probes 2 checks: api and 1 more." in down.annotations["description"]
+    ev, _ = run([Ok(0), Ok(0, "api"), Tick(10, 2), Ok(100), Tick(161, 0)])
+    [blind] = [a for a in ev.active_alerts() if a.name == "MonitoringBlind"]
+    assert blind.annotations["checks"] == "api and 1 more"
+    assert "blind for 2 checks" in blind.annotations["summary"]
 
 
 def test_no_page_for_blindness_while_agents_reconnect_after_a_start() -> None:
