@@ -120,10 +120,11 @@ def freeze_survivors() -> None:
     gc.callbacks.append(callback)
 
 
-YOUNG_EVERY = 0.1
-"""Seconds between the collector's paced young collections: each scans
-what survived since the last (at 0.25 s, 20-40 ms of the loop in a flood
-at 50,000 checks)."""
+YOUNG_EVERY = 0.25
+"""Seconds between the collector's paced young collections. 0.1 s was
+tried: in interleaved runs at 20,000 checks it cost ~0.015 cores more at
+1,000 results/s (0.27-0.28 against 0.26-0.27), and a flood's time line
+still showed passes of up to 50 ms."""
 
 OLD_MOST = 20_000
 """Objects the old generation may gather (survivors of young collections
@@ -147,9 +148,9 @@ async def collect_young(every: float = YOUNG_EVERY, old_most: int = OLD_MOST) ->
     without bound (300,000 objects after 1,000,000 results into 150,000
     series, `tests/common/test_runtime.py`), and when a collection finally
     runs it scans all of them: at 50,000 checks that paused the event loop
-    for ~200 ms at a time. On a clock each pass scans a tenth of a second
-    of survivors: well under 1 ms at 2,500 results/s, ~10 ms in an ingest
-    flood. The old generation is bounded the same way; its survivors are then frozen
+    for ~200 ms at a time. On a clock each pass scans a quarter of a second
+    of survivors: ~1 ms at 2,500 results/s, ~25 ms in an ingest flood. The
+    old generation is bounded the same way; its survivors are then frozen
     (`freeze_survivors`), so no pass scans them again."""
     while True:
         await asyncio.sleep(every)
