@@ -156,8 +156,8 @@ class Store:
         `on_error` is called for every failed write."""
         self.path = Path(path)
         self.on_error = on_error
-        self.problem: str | None = None
-        """Why writes are failing, None while the store works."""
+        self._write_problem: str | None = None
+        """Why writes are failing, None while they work."""
         self._pending: OrderedDict[str, tuple[str, tuple[Any, ...]]] = OrderedDict()
         self._wal: sqlite3.Connection | None = None
         """The connection that checkpoints the log (`hand_off_checkpoints`)."""
@@ -195,6 +195,14 @@ class Store:
                 self._wal = None
         self._db.close()
 
+    @property
+    def problem(self) -> str | None:
+        """Why writes are failing, or why the log cannot be copied into the
+        file; None while the store works."""
+        if self._write_problem is not None:
+            return self._write_problem
+        return None if self._wal_problem is None else f"checkpoint: {self._wal_problem}"
+
     def hand_off_checkpoints(self) -> None:
         """Commits stop copying the log into the database file; `checkpoint`
         does it instead, in a thread. SQLite checkpoints in the commit that
@@ -202,6 +210,11 @@ class Store:
         committed per batch) that was a 0.1-0.25 s hold of the event loop
         every few seconds, most of it writing and syncing the file."""
         self._db.execute("PRAGMA wal_autocheckpoint = 0")
+        # A log that starts over keeps its file, which commits then write
+        # over without asking the disk for room: a full disk went unseen
+        # (no failed write, /readyz green) until the file had to grow.
+        # Truncated at each start over, the next commit asks again.
+        self._db.execute("PRAGMA journal_size_limit = 0")
         with self._wal_lock:
             if self._wal is None:
                 self._wal = sqlite3.connect(
@@ -218,9 +231,10 @@ class Store:
         all copied and never starts over by itself (311 MB after 60,000
         commits in a model of the collector's writes). The RESTART has only
         what came meanwhile left to copy, so the writers it holds back wait
-        a few milliseconds, not the whole copy. A failure is logged once
-        until it clears: commits still land in the log, which grows until a
-        checkpoint works."""
+        a few milliseconds, not the whole copy. A failure (a full disk: the
+        log's pages cannot go into the file) is counted, logged once until
+        it clears, and a `problem` meanwhile: commits still land in the log,
+        which grows until a checkpoint works."""
         with self._wal_lock:
             if self._wal is None:
                 return (0, 0)
@@ -229,11 +243,14 @@ class Store:
                 if row[1] > RESTART_PAGES:
                     self._wal.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
             except sqlite3.Error as exc:
+                self.on_error()
                 if self._wal_problem != str(exc):
-                    log.warning("store.checkpoint_failed", path=str(self.path), error=str(exc))
+                    log.error("store.checkpoint_failed", path=str(self.path), error=str(exc))
                 self._wal_problem = str(exc)
                 return (0, 0)
-        self._wal_problem = None
+        if self._wal_problem is not None:
+            self._wal_problem = None
+            log.info("store.checkpoint_recovered", path=str(self.path))
         _busy, pages, copied = row
         return (int(pages), int(copied))
 
@@ -483,8 +500,8 @@ class Store:
                 self._failed(str(exc))
                 return False
             del self._pending[key]
-        if self.problem is not None:
-            self.problem = None
+        if self._write_problem is not None:
+            self._write_problem = None
             log.info("store.recovered", path=str(self.path))
         return True
 
@@ -511,9 +528,9 @@ class Store:
 
     def _failed(self, why: str) -> None:
         self.on_error()
-        if self.problem != why:
+        if self._write_problem != why:
             log.error("store.write_failed", path=str(self.path), error=why, kept=len(self._pending))
-        self.problem = why
+        self._write_problem = why
 
     def _check(self) -> None:
         """Refuse a file that is not a sound database (truncated, overwritten)."""

@@ -101,3 +101,26 @@ def test_check_rows_that_cannot_be_written_are_handed_back_not_lost(tmp_path: Pa
     assert store.problem is None or store.retry()
     assert sorted(store.load_rows("evaluator.checks")) == ["c0", "c1", "c2"]
     store.close()
+
+
+def test_a_failed_checkpoint_is_a_problem_until_one_works(tmp_path: Path) -> None:
+    """The log copied into a full disk fails in the checkpointing thread,
+    not in a write: the store says so (/readyz) and counts it until a
+    checkpoint works again."""
+    errors: list[int] = []
+    store = Store.open(tmp_path, on_error=lambda: errors.append(1))
+    store.hand_off_checkpoints()
+    store.save_state("small", {"a": 1})
+    assert store.checkpoint()[0] > 0 and store.problem is None
+    assert store._wal is not None
+    store._wal.close()  # the test breaks the checkpoint's connection, as a full disk would
+    store.save_state("small", {"a": 2})  # the write itself works: it lands in the log
+    assert store.checkpoint() == (0, 0)
+    assert store.problem is not None and store.problem.startswith("checkpoint: ")
+    assert errors == [1]
+    assert store.retry() is True and store.problem is not None  # no kept write fixes it
+    store._wal = None
+    store.hand_off_checkpoints()
+    assert store.checkpoint()[0] > 0
+    assert store.problem is None
+    assert store.load_state("small") == {"a": 2}
